@@ -1,0 +1,130 @@
+/// Where an event belongs: tenant / aggregate group / aggregate id. The engine only checks lengths
+/// (`Limits`); the event-sourcing layer defines the allowed characters.
+public struct PartitionKey: Hashable, Sendable, CustomStringConvertible {
+    public var tenant: String
+    public var group: String
+    public var id: String
+
+    public init(tenant: String, group: String, id: String) {
+        self.tenant = tenant
+        self.group = group
+        self.id = id
+    }
+
+    public var description: String { "\(tenant)/\(group)/\(id)" }
+}
+
+/// A 128-bit event id, stored as 16 bytes in RFC 4122 byte order.
+public struct EventID: Hashable, Sendable, CustomStringConvertible {
+    public var high: UInt64
+    public var low: UInt64
+
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// A random (version 4) UUID.
+    public static func random() -> EventID {
+        var g = SystemRandomNumberGenerator()
+        return random(using: &g)
+    }
+
+    public static func random<G: RandomNumberGenerator>(using generator: inout G) -> EventID {
+        let high = (generator.next() & ~0xF000) | 0x4000
+        let low = (generator.next() & ~(0xC000 << 48)) | (0x8000 << 48)
+        return EventID(high: high, low: low)
+    }
+
+    /// Parses the canonical 8-4-4-4-12 hexadecimal form (either case).
+    public init?(uuidString: String) {
+        var digits: [UInt8] = []
+        digits.reserveCapacity(32)
+        let utf8 = Array(uuidString.utf8)
+        guard utf8.count == 36 else { return nil }
+        for (index, c) in utf8.enumerated() {
+            if index == 8 || index == 13 || index == 18 || index == 23 {
+                guard c == UInt8(ascii: "-") else { return nil }
+                continue
+            }
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits.append(c - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digits.append(c - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digits.append(c - UInt8(ascii: "A") + 10)
+            default: return nil
+            }
+        }
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for i in 0..<16 { high = high << 4 | UInt64(digits[i]) }
+        for i in 16..<32 { low = low << 4 | UInt64(digits[i]) }
+        self.init(high: high, low: low)
+    }
+
+    public var description: String {
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(36)
+        for i in 0..<32 {
+            if i == 8 || i == 12 || i == 16 || i == 20 { out.append(UInt8(ascii: "-")) }
+            let word = i < 16 ? high : low
+            let shift = UInt64(60 - (i % 16) * 4)
+            out.append(hex[Int((word >> shift) & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Who and what caused an event. All optional.
+public struct RecordMetadata: Hashable, Sendable {
+    public var correlationId: String?
+    public var causationId: String?
+    public var user: String?
+
+    public init(correlationId: String? = nil, causationId: String? = nil, user: String? = nil) {
+        self.correlationId = correlationId
+        self.causationId = causationId
+        self.user = user
+    }
+}
+
+/// One event as the engine stores it: an opaque payload with its envelope. The global sequence is assigned
+/// by the store when the batch commits.
+public struct EventRecord: Hashable, Sendable {
+    public var key: PartitionKey
+    /// The event's version within its stream (aggregate), starting at 1.
+    public var version: UInt64
+    public var typeName: String
+    public var typeVersion: UInt32
+    /// Microseconds since the Unix epoch.
+    public var timestampMicros: Int64
+    public var eventId: EventID
+    public var metadata: RecordMetadata
+    public var payload: [UInt8]
+
+    public init(
+        key: PartitionKey, version: UInt64, typeName: String, typeVersion: UInt32 = 1,
+        timestampMicros: Int64, eventId: EventID = .random(), metadata: RecordMetadata = RecordMetadata(),
+        payload: [UInt8]
+    ) {
+        self.key = key
+        self.version = version
+        self.typeName = typeName
+        self.typeVersion = typeVersion
+        self.timestampMicros = timestampMicros
+        self.eventId = eventId
+        self.metadata = metadata
+        self.payload = payload
+    }
+}
+
+/// A committed record with its global sequence number.
+public struct StoredRecord: Hashable, Sendable {
+    public var sequence: UInt64
+    public var record: EventRecord
+
+    public init(sequence: UInt64, record: EventRecord) {
+        self.sequence = sequence
+        self.record = record
+    }
+}

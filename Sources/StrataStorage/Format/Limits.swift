@@ -1,0 +1,25 @@
+/// Every limit the engine enforces, in one place, with its reason. Writers validate against these before
+/// anything reaches the disk; readers check them before trusting or allocating anything (FORMAT.md, "Limits").
+public enum Limits {
+    /// Tenant name, UTF-8 bytes. Short: it is repeated in every record and every index key.
+    public static let tenantBytesMax = 64
+    /// Aggregate group name, UTF-8 bytes.
+    public static let groupBytesMax = 64
+    /// Aggregate id, UTF-8 bytes. Room for a UUID string or a composite natural key.
+    public static let aggregateIdBytesMax = 128
+    /// Event type name, UTF-8 bytes.
+    public static let typeNameBytesMax = 128
+    /// Each metadata string (correlation id, causation id, user), UTF-8 bytes; one length byte on disk.
+    public static let metadataFieldBytesMax = 255
+    /// One event's payload. Events are facts, not blobs; 4 MiB leaves room for unusual ones.
+    public static let payloadBytesMax = 4 << 20
+    /// A frame's uncompressed body: everything one append commits. Also bounds what a reader allocates for
+    /// one frame (it stores raw when compression does not pay, so the stored body is never larger).
+    public static let frameRawBytesMax = 32 << 20
+    /// Records in one frame (one append call).
+    public static let recordsPerFrameMax = 1 << 20
+    /// A whole frame on disk: header + body + trailer. Readers reject larger lengths before allocating.
+    public static let frameBytesMax = FrameHeader.byteCount + frameRawBytesMax + FrameHeader.trailerByteCount
+    /// Segments listed in one checkpoint (64 MiB segments: 64 TiB of log).
+    public static let checkpointSegmentsMax = 1 << 20
+}

@@ -1,0 +1,90 @@
+/// How a file is opened.
+public enum FileOpenMode: Sendable {
+    /// Read only; the file must exist.
+    case read
+    /// Read and write; the file must exist.
+    case readWrite
+    /// Read and write; created empty (truncated if it exists).
+    case create
+}
+
+/// The file layer the engine talks through. The real one is `PosixFileSystem`; tests substitute a simulated one
+/// that drops unsynced writes, tears writes and injects errors (LevelDB's fault-injection env, TigerBeetle's
+/// storage simulator). Paths are plain strings, absolute or relative to the working directory.
+public protocol FileSystem: Sendable {
+    func open(_ path: String, mode: FileOpenMode) throws(IOError) -> any FileHandle
+    /// Names (not paths) of the entries in a directory.
+    func listDirectory(_ path: String) throws(IOError) -> [String]
+    func createDirectory(_ path: String) throws(IOError)
+    func fileExists(_ path: String) -> Bool
+    func directoryExists(_ path: String) -> Bool
+    /// Atomically replaces `to` with `from` (POSIX rename).
+    func rename(_ from: String, to: String) throws(IOError)
+    func remove(_ path: String) throws(IOError)
+    /// Makes the directory's entries (creations, renames, removals) durable.
+    func syncDirectory(_ path: String) throws(IOError)
+    /// Takes an exclusive advisory lock (flock) held until the returned lock is released or deallocated.
+    /// Fails at once (no waiting) when someone else holds it.
+    func lockFile(_ path: String) throws(IOError) -> any FileLock
+}
+
+/// An open file. All offsets are absolute; reads and writes never move a shared position, so one handle can
+/// serve concurrent readers.
+public protocol FileHandle: AnyObject, Sendable {
+    var path: String { get }
+    /// Reads up to `buffer.count` bytes at `offset`; returns fewer only at end of file.
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(IOError) -> Int
+    /// Writes all of `bytes` at `offset`.
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(IOError)
+    func size() throws(IOError) -> Int64
+    /// Sets the file size, then makes the new size durable.
+    func truncate(to size: Int64) throws(IOError)
+    /// fdatasync: the data written so far (and the size) is durable when this returns.
+    func sync() throws(IOError)
+    func close()
+}
+
+/// A held exclusive lock.
+public protocol FileLock: AnyObject, Sendable {
+    func release()
+}
+
+extension FileHandle {
+    /// Reads exactly `buffer.count` bytes or reports how many were there.
+    func readFully(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(IOError) -> Bool {
+        try read(into: buffer, at: offset) == buffer.count
+    }
+
+    func write(_ bytes: [UInt8], at offset: Int64) throws(IOError) {
+        var result: Result<Void, IOError> = .success(())
+        bytes.withUnsafeBytes { raw in
+            do throws(IOError) { try write(raw, at: offset) } catch { result = .failure(error) }
+        }
+        try result.get()
+    }
+
+    /// Reads `count` bytes at `offset` into a new array (short at end of file).
+    func readBytes(count: Int, at offset: Int64) throws(IOError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var result: Result<Int, IOError> = .success(0)
+        bytes.withUnsafeMutableBytes { raw in
+            do throws(IOError) { result = .success(try read(into: raw, at: offset)) } catch { result = .failure(error) }
+        }
+        let n = try result.get()
+        bytes.removeLast(count - n)
+        return bytes
+    }
+}
+
+extension FileSystem {
+    /// Writes a small file atomically: temporary name, write, fsync, rename, directory fsync.
+    func writeAtomically(_ bytes: [UInt8], to path: String, directory: String) throws(IOError) {
+        let temporary = path + ".tmp"
+        let handle = try open(temporary, mode: .create)
+        defer { handle.close() }
+        try handle.write(bytes, at: 0)
+        try handle.sync()
+        try rename(temporary, to: path)
+        try syncDirectory(directory)
+    }
+}

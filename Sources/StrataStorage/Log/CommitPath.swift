@@ -1,0 +1,219 @@
+import Dispatch
+
+/// Everything the writer owns. Lives in `LogStore.writer` and is only touched on the writer queue (and by
+/// `close`, also on that queue), so the mutex is never contended.
+struct WriterState: Sendable {
+    var directory: String
+    var active: SegmentFile
+    var activeHandle: any FileHandle
+    /// End of the last frame written to the active segment (not necessarily synced).
+    var activeEnd: Int64
+    var activeFrames: UInt64
+    var activeRecords: UInt64
+    var nextSequence: UInt64
+    /// Every segment, the active one last, as readers may see them once the current group is durable.
+    var segments: [PublishedSegment]
+    var buffer = ByteWriter(capacity: 1 << 20)
+    var failure: String?
+    var closed = false
+    /// Written but not yet synced (interval and never modes).
+    var dirty = false
+    var lastSync = ContinuousClock.now
+    var timerArmed = false
+}
+
+extension LogStore {
+    /// Takes everything pending and commits it as one group. Runs on the writer queue.
+    func drain() {
+        let batch = intake.withLock { state -> [PendingAppend] in
+            let taken = state.pending
+            state.pending.removeAll(keepingCapacity: true)
+            return taken
+        }
+        guard !batch.isEmpty else { return }
+        let results = writer.withLock { commit(batch, &$0) }
+        for (pending, result) in zip(batch, results) {
+            pending.continuation.resume(returning: result)
+        }
+    }
+
+    private func commit(_ batch: [PendingAppend], _ w: inout WriterState) -> [AppendResult] {
+        if w.closed { return Array(repeating: .failure(.closed), count: batch.count) }
+        if let failure = w.failure { return Array(repeating: .failure(.writerFailed(failure)), count: batch.count) }
+        var ranges: [ClosedRange<UInt64>] = []
+        ranges.reserveCapacity(batch.count)
+        do throws(IOError) {
+            w.buffer.removeAll()
+            var records = 0
+            for pending in batch {
+                let encoded = pending.batch
+                let frameLength = FrameHeader.byteCount + encoded.body.count + FrameHeader.trailerByteCount
+                let projectedEnd = w.activeEnd + Int64(w.buffer.count + frameLength + SegmentFooter.byteCount)
+                if w.activeFrames > 0 && projectedEnd > Int64(options.segmentBytesTarget) {
+                    try flushBuffer(&w)
+                    try sealAndRoll(&w)
+                }
+                let base = w.nextSequence
+                encoded.body.withUnsafeBytes { body in
+                    FrameHeader.encode(
+                        codec: encoded.codec, recordCount: encoded.recordCount, baseSequence: base,
+                        rawBodyBytes: encoded.rawBytes, body: body, into: &w.buffer)
+                }
+                let count = UInt64(encoded.recordCount)
+                w.nextSequence += count
+                w.activeFrames += 1
+                w.activeRecords += count
+                records += encoded.recordCount
+                ranges.append(base...(base + count - 1))
+            }
+            try flushBuffer(&w)
+            try syncPerDurability(&w)
+            counters.groups.add(1, ordering: .relaxed)
+            counters.frames.add(batch.count, ordering: .relaxed)
+            counters.records.add(records, ordering: .relaxed)
+        } catch {
+            // After a failed write or fsync the page cache may not match the disk (PostgreSQL's "fsyncgate"):
+            // refuse further appends; reopening runs recovery against what is really on disk.
+            w.failure = error.description
+            return Array(repeating: .failure(.io(error)), count: batch.count)
+        }
+        publish(&w)
+        return ranges.map { .success($0) }
+    }
+
+    private func flushBuffer(_ w: inout WriterState) throws(IOError) {
+        guard w.buffer.count > 0 else { return }
+        let offset = w.activeEnd
+        let handle = w.activeHandle
+        try w.buffer.bytes.withRawBytes { (raw) throws(IOError) in try handle.write(raw, at: offset) }
+        w.activeEnd += Int64(w.buffer.count)
+        counters.bytes.add(w.buffer.count, ordering: .relaxed)
+        w.buffer.removeAll()
+        w.dirty = true
+    }
+
+    private func syncPerDurability(_ w: inout WriterState) throws(IOError) {
+        switch options.durability {
+        case .always:
+            try syncActive(&w)
+        case .interval(let milliseconds):
+            if ContinuousClock.now - w.lastSync >= .milliseconds(milliseconds) {
+                try syncActive(&w)
+            } else if !w.timerArmed {
+                w.timerArmed = true
+                writerQueue.asyncAfter(deadline: .now() + .milliseconds(milliseconds)) { self.intervalTimerFired() }
+            }
+        case .never:
+            break
+        }
+    }
+
+    private func syncActive(_ w: inout WriterState) throws(IOError) {
+        guard w.dirty else { return }
+        try w.activeHandle.sync()
+        counters.syncs.add(1, ordering: .relaxed)
+        w.dirty = false
+        w.lastSync = ContinuousClock.now
+    }
+
+    private func intervalTimerFired() {
+        writer.withLock { w in
+            w.timerArmed = false
+            guard !w.closed, w.failure == nil else { return }
+            do throws(IOError) {
+                try syncActive(&w)
+            } catch {
+                w.failure = error.description
+            }
+        }
+    }
+
+    /// Makes the frames written so far visible to readers.
+    private func publish(_ w: inout WriterState) {
+        var last = w.segments[w.segments.count - 1]
+        last.dataEnd = w.activeEnd
+        last.lastSequence = w.nextSequence - 1
+        last.frameCount = w.activeFrames
+        w.segments[w.segments.count - 1] = last
+        let snapshot = PublishedLog(segments: w.segments, nextSequence: w.nextSequence)
+        published.withLock { $0 = snapshot }
+    }
+
+    /// Writes the footer of the active segment, syncs it, then starts the next segment (temporary name,
+    /// fsync, rename, directory fsync) and records both in the checkpoint. See FORMAT.md, "Rollover".
+    private func sealAndRoll(_ w: inout WriterState) throws(IOError) {
+        let footer = SegmentFooter(
+            frameCount: w.activeFrames, recordCount: w.activeRecords, firstSequence: w.active.baseSequence,
+            lastSequence: w.nextSequence - 1, dataEnd: UInt64(w.activeEnd))
+        try w.activeHandle.write(footer.encode(), at: w.activeEnd)
+        try w.activeHandle.sync()
+        counters.syncs.add(1, ordering: .relaxed)
+        w.dirty = false
+        var sealed = w.segments[w.segments.count - 1]
+        sealed.dataEnd = w.activeEnd
+        sealed.lastSequence = w.nextSequence - 1
+        sealed.frameCount = w.activeFrames
+        sealed.sealed = true
+        w.segments[w.segments.count - 1] = sealed
+
+        let (file, handle) = try Self.createSegment(
+            fileSystem: fileSystem, directory: w.directory, number: w.active.number + 1, baseSequence: w.nextSequence)
+        w.active = file
+        w.activeHandle = handle
+        w.activeEnd = Int64(SegmentHeader.byteCount)
+        w.activeFrames = 0
+        w.activeRecords = 0
+        w.segments.append(
+            PublishedSegment(
+                file: file, lastSequence: w.nextSequence - 1, dataEnd: w.activeEnd, frameCount: 0, sealed: false))
+        try writeCheckpoint(w)
+    }
+
+    /// Creates a segment file holding only its header, durably, and returns it open for writing.
+    static func createSegment(
+        fileSystem: any FileSystem, directory: String, number: UInt64, baseSequence: UInt64
+    ) throws(IOError) -> (SegmentFile, any FileHandle) {
+        let name = SegmentFileName.make(number: number, baseSequence: baseSequence)
+        let path = joinPath(directory, name)
+        let temporary = path + StoreFileName.temporarySuffix
+        let header = SegmentHeader(segmentNumber: number, baseSequence: baseSequence, createdMicros: wallClockMicros())
+        let handle = try fileSystem.open(temporary, mode: .create)
+        do throws(IOError) {
+            try handle.write(header.encode(), at: 0)
+            try handle.sync()
+            try fileSystem.rename(temporary, to: path)
+            try fileSystem.syncDirectory(directory)
+        } catch {
+            handle.close()
+            throw error
+        }
+        return (SegmentFile(number: number, baseSequence: baseSequence, path: path, handle: handle), handle)
+    }
+
+    func writeCheckpoint(_ w: WriterState) throws(IOError) {
+        var entries = w.segments.map(\.checkpointEntry)
+        entries[entries.count - 1].dataEnd = UInt64(w.activeEnd)
+        entries[entries.count - 1].lastSequence = w.nextSequence - 1
+        entries[entries.count - 1].frameCount = w.activeFrames
+        let checkpoint = Checkpoint(nextSequence: w.nextSequence, segments: entries)
+        try fileSystem.writeAtomically(
+            checkpoint.encode(), to: joinPath(w.directory, StoreFileName.checkpoint), directory: w.directory)
+    }
+
+    /// Final step of `close`: sync, checkpoint, close the writer's handle.
+    func finish(_ w: inout WriterState) -> Result<Void, StorageError> {
+        defer {
+            w.closed = true
+            w.activeHandle.close()
+        }
+        if let failure = w.failure { return .failure(.writerFailed(failure)) }
+        do throws(IOError) {
+            try syncActive(&w)
+            try writeCheckpoint(w)
+            return .success(())
+        } catch {
+            w.failure = error.description
+            return .failure(.io(error))
+        }
+    }
+}

@@ -1,0 +1,53 @@
+/// Decompresses a validated frame and walks its records in place. One per reader; the raw-body buffer is reused
+/// from frame to frame, so steady-state reading allocates nothing.
+final class FrameRecordDecoder {
+    private let raw = ScratchBuffer(capacity: 256 << 10)
+
+    /// Calls `body` for each record of the frame with sequence ≥ `from`. `frame` is the whole frame as returned
+    /// by `FrameScanner`; errors carry offsets relative to the decompressed body.
+    /// Returns false if `body` asked to stop.
+    func forEachRecord(
+        in frame: UnsafeRawBufferPointer, header: FrameHeader, from: UInt64,
+        _ body: (RecordView) throws -> Bool
+    ) rethrows -> Result<Bool, DecodeError> {
+        let stored = UnsafeRawBufferPointer(
+            rebasing: frame[FrameHeader.byteCount..<(FrameHeader.byteCount + Int(header.storedBodyBytes))])
+        let bodyBytes: UnsafeRawBufferPointer
+        if header.codec == .none {
+            bodyBytes = stored
+        } else {
+            raw.reserve(Int(header.rawBodyBytes))
+            let target = UnsafeMutableRawBufferPointer(rebasing: raw.memory[0..<Int(header.rawBodyBytes)])
+            do {
+                try FrameCompressor.decompress(header.codec, stored, into: target)
+            } catch {
+                return .failure(error)
+            }
+            bodyBytes = UnsafeRawBufferPointer(target)
+        }
+        var reader = ByteReader(bodyBytes)
+        var index: UInt64 = 0
+        while index < UInt64(header.recordCount) {
+            let record: RecordView
+            do {
+                record = try RecordView.decode(&reader, baseSequence: header.baseSequence)
+            } catch {
+                return .failure(error)
+            }
+            // Format version 1 frames are dense: record i has sequence base + i.
+            guard record.sequence == header.baseSequence + index else {
+                return .failure(DecodeError(
+                    offset: reader.position,
+                    reason: "record \(index) has sequence \(record.sequence), expected \(header.baseSequence + index)"))
+            }
+            index += 1
+            if record.sequence >= from {
+                if try !body(record) { return .success(false) }
+            }
+        }
+        guard reader.isAtEnd else {
+            return .failure(DecodeError(offset: reader.position, reason: "\(reader.remaining) bytes follow the last record"))
+        }
+        return .success(true)
+    }
+}

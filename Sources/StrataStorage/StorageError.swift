@@ -1,0 +1,88 @@
+/// A failed system call, with the file it concerned.
+public struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var operation: String
+    public var path: String
+    public var errno: Int32
+    public var message: String
+
+    public init(operation: String, path: String, errno: Int32, message: String) {
+        self.operation = operation
+        self.path = path
+        self.errno = errno
+        self.message = message
+    }
+
+    public var description: String { "\(operation) \(path): \(message) (errno \(errno))" }
+}
+
+/// Damage found in a file: where, and what was expected there.
+public struct Corruption: Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Equatable {
+        case badMagic
+        case unsupportedVersion
+        case truncated
+        case badLength
+        case badChecksum
+        case badSequence
+        case badRecord
+        case badCompression
+        case missingSegment
+        case badFooter
+    }
+
+    public var kind: Kind
+    public var file: String
+    public var offset: Int64
+    public var detail: String
+
+    public init(kind: Kind, file: String, offset: Int64, detail: String) {
+        self.kind = kind
+        self.file = file
+        self.offset = offset
+        self.detail = detail
+    }
+
+    public var description: String { "\(file) at offset \(offset): \(kind.rawValue): \(detail)" }
+}
+
+/// Every error the storage engine reports. Callers can switch on it (typed throws).
+public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A system call failed.
+    case io(IOError)
+    /// Another process (or another open store in this process) holds the store's lock file.
+    case locked(path: String)
+    /// A file is damaged or was not written by a compatible Strata.
+    case corrupt(Corruption)
+    /// A record of an append failed validation; nothing of the batch was written.
+    case invalidRecord(index: Int, reason: String)
+    /// The batch does not fit in one frame (`Limits.frameRawBytesMax`, `Limits.recordsPerFrameMax`).
+    case batchTooLarge(records: Int, rawBytes: Int)
+    /// An append of zero records.
+    case emptyBatch
+    /// The store was closed.
+    case closed
+    /// A write or fsync failed earlier; the store accepts no more appends (the page cache can no longer be
+    /// trusted to match the disk). Close and reopen it: recovery restores a consistent state.
+    case writerFailed(String)
+    /// The requested store folder does not exist and `create` was false.
+    case notFound(path: String)
+
+    public var description: String {
+        switch self {
+        case .io(let error): "I/O error: \(error)"
+        case .locked(let path): "store is locked by another process or handle: \(path)"
+        case .corrupt(let corruption): "corrupt: \(corruption)"
+        case .invalidRecord(let index, let reason): "invalid record #\(index) in batch: \(reason)"
+        case .batchTooLarge(let records, let rawBytes):
+            "batch too large: \(records) records, \(rawBytes) bytes (limits \(Limits.recordsPerFrameMax) records, \(Limits.frameRawBytesMax) bytes)"
+        case .emptyBatch: "empty batch"
+        case .closed: "store is closed"
+        case .writerFailed(let reason): "store writer failed earlier (\(reason)); reopen the store"
+        case .notFound(let path): "no store at \(path)"
+        }
+    }
+
+    static func corrupt(_ kind: Corruption.Kind, _ file: String, _ offset: Int64, _ detail: String) -> StorageError {
+        .corrupt(Corruption(kind: kind, file: file, offset: offset, detail: detail))
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import StrataStorage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Appends batches forever (or `--batches` times), printing `committed <last-sequence>` after each
+/// acknowledged append. Crash tests run it as a child process and kill it with SIGKILL.
+struct AppendLoop: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "append-loop",
+        abstract: "Append deterministic test batches, printing each acknowledgement (for crash tests).",
+        shouldDisplay: false)
+
+    @Argument(help: "Store folder.")
+    var path: String
+
+    @Option(help: "Records per batch.")
+    var batch: Int = 10
+
+    @Option(help: "Stop after this many batches (0: never).")
+    var batches: Int = 0
+
+    @Option(help: "Concurrent appenders.")
+    var concurrency: Int = 4
+
+    @Option(help: "Segment size target in bytes (small values exercise rollover).")
+    var segmentBytes: Int = 64 << 20
+
+    func run() async throws {
+        let store = try LogStore.open(at: path, options: LogStore.Options(segmentBytesTarget: segmentBytes))
+        let batch = self.batch
+        let limit = batches
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<concurrency {
+                group.addTask {
+                    var n = 0
+                    while limit == 0 || n < limit {
+                        let records = (0..<batch).map { i in
+                            EventRecord(
+                                key: PartitionKey(tenant: "t", group: "g", id: "w\(worker)"),
+                                version: UInt64(n * batch + i + 1), typeName: "Tick",
+                                timestampMicros: wallClockMicros(),
+                                payload: Array("{\"worker\":\(worker),\"n\":\(n),\"i\":\(i)}".utf8))
+                        }
+                        let range = try await store.append(records)
+                        writeLine("committed \(range.upperBound) \(range.lowerBound)")
+                        n += 1
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await store.close()
+    }
+}
+
+/// One unbuffered write(2) per line: the line is on the pipe before the next append starts, and a SIGKILL
+/// cannot lose it in a stdio buffer.
+func writeLine(_ line: String) {
+    var bytes = Array((line + "\n").utf8)
+    bytes.withUnsafeMutableBytes { raw in
+        var done = 0
+        while done < raw.count {
+            let n = write(1, raw.baseAddress! + done, raw.count - done)
+            if n <= 0 { return }
+            done += n
+        }
+    }
+}
