@@ -11,7 +11,7 @@ build: deps
 	$(SWIFT) build
 
 test: deps
-	SWIFT_BACKTRACE=enable=no $(SWIFT) test --parallel
+	SWIFT_BACKTRACE=enable=no $(SWIFT) test
 
 release: deps
 	$(SWIFT) build -c release

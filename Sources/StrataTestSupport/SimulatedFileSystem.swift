@@ -1,6 +1,10 @@
 import StrataStorage
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// An in-memory file system that models what a crash keeps (LevelDB's fault-injection env, TigerBeetle's
 /// storage simulator):
 /// - file contents become durable only on `sync()` (or `truncate`), directory entries only on
@@ -38,8 +42,11 @@ public final class SimulatedFileSystem: FileSystem {
         var durable: [String: Node] = [:]
         var directories: Set<String> = []
         var locks: Set<String> = []
-        var failSyncs = 0
-        var failWrites = 0
+        /// Fails the operation after `faultSkip` more matching ones have succeeded.
+        var faultSkip: Int?
+        var faultOperations: Set<Operation> = []
+        var operations: [Operation: Int] = [:]
+        var syncDelayMicros = 0
         var reads: [String: Int] = [:]
         var bytesRead: [String: Int] = [:]
     }
@@ -52,11 +59,28 @@ public final class SimulatedFileSystem: FileSystem {
 
     // MARK: fault injection and inspection
 
-    /// The next `count` calls to `sync()` on any file fail with EIO.
-    public func failNextSyncs(_ count: Int) { state.withLock { $0.failSyncs = count } }
+    /// The mutating operations faults can be injected into.
+    public enum Operation: Sendable, Hashable, CaseIterable {
+        case create, write, sync, truncate, rename, remove, syncDirectory
+    }
 
-    /// The next `count` writes fail with EIO (nothing of them is written).
-    public func failNextWrites(_ count: Int) { state.withLock { $0.failWrites = count } }
+    /// After `skip` more successful operations of the given kinds, the next one fails with EIO (and does
+    /// nothing). One fault per call; `skip` 0 fails the very next one.
+    public func injectFault(after skip: Int, on operations: Set<Operation> = Set(Operation.allCases)) {
+        state.withLock { s in
+            s.faultSkip = skip
+            s.faultOperations = operations
+        }
+    }
+
+    /// The next call to `sync()` on any file fails with EIO.
+    public func failNextSync() { injectFault(after: 0, on: [.sync]) }
+
+    /// How many operations of each kind succeeded so far.
+    public var operationCounts: [Operation: Int] { state.withLock { $0.operations } }
+
+    /// Makes every `sync()` take this long, like a real disk (for group-commit tests).
+    public func setSyncDelay(microseconds: Int) { state.withLock { $0.syncDelayMicros = microseconds } }
 
     /// Read calls per path since creation (or `resetReadCounts`).
     public var readCounts: [String: Int] { state.withLock { $0.reads } }
@@ -125,6 +149,7 @@ public final class SimulatedFileSystem: FileSystem {
     // MARK: FileSystem
 
     public func open(_ path: String, mode: FileOpenMode) throws(IOError) -> any FileHandle {
+        if mode == .create { try perform(.create, path) }
         let node: Node? = state.withLock { s in
             switch mode {
             case .read, .readWrite:
@@ -160,6 +185,7 @@ public final class SimulatedFileSystem: FileSystem {
     public func directoryExists(_ path: String) -> Bool { state.withLock { $0.directories.contains(path) } }
 
     public func rename(_ from: String, to: String) throws(IOError) {
+        try perform(.rename, from)
         try state.withLock { (s) throws(IOError) in
             guard let node = s.current.removeValue(forKey: from) else {
                 throw IOError(operation: "rename", path: from, errno: 2, message: "No such file or directory")
@@ -169,10 +195,12 @@ public final class SimulatedFileSystem: FileSystem {
     }
 
     public func remove(_ path: String) throws(IOError) {
+        try perform(.remove, path)
         _ = state.withLock { $0.current.removeValue(forKey: path) }
     }
 
     public func syncDirectory(_ path: String) throws(IOError) {
+        try perform(.syncDirectory, path)
         let prefix = path.hasSuffix("/") ? path : path + "/"
         state.withLock { s in
             s.durable = s.durable.filter { !$0.key.hasPrefix(prefix) }
@@ -193,21 +221,25 @@ public final class SimulatedFileSystem: FileSystem {
 
     func releaseLock(_ path: String) { _ = state.withLock { $0.locks.remove(path) } }
 
-    func takeSyncFailure() -> Bool {
-        state.withLock { s in
-            guard s.failSyncs > 0 else { return false }
-            s.failSyncs -= 1
-            return true
+    /// Counts the operation, or throws the injected fault.
+    func perform(_ operation: Operation, _ path: String) throws(IOError) {
+        let fail = state.withLock { s -> Bool in
+            if s.faultOperations.contains(operation), let skip = s.faultSkip {
+                if skip == 0 {
+                    s.faultSkip = nil
+                    return true
+                }
+                s.faultSkip = skip - 1
+            }
+            s.operations[operation, default: 0] += 1
+            return false
+        }
+        if fail {
+            throw IOError(operation: "\(operation)", path: path, errno: 5, message: "Input/output error (injected)")
         }
     }
 
-    func takeWriteFailure() -> Bool {
-        state.withLock { s in
-            guard s.failWrites > 0 else { return false }
-            s.failWrites -= 1
-            return true
-        }
-    }
+    var syncDelayMicros: Int { state.withLock { $0.syncDelayMicros } }
 
     func countRead(_ path: String, bytes: Int) {
         state.withLock { s in
@@ -266,9 +298,7 @@ final class SimulatedFileHandle: FileHandle {
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(IOError) {
         guard writable else { throw IOError(operation: "pwrite", path: path, errno: 9, message: "Bad file descriptor") }
-        if fileSystem.takeWriteFailure() {
-            throw IOError(operation: "pwrite", path: path, errno: 5, message: "Input/output error (injected)")
-        }
+        try fileSystem.perform(.write, path)
         node.contents.withLock { c in
             let end = Int(offset) + bytes.count
             if c.current.count < end { c.current.append(contentsOf: repeatElement(0, count: end - c.current.count)) }
@@ -283,6 +313,7 @@ final class SimulatedFileHandle: FileHandle {
     func size() throws(IOError) -> Int64 { node.contents.withLock { Int64($0.current.count) } }
 
     func truncate(to size: Int64) throws(IOError) {
+        try fileSystem.perform(.truncate, path)
         node.contents.withLock { c in
             let n = Int(size)
             if c.current.count > n { c.current.removeLast(c.current.count - n) } else {
@@ -293,9 +324,9 @@ final class SimulatedFileHandle: FileHandle {
     }
 
     func sync() throws(IOError) {
-        if fileSystem.takeSyncFailure() {
-            throw IOError(operation: "fdatasync", path: path, errno: 5, message: "Input/output error (injected)")
-        }
+        try fileSystem.perform(.sync, path)
+        let delay = fileSystem.syncDelayMicros
+        if delay > 0 { usleep(UInt32(delay)) }
         node.contents.withLock { $0.durable = $0.current }
     }
 

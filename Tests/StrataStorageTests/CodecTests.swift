@@ -1,0 +1,196 @@
+import PropertyBased
+import StrataTestSupport
+import Testing
+
+@testable import StrataStorage
+
+/// Random records covering every optional field and the limits.
+let recordGenerator = Generator<EventRecord, Shrink.None<EventRecord>> { rng in
+    func string(_ maxBytes: Int, allowEmpty: Bool = false) -> String {
+        let n = Int.random(in: (allowEmpty ? 0 : 1)...maxBytes, using: &rng)
+        // Mix ASCII and multi-byte characters, staying within the byte limit.
+        var s = ""
+        while s.utf8.count < n {
+            let c: Character = Int.random(in: 0..<10, using: &rng) == 0 ? "é" : Character(UnicodeScalar(UInt8.random(in: 97...122, using: &rng)))
+            if s.utf8.count + String(c).utf8.count > n { break }
+            s.append(c)
+        }
+        return s.isEmpty && !allowEmpty ? "x" : s
+    }
+    let payloadCount = Int.random(in: 0...2_000, using: &rng)
+    return EventRecord(
+        key: PartitionKey(
+            tenant: string(Limits.tenantBytesMax), group: string(Limits.groupBytesMax),
+            id: string(Limits.aggregateIdBytesMax)),
+        version: UInt64.random(in: 1...UInt64.max, using: &rng), typeName: string(Limits.typeNameBytesMax),
+        typeVersion: UInt32.random(in: 0...UInt32.max, using: &rng),
+        timestampMicros: Int64.random(in: Int64.min...Int64.max, using: &rng),
+        eventId: EventID(high: rng.next(), low: rng.next()),
+        metadata: RecordMetadata(
+            correlationId: Bool.random(using: &rng) ? string(255, allowEmpty: true) : nil,
+            causationId: Bool.random(using: &rng) ? string(255, allowEmpty: true) : nil,
+            user: Bool.random(using: &rng) ? string(255, allowEmpty: true) : nil),
+        payload: (0..<payloadCount).map { _ in UInt8.random(in: 0...3, using: &rng) })
+}
+
+@Suite struct CodecTests {
+    @Test func varintsRoundTripAndRejectOverflow() throws {
+        var values: [UInt64] = [0, 1, 127, 128, 255, 16_383, 16_384, UInt64(UInt32.max), UInt64.max - 1, UInt64.max]
+        var rng = SplitMix64(seed: 7)
+        for _ in 0..<1000 { values.append(rng.next() >> (rng.next() % 64)) }
+        var w = ByteWriter()
+        for v in values { w.varint(v) }
+        try w.bytes.withRawBytes { (raw) throws(DecodeError) in
+            var r = ByteReader(raw)
+            for v in values { #expect(try r.varint() == v) }
+            #expect(r.isAtEnd)
+        }
+        // 11 continuation bytes, and a 10th byte above 1, both overflow.
+        for bad in [[UInt8](repeating: 0xFF, count: 11), [UInt8](repeating: 0xFF, count: 9) + [0x02]] {
+            #expect(throws: DecodeError.self) {
+                try bad.withRawBytes { (raw) throws(DecodeError) in
+                    var r = ByteReader(raw)
+                    _ = try r.varint()
+                }
+            }
+        }
+    }
+
+    @Test func zigzagRoundTrips() {
+        for v: Int64 in [0, -1, 1, Int64.min, Int64.max, -123_456, 1_700_000_000_000_000] {
+            #expect(zigzagDecode(zigzagEncode(v)) == v)
+        }
+    }
+
+    @Test func eventIdParsesItsOwnDescription() {
+        var rng = SplitMix64(seed: 1)
+        for _ in 0..<100 {
+            let id = EventID.random(using: &rng)
+            #expect(EventID(uuidString: id.description) == id)
+            #expect(EventID(uuidString: id.description.uppercased()) == id)
+        }
+        #expect(EventID(uuidString: "not-a-uuid") == nil)
+        #expect(EventID(uuidString: "123e4567-e89b-12d3-a456-426614174000")?.description == "123e4567-e89b-12d3-a456-426614174000")
+    }
+
+    @Test(arguments: [Compression.none, .lz4, .zlib(level: 6)])
+    func framesRoundTripRandomBatches(compression: Compression) async {
+        await propertyCheck(count: 60, input: recordGenerator.array(of: 1...40)) { records in
+            let encoded = try! EncodedBatch.encode(records, compression: compression)
+            var out = ByteWriter()
+            encoded.body.withUnsafeBytes { body in
+                FrameHeader.encode(
+                    codec: encoded.codec, recordCount: encoded.recordCount, baseSequence: 1_000,
+                    rawBodyBytes: encoded.rawBytes, body: body, into: &out)
+            }
+            var decoded: [StoredRecord] = []
+            out.bytes.withUnsafeBytes { frame in
+                let header = try! FrameHeader.decode(frame)
+                #expect(header.baseSequence == 1_000)
+                #expect(Int(header.recordCount) == records.count)
+                let result = FrameRecordDecoder().forEachRecord(in: frame, header: header, from: 0) { record in
+                    decoded.append(record.materialize())
+                    return true
+                }
+                #expect((try? result.get()) == true)
+            }
+            #expect(decoded.map(\.record) == records)
+            #expect(decoded.map(\.sequence) == (0..<records.count).map { 1_000 + UInt64($0) })
+        }
+    }
+
+    @Test func compressionIsSkippedWhenItDoesNotPay() {
+        var rng = SplitMix64(seed: 3)
+        let noise = (0..<10_000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        var out: [UInt8] = []
+        let codec = noise.withUnsafeBytes { FrameCompressor.compress($0, with: .lz4, into: &out) }
+        #expect(codec == .none)
+        #expect(out == noise)
+        let text = Array(String(repeating: #"{"item":"coffee","quantity":1}"#, count: 200).utf8)
+        for compression in [Compression.lz4, .zlib(level: 6)] {
+            let used = text.withUnsafeBytes { FrameCompressor.compress($0, with: compression, into: &out) }
+            #expect(used != .none)
+            #expect(out.count < text.count / 4)
+            var back = [UInt8](repeating: 0, count: text.count)
+            let ok: Bool = out.withUnsafeBytes { stored in
+                back.withUnsafeMutableBytes { target in
+                    (try? FrameCompressor.decompress(used, stored, into: target)) != nil
+                }
+            }
+            #expect(ok)
+            #expect(back == text)
+        }
+    }
+
+    @Test func segmentHeaderFooterAndCheckpointRoundTrip() throws {
+        let header = SegmentHeader(segmentNumber: 7, baseSequence: 12_345, createdMicros: 99)
+        let decodedHeader = try header.encode().withRawBytes { (raw) throws(DecodeError) in try SegmentHeader.decode(raw) }
+        #expect(decodedHeader == header)
+        let footer = SegmentFooter(frameCount: 3, recordCount: 10, firstSequence: 5, lastSequence: 14, dataEnd: 4096)
+        let decodedFooter = try footer.encode().withRawBytes { (raw) throws(DecodeError) in try SegmentFooter.decode(raw) }
+        #expect(decodedFooter == footer)
+        let checkpoint = Checkpoint(nextSequence: 42, segments: [
+            .init(number: 1, baseSequence: 1, lastSequence: 30, dataEnd: 900, frameCount: 3, sealed: true),
+            .init(number: 2, baseSequence: 31, lastSequence: 41, dataEnd: 500, frameCount: 1, sealed: false),
+        ])
+        let decodedCheckpoint = try checkpoint.encode().withRawBytes { (raw) throws(DecodeError) in try Checkpoint.decode(raw) }
+        #expect(decodedCheckpoint == checkpoint)
+    }
+
+    @Test func recordValidationNamesTheFieldAndIndex() {
+        var record = sampleRecord(stream: 1, version: 1)
+        record.key.tenant = String(repeating: "x", count: Limits.tenantBytesMax + 1)
+        #expect(throws: StorageError.invalidRecord(index: 1, reason: "tenant is 65 bytes; the limit is 64")) {
+            _ = try EncodedBatch.encode([sampleRecord(stream: 1, version: 1), record], compression: .lz4)
+        }
+        record = sampleRecord(stream: 1, version: 1)
+        record.key.id = ""
+        #expect(throws: StorageError.invalidRecord(index: 0, reason: "aggregate id is empty")) {
+            _ = try EncodedBatch.encode([record], compression: .lz4)
+        }
+        record = sampleRecord(stream: 1, version: 1)
+        record.payload = [UInt8](repeating: 1, count: Limits.payloadBytesMax + 1)
+        #expect(throws: StorageError.self) { _ = try EncodedBatch.encode([record], compression: .lz4) }
+        #expect(throws: StorageError.emptyBatch) { _ = try EncodedBatch.encode([], compression: .lz4) }
+    }
+
+    /// Random bytes, and valid frames with random bytes changed, never crash a decoder: each input either
+    /// decodes or throws `DecodeError`.
+    @Test func decodersSurviveHostileBytes() async {
+        let frames: [[UInt8]] = (0..<8).map { seed in
+            let records = (0..<5).map { sampleRecord(stream: seed, version: UInt64($0 + 1)) }
+            let encoded = try! EncodedBatch.encode(records, compression: seed % 2 == 0 ? .lz4 : .none)
+            var out = ByteWriter()
+            encoded.body.withUnsafeBytes { body in
+                FrameHeader.encode(
+                    codec: encoded.codec, recordCount: encoded.recordCount, baseSequence: 1,
+                    rawBodyBytes: encoded.rawBytes, body: body, into: &out)
+            }
+            return out.bytes
+        }
+        await propertyCheck(count: 500, input: Gen.int(in: 0...7), Gen<UInt64>.value(in: 0...UInt64.max)) { index, seed in
+            var rng = SplitMix64(seed: seed)
+            var bytes = frames[index]
+            for _ in 0..<(1 + Int(rng.next() % 4)) {
+                bytes[Int(rng.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: rng.next())
+            }
+            if rng.next() % 4 == 0 { bytes.removeLast(Int(rng.next() % UInt64(bytes.count))) }
+            bytes.withUnsafeBytes { raw in
+                _ = try? SegmentHeader.decode(raw)
+                _ = try? SegmentFooter.decode(raw)
+                _ = try? Checkpoint.decode(raw)
+                // Skip the checksum so the record decoder sees the damage too.
+                if raw.count >= FrameHeader.byteCount + 4 {
+                    let body = UnsafeRawBufferPointer(rebasing: raw[FrameHeader.byteCount...])
+                    var reader = ByteReader(body)
+                    while !reader.isAtEnd {
+                        guard (try? RecordView.decode(&reader, baseSequence: 1)) != nil else { break }
+                    }
+                }
+                if let header = try? FrameHeader.decode(raw) {
+                    _ = FrameRecordDecoder().forEachRecord(in: raw, header: header, from: 0) { _ in true }
+                }
+            }
+        }
+    }
+}

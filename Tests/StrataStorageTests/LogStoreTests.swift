@@ -1,0 +1,149 @@
+import StrataTestSupport
+import Testing
+
+@testable import StrataStorage
+
+@Suite struct LogStoreTests {
+    @Test func appendsGetDenseSequencesAndReadBackExactly() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs)
+        var expected: [EventRecord] = []
+        for stream in 0..<20 {
+            let batch = sampleBatch(stream: stream, after: 0, count: 1 + stream % 7)
+            let range = try await store.append(batch)
+            #expect(range.lowerBound == UInt64(expected.count + 1))
+            #expect(range.count == batch.count)
+            expected += batch
+        }
+        #expect(store.lastSequence == UInt64(expected.count))
+        let read = try store.readRecords()
+        #expect(read.map(\.record) == expected)
+        #expect(read.map(\.sequence) == Array(1...UInt64(expected.count)))
+        // From the middle, and in small pieces.
+        #expect(try store.readRecords(from: 10, limit: 5).map(\.sequence) == [10, 11, 12, 13, 14])
+        let reader = store.makeReader(from: 3)
+        var pieces: [UInt64] = []
+        while try reader.read(maxRecords: 4, { pieces.append($0.sequence) }) > 0 {}
+        #expect(pieces == Array(3...UInt64(expected.count)))
+        try await store.close()
+    }
+
+    @Test func aBatchMayMixPartitionsAndTenants() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs)
+        let batch = [sampleRecord(stream: 1, version: 1), sampleRecord(stream: 2, version: 1), sampleRecord(stream: 4, version: 1)]
+        let range = try await store.append(batch)
+        #expect(range == 1...3)
+        #expect(Set(try store.readRecords().map(\.record.key.tenant)) == ["t1", "t2"])
+        try await store.close()
+    }
+
+    @Test(arguments: [Compression.none, .lz4, .zlib(level: 9)])
+    func segmentsRollOverAndReadsCrossThem(compression: Compression) async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs, segmentBytes: 4_096, compression: compression)
+        var expected: [EventRecord] = []
+        for i in 0..<60 {
+            let batch = sampleBatch(stream: i % 5, after: UInt64(i / 5) * 4, count: 4, payloadBytes: 120)
+            try await store.append(batch)
+            expected += batch
+        }
+        let segments = segmentPaths(fs)
+        #expect(segments.count > 3)
+        #expect(try store.readRecords().map(\.record) == expected)
+        // Start in a later segment.
+        #expect(try store.readRecords(from: 150).map(\.record) == Array(expected[149...]))
+        try await store.close()
+
+        let reopened = try openSimulated(fs, segmentBytes: 4_096, compression: compression)
+        #expect(reopened.recovery.usedCheckpoint)
+        #expect(try reopened.readRecords().map(\.record) == expected)
+        try await reopened.append(sampleBatch(stream: 9, after: 0, count: 3))
+        #expect(reopened.lastSequence == UInt64(expected.count + 3))
+        try await reopened.close()
+    }
+
+    @Test func openAfterCleanCloseReadsNoSegmentData() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs, segmentBytes: 4_096)
+        for i in 0..<40 { try await store.append(sampleBatch(stream: i, after: 0, count: 5, payloadBytes: 100)) }
+        try await store.close()
+        #expect(segmentPaths(fs).count > 2)
+        fs.resetReadCounts()
+        let reopened = try openSimulated(fs, segmentBytes: 4_096)
+        #expect(reopened.recovery.usedCheckpoint)
+        #expect(reopened.recovery.bytesRead == 0)
+        let segmentReads = fs.readCounts.filter { $0.key.hasSuffix(".segment") }
+        #expect(segmentReads.isEmpty, "segment reads on open: \(segmentReads)")
+        #expect(reopened.lastSequence == 200)
+        try await reopened.close()
+    }
+
+    @Test func aSecondOpenOfTheSameStoreFailsWithLocked() async throws {
+        let directory = TemporaryDirectory()
+        let store = try LogStore.open(at: directory.path, options: LogStore.Options(durability: .never))
+        #expect(throws: StorageError.locked(path: directory.path)) {
+            _ = try LogStore.open(at: directory.path)
+        }
+        try await store.close()
+        let again = try LogStore.open(at: directory.path)
+        try await again.close()
+    }
+
+    @Test func missingStoreWithoutCreateIsNotFound() {
+        let directory = TemporaryDirectory()
+        #expect(throws: StorageError.notFound(path: directory.path)) {
+            _ = try LogStore.open(at: directory.path, options: LogStore.Options(createIfMissing: false))
+        }
+    }
+
+    @Test func appendsAfterCloseFail() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs)
+        try await store.append(sampleBatch(stream: 1, after: 0, count: 1))
+        try await store.close()
+        await #expect(throws: StorageError.closed) { try await store.append(sampleBatch(stream: 1, after: 1, count: 1)) }
+        try await store.close()  // a second close is harmless
+    }
+
+    @Test func realFilesRoundTripAcrossReopen() async throws {
+        let directory = TemporaryDirectory()
+        var expected: [EventRecord] = []
+        let store = try LogStore.open(at: directory.path, options: LogStore.Options(segmentBytesTarget: 8_192))
+        for i in 0..<30 {
+            let batch = sampleBatch(stream: i, after: 0, count: 10)
+            try await store.append(batch)
+            expected += batch
+        }
+        try await store.close()
+        let reopened = try LogStore.open(at: directory.path)
+        #expect(reopened.recovery.usedCheckpoint)
+        #expect(try reopened.readRecords().map(\.record) == expected)
+        try await reopened.close()
+    }
+
+    @Test(arguments: [LogStore.Durability.interval(milliseconds: 5), .never])
+    func relaxedDurabilityModesStillCommitWholeBatches(durability: LogStore.Durability) async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs, durability: durability)
+        for i in 0..<50 { try await store.append(sampleBatch(stream: i, after: 0, count: 3)) }
+        #expect(store.lastSequence == 150)
+        try await store.close()
+        let reopened = try openSimulated(fs)
+        #expect(reopened.lastSequence == 150)
+        try await reopened.close()
+    }
+
+    @Test func intervalModeSyncsWithoutFurtherAppends() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs, durability: .interval(milliseconds: 20))
+        try await store.append(sampleBatch(stream: 1, after: 0, count: 3))
+        try await store.append(sampleBatch(stream: 1, after: 3, count: 3))
+        try await Task.sleep(for: .milliseconds(200))
+        // The timer synced: a crash now keeps both batches.
+        let recovered = try openSimulated(fs.crashed(tear: .dropUnsynced))
+        #expect(recovered.lastSequence == 6)
+        try await recovered.close()
+        try await store.close()
+    }
+}
