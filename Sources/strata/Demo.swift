@@ -28,7 +28,7 @@ struct Demo: AsyncParsableCommand {
         let start = clock.now
         var appended = 0
         var versions: [String: UInt64] = [:]
-        var rng = DemoRandom(seed: 42)
+        var rng = SplitMix64(seed: 42)
         while appended < events {
             let count = min(batch, events - appended)
             var records: [EventRecord] = []
@@ -83,17 +83,5 @@ struct Demo: AsyncParsableCommand {
             + "segment bytes read: \(report.bytesRead)")
         try await reopened.close()
         print("The store is in \(path): ls \(path)")
-    }
-}
-
-struct DemoRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

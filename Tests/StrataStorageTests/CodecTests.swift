@@ -17,6 +17,15 @@ let recordGenerator = Generator<EventRecord, Shrink.None<EventRecord>> { rng in
         }
         return s.isEmpty && !allowEmpty ? "x" : s
     }
+    /// Absent, free text, a canonical UUID (stored as 16 bytes) or an uppercase one (stored as text).
+    func metadataId() -> String? {
+        switch Int.random(in: 0..<4, using: &rng) {
+        case 0: return nil
+        case 1: return string(255, allowEmpty: true)
+        case 2: return EventID(high: rng.next(), low: rng.next()).description
+        default: return EventID(high: rng.next(), low: rng.next()).description.uppercased()
+        }
+    }
     let payloadCount = Int.random(in: 0...2_000, using: &rng)
     return EventRecord(
         key: PartitionKey(
@@ -27,8 +36,8 @@ let recordGenerator = Generator<EventRecord, Shrink.None<EventRecord>> { rng in
         timestampMicros: Int64.random(in: Int64.min...Int64.max, using: &rng),
         eventId: EventID(high: rng.next(), low: rng.next()),
         metadata: RecordMetadata(
-            correlationId: Bool.random(using: &rng) ? string(255, allowEmpty: true) : nil,
-            causationId: Bool.random(using: &rng) ? string(255, allowEmpty: true) : nil,
+            correlationId: metadataId(),
+            causationId: metadataId(),
             user: Bool.random(using: &rng) ? string(255, allowEmpty: true) : nil),
         payload: (0..<payloadCount).map { _ in UInt8.random(in: 0...3, using: &rng) })
 }

@@ -181,3 +181,42 @@ func verifyRecovered(
         }
     }
 }
+
+@Suite struct RecoveryReportTests {
+    /// What recovery cuts off is saved under quarantine/ (unless it is all zeros), never destroyed.
+    @Test func cutBytesAreQuarantined() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs)
+        try await store.append(sampleBatch(stream: 1, after: 0, count: 3))
+        try await store.close()
+        let segment = segmentPaths(fs).last!
+        let committed = fs.contents(of: segment)!
+        let garbage: [UInt8] = (0..<300).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
+        fs.setContents(of: segment, to: committed + garbage)
+        let recovered = try openSimulated(fs)
+        let truncation = try #require(recovered.recovery.truncation)
+        #expect(truncation.offset == Int64(committed.count))
+        #expect(truncation.bytesRemoved == 300)
+        let saved = try #require(truncation.savedAs)
+        #expect(saved.hasPrefix(simulatedStorePath + "/quarantine/"))
+        #expect(fs.contents(of: saved) == garbage)
+        #expect(fs.contents(of: segment) == committed)
+        #expect(recovered.lastSequence == 3)
+        try await recovered.close()
+
+        fs.setContents(of: segment, to: committed + [UInt8](repeating: 0, count: 4096))
+        let again = try openSimulated(fs)
+        #expect(again.recovery.truncation?.bytesRemoved == 4096)
+        #expect(again.recovery.truncation?.savedAs == nil)
+        try await again.close()
+    }
+
+    @Test func readsAfterCloseFailWithClosed() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs)
+        try await store.append(sampleBatch(stream: 1, after: 0, count: 3))
+        let reader = store.makeReader()
+        try await store.close()
+        #expect(throws: StorageError.closed) { try reader.read { _ in } }
+    }
+}

@@ -33,47 +33,46 @@ enum FrameCompressor {
     /// stored raw, so readers never pay decompression for nothing and stored size ≤ raw size always.
     static func pays(raw: Int, compressed: Int) -> Bool { compressed <= raw - raw / 8 }
 
-    /// Compresses `raw` into `output` (replacing its contents). Returns the codec actually used: `.none`
-    /// (and `output` holds a copy of `raw`) when compression does not pay or fails.
-    static func compress(_ raw: UnsafeRawBufferPointer, with compression: Compression, into output: inout [UInt8]) -> FrameCodec {
-        output.removeAll(keepingCapacity: true)
-        guard raw.count > 0 else { return .none }
-        switch compression {
-        case .none:
-            break
-        case .lz4:
-            let bound = Int(LZ4_compressBound(Int32(raw.count)))
-            if bound > 0 {
-                output.append(contentsOf: repeatElement(0, count: bound))
-                let produced = output.withUnsafeMutableBytes { dst in
-                    Int(max(0, LZ4_compress_default(
-                        raw.baseAddress!.assumingMemoryBound(to: CChar.self),
-                        dst.baseAddress!.assumingMemoryBound(to: CChar.self),
-                        Int32(raw.count), Int32(bound))))
+    /// Compresses a frame body. Returns the codec actually used and the stored bytes: `raw` itself (no copy)
+    /// with `.none` when compression does not pay or fails.
+    static func compress(_ raw: [UInt8], with compression: Compression) -> (FrameCodec, [UInt8]) {
+        guard raw.count > 0 else { return (.none, raw) }
+        let compressed: (FrameCodec, [UInt8])? = raw.withUnsafeBytes { source in
+            switch compression {
+            case .none:
+                return nil
+            case .lz4:
+                let bound = Int(LZ4_compressBound(Int32(source.count)))
+                guard bound > 0 else { return nil }
+                let out = [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
+                    let n = LZ4_compress_default(
+                        source.baseAddress!.assumingMemoryBound(to: CChar.self),
+                        UnsafeMutableRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self),
+                        Int32(source.count), Int32(bound))
+                    count = Int(max(n, 0))
                 }
-                if produced > 0 && pays(raw: raw.count, compressed: produced) {
-                    output.removeLast(bound - produced)
-                    return .lz4
+                return out.count > 0 && pays(raw: source.count, compressed: out.count) ? (.lz4, out) : nil
+            case .zlib(let level):
+                let capacity = Int(compressBound(uLong(source.count)))
+                var status: Int32 = Z_MEM_ERROR
+                let out = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+                    var destLength = uLongf(capacity)
+                    status = compress2(
+                        buffer.baseAddress!, &destLength, source.baseAddress!.assumingMemoryBound(to: Bytef.self),
+                        uLong(source.count), Int32(min(max(level, 1), 9)))
+                    count = status == Z_OK ? Int(destLength) : 0
                 }
-            }
-        case .zlib(let level):
-            let capacity = Int(compressBound(uLong(raw.count)))
-            output.append(contentsOf: repeatElement(0, count: capacity))
-            var destLength = uLongf(capacity)
-            let status = output.withUnsafeMutableBytes { dst in
-                compress2(
-                    dst.baseAddress!.assumingMemoryBound(to: Bytef.self), &destLength,
-                    raw.baseAddress!.assumingMemoryBound(to: Bytef.self), uLong(raw.count),
-                    Int32(min(max(level, 1), 9)))
-            }
-            if status == Z_OK && pays(raw: raw.count, compressed: Int(destLength)) {
-                output.removeLast(capacity - Int(destLength))
-                return .zlib
+                return status == Z_OK && pays(raw: source.count, compressed: out.count) ? (.zlib, out) : nil
             }
         }
-        output.removeAll(keepingCapacity: true)
-        output.append(contentsOf: raw)
-        return .none
+        return compressed ?? (.none, raw)
+    }
+
+    /// Compresses `raw` into `output` (replacing its contents); see `compress(_:with:)`.
+    static func compress(_ raw: UnsafeRawBufferPointer, with compression: Compression, into output: inout [UInt8]) -> FrameCodec {
+        let (codec, stored) = compress(Array(raw), with: compression)
+        output = stored
+        return codec
     }
 
     /// Decompresses `stored` into exactly `output.count` bytes. Any other outcome (hostile or damaged input,

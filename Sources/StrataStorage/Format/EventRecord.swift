@@ -61,6 +61,43 @@ public struct EventID: Hashable, Sendable, CustomStringConvertible {
         self.init(high: high, low: low)
     }
 
+    /// Hex digit values of lowercase ASCII; 0xFF for anything else.
+    @usableFromInline static let lowercaseHexValues: [UInt8] = (0..<256).map { c in
+        switch c {
+        case 0x30...0x39: UInt8(c - 0x30)
+        case 0x61...0x66: UInt8(c - 0x61 + 10)
+        default: 0xFF
+        }
+    }
+
+    /// Parses exactly the canonical form (36 bytes, lowercase hex, hyphens at 8, 13, 18, 23) without
+    /// allocating; nil for anything else, uppercase included.
+    @inlinable
+    public static func parseCanonical(_ utf8: UnsafeBufferPointer<UInt8>) -> EventID? {
+        guard utf8.count == 36, utf8[8] == 0x2D, utf8[13] == 0x2D, utf8[18] == 0x2D, utf8[23] == 0x2D else {
+            return nil
+        }
+        return lowercaseHexValues.withUnsafeBufferPointer { table -> EventID? in
+            var words: (UInt64, UInt64) = (0, 0)
+            var invalid: UInt8 = 0
+            // Groups of the canonical form: 8-4-4 | 4-12.
+            @inline(__always) func hex(_ from: Int, _ to: Int, _ word: inout UInt64) {
+                for i in from..<to {
+                    let v = table[Int(utf8[i])]
+                    invalid |= v
+                    word = word << 4 | UInt64(v & 0xF)
+                }
+            }
+            hex(0, 8, &words.0)
+            hex(9, 13, &words.0)
+            hex(14, 18, &words.0)
+            hex(19, 23, &words.1)
+            hex(24, 36, &words.1)
+            // Valid values are < 16; 0xFF marks a non-hex byte.
+            return invalid & 0xF0 == 0 ? EventID(high: words.0, low: words.1) : nil
+        }
+    }
+
     public var description: String {
         let hex = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []

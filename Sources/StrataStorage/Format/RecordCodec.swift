@@ -3,7 +3,8 @@
 ///     record      = varint(bodyLength) body
 ///     body        = varint(sequenceDelta) varint(streamVersion) varint(typeVersion) varint(zigzag(timestamp))
 ///                   eventId[16] str8(tenant) str8(group) str8(id) str8(typeName)
-///                   u8(metadataFlags) [str8(correlationId)] [str8(causationId)] [str8(user)]
+///                   u8(metadataFlags) [correlationId] [causationId] [str8(user)]
+///     correlationId, causationId = uuid[16] if their "is a UUID" flag is set, else str8
 ///                   varint(payloadLength) payload
 ///
 /// `bodyLength` lets a reader skip a record without decoding it; the partition key comes before the payload so
@@ -12,7 +13,21 @@ enum RecordCodec {
     static let metadataCorrelation: UInt8 = 1
     static let metadataCausation: UInt8 = 2
     static let metadataUser: UInt8 = 4
-    static let metadataKnownFlags: UInt8 = 7
+    /// The correlation id is a canonical lowercase UUID string, stored as its 16 bytes (saves 20 bytes of
+    /// incompressible hex per event).
+    static let metadataCorrelationUUID: UInt8 = 8
+    static let metadataCausationUUID: UInt8 = 16
+    static let metadataKnownFlags: UInt8 = 31
+
+    /// The id as 16 bytes when `value` is exactly the canonical (lowercase, hyphenated) form of a UUID, so
+    /// decoding restores the same string.
+    @inline(__always)
+    static func compactUUID(_ value: String) -> EventID? {
+        guard value.utf8.count == 36 else { return nil }
+        return value.utf8.withContiguousStorageIfAvailable { EventID.parseCanonical($0) } ?? nil
+    }
+
+
 
     /// Checks every field against `Limits`. `index` is the record's position in its batch, for the error.
     static func validate(_ record: EventRecord, index: Int) throws(StorageError) {
@@ -47,40 +62,138 @@ enum RecordCodec {
         }
     }
 
-    /// Appends one record. Fields must already be validated.
-    static func encode(_ record: EventRecord, sequenceDelta: UInt64, into out: inout ByteWriter, scratch: inout ByteWriter) {
-        scratch.removeAll()
-        scratch.varint(sequenceDelta)
-        scratch.varint(record.version)
-        scratch.varint(UInt64(record.typeVersion))
-        scratch.varint(zigzagEncode(record.timestampMicros))
-        scratch.u64BigEndian(record.eventId.high)
-        scratch.u64BigEndian(record.eventId.low)
-        str8(record.key.tenant, &scratch)
-        str8(record.key.group, &scratch)
-        str8(record.key.id, &scratch)
-        str8(record.typeName, &scratch)
-        var flags: UInt8 = 0
-        if record.metadata.correlationId != nil { flags |= metadataCorrelation }
-        if record.metadata.causationId != nil { flags |= metadataCausation }
-        if record.metadata.user != nil { flags |= metadataUser }
-        scratch.u8(flags)
-        if let value = record.metadata.correlationId { str8(value, &scratch) }
-        if let value = record.metadata.causationId { str8(value, &scratch) }
-        if let value = record.metadata.user { str8(value, &scratch) }
-        scratch.varint(UInt64(record.payload.count))
-        out.varint(UInt64(scratch.count + record.payload.count))
-        out.raw(scratch.bytes)
-        out.raw(record.payload)
+    /// Size of a varint in bytes.
+    @inline(__always)
+    static func varintSize(_ value: UInt64) -> Int {
+        // 1 + floor(bits / 7), with 0 taking one byte.
+        let bits = 64 - value.leadingZeroBitCount
+        return bits == 0 ? 1 : (bits + 6) / 7
+    }
+
+    /// What the size pass learns about a record and the write pass reuses.
+    struct Prepared {
+        var bodySize: Int
+        var correlationUUID: EventID?
+        var causationUUID: EventID?
     }
 
     @inline(__always)
-    static func str8(_ value: String, _ out: inout ByteWriter) {
-        var copy = value
-        copy.withUTF8 { utf8 in
-            out.u8(UInt8(utf8.count))
-            out.raw(UnsafeRawBufferPointer(utf8))
+    static func prepare(_ record: borrowing EventRecord, sequenceDelta: UInt64) -> Prepared {
+        let correlationUUID = record.metadata.correlationId.flatMap(compactUUID)
+        let causationUUID = record.metadata.causationId.flatMap(compactUUID)
+        var size = bodySize(record, sequenceDelta: sequenceDelta)
+        if let value = record.metadata.correlationId { size += correlationUUID != nil ? 16 : 1 + value.utf8.count }
+        if let value = record.metadata.causationId { size += causationUUID != nil ? 16 : 1 + value.utf8.count }
+        return Prepared(bodySize: size, correlationUUID: correlationUUID, causationUUID: causationUUID)
+    }
+
+    /// Bytes of the record body (everything after its length varint) except the correlation and causation
+    /// ids, which `prepare` adds. Fields must already be validated.
+    @inline(__always)
+    static func bodySize(_ record: borrowing EventRecord, sequenceDelta: UInt64) -> Int {
+        var size = varintSize(sequenceDelta) + varintSize(record.version) + varintSize(UInt64(record.typeVersion))
+            + varintSize(zigzagEncode(record.timestampMicros)) + 16
+        size += 4 + record.key.tenant.utf8.count + record.key.group.utf8.count + record.key.id.utf8.count
+            + record.typeName.utf8.count
+        size += 1
+        if let value = record.metadata.user { size += 1 + value.utf8.count }
+        size += varintSize(UInt64(record.payload.count)) + record.payload.count
+        return size
+    }
+
+    /// Encodes all records of a batch into one exactly-sized buffer: sizes first, then one pass of pointer
+    /// writes (no per-byte appends, no per-record allocation). Fields must already be validated.
+    static func encodeBatch(_ records: [EventRecord]) -> [UInt8] {
+        var total = 0
+        var prepared: [Prepared] = []
+        prepared.reserveCapacity(records.count)
+        for index in records.indices {
+            let info = prepare(records[index], sequenceDelta: UInt64(index))
+            total += varintSize(UInt64(info.bodySize)) + info.bodySize
+            prepared.append(info)
         }
+        return [UInt8](unsafeUninitializedCapacity: total) { buffer, count in
+            var p = UnsafeMutableRawPointer(buffer.baseAddress!)
+            for index in records.indices {
+                putVarint(UInt64(prepared[index].bodySize), &p)
+                write(records[index], sequenceDelta: UInt64(index), prepared: prepared[index], at: &p)
+            }
+            precondition(p - UnsafeMutableRawPointer(buffer.baseAddress!) == total, "record size mismatch")
+            count = total
+        }
+    }
+
+    @inline(__always)
+    static func write(
+        _ record: borrowing EventRecord, sequenceDelta: UInt64, prepared: Prepared, at p: inout UnsafeMutableRawPointer
+    ) {
+        putVarint(sequenceDelta, &p)
+        putVarint(record.version, &p)
+        putVarint(UInt64(record.typeVersion), &p)
+        putVarint(zigzagEncode(record.timestampMicros), &p)
+        putUUID(record.eventId, &p)
+        putStr8(record.key.tenant, &p)
+        putStr8(record.key.group, &p)
+        putStr8(record.key.id, &p)
+        putStr8(record.typeName, &p)
+        let correlation = record.metadata.correlationId
+        let causation = record.metadata.causationId
+        let correlationUUID = prepared.correlationUUID
+        let causationUUID = prepared.causationUUID
+        var flags: UInt8 = 0
+        if correlation != nil { flags |= metadataCorrelation }
+        if correlationUUID != nil { flags |= metadataCorrelationUUID }
+        if causation != nil { flags |= metadataCausation }
+        if causationUUID != nil { flags |= metadataCausationUUID }
+        if record.metadata.user != nil { flags |= metadataUser }
+        p.storeBytes(of: flags, as: UInt8.self)
+        p += 1
+        if let id = correlationUUID { putUUID(id, &p) } else if let value = correlation { putStr8(value, &p) }
+        if let id = causationUUID { putUUID(id, &p) } else if let value = causation { putStr8(value, &p) }
+        if let value = record.metadata.user { putStr8(value, &p) }
+        putVarint(UInt64(record.payload.count), &p)
+        record.payload.withUnsafeBytes { payload in
+            if payload.count > 0 { p.copyMemory(from: payload.baseAddress!, byteCount: payload.count) }
+        }
+        p += record.payload.count
+    }
+
+    @inline(__always)
+    static func putUUID(_ id: EventID, _ p: inout UnsafeMutableRawPointer) {
+        p.storeBytes(of: id.high.bigEndian, toByteOffset: 0, as: UInt64.self)
+        p.storeBytes(of: id.low.bigEndian, toByteOffset: 8, as: UInt64.self)
+        p += 16
+    }
+
+    @inline(__always)
+    static func putVarint(_ value: UInt64, _ p: inout UnsafeMutableRawPointer) {
+        var v = value
+        while v >= 0x80 {
+            p.storeBytes(of: UInt8(truncatingIfNeeded: v) | 0x80, as: UInt8.self)
+            p += 1
+            v >>= 7
+        }
+        p.storeBytes(of: UInt8(v), as: UInt8.self)
+        p += 1
+    }
+
+    @inline(__always)
+    static func putStr8(_ value: String, _ p: inout UnsafeMutableRawPointer) {
+        let n = value.utf8.count
+        p.storeBytes(of: UInt8(n), as: UInt8.self)
+        p += 1
+        let target = p
+        let copied: Void? = value.utf8.withContiguousStorageIfAvailable { utf8 in
+            if n > 0 { target.copyMemory(from: utf8.baseAddress!, byteCount: n) }
+        }
+        if copied == nil {
+            var q = target
+            for byte in value.utf8 {
+                q.storeBytes(of: byte, as: UInt8.self)
+                q += 1
+            }
+        }
+        p += n
     }
 }
 
@@ -96,8 +209,8 @@ public struct RecordView {
     public let groupBytes: UnsafeRawBufferPointer
     public let idBytes: UnsafeRawBufferPointer
     public let typeNameBytes: UnsafeRawBufferPointer
-    public let correlationIdBytes: UnsafeRawBufferPointer?
-    public let causationIdBytes: UnsafeRawBufferPointer?
+    public let correlationId: MetadataID?
+    public let causationId: MetadataID?
     public let userBytes: UnsafeRawBufferPointer?
     public let payload: UnsafeRawBufferPointer
 
@@ -128,8 +241,7 @@ public struct RecordView {
                 key: key, version: version, typeName: typeName, typeVersion: typeVersion,
                 timestampMicros: timestampMicros, eventId: eventId,
                 metadata: RecordMetadata(
-                    correlationId: string(correlationIdBytes), causationId: string(causationIdBytes),
-                    user: string(userBytes)),
+                    correlationId: correlationId?.string, causationId: causationId?.string, user: string(userBytes)),
                 payload: Array(payload)))
     }
 
@@ -156,10 +268,12 @@ public struct RecordView {
             let typeName = try str8(&r, "type name", Limits.typeNameBytesMax, allowEmpty: false)
             let flags = try r.u8("metadata flags")
             guard flags & ~RecordCodec.metadataKnownFlags == 0 else { throw r.fail("unknown metadata flags \(flags)") }
-            let correlation = flags & RecordCodec.metadataCorrelation != 0
-                ? try str8(&r, "correlation id", Limits.metadataFieldBytesMax, allowEmpty: true) : nil
-            let causation = flags & RecordCodec.metadataCausation != 0
-                ? try str8(&r, "causation id", Limits.metadataFieldBytesMax, allowEmpty: true) : nil
+            let correlation = try metadataID(
+                &r, flags, present: RecordCodec.metadataCorrelation, uuid: RecordCodec.metadataCorrelationUUID,
+                "correlation id")
+            let causation = try metadataID(
+                &r, flags, present: RecordCodec.metadataCausation, uuid: RecordCodec.metadataCausationUUID,
+                "causation id")
             let user = flags & RecordCodec.metadataUser != 0
                 ? try str8(&r, "user", Limits.metadataFieldBytesMax, allowEmpty: true) : nil
             let payloadLength = try r.varint("payload length")
@@ -174,11 +288,25 @@ public struct RecordView {
             return RecordView(
                 sequence: sequence, version: version, typeVersion: UInt32(typeVersion), timestampMicros: timestamp,
                 eventId: EventID(high: idHigh, low: idLow), tenantBytes: tenant, groupBytes: group, idBytes: id,
-                typeNameBytes: typeName, correlationIdBytes: correlation, causationIdBytes: causation,
+                typeNameBytes: typeName, correlationId: correlation, causationId: causation,
                 userBytes: user, payload: payload)
         } catch {
             throw DecodeError(offset: bodyStart + error.offset, reason: error.reason)
         }
+    }
+
+    @inline(__always)
+    private static func metadataID(
+        _ r: inout ByteReader, _ flags: UInt8, present: UInt8, uuid: UInt8, _ what: StaticString
+    ) throws(DecodeError) -> MetadataID? {
+        guard flags & present != 0 else {
+            guard flags & uuid == 0 else { throw r.fail("\(what) marked as UUID but absent") }
+            return nil
+        }
+        if flags & uuid != 0 {
+            return MetadataID(uuid: EventID(high: try r.u64BigEndian(what), low: try r.u64BigEndian(what)))
+        }
+        return MetadataID(text: try str8(&r, what, Limits.metadataFieldBytesMax, allowEmpty: true))
     }
 
     @inline(__always)
@@ -189,6 +317,28 @@ public struct RecordView {
         guard length <= max else { throw r.fail("\(what) of \(length) bytes exceeds the limit \(max)") }
         guard allowEmpty || length > 0 else { throw r.fail("empty \(what)") }
         return try r.bytes(length, what)
+    }
+}
+
+/// A correlation or causation id as stored: UTF-8 text, or a UUID kept as 16 bytes.
+public struct MetadataID {
+    public let text: UnsafeRawBufferPointer?
+    public let uuid: EventID?
+
+    init(text: UnsafeRawBufferPointer) {
+        self.text = text
+        self.uuid = nil
+    }
+
+    init(uuid: EventID) {
+        self.text = nil
+        self.uuid = uuid
+    }
+
+    /// The id as the appender gave it.
+    public var string: String {
+        if let uuid { return uuid.description }
+        return String(decoding: text!, as: UTF8.self)
     }
 }
 

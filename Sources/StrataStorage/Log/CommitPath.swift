@@ -200,12 +200,10 @@ extension LogStore {
             checkpoint.encode(), to: joinPath(w.directory, StoreFileName.checkpoint), directory: w.directory)
     }
 
-    /// Final step of `close`: sync, checkpoint, close the writer's handle.
+    /// Final step of `close`: sync and checkpoint. The active segment's descriptor is shared with readers and
+    /// closes when the last of them (and the store) releases it.
     func finish(_ w: inout WriterState) -> Result<Void, StorageError> {
-        defer {
-            w.closed = true
-            w.activeHandle.close()
-        }
+        defer { w.closed = true }
         if let failure = w.failure { return .failure(.writerFailed(failure)) }
         do throws(IOError) {
             try syncActive(&w)

@@ -29,6 +29,7 @@ public final class LogReader {
     @discardableResult
     public func read(maxRecords: Int = .max, _ body: (RecordView) throws -> Void) throws -> Int {
         let log = store.published.withLock { $0 }
+        guard !log.closed else { throw StorageError.closed }
         var delivered = 0
         while delivered < maxRecords && position < log.nextSequence {
             let index = log.segmentIndex(for: position)

@@ -131,8 +131,11 @@ public final class LogStore: Sendable {
                 continuation.resume(returning: result)
             }
         }
+        // Readers may still hold segment handles from their last snapshot: each descriptor closes when its
+        // last user lets go (never under a reader's feet, never reused for another file while read).
         published.withLock { log in
-            for segment in log.segments { segment.file.close() }
+            log.segments = []
+            log.closed = true
         }
         lock.release()
         try result.get()
@@ -196,21 +199,12 @@ struct EncodedBatch: Sendable {
         guard records.count <= Limits.recordsPerFrameMax else {
             throw .batchTooLarge(records: records.count, rawBytes: 0)
         }
-        var estimate = 0
-        for (index, record) in records.enumerated() {
-            try RecordCodec.validate(record, index: index)
-            estimate += record.payload.count + 96 + record.key.id.utf8.count
-        }
-        var raw = ByteWriter(capacity: estimate)
-        var scratch = ByteWriter(capacity: 512)
-        for (index, record) in records.enumerated() {
-            RecordCodec.encode(record, sequenceDelta: UInt64(index), into: &raw, scratch: &scratch)
-        }
+        for index in records.indices { try RecordCodec.validate(records[index], index: index) }
+        let raw = RecordCodec.encodeBatch(records)
         guard raw.count <= Limits.frameRawBytesMax else {
             throw .batchTooLarge(records: records.count, rawBytes: raw.count)
         }
-        var stored: [UInt8] = []
-        let codec = raw.bytes.withUnsafeBytes { FrameCompressor.compress($0, with: compression, into: &stored) }
+        let (codec, stored) = FrameCompressor.compress(raw, with: compression)
         return EncodedBatch(body: stored, codec: codec, rawBytes: raw.count, recordCount: records.count)
     }
 }

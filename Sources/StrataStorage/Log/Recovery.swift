@@ -6,6 +6,8 @@ public struct RecoveryReport: Sendable, Equatable {
         public var offset: Int64
         public var bytesRemoved: Int64
         public var reason: String
+        /// Where the removed bytes were saved (`quarantine/` in the store), nil if they were all zeros.
+        public var savedAs: String?
     }
 
     /// The checkpoint described the store and was used to skip verification and scanning.
@@ -182,7 +184,7 @@ enum Recovery {
                     try verifyHeader(handle: handle, size: size, item: item, report: &report)
                 }
                 let scanned = try scanTail(
-                    handle: handle, path: item.path, from: start, size: size, lastSequence: last, report: &report)
+                    fs: fs, directory: path, handle: handle, path: item.path, from: start, size: size, lastSequence: last, report: &report)
                 segments.append(PublishedSegment(
                     file: file, lastSequence: scanned.lastSequence, dataEnd: scanned.dataEnd,
                     frameCount: frames + scanned.frames, sealed: scanned.sealed))
@@ -280,9 +282,45 @@ enum Recovery {
     }
 
     /// Validates every frame from `from` to the end of the file; cuts at the first invalid byte.
+    /// Copies bytes [from, to) of a segment to `quarantine/<segment name>.<offset>.tail`, durably, in 1 MiB
+    /// pieces. Returns the path, or nil when the range is all zeros (nothing worth keeping).
+    static func quarantineTail(
+        fs: any FileSystem, directory: String, handle: any FileHandle, path: String, from: Int64, to: Int64
+    ) throws(IOError) -> String? {
+        let chunk = 1 << 20
+        var allZero = true
+        var offset = from
+        while offset < to && allZero {
+            let bytes = try handle.readBytes(count: Int(min(Int64(chunk), to - offset)), at: offset)
+            if bytes.isEmpty { break }
+            allZero = bytes.allSatisfy { $0 == 0 }
+            offset += Int64(bytes.count)
+        }
+        if allZero { return nil }
+        let folder = joinPath(directory, StoreFileName.quarantine)
+        try fs.createDirectory(folder)
+        let name = String(path.split(separator: "/").last ?? "segment") + ".\(from).tail"
+        let target = joinPath(folder, name)
+        let temporary = target + StoreFileName.temporarySuffix
+        let out = try fs.open(temporary, mode: .create)
+        defer { out.close() }
+        offset = from
+        while offset < to {
+            let bytes = try handle.readBytes(count: Int(min(Int64(chunk), to - offset)), at: offset)
+            if bytes.isEmpty { break }
+            try out.write(bytes, at: offset - from)
+            offset += Int64(bytes.count)
+        }
+        try out.sync()
+        try fs.rename(temporary, to: target)
+        try fs.syncDirectory(folder)
+        try fs.syncDirectory(directory)
+        return target
+    }
+
     private static func scanTail(
-        handle: any FileHandle, path: String, from: Int64, size: Int64, lastSequence: UInt64,
-        report: inout RecoveryReport
+        fs: any FileSystem, directory: String, handle: any FileHandle, path: String, from: Int64, size: Int64,
+        lastSequence: UInt64, report: inout RecoveryReport
     ) throws(StorageError) -> TailResult {
         let scanner = FrameScanner(handle: handle, from: from, to: size)
         var last = lastSequence
@@ -321,11 +359,16 @@ enum Recovery {
         report.bytesRead += scanner.bytesRead
         var dataEnd = scanner.offset
         if let cut {
-            // Cut at the start of the first invalid frame: an invalid frame is never partly kept.
+            // Cut at the start of the first invalid frame: an invalid frame is never partly kept. The bytes cut
+            // off are first copied to quarantine/ (unless they are all zeros), so nothing is destroyed that an
+            // operator might want to inspect.
             dataEnd = cut.offset
+            let saved = try io { () throws(IOError) in
+                try quarantineTail(fs: fs, directory: directory, handle: handle, path: path, from: dataEnd, to: size)
+            }
             try io { () throws(IOError) in try handle.truncate(to: dataEnd) }
             report.truncation = RecoveryReport.Truncation(
-                file: path, offset: dataEnd, bytesRemoved: size - dataEnd, reason: cut.reason)
+                file: path, offset: dataEnd, bytesRemoved: size - dataEnd, reason: cut.reason, savedAs: saved)
         }
         return TailResult(lastSequence: last, dataEnd: dataEnd, frames: frames, sealed: sealed)
     }

@@ -23,13 +23,6 @@ final class SegmentFile: Sendable {
             return opened
         }
     }
-
-    func close() {
-        handle.withLock { current in
-            current?.close()
-            current = nil
-        }
-    }
 }
 
 /// What readers may see of one segment: frames in [header end, dataEnd) and records up to lastSequence, all
@@ -52,6 +45,8 @@ struct PublishedSegment: Sendable {
 struct PublishedLog: Sendable {
     var segments: [PublishedSegment]
     var nextSequence: UInt64
+    /// Set by `close`: readers stop with `StorageError.closed`.
+    var closed = false
 
     /// Index of the segment holding `sequence` (the last one whose base is ≤ it).
     func segmentIndex(for sequence: UInt64) -> Int {

@@ -30,6 +30,8 @@ enum StoreFileName {
     static let lock = "LOCK"
     static let checkpoint = "CHECKPOINT"
     static let temporarySuffix = ".tmp"
+    /// Folder for bytes recovery cut off and files repair moved aside; never read by the engine.
+    static let quarantine = "quarantine"
 }
 
 func joinPath(_ directory: String, _ name: String) -> String {

@@ -1,0 +1,57 @@
+import StrataStorage
+
+/// The "carts" domain of BENCHMARKS.md: 10 tenants, group `Cart`, UUID aggregate ids, ItemAdded 70% /
+/// ItemRemoved 25% / CartCheckedOut 5%, JSON payloads of ~100–150 bytes, full envelopes.
+struct CartsData {
+    static let products = (0..<50).map { "product-\($0)-" + String(repeating: "x", count: $0 % 9) }
+    var rng: SplitMix64
+    let streams: [PartitionKey]
+    var versions: [UInt64]
+
+    init(streamCount: Int, seed: UInt64 = 42) {
+        rng = SplitMix64(seed: seed)
+        var keys: [PartitionKey] = []
+        keys.reserveCapacity(streamCount)
+        for i in 0..<streamCount {
+            let id = EventID.random(using: &rng).description
+            keys.append(PartitionKey(tenant: "tenant-\(i % 10)", group: "Cart", id: id))
+        }
+        streams = keys
+        versions = Array(repeating: 0, count: streamCount)
+    }
+
+    mutating func randomStream() -> Int { Int(rng.next() % UInt64(streams.count)) }
+
+    /// The next event of stream `index`.
+    mutating func event(stream index: Int) -> EventRecord {
+        versions[index] += 1
+        let roll = rng.next() % 100
+        let product = Self.products[Int(rng.next() % 50)]
+        let typeName: String
+        let payload: String
+        switch roll {
+        case 0..<70:
+            typeName = "ItemAdded"
+            payload = #"{"item":"\#(product)","quantity":\#(1 + rng.next() % 5),"unitPrice":\#(100 + rng.next() % 9900),"currency":"EUR","addedBy":"web"}"#
+        case 70..<95:
+            typeName = "ItemRemoved"
+            payload = #"{"item":"\#(product)","quantity":\#(1 + rng.next() % 3),"reason":"customer-request","removedBy":"web"}"#
+        default:
+            typeName = "CartCheckedOut"
+            payload = #"{"total":\#(rng.next() % 1_000_000),"currency":"EUR","paymentMethod":"card","items":\#(1 + rng.next() % 20)}"#
+        }
+        let correlation = EventID.random(using: &rng).description
+        return EventRecord(
+            key: streams[index], version: versions[index], typeName: typeName, typeVersion: 1,
+            timestampMicros: 1_795_000_000_000_000 + Int64(rng.next() % 1_000_000_000),
+            eventId: EventID.random(using: &rng),
+            metadata: RecordMetadata(correlationId: correlation, user: "user-\(rng.next() % 1000)"),
+            payload: Array(payload.utf8))
+    }
+
+    /// `count` events of one random stream (the P1 append unit).
+    mutating func batch(count: Int) -> [EventRecord] {
+        let stream = randomStream()
+        return (0..<count).map { _ in event(stream: stream) }
+    }
+}

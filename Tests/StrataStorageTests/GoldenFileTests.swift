@@ -1,0 +1,120 @@
+import Foundation
+import StrataTestSupport
+import Testing
+
+@testable import StrataStorage
+
+/// Golden stores: tiny stores committed as bytes. Every later version of Strata must open and read them
+/// exactly (FORMAT.md). Regenerate only for a new format version, into a new folder:
+/// `STRATA_WRITE_GOLDEN=1 swift test --filter GoldenFileTests`.
+@Suite struct GoldenFileTests {
+    static let goldenDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Golden").path
+    static let v1Store = goldenDirectory + "/v1-store"
+
+    /// The records of the v1 golden store; fixed forever (do not derive from helpers that may change).
+    static func v1Batches() -> [(Compression, [EventRecord])] {
+        var rng = SplitMix64(seed: 20_261_128)
+        var batches: [(Compression, [EventRecord])] = []
+        let compressions: [Compression] = [.none, .lz4, .zlib(level: 6)]
+        var versions: [String: UInt64] = [:]
+        for b in 0..<12 {
+            var records: [EventRecord] = []
+            for r in 0..<(1 + b % 4) {
+                let tenant = ["acme", "globex", "ünïcode-tenant"][(b + r) % 3]
+                let id = "cart-\((b * 7 + r) % 5)"
+                let key = "\(tenant)/\(id)"
+                let version = (versions[key] ?? 0) + 1
+                versions[key] = version
+                let payload = #"{"item":"coffee","quantity":\#(r + 1),"unitPrice":\#(100 + b),"note":"\#(String(repeating: "abc", count: 10 + b))"}"#
+                records.append(EventRecord(
+                    key: PartitionKey(tenant: tenant, group: "Cart", id: id), version: version,
+                    typeName: r % 2 == 0 ? "ItemAdded" : "ItemRemoved", typeVersion: UInt32(1 + r % 2),
+                    timestampMicros: 1_795_000_000_000_000 + Int64(b * 1000 + r), eventId: .random(using: &rng),
+                    metadata: RecordMetadata(
+                        correlationId: b % 2 == 0 ? "corr-\(b)" : EventID.random(using: &rng).description,
+                        causationId: r == 1 ? "cause-\(b)" : r == 2 ? EventID.random(using: &rng).description : nil,
+                        user: b % 3 == 0 ? "alice" : nil),
+                    payload: Array(payload.utf8)))
+            }
+            batches.append((compressions[b / 4], records))
+        }
+        return batches
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["STRATA_WRITE_GOLDEN"] == "1"))
+    func writeGoldenStores() async throws {
+        try? FileManager.default.removeItem(atPath: Self.v1Store)
+        var current: Compression?
+        var store: LogStore?
+        for (compression, records) in Self.v1Batches() {
+            if compression != current {
+                try await store?.close()
+                store = try LogStore.open(
+                    at: Self.v1Store, options: LogStore.Options(compression: compression, segmentBytesTarget: 1_024))
+                current = compression
+            }
+            try await store!.append(records)
+        }
+        try await store?.close()
+        try? FileManager.default.removeItem(atPath: Self.v1Store + "/LOCK")
+    }
+
+    /// A copy of a golden store in a temporary folder (opening takes the lock and may write).
+    func copyOfGolden(_ path: String) throws -> TemporaryDirectory {
+        let directory = TemporaryDirectory("strata-golden")
+        try FileManager.default.copyItem(atPath: path, toPath: directory.path)
+        return directory
+    }
+
+    @Test func v1StoreOpensWithoutScanningAndReadsExactly() async throws {
+        let copy = try copyOfGolden(Self.v1Store)
+        let store = try LogStore.open(at: copy.path, options: LogStore.Options(createIfMissing: false))
+        #expect(store.recovery.usedCheckpoint)
+        #expect(store.recovery.bytesRead == 0)
+        let expected = Self.v1Batches().flatMap(\.1)
+        let records = try store.readRecords()
+        #expect(records.map(\.record) == expected)
+        #expect(records.map(\.sequence) == Array(1...UInt64(expected.count)))
+        try await store.close()
+    }
+
+    @Test func v1StoreVerifiesFromScratchWithoutItsCheckpoint() async throws {
+        let copy = try copyOfGolden(Self.v1Store)
+        try FileManager.default.removeItem(atPath: copy.path + "/CHECKPOINT")
+        let store = try LogStore.open(at: copy.path)
+        #expect(!store.recovery.usedCheckpoint)
+        #expect(store.recovery.truncation == nil)
+        #expect(try store.readRecords().map(\.record) == Self.v1Batches().flatMap(\.1))
+        try await store.close()
+    }
+
+    /// The golden segments exercise every codec and both sealed and active segments.
+    @Test func v1StoreCoversEveryCodecAndSealedSegments() throws {
+        let fs = PosixFileSystem()
+        let names = try fs.listDirectory(Self.v1Store).filter { $0.hasSuffix(".segment") }
+        #expect(names.count >= 3)
+        var codecs: Set<FrameCodec> = []
+        var sealed = 0
+        for name in names {
+            let handle = try fs.open(Self.v1Store + "/" + name, mode: .read)
+            defer { handle.close() }
+            let size = try handle.size()
+            let scanner = FrameScanner(handle: handle, from: Int64(SegmentHeader.byteCount), to: size)
+            scan: while true {
+                switch try scanner.next() {
+                case .frame(let header, _): codecs.insert(header.codec)
+                case .footer(let offset):
+                    if case .success = try scanner.readFooter(at: offset, fileSize: size) { sealed += 1 }
+                    break scan
+                case .end: break scan
+                case .invalid(let offset, let kind, let detail):
+                    Issue.record("\(name) at \(offset): \(kind) \(detail)")
+                    break scan
+                }
+            }
+        }
+        #expect(codecs == Set(FrameCodec.allCases))
+        #expect(sealed >= 2)
+    }
+}
