@@ -49,6 +49,8 @@ enum Recovery {
             guard options.createIfMissing else { throw .notFound(path: path) }
             do throws(IOError) {
                 try fs.createDirectory(path)
+                // The new folder's entry in its parent must be durable too.
+                try fs.syncDirectory(parentDirectory(of: path))
             } catch { throw .io(error) }
             report.createdStore = true
         }
@@ -67,6 +69,13 @@ enum Recovery {
             lock.release()
             throw error
         }
+    }
+
+    static func parentDirectory(of path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "." }
+        return slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
     }
 
     private static func io<T>(_ body: () throws(IOError) -> T) throws(StorageError) -> T {
