@@ -1,0 +1,295 @@
+/// The latest version of one stream.
+public struct StreamHead: Sendable, Hashable {
+    public var key: PartitionKey
+    /// Latest stream version (≥ 1).
+    public var version: UInt64
+    /// Global sequence of the stream's latest event.
+    public var lastSequence: UInt64
+
+    public init(key: PartitionKey, version: UInt64, lastSequence: UInt64) {
+        self.key = key
+        self.version = version
+        self.lastSequence = lastSequence
+    }
+}
+
+/// Byte-wise order of partition keys: tenant, then group, then id, each compared as UTF-8 bytes. This is the
+/// order of the stream-heads file, so the streams of a tenant (or of a tenant and group) are contiguous.
+public func partitionKeyPrecedes(_ a: PartitionKey, _ b: PartitionKey) -> Bool {
+    if a.tenant != b.tenant { return a.tenant.utf8.lexicographicallyPrecedes(b.tenant.utf8) }
+    if a.group != b.group { return a.group.utf8.lexicographicallyPrecedes(b.group.utf8) }
+    return a.id.utf8.lexicographicallyPrecedes(b.id.utf8)
+}
+
+/// The stream-heads file (FORMAT.md, "Stream heads"): every stream's latest version, sorted by partition key.
+///
+///     file   = header(64) block* blockIndex u32(maskedCRC of blockIndex)
+///     header = magic "STRATHDS" | formatVersion u16 | minReaderVersion u16 | blockCount u32 | streamCount u64
+///              | coveredThrough u64 | indexOffset u64 | indexLength u32 | reserved[16] | maskedCRC u32 of [0,60)
+///     block  = u32 entryCount, entries, masked CRC32C of the block's preceding bytes
+///     entry  = str8 tenant, str8 group, str8 id, u64 version, u64 lastSequence
+///     blockIndex entry = u64 offset, u32 length, str8 tenant, str8 group, str8 id (the block's first key)
+enum StreamHeadsFile {
+    static let magic: [UInt8] = Array("STRATHDS".utf8)
+    static let headerBytes = 64
+    static let blockTargetBytes = 4096
+    static let formatVersion: UInt16 = 1
+    static let readerVersion: UInt16 = 1
+    /// Largest entry: three 255-byte strings with their lengths, version and sequence.
+    static let entryBytesMax = 3 + 255 * 3 + 16
+    static let blockBytesMax = blockTargetBytes + entryBytesMax + 8
+    static let indexEntryBytesMax = 12 + 3 + 255 * 3
+
+    static func putKey(_ key: PartitionKey, _ out: inout ByteWriter) {
+        for part in [key.tenant, key.group, key.id] {
+            let utf8 = Array(part.utf8.prefix(255))
+            out.u8(UInt8(utf8.count))
+            out.raw(utf8)
+        }
+    }
+
+    static func decodeKey(_ r: inout ByteReader) throws(DecodeError) -> PartitionKey {
+        func part(_ what: StaticString) throws(DecodeError) -> String {
+            let n = Int(try r.u8(what))
+            guard n >= 1 else { throw r.fail("empty \(what)") }
+            return String(decoding: try r.bytes(n, what), as: UTF8.self)
+        }
+        return PartitionKey(tenant: try part("tenant"), group: try part("group"), id: try part("id"))
+    }
+
+    /// Writes `heads` (sorted by `partitionKeyPrecedes`, one per key) atomically.
+    static func write(
+        _ heads: [StreamHead], coveredThrough: UInt64, to path: String, directory: String, fileSystem: any FileSystem
+    ) throws(IOError) {
+        var out = ByteWriter(capacity: headerBytes + heads.count * 80)
+        out.zeros(headerBytes)
+        var index = ByteWriter()
+        var blocks = 0
+        var i = 0
+        while i < heads.count {
+            let start = out.count
+            out.u32(0)
+            let first = i
+            while i < heads.count && (i == first || out.count - start < blockTargetBytes) {
+                putKey(heads[i].key, &out)
+                out.u64(heads[i].version)
+                out.u64(heads[i].lastSequence)
+                i += 1
+            }
+            out.patchU32(UInt32(i - first), at: start)
+            let crc = out.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+            out.u32(CRC32C.mask(crc))
+            index.u64(UInt64(start))
+            index.u32(UInt32(out.count - start))
+            putKey(heads[first].key, &index)
+            blocks += 1
+        }
+        let indexOffset = out.count
+        out.raw(index.bytes)
+        let indexCRC = index.bytes.withUnsafeBytes { CRC32C.checksum($0) }
+        out.u32(CRC32C.mask(indexCRC))
+        var header = ByteWriter(capacity: headerBytes)
+        header.raw(magic)
+        header.u16(formatVersion)
+        header.u16(1)
+        header.u32(UInt32(blocks))
+        header.u64(UInt64(heads.count))
+        header.u64(coveredThrough)
+        header.u64(UInt64(indexOffset))
+        header.u32(UInt32(index.count))
+        header.zeros(16)
+        let headerCRC = header.bytes.withUnsafeBytes { CRC32C.checksum($0) }
+        header.u32(CRC32C.mask(headerCRC))
+        out.bytes.replaceSubrange(0..<headerBytes, with: header.bytes)
+        try fileSystem.writeAtomically(out.bytes, to: path, directory: directory)
+    }
+}
+
+/// An open stream-heads file: header and block index in memory; blocks read and checked on demand.
+public final class StreamHeadsReader: Sendable {
+    struct Block: Sendable {
+        var offset: Int64
+        var length: Int
+        var firstKey: PartitionKey
+    }
+
+    public let path: String
+    public let streamCount: UInt64
+    /// The heads reflect every event with a sequence ≤ this.
+    public let coveredThrough: UInt64
+    let handle: any FileHandle
+    let blocks: [Block]
+
+    init(path: String, streamCount: UInt64, coveredThrough: UInt64, handle: any FileHandle, blocks: [Block]) {
+        self.path = path
+        self.streamCount = streamCount
+        self.coveredThrough = coveredThrough
+        self.handle = handle
+        self.blocks = blocks
+    }
+
+    struct Header {
+        var blockCount: Int
+        var streamCount: UInt64
+        var coveredThrough: UInt64
+        var indexOffset: Int64
+        var indexLength: Int
+    }
+
+    static func decodeHeader(_ raw: UnsafeRawBufferPointer, fileSize: Int64) throws(DecodeError) -> Header {
+        guard raw.count >= StreamHeadsFile.headerBytes else {
+            throw DecodeError(offset: raw.count, reason: "truncated stream-heads header")
+        }
+        guard raw[0..<8].elementsEqual(StreamHeadsFile.magic) else {
+            throw DecodeError(offset: 0, reason: "bad magic: not a Strata stream-heads file")
+        }
+        guard loadU32LE(raw, 60) == CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<60]))) else {
+            throw DecodeError(offset: 60, reason: "header checksum mismatch")
+        }
+        var r = ByteReader(raw, position: 8)
+        _ = try r.u16()
+        guard try r.u16() <= StreamHeadsFile.readerVersion else {
+            throw DecodeError(offset: 10, reason: "unsupported version of the stream-heads file")
+        }
+        let header = Header(
+            blockCount: Int(try r.u32()), streamCount: try r.u64(), coveredThrough: try r.u64(),
+            indexOffset: Int64(bitPattern: try r.u64()), indexLength: Int(try r.u32()))
+        guard header.indexOffset >= Int64(StreamHeadsFile.headerBytes),
+            header.indexOffset + Int64(header.indexLength) + 4 == fileSize,
+            header.indexLength <= header.blockCount * StreamHeadsFile.indexEntryBytesMax,
+            UInt64(header.blockCount) <= header.streamCount, header.streamCount <= UInt64(fileSize)
+        else {
+            throw DecodeError(offset: 12, reason: "header sizes do not match a file of \(fileSize) bytes")
+        }
+        return header
+    }
+
+    public static func open(_ path: String, fileSystem: any FileSystem) throws(StorageError) -> StreamHeadsReader {
+        func io<T>(_ body: () throws(IOError) -> T) throws(StorageError) -> T {
+            do throws(IOError) { return try body() } catch { throw .io(error) }
+        }
+        let handle = try io { () throws(IOError) in try fileSystem.open(path, mode: .read) }
+        let size = try io { () throws(IOError) in try handle.size() }
+        let headerBytes = try io { () throws(IOError) in try handle.readBytes(count: StreamHeadsFile.headerBytes, at: 0) }
+        let header: Header
+        do throws(DecodeError) {
+            header = try headerBytes.withRawBytes { (raw) throws(DecodeError) in try decodeHeader(raw, fileSize: size) }
+        } catch {
+            let kind: Corruption.Kind =
+                error.reason.hasPrefix("bad magic") ? .badMagic
+                : error.reason.hasPrefix("unsupported") ? .unsupportedVersion
+                : error.reason.hasPrefix("truncated") || error.reason.hasPrefix("header sizes") ? .truncated : .badChecksum
+            throw .corrupt(kind, path, Int64(error.offset), error.reason)
+        }
+        let indexBytes = try io { () throws(IOError) in
+            try handle.readBytes(count: header.indexLength + 4, at: header.indexOffset)
+        }
+        var blocks: [Block] = []
+        blocks.reserveCapacity(header.blockCount)
+        do throws(DecodeError) {
+            try indexBytes.withRawBytes { (raw) throws(DecodeError) in
+                guard raw.count == header.indexLength + 4 else { throw DecodeError(offset: 0, reason: "block index cut short") }
+                let body = UnsafeRawBufferPointer(rebasing: raw[0..<header.indexLength])
+                guard loadU32LE(raw, header.indexLength) == CRC32C.mask(CRC32C.checksum(body)) else {
+                    throw DecodeError(offset: 0, reason: "block index checksum mismatch")
+                }
+                var r = ByteReader(body)
+                var expectedOffset = Int64(StreamHeadsFile.headerBytes)
+                for _ in 0..<header.blockCount {
+                    let offset = Int64(bitPattern: try r.u64())
+                    let length = Int(try r.u32())
+                    guard offset == expectedOffset, length >= 8, length <= StreamHeadsFile.blockBytesMax else {
+                        throw r.fail("block at \(offset) of \(length) bytes does not follow the previous one")
+                    }
+                    expectedOffset += Int64(length)
+                    blocks.append(Block(offset: offset, length: length, firstKey: try StreamHeadsFile.decodeKey(&r)))
+                }
+                guard r.isAtEnd, expectedOffset == header.indexOffset else {
+                    throw r.fail("block index does not cover the blocks exactly")
+                }
+            }
+        } catch {
+            throw .corrupt(.badChecksum, path, header.indexOffset + Int64(error.offset), error.reason)
+        }
+        return StreamHeadsReader(
+            path: path, streamCount: header.streamCount, coveredThrough: header.coveredThrough, handle: handle,
+            blocks: blocks)
+    }
+
+    /// Reads and checks one block.
+    func entries(ofBlock index: Int) throws(StorageError) -> [StreamHead] {
+        let block = blocks[index]
+        let bytes: [UInt8]
+        do throws(IOError) {
+            bytes = try handle.readBytes(count: block.length, at: block.offset)
+        } catch { throw .io(error) }
+        do throws(DecodeError) {
+            return try bytes.withRawBytes { (raw) throws(DecodeError) -> [StreamHead] in
+                guard raw.count == block.length else { throw DecodeError(offset: raw.count, reason: "block cut short") }
+                let body = UnsafeRawBufferPointer(rebasing: raw[0..<(block.length - 4)])
+                guard loadU32LE(raw, block.length - 4) == CRC32C.mask(CRC32C.checksum(body)) else {
+                    throw DecodeError(offset: block.length - 4, reason: "block checksum mismatch")
+                }
+                var r = ByteReader(body)
+                let count = Int(try r.u32("entry count"))
+                guard count >= 1, count <= body.count / 19 else { throw DecodeError(offset: 0, reason: "entry count \(count)") }
+                var heads: [StreamHead] = []
+                heads.reserveCapacity(count)
+                for _ in 0..<count {
+                    let key = try StreamHeadsFile.decodeKey(&r)
+                    heads.append(StreamHead(key: key, version: try r.u64("version"), lastSequence: try r.u64("last sequence")))
+                }
+                guard r.isAtEnd else { throw r.fail("bytes after the last entry") }
+                return heads
+            }
+        } catch {
+            throw .corrupt(.badChecksum, path, block.offset + Int64(error.offset), "stream-heads block \(index): \(error.reason)")
+        }
+    }
+
+    /// Index of the last block whose first key is ≤ `key` (nil when `key` precedes every block).
+    func blockIndex(for key: PartitionKey) -> Int? {
+        var low = 0
+        var high = blocks.count
+        while low < high {
+            let mid = (low + high) / 2
+            if partitionKeyPrecedes(key, blocks[mid].firstKey) { high = mid } else { low = mid + 1 }
+        }
+        return low == 0 ? nil : low - 1
+    }
+
+    /// The head of `key`, or nil if the stream is not in the file.
+    public func head(of key: PartitionKey) throws(StorageError) -> StreamHead? {
+        guard let index = blockIndex(for: key) else { return nil }
+        return try entries(ofBlock: index).first { $0.key == key }
+    }
+
+    /// Every head in key order (for merging and verification).
+    public func allHeads() throws(StorageError) -> [StreamHead] {
+        var all: [StreamHead] = []
+        all.reserveCapacity(Int(min(streamCount, 1 << 24)))
+        for index in blocks.indices { all += try entries(ofBlock: index) }
+        return all
+    }
+
+    /// Up to `limit` heads of `tenant` (and `group`, if given) in key order, strictly after `after`.
+    public func list(tenant: String, group: String?, after: PartitionKey?, limit: Int) throws(StorageError) -> [StreamHead] {
+        let start = after ?? PartitionKey(tenant: tenant, group: group ?? "", id: "")
+        var index = blockIndex(for: start) ?? 0
+        var found: [StreamHead] = []
+        while index < blocks.count && found.count < limit {
+            for head in try entries(ofBlock: index) {
+                if let after, !partitionKeyPrecedes(after, head.key) { continue }
+                if partitionKeyPrecedes(head.key, start) { continue }
+                guard head.key.tenant == tenant, group == nil || head.key.group == group else {
+                    if partitionKeyPrecedes(start, head.key) { return found }
+                    continue
+                }
+                found.append(head)
+                if found.count == limit { return found }
+            }
+            index += 1
+        }
+        return found
+    }
+}

@@ -1,0 +1,85 @@
+import PropertyBased
+import StrataTestSupport
+import Testing
+
+@testable import StrataStorage
+
+@Suite struct StreamHeadsTests {
+    static let headsGenerator = Generator<[StreamHead], Shrink.None<[StreamHead]>> { rng in
+        let count = Int.random(in: 0...1_500, using: &rng)
+        var seen = Set<PartitionKey>()
+        var heads: [StreamHead] = []
+        for _ in 0..<count {
+            let key = PartitionKey(
+                tenant: ["a", "acme", "b", "ünï", "z"][Int.random(in: 0..<5, using: &rng)],
+                group: ["Cart", "Order", "c"][Int.random(in: 0..<3, using: &rng)],
+                id: String(repeating: "x", count: Int.random(in: 0...3, using: &rng)) + "\(Int.random(in: 0...5_000, using: &rng))"
+                    + (Int.random(in: 0..<20, using: &rng) == 0 ? String(repeating: "y", count: 120) : ""))
+            guard seen.insert(key).inserted else { continue }
+            heads.append(StreamHead(key: key, version: UInt64.random(in: 1...1_000, using: &rng), lastSequence: UInt64.random(in: 1...1_000_000, using: &rng)))
+        }
+        return heads
+    }
+
+    func write(_ heads: [StreamHead], _ fs: SimulatedFileSystem) throws -> String {
+        if !fs.directoryExists("/idx") { try fs.createDirectory("/idx") }
+        let path = "/idx/heads"
+        try StreamHeadsFile.write(heads.sorted(by: { partitionKeyPrecedes($0.key, $1.key) }), coveredThrough: 99, to: path, directory: "/idx", fileSystem: fs)
+        return path
+    }
+
+    @Test func lookupsAndListingsMatchABruteForceScan() async {
+        await propertyCheck(count: 40, input: Self.headsGenerator) { heads in
+            let fs = SimulatedFileSystem()
+            let reader = try! StreamHeadsReader.open(try! write(heads, fs), fileSystem: fs)
+            let sorted = heads.sorted(by: { partitionKeyPrecedes($0.key, $1.key) })
+            #expect(reader.streamCount == UInt64(heads.count))
+            #expect(reader.coveredThrough == 99)
+            #expect(try! reader.allHeads() == sorted)
+            for head in heads.prefix(200) { #expect(try! reader.head(of: head.key) == head) }
+            #expect(try! reader.head(of: PartitionKey(tenant: "acme", group: "Cart", id: "absent")) == nil)
+            #expect(try! reader.head(of: PartitionKey(tenant: "0", group: "0", id: "0")) == nil)
+            #expect(try! reader.head(of: PartitionKey(tenant: "zz", group: "0", id: "0")) == nil)
+            for (tenant, group) in [("acme", "Cart"), ("acme", nil), ("ünï", "c"), ("z", nil), ("nobody", nil)] as [(String, String?)] {
+                let expected = sorted.filter { $0.key.tenant == tenant && (group == nil || $0.key.group == group) }
+                var paged: [StreamHead] = []
+                var after: PartitionKey?
+                while true {
+                    let page = try! reader.list(tenant: tenant, group: group, after: after, limit: 37)
+                    paged += page
+                    guard page.count == 37 else { break }
+                    after = page.last!.key
+                }
+                #expect(paged == expected, "\(tenant)/\(group ?? "*")")
+            }
+        }
+    }
+
+    func readAll(_ path: String, _ fs: SimulatedFileSystem) -> Result<[StreamHead], StorageError> {
+        Result { () throws(StorageError) -> [StreamHead] in
+            try StreamHeadsReader.open(path, fileSystem: fs).allHeads()
+        }
+    }
+
+    @Test func damageIsDetected() throws {
+        var rng = SplitMix64(seed: 4)
+        let heads = (0..<400).map { i in
+            StreamHead(key: PartitionKey(tenant: "t", group: "g", id: "s\(i)"), version: rng.next() % 100 + 1, lastSequence: UInt64(i + 1))
+        }
+        for round in 0..<200 {
+            let fs = SimulatedFileSystem()
+            let path = try write(heads, fs)
+            var bytes = fs.contents(of: path)!
+            if round % 9 == 0 { bytes.removeLast(1 + Int(rng.next() % 40)) }
+            bytes[Int(rng.next() % UInt64(bytes.count))] ^= UInt8(1 + rng.next() % 255)
+            fs.setContents(of: path, to: bytes)
+            // Either open or the read of the damaged block reports it; never a wrong answer without an error.
+            switch readAll(path, fs) {
+            case .success(let all):
+                #expect(all == heads.sorted(by: { partitionKeyPrecedes($0.key, $1.key) }), "round \(round): damage went unnoticed")
+            case .failure(let error):
+                if case .corrupt(let c) = error { #expect(c.file == path) } else { Issue.record("\(error)") }
+            }
+        }
+    }
+}
