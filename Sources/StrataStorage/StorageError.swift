@@ -66,6 +66,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case writerFailed(String)
     /// The requested store folder does not exist and `create` was false.
     case notFound(path: String)
+    /// An expected-version check failed; nothing of the batch was written.
+    case versionConflict(stream: PartitionKey, expected: ExpectedVersion, actual: UInt64)
 
     public var description: String {
         switch self {
@@ -79,6 +81,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         case .closed: "store is closed"
         case .writerFailed(let reason): "store writer failed earlier (\(reason)); reopen the store"
         case .notFound(let path): "no store at \(path)"
+        case .versionConflict(let stream, let expected, let actual):
+            "version conflict on stream \(stream): expected \(expected), the stream is at version \(actual)"
         }
     }
 

@@ -85,7 +85,7 @@ let recordGenerator = Generator<EventRecord, Shrink.None<EventRecord>> { rng in
     @Test(arguments: [Compression.none, .lz4, .zlib(level: 6)])
     func framesRoundTripRandomBatches(compression: Compression) async {
         await propertyCheck(count: 60, input: recordGenerator.array(of: 1...40)) { records in
-            let encoded = try! EncodedBatch.encode(records, compression: compression)
+            let encoded = try! EncodedBatch.encode(records, versions: records.map(\.version), compression: compression)
             var out = ByteWriter()
             encoded.body.withUnsafeBytes { body in
                 FrameHeader.encode(
@@ -146,21 +146,24 @@ let recordGenerator = Generator<EventRecord, Shrink.None<EventRecord>> { rng in
         #expect(decodedCheckpoint == checkpoint)
     }
 
-    @Test func recordValidationNamesTheFieldAndIndex() {
+    @Test func recordValidationNamesTheFieldAndIndex() async throws {
+        let store = try openSimulated(SimulatedFileSystem())
         var record = sampleRecord(stream: 1, version: 1)
         record.key.tenant = String(repeating: "x", count: Limits.tenantBytesMax + 1)
-        #expect(throws: StorageError.invalidRecord(index: 1, reason: "tenant is 65 bytes; the limit is 64")) {
-            _ = try EncodedBatch.encode([sampleRecord(stream: 1, version: 1), record], compression: .lz4)
+        await #expect(throws: StorageError.invalidRecord(index: 1, reason: "tenant is 65 bytes; the limit is 64")) {
+            try await store.append([sampleRecord(stream: 1, version: 1), record])
         }
         record = sampleRecord(stream: 1, version: 1)
         record.key.id = ""
-        #expect(throws: StorageError.invalidRecord(index: 0, reason: "aggregate id is empty")) {
-            _ = try EncodedBatch.encode([record], compression: .lz4)
+        await #expect(throws: StorageError.invalidRecord(index: 0, reason: "aggregate id is empty")) {
+            try await store.append([record])
         }
         record = sampleRecord(stream: 1, version: 1)
         record.payload = [UInt8](repeating: 1, count: Limits.payloadBytesMax + 1)
-        #expect(throws: StorageError.self) { _ = try EncodedBatch.encode([record], compression: .lz4) }
-        #expect(throws: StorageError.emptyBatch) { _ = try EncodedBatch.encode([], compression: .lz4) }
+        await #expect(throws: StorageError.self) { try await store.append([record]) }
+        await #expect(throws: StorageError.emptyBatch) { try await store.append([]) }
+        #expect(store.lastSequence == 0)
+        try await store.close()
     }
 
     /// Random bytes, and valid frames with random bytes changed, never crash a decoder: each input either
@@ -168,7 +171,7 @@ let recordGenerator = Generator<EventRecord, Shrink.None<EventRecord>> { rng in
     @Test func decodersSurviveHostileBytes() async {
         let frames: [[UInt8]] = (0..<8).map { seed in
             let records = (0..<5).map { sampleRecord(stream: seed, version: UInt64($0 + 1)) }
-            let encoded = try! EncodedBatch.encode(records, compression: seed % 2 == 0 ? .lz4 : .none)
+            let encoded = try! EncodedBatch.encode(records, versions: records.map(\.version), compression: seed % 2 == 0 ? .lz4 : .none)
             var out = ByteWriter()
             encoded.body.withUnsafeBytes { body in
                 FrameHeader.encode(

@@ -72,6 +72,9 @@ import Testing
         let store = try LogStore.open(at: copy.path, options: LogStore.Options(createIfMissing: false))
         #expect(store.recovery.usedCheckpoint)
         #expect(store.recovery.bytesRead == 0)
+        #expect(store.recovery.indexProblem == nil)
+        #expect(store.recovery.indexFramesScanned == 0)
+        try verifyIndexAgainstLog(store)
         let expected = Self.v1Batches().flatMap(\.1)
         let records = try store.readRecords()
         #expect(records.map(\.record) == expected)
@@ -85,6 +88,17 @@ import Testing
         let store = try LogStore.open(at: copy.path)
         #expect(!store.recovery.usedCheckpoint)
         #expect(store.recovery.truncation == nil)
+        #expect(try store.readRecords().map(\.record) == Self.v1Batches().flatMap(\.1))
+        try await store.close()
+    }
+
+    /// A store from before the index existed (or whose index was lost) gets one built at open.
+    @Test func v1StoreWithoutItsIndexIsReindexed() async throws {
+        let copy = try copyOfGolden(Self.v1Store)
+        try FileManager.default.removeItem(atPath: copy.path + "/index")
+        let store = try LogStore.open(at: copy.path)
+        #expect(store.recovery.indexProblem != nil)
+        try verifyIndexAgainstLog(store)
         #expect(try store.readRecords().map(\.record) == Self.v1Batches().flatMap(\.1))
         try await store.close()
     }

@@ -57,9 +57,6 @@ enum RecordCodec {
             throw .invalidRecord(
                 index: index, reason: "payload is \(record.payload.count) bytes; the limit is \(Limits.payloadBytesMax)")
         }
-        if record.version == 0 {
-            throw .invalidRecord(index: index, reason: "stream version 0; versions start at 1")
-        }
     }
 
     /// Size of a varint in bytes.
@@ -78,10 +75,10 @@ enum RecordCodec {
     }
 
     @inline(__always)
-    static func prepare(_ record: borrowing EventRecord, sequenceDelta: UInt64) -> Prepared {
+    static func prepare(_ record: borrowing EventRecord, version: UInt64, sequenceDelta: UInt64) -> Prepared {
         let correlationUUID = record.metadata.correlationId.flatMap(compactUUID)
         let causationUUID = record.metadata.causationId.flatMap(compactUUID)
-        var size = bodySize(record, sequenceDelta: sequenceDelta)
+        var size = bodySize(record, version: version, sequenceDelta: sequenceDelta)
         if let value = record.metadata.correlationId { size += correlationUUID != nil ? 16 : 1 + value.utf8.count }
         if let value = record.metadata.causationId { size += causationUUID != nil ? 16 : 1 + value.utf8.count }
         return Prepared(bodySize: size, correlationUUID: correlationUUID, causationUUID: causationUUID)
@@ -90,8 +87,8 @@ enum RecordCodec {
     /// Bytes of the record body (everything after its length varint) except the correlation and causation
     /// ids, which `prepare` adds. Fields must already be validated.
     @inline(__always)
-    static func bodySize(_ record: borrowing EventRecord, sequenceDelta: UInt64) -> Int {
-        var size = varintSize(sequenceDelta) + varintSize(record.version) + varintSize(UInt64(record.typeVersion))
+    static func bodySize(_ record: borrowing EventRecord, version: UInt64, sequenceDelta: UInt64) -> Int {
+        var size = varintSize(sequenceDelta) + varintSize(version) + varintSize(UInt64(record.typeVersion))
             + varintSize(zigzagEncode(record.timestampMicros)) + 16
         size += 4 + record.key.tenant.utf8.count + record.key.group.utf8.count + record.key.id.utf8.count
             + record.typeName.utf8.count
@@ -102,13 +99,14 @@ enum RecordCodec {
     }
 
     /// Encodes all records of a batch into one exactly-sized buffer: sizes first, then one pass of pointer
-    /// writes (no per-byte appends, no per-record allocation). Fields must already be validated.
-    static func encodeBatch(_ records: [EventRecord]) -> [UInt8] {
+    /// writes (no per-byte appends, no per-record allocation). Record i gets stream version `versions[i]`
+    /// (the store assigns versions). Fields must already be validated.
+    static func encodeBatch(_ records: [EventRecord], versions: [UInt64]) -> [UInt8] {
         var total = 0
         var prepared: [Prepared] = []
         prepared.reserveCapacity(records.count)
         for index in records.indices {
-            let info = prepare(records[index], sequenceDelta: UInt64(index))
+            let info = prepare(records[index], version: versions[index], sequenceDelta: UInt64(index))
             total += varintSize(UInt64(info.bodySize)) + info.bodySize
             prepared.append(info)
         }
@@ -116,7 +114,7 @@ enum RecordCodec {
             var p = UnsafeMutableRawPointer(buffer.baseAddress!)
             for index in records.indices {
                 putVarint(UInt64(prepared[index].bodySize), &p)
-                write(records[index], sequenceDelta: UInt64(index), prepared: prepared[index], at: &p)
+                write(records[index], version: versions[index], sequenceDelta: UInt64(index), prepared: prepared[index], at: &p)
             }
             precondition(p - UnsafeMutableRawPointer(buffer.baseAddress!) == total, "record size mismatch")
             count = total
@@ -125,10 +123,11 @@ enum RecordCodec {
 
     @inline(__always)
     static func write(
-        _ record: borrowing EventRecord, sequenceDelta: UInt64, prepared: Prepared, at p: inout UnsafeMutableRawPointer
+        _ record: borrowing EventRecord, version: UInt64, sequenceDelta: UInt64, prepared: Prepared,
+        at p: inout UnsafeMutableRawPointer
     ) {
         putVarint(sequenceDelta, &p)
-        putVarint(record.version, &p)
+        putVarint(version, &p)
         putVarint(UInt64(record.typeVersion), &p)
         putVarint(zigzagEncode(record.timestampMicros), &p)
         putUUID(record.eventId, &p)

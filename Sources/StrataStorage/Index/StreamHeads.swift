@@ -247,6 +247,32 @@ public final class StreamHeadsReader: Sendable {
         }
     }
 
+    /// Checks every block's CRC, reading the file in pieces of about 1 MiB (open-time verification).
+    public func verifyBlocks() throws(StorageError) {
+        var first = 0
+        while first < blocks.count {
+            var last = first
+            while last + 1 < blocks.count && blocks[last + 1].offset + Int64(blocks[last + 1].length) - blocks[first].offset <= 1 << 20 {
+                last += 1
+            }
+            let start = blocks[first].offset
+            let end = blocks[last].offset + Int64(blocks[last].length)
+            let bytes: [UInt8]
+            do throws(IOError) { bytes = try handle.readBytes(count: Int(end - start), at: start) } catch { throw .io(error) }
+            guard bytes.count == Int(end - start) else { throw .corrupt(.truncated, path, start, "stream-heads file cut short") }
+            let bad: Int? = bytes.withUnsafeBytes { raw in
+                for b in first...last {
+                    let from = Int(blocks[b].offset - start)
+                    let body = UnsafeRawBufferPointer(rebasing: raw[from..<(from + blocks[b].length - 4)])
+                    if loadU32LE(raw, from + blocks[b].length - 4) != CRC32C.mask(CRC32C.checksum(body)) { return b }
+                }
+                return nil
+            }
+            if let bad { throw .corrupt(.badChecksum, path, blocks[bad].offset, "stream-heads block \(bad) checksum mismatch") }
+            first = last + 1
+        }
+    }
+
     /// Index of the last block whose first key is ≤ `key` (nil when `key` precedes every block).
     func blockIndex(for key: PartitionKey) -> Int? {
         var low = 0

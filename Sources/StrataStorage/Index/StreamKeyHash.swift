@@ -11,15 +11,18 @@
 ///     for each word w:  k = rotl(w × P2, 31) × P1;  h = rotl(h ^ k, 27) × P1 + P3
 ///     return fmix64(h)      (MurmurHash3's finaliser)
 public struct StreamKeyHash: Sendable {
+    /// Recorded in the index manifest: an index built with another hash is rebuilt.
+    public let name: String
     /// The hash function; tests substitute a weak one to force collisions.
     public let function: @Sendable (PartitionKey) -> UInt64
 
-    public init(_ function: @escaping @Sendable (PartitionKey) -> UInt64) {
+    public init(name: String, _ function: @escaping @Sendable (PartitionKey) -> UInt64) {
+        self.name = name
         self.function = function
     }
 
     /// The format's hash.
-    public static let standard = StreamKeyHash { StreamKeyHash.hash($0) }
+    public static let standard = StreamKeyHash(name: "strata-key-hash-1") { StreamKeyHash.hash($0) }
 
     @inlinable public func callAsFunction(_ key: PartitionKey) -> UInt64 { function(key) }
 

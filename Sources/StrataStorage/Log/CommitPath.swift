@@ -20,6 +20,8 @@ struct WriterState: Sendable {
     var dirty = false
     var lastSync = ContinuousClock.now
     var timerArmed = false
+    /// A segment was sealed: flush the index once the group is durable.
+    var indexFlushDue = false
 }
 
 extension LogStore {
@@ -37,16 +39,21 @@ extension LogStore {
         }
     }
 
-    private func commit(_ batch: [PendingAppend], _ w: inout WriterState) -> [AppendResult] {
-        if w.closed { return Array(repeating: .failure(.closed), count: batch.count) }
-        if let failure = w.failure { return Array(repeating: .failure(.writerFailed(failure)), count: batch.count) }
-        var ranges: [ClosedRange<UInt64>] = []
-        ranges.reserveCapacity(batch.count)
+    private func commit(_ batch: [PendingAppend], _ w: inout WriterState) -> [WriterOutcome] {
+        if w.closed { return Array(repeating: .failed(.closed), count: batch.count) }
+        if let failure = w.failure { return Array(repeating: .failed(.writerFailed(failure)), count: batch.count) }
+        var outcomes = [WriterOutcome](repeating: .retry, count: batch.count)
+        var committedPlans: [[StreamPlan]] = []
         do throws(IOError) {
             w.buffer.removeAll()
             var records = 0
-            for pending in batch {
-                let encoded = pending.batch
+            var frames = 0
+            for (position, pending) in batch.enumerated() {
+                if let verdict = check(pending.work.plans) {
+                    outcomes[position] = verdict
+                    continue
+                }
+                let encoded = pending.work.batch
                 let frameLength = FrameHeader.byteCount + encoded.body.count + FrameHeader.trailerByteCount
                 let projectedEnd = w.activeEnd + Int64(w.buffer.count + frameLength + SegmentFooter.byteCount)
                 if w.activeFrames > 0 && projectedEnd > Int64(options.segmentBytesTarget) {
@@ -54,31 +61,66 @@ extension LogStore {
                     try sealAndRoll(&w)
                 }
                 let base = w.nextSequence
+                let frameOffset = w.activeEnd + Int64(w.buffer.count)
                 encoded.body.withUnsafeBytes { body in
                     FrameHeader.encode(
                         codec: encoded.codec, recordCount: encoded.recordCount, baseSequence: base,
                         rawBodyBytes: encoded.rawBytes, body: body, into: &w.buffer)
                 }
+                index.apply(pending.work.plans, baseSequence: base, segment: w.active.number, frameOffset: frameOffset)
                 let count = UInt64(encoded.recordCount)
                 w.nextSequence += count
                 w.activeFrames += 1
                 w.activeRecords += count
                 records += encoded.recordCount
-                ranges.append(base...(base + count - 1))
+                frames += 1
+                outcomes[position] = .committed(base...(base + count - 1))
+                committedPlans.append(pending.work.plans)
             }
             try flushBuffer(&w)
             try syncPerDurability(&w)
             counters.groups.add(1, ordering: .relaxed)
-            counters.frames.add(batch.count, ordering: .relaxed)
+            counters.frames.add(frames, ordering: .relaxed)
             counters.records.add(records, ordering: .relaxed)
         } catch {
             // After a failed write or fsync the page cache may not match the disk (PostgreSQL's "fsyncgate"):
             // refuse further appends; reopening runs recovery against what is really on disk.
             w.failure = error.description
-            return Array(repeating: .failure(.io(error)), count: batch.count)
+            return outcomes.map { outcome in
+                if case .committed = outcome { return .failed(.io(error)) }
+                return outcome
+            }
         }
         publish(&w)
-        return ranges.map { .success($0) }
+        index.commit(committedPlans)
+        if w.indexFlushDue {
+            w.indexFlushDue = false
+            do throws(IOError) {
+                // The index may only describe durable frames.
+                try syncActive(&w)
+                try index.flush(through: w.nextSequence - 1)
+            } catch {
+                w.failure = error.description
+            }
+        }
+        return outcomes
+    }
+
+    /// The writer's expected-version check of one batch against the latest heads (including batches earlier
+    /// in this group). nil: the batch may be written.
+    private func check(_ plans: [StreamPlan]) -> WriterOutcome? {
+        for plan in plans {
+            let actual: UInt64
+            do throws(StorageError) {
+                actual = try index.pendingVersion(of: plan.key)
+            } catch {
+                return .failed(error)
+            }
+            guard actual != plan.assumedHead else { continue }
+            if plan.expected == .any { return .retry }
+            return .failed(.versionConflict(stream: plan.key, expected: plan.expected, actual: actual))
+        }
+        return nil
     }
 
     private func flushBuffer(_ w: inout WriterState) throws(IOError) {
@@ -167,6 +209,7 @@ extension LogStore {
             PublishedSegment(
                 file: file, lastSequence: w.nextSequence - 1, dataEnd: w.activeEnd, frameCount: 0, sealed: false))
         try writeCheckpoint(w)
+        w.indexFlushDue = true
     }
 
     /// Creates a segment file holding only its header, durably, and returns it open for writing.
@@ -208,6 +251,7 @@ extension LogStore {
         do throws(IOError) {
             try syncActive(&w)
             try writeCheckpoint(w)
+            try index.flush(through: w.nextSequence - 1)
             return .success(())
         } catch {
             w.failure = error.description

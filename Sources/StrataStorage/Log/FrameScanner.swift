@@ -48,11 +48,16 @@ final class FrameScanner {
     /// Bytes read from the file so far (for recovery reports and tests).
     private(set) var bytesRead: Int64 = 0
 
-    init(handle: any FileHandle, from offset: Int64, to end: Int64, buffer: ScratchBuffer? = nil) {
+    /// Bytes read at once beyond what the next frame needs (sequential scans read ahead; point reads of one
+    /// frame do not).
+    let readAhead: Int
+
+    init(handle: any FileHandle, from offset: Int64, to end: Int64, buffer: ScratchBuffer? = nil, readAhead: Int = readAheadBytes) {
         self.handle = handle
         self.offset = offset
         self.end = end
-        self.buffer = buffer ?? ScratchBuffer(capacity: Self.readAheadBytes)
+        self.readAhead = readAhead
+        self.buffer = buffer ?? ScratchBuffer(capacity: max(readAhead, 4096))
     }
 
     /// Makes bytes [offset, offset + count) available in the buffer. `count` must already be checked against
@@ -67,7 +72,7 @@ final class FrameScanner {
             let from = Int(offset - bufferStart)
             buffer.memory.baseAddress!.copyMemory(from: buffer.memory.baseAddress! + from, byteCount: kept)
         }
-        let want = Int(min(Int64(max(count, Self.readAheadBytes)), end - offset))
+        let want = Int(min(Int64(max(count, readAhead)), end - offset))
         buffer.reserve(want, preserving: kept)
         bufferStart = offset
         let target = UnsafeMutableRawBufferPointer(rebasing: buffer.memory[kept..<want])

@@ -30,12 +30,16 @@ public final class LogStore: Sendable {
         public var createIfMissing: Bool
         /// The file layer; tests pass a fault-injecting one.
         public var fileSystem: any FileSystem
+        /// The partition-key hash of the index files. Only tests change it (to force collisions). The index
+        /// manifest records the hash's name; opening with another hash rebuilds the index.
+        public var streamKeyHash: StreamKeyHash
 
         public init(
             durability: Durability = .always, compression: Compression = .lz4,
             segmentBytesTarget: Int = 64 << 20, createIfMissing: Bool = true,
-            fileSystem: any FileSystem = PosixFileSystem()
+            fileSystem: any FileSystem = PosixFileSystem(), streamKeyHash: StreamKeyHash = .standard
         ) {
+            self.streamKeyHash = streamKeyHash
             self.durability = durability
             self.compression = compression
             self.segmentBytesTarget = segmentBytesTarget
@@ -67,11 +71,13 @@ public final class LogStore: Sendable {
     let writerQueue: DispatchQueue
     let lock: any FileLock
     let counters = Counters()
+    let index: PartitionIndex
 
     init(
         path: String, options: Options, lock: any FileLock, recovery: RecoveryReport, published: PublishedLog,
-        writer: WriterState
+        writer: WriterState, index: PartitionIndex
     ) {
+        self.index = index
         self.path = path
         self.options = options
         self.fileSystem = options.fileSystem
@@ -96,24 +102,95 @@ public final class LogStore: Sendable {
     public var statistics: Statistics { counters.snapshot() }
 
     /// Appends `records` as one atomic batch and returns their sequences once the batch is committed (durable
-    /// under `.always`). The records may belong to any partitions. Validation failures throw before anything is
-    /// written.
+    /// under `.always`). The records may belong to any streams; each stream's records get the next versions
+    /// in batch order (`EventRecord.version` is assigned by the store). Validation failures throw before
+    /// anything is written.
     @discardableResult
     public func append(_ records: [EventRecord]) async throws(StorageError) -> ClosedRange<UInt64> {
-        let encoded = try EncodedBatch.encode(records, compression: options.compression)
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<AppendResult, Never>) in
+        try await append(records, expecting: [:]).sequences
+    }
+
+    /// Appends `records` as one atomic batch after checking `expecting` for each stream it names (streams
+    /// not named expect `.any`). A named stream with no record in the batch is only checked. If any check
+    /// fails, nothing is written and the error names the stream, the expected and the actual version.
+    /// Concurrent appenders to one stream with exact expectations: exactly one wins each version.
+    @discardableResult
+    public func append(
+        _ records: [EventRecord], expecting: [PartitionKey: ExpectedVersion]
+    ) async throws(StorageError) -> AppendResult {
+        guard !records.isEmpty else { throw .emptyBatch }
+        guard records.count <= Limits.recordsPerFrameMax else { throw .batchTooLarge(records: records.count, rawBytes: 0) }
+        for index in records.indices { try RecordCodec.validate(records[index], index: index) }
+        var plans: [StreamPlan] = []
+        var planOf: [PartitionKey: Int] = [:]
+        var planOfRecord = [Int](repeating: 0, count: records.count)
+        for i in records.indices {
+            let key = records[i].key
+            if let p = planOf[key] {
+                plans[p].count += 1
+                plans[p].lastIndex = i
+                planOfRecord[i] = p
+            } else {
+                planOf[key] = plans.count
+                planOfRecord[i] = plans.count
+                plans.append(StreamPlan(
+                    key: key, hash: index.hasher(key), expected: expecting[key] ?? .any, assumedHead: 0,
+                    firstIndex: i, lastIndex: i, count: 1))
+            }
+        }
+        for (key, expected) in expecting where planOf[key] == nil {
+            plans.append(StreamPlan(key: key, hash: index.hasher(key), expected: expected, assumedHead: 0, firstIndex: 0, lastIndex: 0, count: 0))
+        }
+        var versions = [UInt64](repeating: 0, count: records.count)
+        // Under `.any` the versions are chosen from the latest head the appender can see; if another append
+        // gets there first the writer asks for a retry with fresh heads.
+        for _ in 0..<Self.anyRetriesMax {
+            for p in plans.indices {
+                switch plans[p].expected {
+                case .exactly(let n): plans[p].assumedHead = n
+                case .noStream: plans[p].assumedHead = 0
+                case .any: plans[p].assumedHead = try index.pendingVersion(of: plans[p].key)
+                }
+            }
+            var ordinal = [UInt64](repeating: 0, count: plans.count)
+            for i in records.indices {
+                let p = planOfRecord[i]
+                ordinal[p] += 1
+                versions[i] = plans[p].assumedHead + ordinal[p]
+            }
+            let encoded = try EncodedBatch.encode(records, versions: versions, compression: options.compression)
+            let outcome = await submit(PendingWork(batch: encoded, plans: plans))
+            switch outcome {
+            case .committed(let range):
+                var after: [PartitionKey: UInt64] = [:]
+                for plan in plans where plan.count > 0 { after[plan.key] = plan.assumedHead + UInt64(plan.count) }
+                return AppendResult(sequences: range, versions: after)
+            case .retry:
+                continue
+            case .failed(let error):
+                throw error
+            }
+        }
+        let stream = plans.first { $0.expected == .any }!.key
+        throw .versionConflict(stream: stream, expected: .any, actual: try index.pendingVersion(of: stream))
+    }
+
+    /// Retries of an `.any` append that keeps losing races (each retry means another append committed).
+    static let anyRetriesMax = 1_000
+
+    private func submit(_ work: PendingWork) async -> WriterOutcome {
+        await withCheckedContinuation { (continuation: CheckedContinuation<WriterOutcome, Never>) in
             let accepted = intake.withLock { state in
                 if state.closed { return false }
-                state.pending.append(PendingAppend(batch: encoded, continuation: continuation))
+                state.pending.append(PendingAppend(work: work, continuation: continuation))
                 return true
             }
             if accepted {
                 writerQueue.async { self.drain() }
             } else {
-                continuation.resume(returning: .failure(.closed))
+                continuation.resume(returning: .failed(.closed))
             }
         }
-        return try result.get()
     }
 
     /// Flushes and syncs everything, writes the checkpoint (so the next open scans nothing) and releases the
@@ -159,11 +236,22 @@ public final class LogStore: Sendable {
     }
 }
 
-typealias AppendResult = Result<ClosedRange<UInt64>, StorageError>
+/// What the writer did with one append.
+enum WriterOutcome: Sendable {
+    case committed(ClosedRange<UInt64>)
+    /// An `.any` stream moved since the appender chose versions: choose again.
+    case retry
+    case failed(StorageError)
+}
+
+struct PendingWork: Sendable {
+    var batch: EncodedBatch
+    var plans: [StreamPlan]
+}
 
 struct PendingAppend: Sendable {
-    var batch: EncodedBatch
-    var continuation: CheckedContinuation<AppendResult, Never>
+    var work: PendingWork
+    var continuation: CheckedContinuation<WriterOutcome, Never>
 }
 
 struct Intake: Sendable {
@@ -194,13 +282,9 @@ struct EncodedBatch: Sendable {
     var rawBytes: Int
     var recordCount: Int
 
-    static func encode(_ records: [EventRecord], compression: Compression) throws(StorageError) -> EncodedBatch {
-        guard !records.isEmpty else { throw .emptyBatch }
-        guard records.count <= Limits.recordsPerFrameMax else {
-            throw .batchTooLarge(records: records.count, rawBytes: 0)
-        }
-        for index in records.indices { try RecordCodec.validate(records[index], index: index) }
-        let raw = RecordCodec.encodeBatch(records)
+    /// Encodes validated records with the given stream versions.
+    static func encode(_ records: [EventRecord], versions: [UInt64], compression: Compression) throws(StorageError) -> EncodedBatch {
+        let raw = RecordCodec.encodeBatch(records, versions: versions)
         guard raw.count <= Limits.frameRawBytesMax else {
             throw .batchTooLarge(records: records.count, rawBytes: raw.count)
         }

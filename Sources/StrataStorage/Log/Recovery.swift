@@ -23,6 +23,10 @@ public struct RecoveryReport: Sendable, Equatable {
     /// Temporary files (interrupted segment creations or checkpoint writes) that were removed.
     public var removedTemporaryFiles: [String] = []
     public var createdStore = false
+    /// Why the partition index was rebuilt from the segments, if it was.
+    public var indexProblem: String?
+    /// Frames read to bring the index up to date (0 after a clean close).
+    public var indexFramesScanned = 0
 }
 
 /// Opening a store (FORMAT.md, "Recovery"):
@@ -63,8 +67,11 @@ enum Recovery {
         }
         do throws(StorageError) {
             let (published, writer) = try recover(path: path, fs: fs, report: &report)
+            let index = try PartitionIndex.open(
+                storePath: path, log: published, fileSystem: fs, hasher: options.streamKeyHash, report: &report)
             return LogStore(
-                path: path, options: options, lock: lock, recovery: report, published: published, writer: writer)
+                path: path, options: options, lock: lock, recovery: report, published: published, writer: writer,
+                index: index)
         } catch {
             lock.release()
             throw error

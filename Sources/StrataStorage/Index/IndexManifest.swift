@@ -1,0 +1,81 @@
+/// `index/MANIFEST`: which index files are current and how far they reach (FORMAT.md, "Index manifest").
+/// Replaced atomically after the files it names are durable. Any file in `index/` it does not name is
+/// left over from an interrupted flush and is removed on open.
+///
+///     magic "STRATIMF" | formatVersion u16 | minReaderVersion u16 | runCount u32 | indexedThrough u64
+///     | str16 hashName | str16 headsFile | runCount × (str16 runFile, u64 firstSequence, u64 lastSequence) | maskedCRC u32
+struct IndexManifest: Sendable, Equatable {
+    static let magic: [UInt8] = Array("STRATIMF".utf8)
+    static let readerVersion: UInt16 = 1
+    static let runsMax = 4096
+
+    struct Run: Sendable, Equatable {
+        var file: String
+        var firstSequence: UInt64
+        var lastSequence: UInt64
+    }
+
+    /// Every event with a sequence ≤ this is in the runs and the heads file.
+    var indexedThrough: UInt64
+    /// `StreamKeyHash.name` of the hash the files are sorted by.
+    var hashName: String
+    /// Empty when no stream exists yet.
+    var headsFile: String
+    var runs: [Run]
+
+    func encode() -> [UInt8] {
+        var out = ByteWriter()
+        out.raw(Self.magic)
+        out.u16(1)
+        out.u16(1)
+        out.u32(UInt32(runs.count))
+        out.u64(indexedThrough)
+        Self.str16(hashName, &out)
+        Self.str16(headsFile, &out)
+        for run in runs {
+            Self.str16(run.file, &out)
+            out.u64(run.firstSequence)
+            out.u64(run.lastSequence)
+        }
+        let crc = out.bytes.withUnsafeBytes { CRC32C.checksum($0) }
+        out.u32(CRC32C.mask(crc))
+        return out.bytes
+    }
+
+    static func str16(_ value: String, _ out: inout ByteWriter) {
+        let utf8 = Array(value.utf8)
+        out.u16(UInt16(utf8.count))
+        out.raw(utf8)
+    }
+
+    static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> IndexManifest {
+        guard bytes.count >= 28, bytes[0..<8].elementsEqual(magic) else {
+            throw DecodeError(offset: 0, reason: "bad magic: not a Strata index manifest")
+        }
+        let body = UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - 4)])
+        guard loadU32LE(bytes, bytes.count - 4) == CRC32C.mask(CRC32C.checksum(body)) else {
+            throw DecodeError(offset: bytes.count - 4, reason: "index manifest checksum mismatch")
+        }
+        var r = ByteReader(body, position: 8)
+        _ = try r.u16()
+        guard try r.u16() <= readerVersion else { throw DecodeError(offset: 10, reason: "unsupported version of the index manifest") }
+        let count = Int(try r.u32())
+        guard count <= runsMax else { throw DecodeError(offset: 12, reason: "\(count) runs exceed the limit \(runsMax)") }
+        let through = try r.u64()
+        func name() throws(DecodeError) -> String {
+            let n = Int(try r.u16())
+            let raw = try r.bytes(n, "file name")
+            let value = String(decoding: raw, as: UTF8.self)
+            guard !value.contains("/"), value != ".", value != ".." else { throw r.fail("file name \(value) leaves the index folder") }
+            return value
+        }
+        let hashName = try name()
+        let heads = try name()
+        var runs: [Run] = []
+        for _ in 0..<count {
+            runs.append(Run(file: try name(), firstSequence: try r.u64(), lastSequence: try r.u64()))
+        }
+        guard r.isAtEnd else { throw r.fail("bytes after the last run") }
+        return IndexManifest(indexedThrough: through, hashName: hashName, headsFile: heads, runs: runs)
+    }
+}

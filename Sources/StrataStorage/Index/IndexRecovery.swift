@@ -1,0 +1,139 @@
+/// Opening the partition index (FORMAT.md, "Index recovery"):
+///
+/// | situation                                                    | action                                   |
+/// |--------------------------------------------------------------|------------------------------------------|
+/// | manifest, runs and heads file valid, indexedThrough = log end | use them; read no segment                |
+/// | valid, indexedThrough < log end (crash)                        | re-index the frames after indexedThrough |
+/// | manifest missing or damaged, a file it names missing/damaged, | delete the index files, rebuild from the |
+/// | another key hash, or indexedThrough > log end                  | segments                                  |
+/// | files in index/ the manifest does not name                     | remove (interrupted flush)               |
+extension PartitionIndex {
+    static func open(
+        storePath: String, log: PublishedLog, fileSystem fs: any FileSystem, hasher: StreamKeyHash,
+        report: inout RecoveryReport
+    ) throws(StorageError) -> PartitionIndex {
+        let directory = joinPath(storePath, IndexFileName.folder)
+        func io<T>(_ body: () throws(IOError) -> T) throws(StorageError) -> T {
+            do throws(IOError) { return try body() } catch { throw .io(error) }
+        }
+        if !fs.directoryExists(directory) {
+            try io { () throws(IOError) in
+                try fs.createDirectory(directory)
+                try fs.syncDirectory(storePath)
+            }
+        }
+        let lastSequence = log.nextSequence - 1
+        var problem: String?
+        var state = State(manifest: IndexManifest(indexedThrough: 0, hashName: hasher.name, headsFile: "", runs: []))
+        let manifestPath = joinPath(directory, IndexFileName.manifest)
+        if fs.fileExists(manifestPath) {
+            do throws(StorageError) {
+                let bytes = try io { () throws(IOError) -> [UInt8] in
+                    let handle = try fs.open(manifestPath, mode: .read)
+                    defer { handle.close() }
+                    let size = try handle.size()
+                    guard size <= 1 << 24 else { return [] }
+                    return try handle.readBytes(count: Int(size), at: 0)
+                }
+                let manifest: IndexManifest
+                do throws(DecodeError) {
+                    manifest = try bytes.withRawBytes { (raw) throws(DecodeError) in try IndexManifest.decode(raw) }
+                } catch {
+                    throw .corrupt(.badChecksum, manifestPath, Int64(error.offset), error.reason)
+                }
+                guard manifest.hashName == hasher.name else {
+                    throw .corrupt(.unsupportedVersion, manifestPath, 0, "index built with key hash \(manifest.hashName), opened with \(hasher.name)")
+                }
+                guard manifest.indexedThrough <= lastSequence else {
+                    throw .corrupt(.badSequence, manifestPath, 0, "index covers sequence \(manifest.indexedThrough), the log ends at \(lastSequence)")
+                }
+                state.manifest = manifest
+                // Every block is checked now, so damage is found (and the index rebuilt) at open rather than by a
+                // later lookup. Cost: one sequential read of the index files, with CRC32C at memory speed.
+                if !manifest.headsFile.isEmpty {
+                    let heads = try StreamHeadsReader.open(joinPath(directory, manifest.headsFile), fileSystem: fs)
+                    try heads.verifyBlocks()
+                    state.heads = heads
+                }
+                for run in manifest.runs {
+                    let reader = try IndexRunReader.open(joinPath(directory, run.file), fileSystem: fs)
+                    try reader.verifyBlocks()
+                    state.runs.append(reader)
+                }
+            } catch {
+                problem = error.description
+            }
+        } else if lastSequence > 0 {
+            problem = "index manifest missing"
+        }
+        if problem != nil {
+            state = State(manifest: IndexManifest(indexedThrough: 0, hashName: hasher.name, headsFile: "", runs: []))
+        }
+        report.indexProblem = problem
+        // Remove whatever the manifest does not name (everything, when rebuilding).
+        var keep: Set<String> = [IndexFileName.manifest]
+        if !state.manifest.headsFile.isEmpty { keep.insert(state.manifest.headsFile) }
+        for run in state.manifest.runs { keep.insert(run.file) }
+        var highest: UInt64 = 0
+        for name in try io({ () throws(IOError) in try fs.listDirectory(directory) }) {
+            if let number = UInt64(name.filter(\.isNumber)) { highest = max(highest, number) }
+            if !keep.contains(name) || problem != nil {
+                try io { () throws(IOError) in try fs.remove(joinPath(directory, name)) }
+            }
+        }
+        state.nextFileNumber = highest + 1
+        let index = PartitionIndex(directory: directory, fileSystem: fs, hasher: hasher, state: state)
+        let from = state.manifest.indexedThrough + 1
+        if from <= lastSequence {
+            let scanned = try index.reindex(log: log, from: from)
+            report.indexFramesScanned = scanned
+            try io { () throws(IOError) in try index.flush(through: lastSequence) }
+        }
+        return index
+    }
+
+    /// Indexes every frame holding sequences ≥ `from` (whole frames: the index never covers part of one).
+    /// Returns the number of frames read.
+    func reindex(log: PublishedLog, from: UInt64) throws(StorageError) -> Int {
+        let fs = fileSystem
+        let decoder = FrameRecordDecoder()
+        let buffer = ScratchBuffer(capacity: FrameScanner.readAheadBytes)
+        var frames = 0
+        var segmentIndex = log.segmentIndex(for: from)
+        while segmentIndex < log.segments.count {
+            let segment = log.segments[segmentIndex]
+            let handle: any FileHandle
+            do throws(IOError) { handle = try segment.file.open(fs) } catch { throw .io(error) }
+            let scanner = FrameScanner(handle: handle, from: Int64(SegmentHeader.byteCount), to: segment.dataEnd, buffer: buffer)
+            scan: while true {
+                let step: FrameScanner.Step
+                do throws(IOError) { step = try scanner.next() } catch { throw .io(error) }
+                switch step {
+                case .end, .footer:
+                    break scan
+                case .invalid(let offset, let kind, let detail):
+                    throw .corrupt(kind, segment.file.path, offset, detail)
+                case .frame(let header, let offset):
+                    guard header.lastSequence >= from else { continue }
+                    var records: [(key: PartitionKey, version: UInt64, sequence: UInt64)] = []
+                    records.reserveCapacity(Int(header.recordCount))
+                    let outcome = decoder.forEachRecord(in: scanner.frameBytes, header: header, from: 0) { record in
+                        records.append((record.key, record.version, record.sequence))
+                        return true
+                    }
+                    if case .failure(let error) = outcome {
+                        throw .corrupt(.badRecord, segment.file.path, offset, "frame at sequence \(header.baseSequence): \(error)")
+                    }
+                    indexFrame(segment: segment.file.number, frameOffset: offset, records: records)
+                    frames += 1
+                    // Bound memory on a full rebuild: write a run every million entries.
+                    if state.withLock({ $0.memoryEntries }) > 1_000_000 {
+                        do throws(IOError) { try flush(through: header.lastSequence) } catch { throw .io(error) }
+                    }
+                }
+            }
+            segmentIndex += 1
+        }
+        return frames
+    }
+}

@@ -1,0 +1,284 @@
+import Synchronization
+
+/// A stream's head as the writer tracks it between flushes of the stream-heads file.
+struct HeadEntry: Sendable {
+    /// Latest version written (the group it is in may not be durable yet).
+    var version: UInt64
+    var lastSequence: UInt64
+    /// Latest head readers may see; nil: whatever the heads file says (nothing committed since the flush).
+    var committed: (version: UInt64, lastSequence: UInt64)?
+}
+
+/// The partition index of a store (FORMAT.md, "Partition index"): immutable runs and a stream-heads file on
+/// disk, plus in-memory tables for everything since their last flush. Derived data: rebuilt from the segments
+/// whenever a file is missing or damaged.
+///
+/// The writer (on its queue) adds entries and heads as it commits frames and flushes at rollover and close;
+/// readers take a snapshot of the state under the mutex and do their I/O outside it.
+final class PartitionIndex: Sendable {
+    struct State: Sendable {
+        /// Heads of the streams written since the last heads flush.
+        var overlay: [PartitionKey: HeadEntry] = [:]
+        var heads: StreamHeadsReader?
+        /// Entries of the frames since the last run was written, by key hash.
+        var memory: [UInt64: [IndexEntry]] = [:]
+        var memoryEntries = 0
+        var runs: [IndexRunReader] = []
+        var manifest: IndexManifest
+        var nextFileNumber: UInt64 = 1
+    }
+
+    /// Merge all runs into one once there are more than this (bounds what a lookup touches).
+    static let runsBeforeMerge = 8
+
+    let directory: String
+    let fileSystem: any FileSystem
+    let hasher: StreamKeyHash
+    let state: Mutex<State>
+
+    init(directory: String, fileSystem: any FileSystem, hasher: StreamKeyHash, state: State) {
+        self.directory = directory
+        self.fileSystem = fileSystem
+        self.hasher = hasher
+        self.state = Mutex(state)
+    }
+
+    var indexedThrough: UInt64 { state.withLock { $0.manifest.indexedThrough } }
+
+    // MARK: heads
+
+    /// The latest version written to `key` (including groups still being committed), for the writer's
+    /// checks and for appenders choosing versions under `.any`.
+    func pendingVersion(of key: PartitionKey) throws(StorageError) -> UInt64 {
+        let (entry, heads) = state.withLock { ($0.overlay[key], $0.heads) }
+        if let entry { return entry.version }
+        return try heads?.head(of: key)?.version ?? 0
+    }
+
+    /// The committed head of `key` (nil: no committed event).
+    func committedHead(of key: PartitionKey) throws(StorageError) -> StreamHead? {
+        let (entry, heads) = state.withLock { ($0.overlay[key], $0.heads) }
+        if let committed = entry?.committed {
+            return StreamHead(key: key, version: committed.version, lastSequence: committed.lastSequence)
+        }
+        return try heads?.head(of: key)
+    }
+
+    /// Records the frame of one batch: an entry per stream and the new heads. Writer only.
+    func apply(_ plans: [StreamPlan], baseSequence: UInt64, segment: UInt64, frameOffset: Int64) {
+        state.withLock { s in
+            for plan in plans where plan.count > 0 {
+                let entry = IndexEntry(
+                    keyHash: plan.hash, firstVersion: plan.assumedHead + 1,
+                    firstSequence: baseSequence + UInt64(plan.firstIndex), frameOffset: UInt64(frameOffset),
+                    segmentNumber: UInt32(truncatingIfNeeded: segment), versionCount: UInt32(plan.count))
+                s.memory[plan.hash, default: []].append(entry)
+                s.memoryEntries += 1
+                let version = plan.assumedHead + UInt64(plan.count)
+                let last = baseSequence + UInt64(plan.lastIndex)
+                if var head = s.overlay[plan.key] {
+                    head.version = version
+                    head.lastSequence = last
+                    s.overlay[plan.key] = head
+                } else {
+                    s.overlay[plan.key] = HeadEntry(version: version, lastSequence: last, committed: nil)
+                }
+            }
+        }
+    }
+
+    /// Makes the heads of a durable group visible. Writer only.
+    func commit(_ plans: [[StreamPlan]]) {
+        state.withLock { s in
+            for batch in plans {
+                for plan in batch where plan.count > 0 {
+                    guard var head = s.overlay[plan.key] else { continue }
+                    head.committed = (head.version, head.lastSequence)
+                    s.overlay[plan.key] = head
+                }
+            }
+        }
+    }
+
+    /// Re-indexes one frame read from the log (tail re-index and rebuild).
+    func indexFrame(
+        segment: UInt64, frameOffset: Int64, records: [(key: PartitionKey, version: UInt64, sequence: UInt64)]
+    ) {
+        var order: [PartitionKey] = []
+        var runs: [PartitionKey: (first: UInt64, firstSequence: UInt64, count: Int, last: UInt64, lastSequence: UInt64)] = [:]
+        for record in records {
+            if var run = runs[record.key] {
+                run.count += 1
+                run.last = record.version
+                run.lastSequence = record.sequence
+                runs[record.key] = run
+            } else {
+                order.append(record.key)
+                runs[record.key] = (record.version, record.sequence, 1, record.version, record.sequence)
+            }
+        }
+        state.withLock { s in
+            for key in order {
+                let run = runs[key]!
+                let hash = hasher(key)
+                s.memory[hash, default: []].append(IndexEntry(
+                    keyHash: hash, firstVersion: run.first, firstSequence: run.firstSequence,
+                    frameOffset: UInt64(frameOffset), segmentNumber: UInt32(truncatingIfNeeded: segment),
+                    versionCount: UInt32(run.count)))
+                s.memoryEntries += 1
+                s.overlay[key] = HeadEntry(
+                    version: run.last, lastSequence: run.lastSequence, committed: (run.last, run.lastSequence))
+            }
+        }
+    }
+
+    // MARK: lookups
+
+    /// Every committed entry of streams hashing like `key`, in sequence order.
+    func entries(for key: PartitionKey, committedBelow watermark: UInt64) throws(StorageError) -> [IndexEntry] {
+        let hash = hasher(key)
+        let (memory, runs) = state.withLock { ($0.memory[hash] ?? [], $0.runs) }
+        var found: [IndexEntry] = []
+        for run in runs where run.mayContain(hash) { found += try run.entries(for: hash) }
+        found += memory
+        return found.filter { $0.firstSequence < watermark }.sorted { $0.firstSequence < $1.firstSequence }
+    }
+
+    /// Committed heads of `tenant` (and `group`) in key order, after `after`, at most `limit`.
+    func list(tenant: String, group: String?, after: PartitionKey?, limit: Int) throws(StorageError) -> [StreamHead] {
+        let (overlay, heads) = state.withLock { s in
+            (s.overlay.filter { $0.key.tenant == tenant && (group == nil || $0.key.group == group) }, s.heads)
+        }
+        let fromFile = try heads?.list(tenant: tenant, group: group, after: after, limit: limit) ?? []
+        var merged: [PartitionKey: StreamHead] = [:]
+        for head in fromFile { merged[head.key] = head }
+        for (key, entry) in overlay where after.map({ partitionKeyPrecedes($0, key) }) ?? true {
+            // Without a commit since the flush, the file's head (if any) is still the committed one.
+            if let committed = entry.committed {
+                merged[key] = StreamHead(key: key, version: committed.version, lastSequence: committed.lastSequence)
+            }
+        }
+        let sorted = merged.values.sorted { partitionKeyPrecedes($0.key, $1.key) }
+        // The file page holds the first `limit` file keys after `after`; anything past its last key may be
+        // preceded by file keys not fetched, so cut there when the page was full.
+        if fromFile.count == limit, let lastFileKey = fromFile.last?.key {
+            return Array(sorted.filter { !partitionKeyPrecedes(lastFileKey, $0.key) }.prefix(limit))
+        }
+        return Array(sorted.prefix(limit))
+    }
+
+    // MARK: flushing
+
+    private func newFileName(_ prefix: String, _ suffix: String, _ s: inout State) -> String {
+        defer { s.nextFileNumber += 1 }
+        let digits = String(s.nextFileNumber)
+        return prefix + String(repeating: "0", count: max(0, 10 - digits.count)) + digits + suffix
+    }
+
+    /// Writes the in-memory entries as a run and the heads as a new heads file, then the manifest, and swaps
+    /// them in. `through` is the last sequence they cover; the frames up to it must be durable. Writer only.
+    func flush(through: UInt64) throws(IOError) {
+        var s = state.withLock { $0 }
+        guard through > s.manifest.indexedThrough else { return }
+        var obsolete: [String] = []
+        var runs = s.runs
+        var manifestRuns = s.manifest.runs
+        if s.memoryEntries > 0 {
+            let entries = s.memory.values.flatMap { $0 }
+            let name = newFileName("run-", ".idx", &s)
+            let first = s.manifest.indexedThrough + 1
+            try IndexRunFile.write(entries, firstSequence: first, lastSequence: through, to: joinPath(directory, name), directory: directory, fileSystem: fileSystem)
+            runs.append(try openRun(name))
+            manifestRuns.append(.init(file: name, firstSequence: first, lastSequence: through))
+        }
+        if runs.count > Self.runsBeforeMerge {
+            var all: [IndexEntry] = []
+            for run in runs { all += try allEntries(run) }
+            let name = newFileName("run-", ".idx", &s)
+            let first = manifestRuns.first?.firstSequence ?? 1
+            try IndexRunFile.write(all, firstSequence: first, lastSequence: through, to: joinPath(directory, name), directory: directory, fileSystem: fileSystem)
+            obsolete += manifestRuns.map(\.file)
+            runs = [try openRun(name)]
+            manifestRuns = [.init(file: name, firstSequence: first, lastSequence: through)]
+        }
+        var headsReader = s.heads
+        var headsName = s.manifest.headsFile
+        if !s.overlay.isEmpty {
+            let fresh = s.overlay.map { StreamHead(key: $0.key, version: $0.value.version, lastSequence: $0.value.lastSequence) }
+                .sorted { partitionKeyPrecedes($0.key, $1.key) }
+            let old = try s.heads.map { (reader) throws(IOError) in try allHeads(reader) } ?? []
+            let merged = Self.mergeHeads(old, fresh)
+            let name = newFileName("heads-", ".hds", &s)
+            try StreamHeadsFile.write(merged, coveredThrough: through, to: joinPath(directory, name), directory: directory, fileSystem: fileSystem)
+            if !headsName.isEmpty { obsolete.append(headsName) }
+            headsName = name
+            headsReader = try openHeads(name)
+        }
+        let manifest = IndexManifest(indexedThrough: through, hashName: hasher.name, headsFile: headsName, runs: manifestRuns)
+        try fileSystem.writeAtomically(manifest.encode(), to: joinPath(directory, IndexFileName.manifest), directory: directory)
+        state.withLock { live in
+            live.runs = runs
+            live.heads = headsReader
+            live.manifest = manifest
+            live.nextFileNumber = s.nextFileNumber
+            // Everything up to `through` is now on disk; keep only what the writer added meanwhile (nothing,
+            // since flushes run on the writer queue between groups).
+            live.memory = [:]
+            live.memoryEntries = 0
+            live.overlay = [:]
+        }
+        for name in obsolete { try? fileSystem.remove(joinPath(directory, name)) }
+    }
+
+    static func mergeHeads(_ old: [StreamHead], _ fresh: [StreamHead]) -> [StreamHead] {
+        var merged: [StreamHead] = []
+        merged.reserveCapacity(old.count + fresh.count)
+        var i = 0
+        var j = 0
+        while i < old.count || j < fresh.count {
+            if j == fresh.count || (i < old.count && partitionKeyPrecedes(old[i].key, fresh[j].key)) {
+                merged.append(old[i])
+                i += 1
+            } else if i == old.count || partitionKeyPrecedes(fresh[j].key, old[i].key) {
+                merged.append(fresh[j])
+                j += 1
+            } else {
+                merged.append(fresh[j])
+                i += 1
+                j += 1
+            }
+        }
+        return merged
+    }
+
+    private func openRun(_ name: String) throws(IOError) -> IndexRunReader {
+        do throws(StorageError) {
+            return try IndexRunReader.open(joinPath(directory, name), fileSystem: fileSystem)
+        } catch { throw Self.asIOError(error, name) }
+    }
+
+    private func openHeads(_ name: String) throws(IOError) -> StreamHeadsReader {
+        do throws(StorageError) {
+            return try StreamHeadsReader.open(joinPath(directory, name), fileSystem: fileSystem)
+        } catch { throw Self.asIOError(error, name) }
+    }
+
+    private func allEntries(_ run: IndexRunReader) throws(IOError) -> [IndexEntry] {
+        do throws(StorageError) { return try run.allEntries() } catch { throw Self.asIOError(error, run.path) }
+    }
+
+    private func allHeads(_ reader: StreamHeadsReader) throws(IOError) -> [StreamHead] {
+        do throws(StorageError) { return try reader.allHeads() } catch { throw Self.asIOError(error, reader.path) }
+    }
+
+    /// A file the index just wrote failed to read back: treated like a failed write (the writer stops).
+    static func asIOError(_ error: StorageError, _ path: String) -> IOError {
+        if case .io(let io) = error { return io }
+        return IOError(operation: "index read-back", path: path, errno: 5, message: error.description)
+    }
+}
+
+enum IndexFileName {
+    static let folder = "index"
+    static let manifest = "MANIFEST"
+}

@@ -1,0 +1,146 @@
+/// Reads by stream, through the partition index.
+extension LogStore {
+    /// The latest committed version of `stream` (0: no event).
+    public func streamVersion(_ stream: PartitionKey) throws(StorageError) -> UInt64 {
+        try streamHead(stream)?.version ?? 0
+    }
+
+    /// The latest committed version of `stream` and the sequence of its latest event (nil: no event).
+    public func streamHead(_ stream: PartitionKey) throws(StorageError) -> StreamHead? {
+        guard !published.withLock({ $0.closed }) else { throw .closed }
+        return try index.committedHead(of: stream)
+    }
+
+    /// Calls `body` for the committed events of `stream` with versions `from...through` and global sequence
+    /// ≤ `asOfSequence` ("as of"), in version order, at most `limit` of them. Returns how many it delivered.
+    /// Each record is confirmed against the stream's key (index hashes may collide).
+    @discardableResult
+    public func readStream(
+        _ stream: PartitionKey, from version: UInt64 = 1, through lastVersion: UInt64 = .max,
+        asOfSequence: UInt64 = .max, limit: Int = .max, _ body: (RecordView) throws -> Void
+    ) throws -> Int {
+        let log = published.withLock { $0 }
+        guard !log.closed else { throw StorageError.closed }
+        let watermark = asOfSequence == .max ? log.nextSequence : min(log.nextSequence, asOfSequence + 1)
+        let entries = try index.entries(for: stream, committedBelow: watermark)
+            .filter { $0.lastVersion >= version && $0.firstVersion <= lastVersion }
+        guard !entries.isEmpty, limit > 0 else { return 0 }
+        let decoder = FrameRecordDecoder()
+        let buffer = ScratchBuffer(capacity: 64 << 10)
+        var seenFrames = Set<FrameLocation>()
+        var delivered = 0
+        for entry in entries {
+            let location = FrameLocation(segment: UInt64(entry.segmentNumber), offset: entry.frameOffset)
+            guard seenFrames.insert(location).inserted else { continue }
+            guard let segment = log.segment(number: UInt64(entry.segmentNumber)) else {
+                throw StorageError.corrupt(
+                    .missingSegment, path, 0, "the index points to segment \(entry.segmentNumber), which the log does not have")
+            }
+            let handle: any FileHandle
+            do throws(IOError) { handle = try segment.file.open(fileSystem) } catch { throw StorageError.io(error) }
+            let scanner = FrameScanner(
+                handle: handle, from: Int64(entry.frameOffset), to: segment.dataEnd, buffer: buffer, readAhead: 0)
+            let step: FrameScanner.Step
+            do throws(IOError) { step = try scanner.next() } catch { throw StorageError.io(error) }
+            guard case .frame(let header, let offset) = step else {
+                throw StorageError.corrupt(
+                    .badRecord, segment.file.path, Int64(entry.frameOffset),
+                    "the index points to offset \(entry.frameOffset), where no valid frame starts (rebuild the index)")
+            }
+            let outcome = try decoder.forEachRecord(in: scanner.frameBytes, header: header, from: 0) { record in
+                guard record.sequence < watermark, record.version >= version, record.version <= lastVersion,
+                    record.hasKey(stream)
+                else { return true }
+                try body(record)
+                delivered += 1
+                return delivered < limit
+            }
+            if case .failure(let error) = outcome {
+                throw StorageError.corrupt(.badRecord, segment.file.path, offset, "frame at sequence \(header.baseSequence): \(error)")
+            }
+            if delivered >= limit { break }
+        }
+        return delivered
+    }
+
+    /// The committed events of `stream` as owned records (see `readStream(_:from:through:asOfSequence:limit:_:)`).
+    public func readStreamRecords(
+        _ stream: PartitionKey, from version: UInt64 = 1, through lastVersion: UInt64 = .max,
+        asOfSequence: UInt64 = .max, limit: Int = .max
+    ) throws -> [StoredRecord] {
+        var records: [StoredRecord] = []
+        try readStream(stream, from: version, through: lastVersion, asOfSequence: asOfSequence, limit: limit) {
+            records.append($0.materialize())
+        }
+        return records
+    }
+
+    /// The streams of `tenant` (of one `group`, if given) with their committed heads, in key order: up to
+    /// `limit` streams after `after` (the last key of the previous page).
+    public func listStreams(
+        tenant: String, group: String? = nil, after: PartitionKey? = nil, limit: Int = 100
+    ) throws(StorageError) -> [StreamHead] {
+        guard !published.withLock({ $0.closed }) else { throw .closed }
+        return try index.list(tenant: tenant, group: group, after: after, limit: limit)
+    }
+
+    /// Deletes the index files and rebuilds them from the segments (for `strata fsck --repair`). Appends wait
+    /// while it runs.
+    public func rebuildIndex() async throws(StorageError) {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, StorageError>, Never>) in
+            writerQueue.async {
+                self.drain()
+                let result = self.writer.withLock { w -> Result<Void, StorageError> in
+                    if w.closed { return .failure(.closed) }
+                    do throws(StorageError) {
+                        try self.index.rebuild(log: self.published.withLock { $0 })
+                        return .success(())
+                    } catch { return .failure(error) }
+                }
+                continuation.resume(returning: result)
+            }
+        }
+        try result.get()
+    }
+}
+
+struct FrameLocation: Hashable {
+    var segment: UInt64
+    var offset: UInt64
+}
+
+extension PublishedLog {
+    /// The segment with this number.
+    func segment(number: UInt64) -> PublishedSegment? {
+        guard let first = segments.first?.file.number, number >= first else { return nil }
+        let index = Int(number - first)
+        guard index < segments.count, segments[index].file.number == number else { return nil }
+        return segments[index]
+    }
+}
+
+extension PartitionIndex {
+    /// Forgets every index file and indexes the whole log again.
+    func rebuild(log: PublishedLog) throws(StorageError) {
+        let old = state.withLock { s -> [String] in
+            let names = [s.manifest.headsFile] + s.manifest.runs.map(\.file)
+            let next = s.nextFileNumber
+            s = State(manifest: IndexManifest(indexedThrough: 0, hashName: hasher.name, headsFile: "", runs: []))
+            s.nextFileNumber = next
+            return names.filter { !$0.isEmpty }
+        }
+        let last = log.nextSequence - 1
+        if last > 0 {
+            _ = try reindex(log: log, from: 1)
+        }
+        do throws(IOError) {
+            if last > 0 {
+                try flush(through: last)
+            } else {
+                let manifest = IndexManifest(indexedThrough: 0, hashName: hasher.name, headsFile: "", runs: [])
+                try fileSystem.writeAtomically(manifest.encode(), to: joinPath(directory, IndexFileName.manifest), directory: directory)
+            }
+        } catch { throw .io(error) }
+        for name in old { try? fileSystem.remove(joinPath(directory, name)) }
+    }
+}
