@@ -38,6 +38,8 @@ func verifyRecovered(
         }
         i += batch.count
     }
+    // The partition index recovered too: every stream read, head and listing equals the log.
+    try verifyIndexAgainstLog(store, context: context, sourceLocation: sourceLocation)
 }
 
 @Suite struct CrashRecoveryTests {

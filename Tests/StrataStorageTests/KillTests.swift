@@ -92,6 +92,7 @@ func strataExecutable() throws -> String {
             let batch = records[Int(range.lowerBound - 1)..<Int(range.upperBound)]
             #expect(Set(batch.map(\.record.key)).count == 1)
         }
+        try verifyIndexAgainstLog(store, context: "after SIGKILL")
         try await store.close()
     }
 }
