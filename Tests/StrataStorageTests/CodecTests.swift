@@ -108,6 +108,31 @@ let recordGenerator = Generator<EventRecord, Shrink.None<EventRecord>> { rng in
         }
     }
 
+    /// The fast record decoder accepts exactly what the checked one accepts, with the same result, on valid
+    /// records and on damaged ones.
+    @Test func fastAndCheckedRecordDecodersAgree() async {
+        await propertyCheck(count: 300, input: recordGenerator.array(of: 1...8), Gen<UInt64>.value(in: 0...UInt64.max)) { records, seed in
+            var body = RecordCodec.encodeBatch(records, versions: records.map { max($0.version, 1) })
+            var rng = SplitMix64(seed: seed)
+            if seed % 3 != 0 {
+                for _ in 0..<(1 + Int(rng.next() % 3)) { body[Int(rng.next() % UInt64(body.count))] = UInt8(truncatingIfNeeded: rng.next()) }
+            }
+            body.withUnsafeBytes { raw in
+                var position = 0
+                while position < raw.count {
+                    var reader = ByteReader(raw, position: position)
+                    let checked = try? RecordView.decode(&reader, baseSequence: 7)
+                    let fast = RecordView.decodeFast(raw, at: position, baseSequence: 7)
+                    #expect((checked == nil) == (fast == nil), "position \(position)")
+                    guard let checked, let fast else { break }
+                    #expect(checked.materialize() == fast.0.materialize())
+                    #expect(reader.position == fast.1)
+                    position = fast.1
+                }
+            }
+        }
+    }
+
     @Test func compressionIsSkippedWhenItDoesNotPay() {
         var rng = SplitMix64(seed: 3)
         let noise = (0..<10_000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }

@@ -11,7 +11,7 @@ struct StrataBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strata-bench",
         abstract: "Strata benchmarks (see BENCHMARKS.md).",
-        subcommands: [Engine.self])
+        subcommands: [Engine.self, Index.self])
 }
 
 /// Engine-level append figures: sequential durable 100-event appends (P1's unit), the same with up to 64 in

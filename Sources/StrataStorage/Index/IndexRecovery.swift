@@ -115,10 +115,19 @@ extension PartitionIndex {
                     throw .corrupt(kind, segment.file.path, offset, detail)
                 case .frame(let header, let offset):
                     guard header.lastSequence >= from else { continue }
+                    // Records of one stream usually sit together in a frame: the key is materialised once per
+                    // run of equal keys, not once per record.
                     var records: [(key: PartitionKey, version: UInt64, sequence: UInt64)] = []
                     records.reserveCapacity(Int(header.recordCount))
+                    var previous: PartitionKey?
                     let outcome = decoder.forEachRecord(in: scanner.frameBytes, header: header, from: 0) { record in
-                        records.append((record.key, record.version, record.sequence))
+                        if let key = previous, record.hasKey(key) {
+                            records.append((key, record.version, record.sequence))
+                        } else {
+                            let key = record.key
+                            previous = key
+                            records.append((key, record.version, record.sequence))
+                        }
                         return true
                     }
                     if case .failure(let error) = outcome {

@@ -104,19 +104,35 @@ final class PartitionIndex: Sendable {
     func indexFrame(
         segment: UInt64, frameOffset: Int64, records: [(key: PartitionKey, version: UInt64, sequence: UInt64)]
     ) {
+        typealias Run = (first: UInt64, firstSequence: UInt64, count: Int, last: UInt64, lastSequence: UInt64)
         var order: [PartitionKey] = []
-        var runs: [PartitionKey: (first: UInt64, firstSequence: UInt64, count: Int, last: UInt64, lastSequence: UInt64)] = [:]
-        for record in records {
-            if var run = runs[record.key] {
-                run.count += 1
-                run.last = record.version
-                run.lastSequence = record.sequence
-                runs[record.key] = run
+        var runs: [PartitionKey: Run] = [:]
+        var currentKey: PartitionKey?
+        var current: Run = (0, 0, 0, 0, 0)
+        func close() {
+            guard let key = currentKey else { return }
+            if var run = runs[key] {
+                run.count += current.count
+                run.last = current.last
+                run.lastSequence = current.lastSequence
+                runs[key] = run
             } else {
-                order.append(record.key)
-                runs[record.key] = (record.version, record.sequence, 1, record.version, record.sequence)
+                order.append(key)
+                runs[key] = current
             }
         }
+        for record in records {
+            if let key = currentKey, key == record.key {
+                current.count += 1
+                current.last = record.version
+                current.lastSequence = record.sequence
+            } else {
+                close()
+                currentKey = record.key
+                current = (record.version, record.sequence, 1, record.version, record.sequence)
+            }
+        }
+        close()
         state.withLock { s in
             for key in order {
                 let run = runs[key]!

@@ -25,19 +25,27 @@ final class FrameRecordDecoder {
             }
             bodyBytes = UnsafeRawBufferPointer(target)
         }
-        var reader = ByteReader(bodyBytes)
+        var position = 0
         var index: UInt64 = 0
         while index < UInt64(header.recordCount) {
             let record: RecordView
-            do {
-                record = try RecordView.decode(&reader, baseSequence: header.baseSequence)
-            } catch {
-                return .failure(error)
+            if let (fast, next) = RecordView.decodeFast(bodyBytes, at: position, baseSequence: header.baseSequence) {
+                record = fast
+                position = next
+            } else {
+                // Re-decode on the checked path to name the problem (it may also accept: then so do we).
+                var reader = ByteReader(bodyBytes, position: position)
+                do {
+                    record = try RecordView.decode(&reader, baseSequence: header.baseSequence)
+                } catch {
+                    return .failure(error)
+                }
+                position = reader.position
             }
             // Format version 1 frames are dense: record i has sequence base + i.
             guard record.sequence == header.baseSequence + index else {
                 return .failure(DecodeError(
-                    offset: reader.position,
+                    offset: position,
                     reason: "record \(index) has sequence \(record.sequence), expected \(header.baseSequence + index)"))
             }
             index += 1
@@ -45,6 +53,7 @@ final class FrameRecordDecoder {
                 if try !body(record) { return .success(false) }
             }
         }
+        let reader = ByteReader(bodyBytes, position: position)
         guard reader.isAtEnd else {
             return .failure(DecodeError(offset: reader.position, reason: "\(reader.remaining) bytes follow the last record"))
         }

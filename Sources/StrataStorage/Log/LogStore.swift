@@ -72,6 +72,7 @@ public final class LogStore: Sendable {
     let lock: any FileLock
     let counters = Counters()
     let index: PartitionIndex
+    let readBuffers = ReadBufferPool()
 
     init(
         path: String, options: Options, lock: any FileLock, recovery: RecoveryReport, published: PublishedLog,

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Reads by stream, through the partition index.
 extension LogStore {
     /// The latest committed version of `stream` (0: no event).
@@ -25,8 +27,11 @@ extension LogStore {
         let entries = try index.entries(for: stream, committedBelow: watermark)
             .filter { $0.lastVersion >= version && $0.firstVersion <= lastVersion }
         guard !entries.isEmpty, limit > 0 else { return 0 }
-        let decoder = FrameRecordDecoder()
-        let buffer = ScratchBuffer(capacity: 64 << 10)
+        let buffers = readBuffers.take()
+        defer { readBuffers.give(buffers) }
+        let decoder = buffers.decoder
+        let buffer = buffers.frame
+        let keyBytes = PartitionKeyBytes(stream)
         var seenFrames = Set<FrameLocation>()
         var delivered = 0
         for entry in entries {
@@ -39,7 +44,8 @@ extension LogStore {
             let handle: any FileHandle
             do throws(IOError) { handle = try segment.file.open(fileSystem) } catch { throw StorageError.io(error) }
             let scanner = FrameScanner(
-                handle: handle, from: Int64(entry.frameOffset), to: segment.dataEnd, buffer: buffer, readAhead: 0)
+                handle: handle, from: Int64(entry.frameOffset), to: segment.dataEnd, buffer: buffer,
+                readAhead: PointReadBuffers.frameReadBytes)
             let step: FrameScanner.Step
             do throws(IOError) { step = try scanner.next() } catch { throw StorageError.io(error) }
             guard case .frame(let header, let offset) = step else {
@@ -49,7 +55,7 @@ extension LogStore {
             }
             let outcome = try decoder.forEachRecord(in: scanner.frameBytes, header: header, from: 0) { record in
                 guard record.sequence < watermark, record.version >= version, record.version <= lastVersion,
-                    record.hasKey(stream)
+                    record.hasKey(keyBytes)
                 else { return true }
                 try body(record)
                 delivered += 1
@@ -142,5 +148,31 @@ extension PartitionIndex {
             }
         } catch { throw .io(error) }
         for name in old { try? fileSystem.remove(joinPath(directory, name)) }
+    }
+}
+
+/// Buffers for one point read (a stream read): reused across calls so a read allocates nothing but its result.
+///
+/// `@unchecked Sendable`: a `PointReadBuffers` is only ever used by the one caller that took it from the pool
+/// (`ReadBufferPool.take`) until it gives it back; the pool's mutex hands each instance to one caller at a time,
+/// so its non-thread-safe buffers are never shared.
+final class PointReadBuffers: @unchecked Sendable {
+    /// One read covers a typical frame (a 100-event append of ~150-byte events compresses to ~15 KiB).
+    static let frameReadBytes = 16 << 10
+    let decoder = FrameRecordDecoder()
+    let frame = ScratchBuffer(capacity: frameReadBytes)
+}
+
+final class ReadBufferPool: Sendable {
+    private let pool = Mutex<[PointReadBuffers]>([])
+    /// Buffers kept for reuse (one per concurrently reading thread is plenty).
+    static let keptMax = 16
+
+    func take() -> PointReadBuffers {
+        pool.withLock { $0.popLast() } ?? PointReadBuffers()
+    }
+
+    func give(_ buffers: PointReadBuffers) {
+        pool.withLock { if $0.count < Self.keptMax { $0.append(buffers) } }
     }
 }
