@@ -3,7 +3,8 @@
 /// left over from an interrupted flush and is removed on open.
 ///
 ///     magic "STRATIMF" | formatVersion u16 | minReaderVersion u16 | runCount u32 | indexedThrough u64
-///     | str16 hashName | str16 headsFile | runCount × (str16 runFile, u64 firstSequence, u64 lastSequence) | maskedCRC u32
+///     | str16 hashName | u32 headsCount | headsCount × str16 headsFile (oldest first)
+///     | runCount × (str16 runFile, u64 firstSequence, u64 lastSequence) | maskedCRC u32
 struct IndexManifest: Sendable, Equatable {
     static let magic: [UInt8] = Array("STRATIMF".utf8)
     static let readerVersion: UInt16 = 1
@@ -19,8 +20,9 @@ struct IndexManifest: Sendable, Equatable {
     var indexedThrough: UInt64
     /// `StreamKeyHash.name` of the hash the files are sorted by.
     var hashName: String
-    /// Empty when no stream exists yet.
-    var headsFile: String
+    /// Stream-heads files, oldest first: each holds the heads of the streams written in its flush interval
+    /// (or, once merged, of all streams up to it); a newer file's head wins.
+    var headsFiles: [String]
     var runs: [Run]
 
     func encode() -> [UInt8] {
@@ -31,7 +33,8 @@ struct IndexManifest: Sendable, Equatable {
         out.u32(UInt32(runs.count))
         out.u64(indexedThrough)
         Self.str16(hashName, &out)
-        Self.str16(headsFile, &out)
+        out.u32(UInt32(headsFiles.count))
+        for name in headsFiles { Self.str16(name, &out) }
         for run in runs {
             Self.str16(run.file, &out)
             out.u64(run.firstSequence)
@@ -70,12 +73,15 @@ struct IndexManifest: Sendable, Equatable {
             return value
         }
         let hashName = try name()
-        let heads = try name()
+        let headsCount = Int(try r.u32())
+        guard headsCount <= runsMax else { throw r.fail("\(headsCount) heads files exceed the limit \(runsMax)") }
+        var heads: [String] = []
+        for _ in 0..<headsCount { heads.append(try name()) }
         var runs: [Run] = []
         for _ in 0..<count {
             runs.append(Run(file: try name(), firstSequence: try r.u64(), lastSequence: try r.u64()))
         }
         guard r.isAtEnd else { throw r.fail("bytes after the last run") }
-        return IndexManifest(indexedThrough: through, hashName: hashName, headsFile: heads, runs: runs)
+        return IndexManifest(indexedThrough: through, hashName: hashName, headsFiles: heads, runs: runs)
     }
 }

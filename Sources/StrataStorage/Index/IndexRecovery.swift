@@ -24,7 +24,7 @@ extension PartitionIndex {
         }
         let lastSequence = log.nextSequence - 1
         var problem: String?
-        var state = State(manifest: IndexManifest(indexedThrough: 0, hashName: hasher.name, headsFile: "", runs: []))
+        var state = State(manifest: IndexManifest(indexedThrough: 0, hashName: hasher.name, headsFiles: [], runs: []))
         let manifestPath = joinPath(directory, IndexFileName.manifest)
         if fs.fileExists(manifestPath) {
             do throws(StorageError) {
@@ -50,10 +50,10 @@ extension PartitionIndex {
                 state.manifest = manifest
                 // Every block is checked now, so damage is found (and the index rebuilt) at open rather than by a
                 // later lookup. Cost: one sequential read of the index files, with CRC32C at memory speed.
-                if !manifest.headsFile.isEmpty {
-                    let heads = try StreamHeadsReader.open(joinPath(directory, manifest.headsFile), fileSystem: fs)
+                for name in manifest.headsFiles {
+                    let heads = try StreamHeadsReader.open(joinPath(directory, name), fileSystem: fs)
                     try heads.verifyBlocks()
-                    state.heads = heads
+                    state.heads.append(heads)
                 }
                 for run in manifest.runs {
                     let reader = try IndexRunReader.open(joinPath(directory, run.file), fileSystem: fs)
@@ -67,12 +67,12 @@ extension PartitionIndex {
             problem = "index manifest missing"
         }
         if problem != nil {
-            state = State(manifest: IndexManifest(indexedThrough: 0, hashName: hasher.name, headsFile: "", runs: []))
+            state = State(manifest: IndexManifest(indexedThrough: 0, hashName: hasher.name, headsFiles: [], runs: []))
         }
         report.indexProblem = problem
         // Remove whatever the manifest does not name (everything, when rebuilding).
         var keep: Set<String> = [IndexFileName.manifest]
-        if !state.manifest.headsFile.isEmpty { keep.insert(state.manifest.headsFile) }
+        for name in state.manifest.headsFiles { keep.insert(name) }
         for run in state.manifest.runs { keep.insert(run.file) }
         var highest: UInt64 = 0
         for name in try io({ () throws(IOError) in try fs.listDirectory(directory) }) {
@@ -87,7 +87,12 @@ extension PartitionIndex {
         if from <= lastSequence {
             let scanned = try index.reindex(log: log, from: from)
             report.indexFramesScanned = scanned
-            try io { () throws(IOError) in try index.flush(through: lastSequence) }
+            // After a crash the re-indexed tail (at most about a segment) stays in memory, like appends since
+            // the last flush, and is flushed at the next rollover or close. A rebuild from scratch is written
+            // out now so that a crash does not make the next open repeat it.
+            if problem != nil {
+                try io { () throws(IOError) in try index.flush(through: lastSequence) }
+            }
         }
         return index
     }

@@ -19,7 +19,8 @@ final class PartitionIndex: Sendable {
     struct State: Sendable {
         /// Heads of the streams written since the last heads flush.
         var overlay: [PartitionKey: HeadEntry] = [:]
-        var heads: StreamHeadsReader?
+        /// Stream-heads files, oldest first; a newer file's head wins.
+        var heads: [StreamHeadsReader] = []
         /// Entries of the frames since the last run was written, by key hash.
         var memory: [UInt64: [IndexEntry]] = [:]
         var memoryEntries = 0
@@ -30,6 +31,8 @@ final class PartitionIndex: Sendable {
 
     /// Merge all runs into one once there are more than this (bounds what a lookup touches).
     static let runsBeforeMerge = 8
+    /// Merge all heads files into one once there are more than this.
+    static let headsFilesBeforeMerge = 8
 
     let directory: String
     let fileSystem: any FileSystem
@@ -52,7 +55,7 @@ final class PartitionIndex: Sendable {
     func pendingVersion(of key: PartitionKey) throws(StorageError) -> UInt64 {
         let (entry, heads) = state.withLock { ($0.overlay[key], $0.heads) }
         if let entry { return entry.version }
-        return try heads?.head(of: key)?.version ?? 0
+        return try Self.newestHead(of: key, in: heads)?.version ?? 0
     }
 
     /// The committed head of `key` (nil: no committed event).
@@ -61,7 +64,15 @@ final class PartitionIndex: Sendable {
         if let committed = entry?.committed {
             return StreamHead(key: key, version: committed.version, lastSequence: committed.lastSequence)
         }
-        return try heads?.head(of: key)
+        return try Self.newestHead(of: key, in: heads)
+    }
+
+    /// The head of `key` in the newest heads file that has it.
+    static func newestHead(of key: PartitionKey, in heads: [StreamHeadsReader]) throws(StorageError) -> StreamHead? {
+        for reader in heads.reversed() {
+            if let head = try reader.head(of: key) { return head }
+        }
+        return nil
     }
 
     /// Records the frame of one batch: an entry per stream and the new heads. Writer only.
@@ -165,21 +176,25 @@ final class PartitionIndex: Sendable {
         let (overlay, heads) = state.withLock { s in
             (s.overlay.filter { $0.key.tenant == tenant && (group == nil || $0.key.group == group) }, s.heads)
         }
-        let fromFile = try heads?.list(tenant: tenant, group: group, after: after, limit: limit) ?? []
+        // Each file contributes its first `limit` keys after `after`; newer files override older ones. A file
+        // whose page was full may hold further keys past its page's last key, so the answer stops there.
         var merged: [PartitionKey: StreamHead] = [:]
-        for head in fromFile { merged[head.key] = head }
+        var cutoff: PartitionKey?
+        for reader in heads {
+            let page = try reader.list(tenant: tenant, group: group, after: after, limit: limit)
+            for head in page { merged[head.key] = head }
+            if page.count == limit, let last = page.last?.key {
+                if cutoff.map({ partitionKeyPrecedes(last, $0) }) ?? true { cutoff = last }
+            }
+        }
         for (key, entry) in overlay where after.map({ partitionKeyPrecedes($0, key) }) ?? true {
-            // Without a commit since the flush, the file's head (if any) is still the committed one.
+            // Without a commit since the flush, the files' head (if any) is still the committed one.
             if let committed = entry.committed {
                 merged[key] = StreamHead(key: key, version: committed.version, lastSequence: committed.lastSequence)
             }
         }
-        let sorted = merged.values.sorted { partitionKeyPrecedes($0.key, $1.key) }
-        // The file page holds the first `limit` file keys after `after`; anything past its last key may be
-        // preceded by file keys not fetched, so cut there when the page was full.
-        if fromFile.count == limit, let lastFileKey = fromFile.last?.key {
-            return Array(sorted.filter { !partitionKeyPrecedes(lastFileKey, $0.key) }.prefix(limit))
-        }
+        var sorted = merged.values.sorted { partitionKeyPrecedes($0.key, $1.key) }
+        if let cutoff { sorted = sorted.filter { !partitionKeyPrecedes(cutoff, $0.key) } }
         return Array(sorted.prefix(limit))
     }
 
@@ -217,24 +232,31 @@ final class PartitionIndex: Sendable {
             runs = [try openRun(name)]
             manifestRuns = [.init(file: name, firstSequence: first, lastSequence: through)]
         }
-        var headsReader = s.heads
-        var headsName = s.manifest.headsFile
+        var headsReaders = s.heads
+        var headsNames = s.manifest.headsFiles
         if !s.overlay.isEmpty {
+            // A delta: only the streams written since the last flush (O(streams touched), not O(streams)).
             let fresh = s.overlay.map { StreamHead(key: $0.key, version: $0.value.version, lastSequence: $0.value.lastSequence) }
                 .sorted { partitionKeyPrecedes($0.key, $1.key) }
-            let old = try s.heads.map { (reader) throws(IOError) in try allHeads(reader) } ?? []
-            let merged = Self.mergeHeads(old, fresh)
+            let name = newFileName("heads-", ".hds", &s)
+            try StreamHeadsFile.write(fresh, coveredThrough: through, to: joinPath(directory, name), directory: directory, fileSystem: fileSystem)
+            headsNames.append(name)
+            headsReaders.append(try openHeads(name))
+        }
+        if headsReaders.count > Self.headsFilesBeforeMerge {
+            var merged: [StreamHead] = []
+            for reader in headsReaders { merged = Self.mergeHeads(merged, try allHeads(reader)) }
             let name = newFileName("heads-", ".hds", &s)
             try StreamHeadsFile.write(merged, coveredThrough: through, to: joinPath(directory, name), directory: directory, fileSystem: fileSystem)
-            if !headsName.isEmpty { obsolete.append(headsName) }
-            headsName = name
-            headsReader = try openHeads(name)
+            obsolete += headsNames
+            headsNames = [name]
+            headsReaders = [try openHeads(name)]
         }
-        let manifest = IndexManifest(indexedThrough: through, hashName: hasher.name, headsFile: headsName, runs: manifestRuns)
+        let manifest = IndexManifest(indexedThrough: through, hashName: hasher.name, headsFiles: headsNames, runs: manifestRuns)
         try fileSystem.writeAtomically(manifest.encode(), to: joinPath(directory, IndexFileName.manifest), directory: directory)
         state.withLock { live in
             live.runs = runs
-            live.heads = headsReader
+            live.heads = headsReaders
             live.manifest = manifest
             live.nextFileNumber = s.nextFileNumber
             // Everything up to `through` is now on disk; keep only what the writer added meanwhile (nothing,

@@ -129,9 +129,9 @@ extension PartitionIndex {
     /// Forgets every index file and indexes the whole log again.
     func rebuild(log: PublishedLog) throws(StorageError) {
         let old = state.withLock { s -> [String] in
-            let names = [s.manifest.headsFile] + s.manifest.runs.map(\.file)
+            let names = s.manifest.headsFiles + s.manifest.runs.map(\.file)
             let next = s.nextFileNumber
-            s = State(manifest: IndexManifest(indexedThrough: 0, hashName: hasher.name, headsFile: "", runs: []))
+            s = State(manifest: IndexManifest(indexedThrough: 0, hashName: hasher.name, headsFiles: [], runs: []))
             s.nextFileNumber = next
             return names.filter { !$0.isEmpty }
         }
@@ -143,7 +143,7 @@ extension PartitionIndex {
             if last > 0 {
                 try flush(through: last)
             } else {
-                let manifest = IndexManifest(indexedThrough: 0, hashName: hasher.name, headsFile: "", runs: [])
+                let manifest = IndexManifest(indexedThrough: 0, hashName: hasher.name, headsFiles: [], runs: [])
                 try fileSystem.writeAtomically(manifest.encode(), to: joinPath(directory, IndexFileName.manifest), directory: directory)
             }
         } catch { throw .io(error) }
