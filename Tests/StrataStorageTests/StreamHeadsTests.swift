@@ -24,7 +24,7 @@ import Testing
     func write(_ heads: [StreamHead], _ fs: SimulatedFileSystem) throws -> String {
         if !fs.directoryExists("/idx") { try fs.createDirectory("/idx") }
         let path = "/idx/heads"
-        try StreamHeadsFile.write(heads.sorted(by: { partitionKeyPrecedes($0.key, $1.key) }), coveredThrough: 99, to: path, directory: "/idx", fileSystem: fs)
+        try StreamHeadsFile.write(heads.sorted(by: { partitionKeyPrecedes($0.key, $1.key) }), coveredThrough: 99, hasher: .standard, to: path, directory: "/idx", fileSystem: fs)
         return path
     }
 

@@ -51,7 +51,7 @@ extension PartitionIndex {
                 // Every block is checked now, so damage is found (and the index rebuilt) at open rather than by a
                 // later lookup. Cost: one sequential read of the index files, with CRC32C at memory speed.
                 for name in manifest.headsFiles {
-                    let heads = try StreamHeadsReader.open(joinPath(directory, name), fileSystem: fs)
+                    let heads = try StreamHeadsReader.open(joinPath(directory, name), fileSystem: fs, hasher: hasher)
                     try heads.verifyBlocks()
                     state.heads.append(heads)
                 }

@@ -69,8 +69,10 @@ final class PartitionIndex: Sendable {
 
     /// The head of `key` in the newest heads file that has it.
     static func newestHead(of key: PartitionKey, in heads: [StreamHeadsReader]) throws(StorageError) -> StreamHead? {
+        guard let newest = heads.last else { return nil }
+        let hash = newest.hasher(key)
         for reader in heads.reversed() {
-            if let head = try reader.head(of: key) { return head }
+            if let head = try reader.head(of: key, hash: hash) { return head }
         }
         return nil
     }
@@ -239,7 +241,7 @@ final class PartitionIndex: Sendable {
             let fresh = s.overlay.map { StreamHead(key: $0.key, version: $0.value.version, lastSequence: $0.value.lastSequence) }
                 .sorted { partitionKeyPrecedes($0.key, $1.key) }
             let name = newFileName("heads-", ".hds", &s)
-            try StreamHeadsFile.write(fresh, coveredThrough: through, to: joinPath(directory, name), directory: directory, fileSystem: fileSystem)
+            try StreamHeadsFile.write(fresh, coveredThrough: through, hasher: hasher, to: joinPath(directory, name), directory: directory, fileSystem: fileSystem)
             headsNames.append(name)
             headsReaders.append(try openHeads(name))
         }
@@ -247,7 +249,7 @@ final class PartitionIndex: Sendable {
             var merged: [StreamHead] = []
             for reader in headsReaders { merged = Self.mergeHeads(merged, try allHeads(reader)) }
             let name = newFileName("heads-", ".hds", &s)
-            try StreamHeadsFile.write(merged, coveredThrough: through, to: joinPath(directory, name), directory: directory, fileSystem: fileSystem)
+            try StreamHeadsFile.write(merged, coveredThrough: through, hasher: hasher, to: joinPath(directory, name), directory: directory, fileSystem: fileSystem)
             obsolete += headsNames
             headsNames = [name]
             headsReaders = [try openHeads(name)]
@@ -297,7 +299,7 @@ final class PartitionIndex: Sendable {
 
     private func openHeads(_ name: String) throws(IOError) -> StreamHeadsReader {
         do throws(StorageError) {
-            return try StreamHeadsReader.open(joinPath(directory, name), fileSystem: fileSystem)
+            return try StreamHeadsReader.open(joinPath(directory, name), fileSystem: fileSystem, hasher: hasher)
         } catch { throw Self.asIOError(error, name) }
     }
 

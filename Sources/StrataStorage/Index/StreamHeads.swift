@@ -23,9 +23,12 @@ public func partitionKeyPrecedes(_ a: PartitionKey, _ b: PartitionKey) -> Bool {
 
 /// The stream-heads file (FORMAT.md, "Stream heads"): every stream's latest version, sorted by partition key.
 ///
-///     file   = header(64) block* blockIndex u32(maskedCRC of blockIndex)
+///     file   = header(64) block* blockIndex u32(maskedCRC of blockIndex) filter u32(maskedCRC of filter)
 ///     header = magic "STRATHDS" | formatVersion u16 | minReaderVersion u16 | blockCount u32 | streamCount u64
-///              | coveredThrough u64 | indexOffset u64 | indexLength u32 | reserved[16] | maskedCRC u32 of [0,60)
+///              | coveredThrough u64 | indexOffset u64 | indexLength u32 | filterWords u32 | filterHashes u8
+///              | reserved[11] | maskedCRC u32 of [0,60)
+///     filter = filterWords × u64: a Bloom filter over the streams' `StreamKeyHash`es (as in index runs), so a
+///              lookup skips the files that cannot hold a stream
 ///     block  = u32 entryCount, entries, masked CRC32C of the block's preceding bytes
 ///     entry  = str8 tenant, str8 group, str8 id, u64 version, u64 lastSequence
 ///     blockIndex entry = u64 offset, u32 length, str8 tenant, str8 group, str8 id (the block's first key)
@@ -59,8 +62,11 @@ enum StreamHeadsFile {
 
     /// Writes `heads` (sorted by `partitionKeyPrecedes`, one per key) atomically.
     static func write(
-        _ heads: [StreamHead], coveredThrough: UInt64, to path: String, directory: String, fileSystem: any FileSystem
+        _ heads: [StreamHead], coveredThrough: UInt64, hasher: StreamKeyHash, to path: String, directory: String,
+        fileSystem: any FileSystem
     ) throws(IOError) {
+        var filter = BloomFilter(keys: heads.count)
+        for head in heads { filter.insert(hasher(head.key)) }
         var out = ByteWriter(capacity: headerBytes + heads.count * 80)
         out.zeros(headerBytes)
         var index = ByteWriter()
@@ -88,6 +94,10 @@ enum StreamHeadsFile {
         out.raw(index.bytes)
         let indexCRC = index.bytes.withUnsafeBytes { CRC32C.checksum($0) }
         out.u32(CRC32C.mask(indexCRC))
+        let filterStart = out.count
+        for word in filter.words { out.u64(word) }
+        let filterCRC = out.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[filterStart...])) }
+        out.u32(CRC32C.mask(filterCRC))
         var header = ByteWriter(capacity: headerBytes)
         header.raw(magic)
         header.u16(formatVersion)
@@ -97,7 +107,9 @@ enum StreamHeadsFile {
         header.u64(coveredThrough)
         header.u64(UInt64(indexOffset))
         header.u32(UInt32(index.count))
-        header.zeros(16)
+        header.u32(UInt32(filter.words.count))
+        header.u8(UInt8(filter.hashCount))
+        header.zeros(11)
         let headerCRC = header.bytes.withUnsafeBytes { CRC32C.checksum($0) }
         header.u32(CRC32C.mask(headerCRC))
         out.bytes.replaceSubrange(0..<headerBytes, with: header.bytes)
@@ -119,13 +131,20 @@ public final class StreamHeadsReader: Sendable {
     public let coveredThrough: UInt64
     let handle: any FileHandle
     let blocks: [Block]
+    let filter: BloomFilter
+    let hasher: StreamKeyHash
 
-    init(path: String, streamCount: UInt64, coveredThrough: UInt64, handle: any FileHandle, blocks: [Block]) {
+    init(
+        path: String, streamCount: UInt64, coveredThrough: UInt64, handle: any FileHandle, blocks: [Block],
+        filter: BloomFilter, hasher: StreamKeyHash
+    ) {
         self.path = path
         self.streamCount = streamCount
         self.coveredThrough = coveredThrough
         self.handle = handle
         self.blocks = blocks
+        self.filter = filter
+        self.hasher = hasher
     }
 
     struct Header {
@@ -134,6 +153,9 @@ public final class StreamHeadsReader: Sendable {
         var coveredThrough: UInt64
         var indexOffset: Int64
         var indexLength: Int
+        var filterWords: Int
+        var filterHashes: Int
+        var filterOffset: Int64 { indexOffset + Int64(indexLength) + 4 }
     }
 
     static func decodeHeader(_ raw: UnsafeRawBufferPointer, fileSize: Int64) throws(DecodeError) -> Header {
@@ -153,9 +175,15 @@ public final class StreamHeadsReader: Sendable {
         }
         let header = Header(
             blockCount: Int(try r.u32()), streamCount: try r.u64(), coveredThrough: try r.u64(),
-            indexOffset: Int64(bitPattern: try r.u64()), indexLength: Int(try r.u32()))
+            indexOffset: Int64(bitPattern: try r.u64()), indexLength: Int(try r.u32()), filterWords: Int(try r.u32()),
+            filterHashes: Int(try r.u8()))
+        guard header.filterHashes >= 1, header.filterHashes <= 16, header.filterWords >= 1,
+            UInt64(header.filterWords) <= header.streamCount * 16 / 64 + 1
+        else {
+            throw DecodeError(offset: 48, reason: "filter of \(header.filterWords) words / \(header.filterHashes) hashes out of range")
+        }
         guard header.indexOffset >= Int64(StreamHeadsFile.headerBytes),
-            header.indexOffset + Int64(header.indexLength) + 4 == fileSize,
+            header.filterOffset + Int64(header.filterWords) * 8 + 4 == fileSize,
             header.indexLength <= header.blockCount * StreamHeadsFile.indexEntryBytesMax,
             UInt64(header.blockCount) <= header.streamCount, header.streamCount <= UInt64(fileSize)
         else {
@@ -164,7 +192,9 @@ public final class StreamHeadsReader: Sendable {
         return header
     }
 
-    public static func open(_ path: String, fileSystem: any FileSystem) throws(StorageError) -> StreamHeadsReader {
+    public static func open(
+        _ path: String, fileSystem: any FileSystem, hasher: StreamKeyHash = .standard
+    ) throws(StorageError) -> StreamHeadsReader {
         func io<T>(_ body: () throws(IOError) -> T) throws(StorageError) -> T {
             do throws(IOError) { return try body() } catch { throw .io(error) }
         }
@@ -211,9 +241,19 @@ public final class StreamHeadsReader: Sendable {
         } catch {
             throw .corrupt(.badChecksum, path, header.indexOffset + Int64(error.offset), error.reason)
         }
+        let filterBytes = try io { () throws(IOError) in
+            try handle.readBytes(count: header.filterWords * 8 + 4, at: header.filterOffset)
+        }
+        let words: [UInt64]? = filterBytes.withUnsafeBytes { raw in
+            guard raw.count == header.filterWords * 8 + 4 else { return nil }
+            let body = UnsafeRawBufferPointer(rebasing: raw[0..<(raw.count - 4)])
+            guard loadU32LE(raw, body.count) == CRC32C.mask(CRC32C.checksum(body)) else { return nil }
+            return (0..<header.filterWords).map { loadU64LE(body, $0 * 8) }
+        }
+        guard let words else { throw .corrupt(.badChecksum, path, header.filterOffset, "stream-heads filter checksum mismatch") }
         return StreamHeadsReader(
             path: path, streamCount: header.streamCount, coveredThrough: header.coveredThrough, handle: handle,
-            blocks: blocks)
+            blocks: blocks, filter: BloomFilter(words: words, hashCount: header.filterHashes), hasher: hasher)
     }
 
     /// Reads and checks one block.
@@ -286,8 +326,48 @@ public final class StreamHeadsReader: Sendable {
 
     /// The head of `key`, or nil if the stream is not in the file.
     public func head(of key: PartitionKey) throws(StorageError) -> StreamHead? {
-        guard let index = blockIndex(for: key) else { return nil }
-        return try entries(ofBlock: index).first { $0.key == key }
+        try head(of: key, hash: hasher(key))
+    }
+
+    /// The head of `key` (whose `StreamKeyHash` is `hash`): skipped by the filter when the file cannot hold it,
+    /// else one block read, its entries compared as bytes (only a match is decoded).
+    func head(of key: PartitionKey, hash: UInt64) throws(StorageError) -> StreamHead? {
+        guard filter.mayContain(hash), let index = blockIndex(for: key) else { return nil }
+        let block = blocks[index]
+        let bytes: [UInt8]
+        do throws(IOError) { bytes = try handle.readBytes(count: block.length, at: block.offset) } catch { throw .io(error) }
+        let wanted = PartitionKeyBytes(key)
+        let found: Result<StreamHead?, DecodeError> = bytes.withUnsafeBytes { raw in
+            guard raw.count == block.length else { return .failure(DecodeError(offset: raw.count, reason: "block cut short")) }
+            let body = UnsafeRawBufferPointer(rebasing: raw[0..<(block.length - 4)])
+            guard loadU32LE(raw, block.length - 4) == CRC32C.mask(CRC32C.checksum(body)) else {
+                return .failure(DecodeError(offset: block.length - 4, reason: "block checksum mismatch"))
+            }
+            var r = ByteReader(body)
+            do throws(DecodeError) {
+                let count = Int(try r.u32("entry count"))
+                for _ in 0..<count {
+                    func same(_ part: [UInt8]) throws(DecodeError) -> Bool {
+                        let n = Int(try r.u8("key part"))
+                        return RecordView.equal(try r.bytes(n, "key part"), part)
+                    }
+                    // Read all three parts whatever the outcome, to stay on entry boundaries.
+                    let tenantMatches = try same(wanted.tenant)
+                    let groupMatches = try same(wanted.group)
+                    let idMatches = try same(wanted.id)
+                    let matches = tenantMatches && groupMatches && idMatches
+                    let version = try r.u64("version")
+                    let last = try r.u64("last sequence")
+                    if matches { return .success(StreamHead(key: key, version: version, lastSequence: last)) }
+                }
+                return .success(nil)
+            } catch { return .failure(error) }
+        }
+        switch found {
+        case .success(let head): return head
+        case .failure(let error):
+            throw .corrupt(.badChecksum, path, block.offset + Int64(error.offset), "stream-heads block \(index): \(error.reason)")
+        }
     }
 
     /// Every head in key order (for merging and verification).
