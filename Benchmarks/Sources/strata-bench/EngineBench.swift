@@ -30,8 +30,8 @@ struct Engine: AsyncParsableCommand {
     func run() async throws {
         let fs = PosixFileSystem()
         try fs.createDirectory(directory)
-        print("workload                                   | figure")
-        print("-------------------------------------------|------------------------------------------")
+        say("workload                                   | figure")
+        say("-------------------------------------------|------------------------------------------")
 
         // 1. Sequential: each append = 100 events of one stream, awaited before the next.
         var data = CartsData(streamCount: 10_000)
@@ -171,7 +171,7 @@ func int(_ x: Double) -> String { String(Int(x.rounded())) }
 func f1(_ x: Double) -> String { String(Double(Int((x * 10).rounded())) / 10) }
 func f2(_ x: Double) -> String { String(Double(Int((x * 100).rounded())) / 100) }
 func row(_ name: String, _ value: String) {
-    print(name + String(repeating: " ", count: max(0, 43 - name.count)) + "| " + value)
+    say(name + String(repeating: " ", count: max(0, 43 - name.count)) + "| " + value)
 }
 
 final class SharedCounter: Sendable {

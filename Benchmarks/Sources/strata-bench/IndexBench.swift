@@ -1,6 +1,19 @@
 import ArgumentParser
 import StrataStorage
 
+/// Lines from the parent and its children share one output: each is written unbuffered, whole.
+func say(_ line: String) {
+    var bytes = Array((line + "\n").utf8)
+    bytes.withUnsafeMutableBytes { raw in
+        var done = 0
+        while done < raw.count {
+            let n = Glibc.write(1, raw.baseAddress! + done, raw.count - done)
+            if n <= 0 { return }
+            done += n
+        }
+    }
+}
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,6 +49,8 @@ struct IndexRun: AsyncParsableCommand {
     @Option var events = 10_000_000
     @Option var streams = 1_000_000
     @Option var reads = 100_000
+    @Option(help: "MiB the killed writer leaves in a fresh active segment (the segment target is 64).")
+    var tailMiB = 56
 
     func run() async throws {
         let store = directory + "/index-store-\(events)-\(streams)"
@@ -43,18 +58,32 @@ struct IndexRun: AsyncParsableCommand {
         if !PosixFileSystem().fileExists(store + "/CHECKPOINT") {
             try runChild(me, ["index", "build", store, "--events", "\(events)", "--streams", "\(streams)"])
         }
-        print("store: \(store) (\(events) events, \(streams) streams)")
-        print("-- open after clean close (fresh process)")
+        say("store: \(store) (\(events) events, \(streams) streams)")
+        say("-- open after clean close (fresh process)")
         try runChild(me, ["index", "probe", store, "--reads", "\(reads)", "--events", "\(events)", "--streams", "\(streams)"])
-        print("-- open after a SIGKILLed writer (fresh process)")
+        say("-- open after a SIGKILLed writer (fresh process)")
         let pid = try spawn(me, ["index", "crash-writer", store, "--events", "\(events)", "--streams", "\(streams)"])
-        // Let it write most of a segment past the last flush, then kill it.
-        usleep(UInt32(6_000_000))
+        // The worst case: let it write most of a segment past the last flush (the index flushes and the
+        // checkpoint moves at every rollover), then kill it.
+        let target = Int64(tailMiB) << 20
+        let deadline = ContinuousClock.now + .seconds(120)
+        var tail: Int64 = 0
+        var startSegment: String?
+        while ContinuousClock.now < deadline {
+            usleep(50_000)
+            guard let last = try PosixFileSystem().listDirectory(store).filter({ $0.hasSuffix(".segment") }).last else { continue }
+            if startSegment == nil { startSegment = last }
+            let handle = try PosixFileSystem().open(store + "/" + last, mode: .read)
+            tail = try handle.size()
+            handle.close()
+            if last != startSegment && tail >= target { break }
+        }
         kill(pid, SIGKILL)
+        say("killed the writer with \(tail >> 20) MiB in the active segment since its last rollover")
         var status: Int32 = 0
         waitpid(pid, &status, 0)
         try runChild(me, ["index", "probe", store, "--reads", "\(reads)", "--events", "\(events)", "--streams", "\(streams)"])
-        print("-- open after that recovery (clean again)")
+        say("-- open after that recovery (clean again)")
         try runChild(me, ["index", "probe", store, "--reads", "\(reads / 10)", "--events", "\(events)", "--streams", "\(streams)"])
     }
 }
@@ -107,7 +136,7 @@ struct IndexBuild: AsyncParsableCommand {
             written += batch.count
         }
         try await log.close()
-        print("built \(written) events over \(streams) streams in \(seconds(ContinuousClock.now - start)) s")
+        say("built \(written) events over \(streams) streams in \(seconds(ContinuousClock.now - start)) s")
     }
 }
 
