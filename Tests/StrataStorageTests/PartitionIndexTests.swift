@@ -291,6 +291,36 @@ let weakHash = StreamKeyHash(name: "test-weak") { key in UInt64(key.id.utf8.redu
         try await again.close()
     }
 
+    /// Many rollovers make many runs and heads files; background merges keep their number bounded while
+    /// appends and reads go on, and every answer stays equal to the log.
+    @Test func backgroundMergesBoundTheFilesAndKeepAnswersExact() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs, segmentBytes: 1_024)
+        for i in 0..<150 {
+            try await store.append((0..<2).map { j in
+                EventRecord(key: Self.key((i * 3 + j) % 40), version: 0, typeName: "E", timestampMicros: 0, payload: Array(repeating: UInt8(i % 200), count: 120))
+            })
+            if i % 25 == 0 { try verifyIndexAgainstLog(store, context: "during, after \(i)") }
+        }
+        store.index.waitForMerges()
+        // A merge may have been scheduled by the last flush only.
+        store.index.scheduleMergeIfNeeded()
+        store.index.waitForMerges()
+        let (runs, heads) = store.index.state.withLock { ($0.runs.count, $0.heads.count) }
+        #expect(runs <= PartitionIndex.runsBeforeMerge)
+        #expect(heads <= PartitionIndex.headsFilesBeforeMerge)
+        #expect(store.index.lastMergeError.withLock { $0 } == nil)
+        #expect(segmentPaths(fs).count > 20)
+        try verifyIndexAgainstLog(store, context: "merged")
+        try await store.close()
+        let indexFiles = fs.files.filter { $0.hasPrefix(simulatedStorePath + "/index/") }
+        #expect(indexFiles.count <= PartitionIndex.runsBeforeMerge + PartitionIndex.headsFilesBeforeMerge + 3)
+        let reopened = try openSimulated(fs, segmentBytes: 1_024)
+        #expect(reopened.recovery.indexProblem == nil)
+        try verifyIndexAgainstLog(reopened, context: "reopened")
+        try await reopened.close()
+    }
+
     /// After a crash only the frames after the index's last flush are read again.
     @Test func crashReindexesOnlyTheTail() async throws {
         let fs = SimulatedFileSystem()

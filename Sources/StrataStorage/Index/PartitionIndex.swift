@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 /// A stream's head as the writer tracks it between flushes of the stream-heads file.
@@ -38,6 +39,14 @@ final class PartitionIndex: Sendable {
     let fileSystem: any FileSystem
     let hasher: StreamKeyHash
     let state: Mutex<State>
+    /// Held while the manifest is written and the state swapped (flushes and merge installs), so the two
+    /// never interleave. Its value: the index was closed (a finished merge is then discarded).
+    let manifestLock = Mutex<Bool>(false)
+    /// Merges run here, off the writer's path.
+    let mergeQueue = DispatchQueue(label: "strata.index-merge", qos: .utility)
+    let mergeRunning = Atomic<Bool>(false)
+    /// The last background merge failure (the files stay as they were; the next flush tries again).
+    let lastMergeError = Mutex<String?>(nil)
 
     init(directory: String, fileSystem: any FileSystem, hasher: StreamKeyHash, state: State) {
         self.directory = directory
@@ -202,37 +211,41 @@ final class PartitionIndex: Sendable {
 
     // MARK: flushing
 
-    private func newFileName(_ prefix: String, _ suffix: String, _ s: inout State) -> String {
-        defer { s.nextFileNumber += 1 }
-        let digits = String(s.nextFileNumber)
+    /// A new, unique file name in the index folder.
+    private func newFileName(_ prefix: String, _ suffix: String) -> String {
+        let number = state.withLock { s in
+            defer { s.nextFileNumber += 1 }
+            return s.nextFileNumber
+        }
+        let digits = String(number)
         return prefix + String(repeating: "0", count: max(0, 10 - digits.count)) + digits + suffix
     }
 
     /// Writes the in-memory entries as a run and the heads as a new heads file, then the manifest, and swaps
     /// them in. `through` is the last sequence they cover; the frames up to it must be durable. Writer only.
     func flush(through: UInt64) throws(IOError) {
-        var s = state.withLock { $0 }
+        let result = manifestLock.withLock { _ -> Result<Void, IOError> in
+            do throws(IOError) {
+                try flushLocked(through: through)
+                return .success(())
+            } catch { return .failure(error) }
+        }
+        try result.get()
+        scheduleMergeIfNeeded()
+    }
+
+    private func flushLocked(through: UInt64) throws(IOError) {
+        let s = state.withLock { $0 }
         guard through > s.manifest.indexedThrough else { return }
-        var obsolete: [String] = []
         var runs = s.runs
         var manifestRuns = s.manifest.runs
         if s.memoryEntries > 0 {
             let entries = s.memory.values.flatMap { $0 }
-            let name = newFileName("run-", ".idx", &s)
+            let name = newFileName("run-", ".idx")
             let first = s.manifest.indexedThrough + 1
             try IndexRunFile.write(entries, firstSequence: first, lastSequence: through, to: joinPath(directory, name), directory: directory, fileSystem: fileSystem)
             runs.append(try openRun(name))
             manifestRuns.append(.init(file: name, firstSequence: first, lastSequence: through))
-        }
-        if runs.count > Self.runsBeforeMerge {
-            var all: [IndexEntry] = []
-            for run in runs { all += try allEntries(run) }
-            let name = newFileName("run-", ".idx", &s)
-            let first = manifestRuns.first?.firstSequence ?? 1
-            try IndexRunFile.write(all, firstSequence: first, lastSequence: through, to: joinPath(directory, name), directory: directory, fileSystem: fileSystem)
-            obsolete += manifestRuns.map(\.file)
-            runs = [try openRun(name)]
-            manifestRuns = [.init(file: name, firstSequence: first, lastSequence: through)]
         }
         var headsReaders = s.heads
         var headsNames = s.manifest.headsFiles
@@ -240,19 +253,10 @@ final class PartitionIndex: Sendable {
             // A delta: only the streams written since the last flush (O(streams touched), not O(streams)).
             let fresh = s.overlay.map { StreamHead(key: $0.key, version: $0.value.version, lastSequence: $0.value.lastSequence) }
                 .sorted { partitionKeyPrecedes($0.key, $1.key) }
-            let name = newFileName("heads-", ".hds", &s)
+            let name = newFileName("heads-", ".hds")
             try StreamHeadsFile.write(fresh, coveredThrough: through, hasher: hasher, to: joinPath(directory, name), directory: directory, fileSystem: fileSystem)
             headsNames.append(name)
             headsReaders.append(try openHeads(name))
-        }
-        if headsReaders.count > Self.headsFilesBeforeMerge {
-            var merged: [StreamHead] = []
-            for reader in headsReaders { merged = Self.mergeHeads(merged, try allHeads(reader)) }
-            let name = newFileName("heads-", ".hds", &s)
-            try StreamHeadsFile.write(merged, coveredThrough: through, hasher: hasher, to: joinPath(directory, name), directory: directory, fileSystem: fileSystem)
-            obsolete += headsNames
-            headsNames = [name]
-            headsReaders = [try openHeads(name)]
         }
         let manifest = IndexManifest(indexedThrough: through, hashName: hasher.name, headsFiles: headsNames, runs: manifestRuns)
         try fileSystem.writeAtomically(manifest.encode(), to: joinPath(directory, IndexFileName.manifest), directory: directory)
@@ -260,14 +264,101 @@ final class PartitionIndex: Sendable {
             live.runs = runs
             live.heads = headsReaders
             live.manifest = manifest
-            live.nextFileNumber = s.nextFileNumber
-            // Everything up to `through` is now on disk; keep only what the writer added meanwhile (nothing,
-            // since flushes run on the writer queue between groups).
+            // Everything up to `through` is now on disk. Flushes run on the writer queue between groups, so
+            // the writer added nothing meanwhile.
             live.memory = [:]
             live.memoryEntries = 0
             live.overlay = [:]
         }
+    }
+
+    // MARK: background merging
+
+    /// Starts a background merge when there are too many runs or heads files (one merge at a time).
+    func scheduleMergeIfNeeded() {
+        let (runs, heads) = state.withLock { ($0.runs.count, $0.heads.count) }
+        guard runs > Self.runsBeforeMerge || heads > Self.headsFilesBeforeMerge else { return }
+        guard mergeRunning.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        mergeQueue.async {
+            do throws(IOError) {
+                try self.mergeInBackground()
+                self.lastMergeError.withLock { $0 = nil }
+            } catch {
+                self.lastMergeError.withLock { $0 = error.description }
+            }
+            self.mergeRunning.store(false, ordering: .releasing)
+        }
+    }
+
+    /// Waits until no merge is running (tests, close).
+    func waitForMerges() {
+        mergeQueue.sync {}
+    }
+
+    /// Merges all current runs into one, and all current heads files into one (a newer file's head wins), then
+    /// installs the results in place of exactly the files it merged; files flushed meanwhile stay as they are.
+    private func mergeInBackground() throws(IOError) {
+        let s = state.withLock { $0 }
+        var mergedRun: (name: String, reader: IndexRunReader, first: UInt64, last: UInt64, sources: Set<String>)?
+        if s.runs.count > Self.runsBeforeMerge {
+            var all: [IndexEntry] = []
+            for run in s.runs { all += try allEntries(run) }
+            let first = s.manifest.runs.map(\.firstSequence).min() ?? 1
+            let last = s.manifest.runs.map(\.lastSequence).max() ?? 0
+            let name = newFileName("run-", ".idx")
+            try IndexRunFile.write(all, firstSequence: first, lastSequence: last, to: joinPath(directory, name), directory: directory, fileSystem: fileSystem)
+            mergedRun = (name, try openRun(name), first, last, Set(s.manifest.runs.map(\.file)))
+        }
+        var mergedHeads: (name: String, reader: StreamHeadsReader, sources: [String])?
+        if s.heads.count > Self.headsFilesBeforeMerge {
+            var merged: [StreamHead] = []
+            for reader in s.heads { merged = Self.mergeHeads(merged, try allHeads(reader)) }
+            let covered = s.heads.map(\.coveredThrough).max() ?? 0
+            let name = newFileName("heads-", ".hds")
+            try StreamHeadsFile.write(merged, coveredThrough: covered, hasher: hasher, to: joinPath(directory, name), directory: directory, fileSystem: fileSystem)
+            mergedHeads = (name, try openHeads(name), s.manifest.headsFiles)
+        }
+        var obsolete: [String] = []
+        let installed = try manifestLock.withLock { (closed) -> Result<Bool, IOError> in
+            if closed { return .success(false) }
+            var live = state.withLock { $0 }
+            var manifest = live.manifest
+            if let run = mergedRun {
+                // Install only if every merged run is still current (a rebuild may have replaced them).
+                guard run.sources.isSubset(of: Set(manifest.runs.map(\.file))) else { return .success(false) }
+                let keep = manifest.runs.indices.filter { !run.sources.contains(manifest.runs[$0].file) }
+                live.runs = [run.reader] + keep.map { live.runs[$0] }
+                manifest.runs = [.init(file: run.name, firstSequence: run.first, lastSequence: run.last)] + keep.map { manifest.runs[$0] }
+                obsolete += run.sources
+            }
+            if let heads = mergedHeads {
+                // The merged files are the oldest ones; files flushed since stay after (newer) the merged one.
+                guard manifest.headsFiles.starts(with: heads.sources) else { return .success(false) }
+                live.heads = [heads.reader] + live.heads.dropFirst(heads.sources.count)
+                manifest.headsFiles = [heads.name] + manifest.headsFiles.dropFirst(heads.sources.count)
+                obsolete += heads.sources
+            }
+            do throws(IOError) {
+                try fileSystem.writeAtomically(manifest.encode(), to: joinPath(directory, IndexFileName.manifest), directory: directory)
+            } catch { return .failure(error) }
+            let (runs, headsReaders) = (live.runs, live.heads)
+            state.withLock { current in
+                current.runs = runs
+                current.heads = headsReaders
+                current.manifest = manifest
+            }
+            return .success(true)
+        }.get()
+        if !installed {
+            obsolete = [mergedRun?.name, mergedHeads?.name].compactMap { $0 }
+        }
         for name in obsolete { try? fileSystem.remove(joinPath(directory, name)) }
+    }
+
+    /// Stops installing merges (a running one is discarded) and waits for it to end.
+    func close() {
+        manifestLock.withLock { $0 = true }
+        waitForMerges()
     }
 
     static func mergeHeads(_ old: [StreamHead], _ fresh: [StreamHead]) -> [StreamHead] {

@@ -246,7 +246,10 @@ extension LogStore {
     /// Final step of `close`: sync and checkpoint. The active segment's descriptor is shared with readers and
     /// closes when the last of them (and the store) releases it.
     func finish(_ w: inout WriterState) -> Result<Void, StorageError> {
-        defer { w.closed = true }
+        defer {
+            w.closed = true
+            index.close()
+        }
         if let failure = w.failure { return .failure(.writerFailed(failure)) }
         do throws(IOError) {
             try syncActive(&w)

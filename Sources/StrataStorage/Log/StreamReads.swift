@@ -128,6 +128,9 @@ extension PublishedLog {
 extension PartitionIndex {
     /// Forgets every index file and indexes the whole log again.
     func rebuild(log: PublishedLog) throws(StorageError) {
+        // No merge may install files from before the rebuild (merges start only from flushes, which run on
+        // the writer queue, as this does).
+        waitForMerges()
         let old = state.withLock { s -> [String] in
             let names = s.manifest.headsFiles + s.manifest.runs.map(\.file)
             let next = s.nextFileNumber
