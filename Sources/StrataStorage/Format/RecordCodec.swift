@@ -102,22 +102,25 @@ enum RecordCodec {
     /// writes (no per-byte appends, no per-record allocation). Record i gets stream version `versions[i]`
     /// (the store assigns versions). Fields must already be validated.
     static func encodeBatch(_ records: [EventRecord], versions: [UInt64]) -> [UInt8] {
-        var total = 0
-        var prepared: [Prepared] = []
-        prepared.reserveCapacity(records.count)
-        for index in records.indices {
-            let info = prepare(records[index], version: versions[index], sequenceDelta: UInt64(index))
-            total += varintSize(UInt64(info.bodySize)) + info.bodySize
-            prepared.append(info)
-        }
-        return [UInt8](unsafeUninitializedCapacity: total) { buffer, count in
-            var p = UnsafeMutableRawPointer(buffer.baseAddress!)
+        // Through an unsafe buffer: element access by address, no copy of any record.
+        records.withUnsafeBufferPointer { records in
+            var total = 0
+            var prepared: [Prepared] = []
+            prepared.reserveCapacity(records.count)
             for index in records.indices {
-                putVarint(UInt64(prepared[index].bodySize), &p)
-                write(records[index], version: versions[index], sequenceDelta: UInt64(index), prepared: prepared[index], at: &p)
+                let info = prepare(records[index], version: versions[index], sequenceDelta: UInt64(index))
+                total += varintSize(UInt64(info.bodySize)) + info.bodySize
+                prepared.append(info)
             }
-            precondition(p - UnsafeMutableRawPointer(buffer.baseAddress!) == total, "record size mismatch")
-            count = total
+            return [UInt8](unsafeUninitializedCapacity: total) { buffer, count in
+                var p = UnsafeMutableRawPointer(buffer.baseAddress!)
+                for index in records.indices {
+                    putVarint(UInt64(prepared[index].bodySize), &p)
+                    write(records[index], version: versions[index], sequenceDelta: UInt64(index), prepared: prepared[index], at: &p)
+                }
+                precondition(p - UnsafeMutableRawPointer(buffer.baseAddress!) == total, "record size mismatch")
+                count = total
+            }
         }
     }
 

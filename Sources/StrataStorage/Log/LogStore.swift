@@ -121,7 +121,9 @@ public final class LogStore: Sendable {
     ) async throws(StorageError) -> AppendResult {
         guard !records.isEmpty else { throw .emptyBatch }
         guard records.count <= Limits.recordsPerFrameMax else { throw .batchTooLarge(records: records.count, rawBytes: 0) }
-        for index in records.indices { try RecordCodec.validate(records[index], index: index) }
+        try records.withUnsafeBufferPointer { (records) throws(StorageError) in
+            for index in records.indices { try RecordCodec.validate(records[index], index: index) }
+        }
         var plans: [StreamPlan] = []
         var planOf: [PartitionKey: Int] = [:]
         var planOfRecord = [Int](repeating: 0, count: records.count)
