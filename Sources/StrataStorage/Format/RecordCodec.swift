@@ -30,7 +30,7 @@ enum RecordCodec {
 
 
     /// Checks every field against `Limits`. `index` is the record's position in its batch, for the error.
-    static func validate(_ record: EventRecord, index: Int) throws(StorageError) {
+    static func validate(_ record: UnsafePointer<EventRecord>, index: Int) throws(StorageError) {
         func check(_ value: String, _ field: String, _ max: Int, allowEmpty: Bool = false) throws(StorageError) {
             let n = value.utf8.count
             if n == 0 && !allowEmpty {
@@ -40,22 +40,22 @@ enum RecordCodec {
                 throw .invalidRecord(index: index, reason: "\(field) is \(n) bytes; the limit is \(max)")
             }
         }
-        try check(record.key.tenant, "tenant", Limits.tenantBytesMax)
-        try check(record.key.group, "aggregate group", Limits.groupBytesMax)
-        try check(record.key.id, "aggregate id", Limits.aggregateIdBytesMax)
-        try check(record.typeName, "type name", Limits.typeNameBytesMax)
-        if let value = record.metadata.correlationId {
+        try check(record.pointee.key.tenant, "tenant", Limits.tenantBytesMax)
+        try check(record.pointee.key.group, "aggregate group", Limits.groupBytesMax)
+        try check(record.pointee.key.id, "aggregate id", Limits.aggregateIdBytesMax)
+        try check(record.pointee.typeName, "type name", Limits.typeNameBytesMax)
+        if let value = record.pointee.metadata.correlationId {
             try check(value, "correlation id", Limits.metadataFieldBytesMax, allowEmpty: true)
         }
-        if let value = record.metadata.causationId {
+        if let value = record.pointee.metadata.causationId {
             try check(value, "causation id", Limits.metadataFieldBytesMax, allowEmpty: true)
         }
-        if let value = record.metadata.user {
+        if let value = record.pointee.metadata.user {
             try check(value, "user", Limits.metadataFieldBytesMax, allowEmpty: true)
         }
-        if record.payload.count > Limits.payloadBytesMax {
+        if record.pointee.payload.count > Limits.payloadBytesMax {
             throw .invalidRecord(
-                index: index, reason: "payload is \(record.payload.count) bytes; the limit is \(Limits.payloadBytesMax)")
+                index: index, reason: "payload is \(record.pointee.payload.count) bytes; the limit is \(Limits.payloadBytesMax)")
         }
     }
 
@@ -75,26 +75,26 @@ enum RecordCodec {
     }
 
     @inline(__always)
-    static func prepare(_ record: borrowing EventRecord, version: UInt64, sequenceDelta: UInt64) -> Prepared {
-        let correlationUUID = record.metadata.correlationId.flatMap(compactUUID)
-        let causationUUID = record.metadata.causationId.flatMap(compactUUID)
+    static func prepare(_ record: UnsafePointer<EventRecord>, version: UInt64, sequenceDelta: UInt64) -> Prepared {
+        let correlationUUID = record.pointee.metadata.correlationId.flatMap(compactUUID)
+        let causationUUID = record.pointee.metadata.causationId.flatMap(compactUUID)
         var size = bodySize(record, version: version, sequenceDelta: sequenceDelta)
-        if let value = record.metadata.correlationId { size += correlationUUID != nil ? 16 : 1 + value.utf8.count }
-        if let value = record.metadata.causationId { size += causationUUID != nil ? 16 : 1 + value.utf8.count }
+        if let value = record.pointee.metadata.correlationId { size += correlationUUID != nil ? 16 : 1 + value.utf8.count }
+        if let value = record.pointee.metadata.causationId { size += causationUUID != nil ? 16 : 1 + value.utf8.count }
         return Prepared(bodySize: size, correlationUUID: correlationUUID, causationUUID: causationUUID)
     }
 
     /// Bytes of the record body (everything after its length varint) except the correlation and causation
     /// ids, which `prepare` adds. Fields must already be validated.
     @inline(__always)
-    static func bodySize(_ record: borrowing EventRecord, version: UInt64, sequenceDelta: UInt64) -> Int {
-        var size = varintSize(sequenceDelta) + varintSize(version) + varintSize(UInt64(record.typeVersion))
-            + varintSize(zigzagEncode(record.timestampMicros)) + 16
-        size += 4 + record.key.tenant.utf8.count + record.key.group.utf8.count + record.key.id.utf8.count
-            + record.typeName.utf8.count
+    static func bodySize(_ record: UnsafePointer<EventRecord>, version: UInt64, sequenceDelta: UInt64) -> Int {
+        var size = varintSize(sequenceDelta) + varintSize(version) + varintSize(UInt64(record.pointee.typeVersion))
+            + varintSize(zigzagEncode(record.pointee.timestampMicros)) + 16
+        size += 4 + record.pointee.key.tenant.utf8.count + record.pointee.key.group.utf8.count + record.pointee.key.id.utf8.count
+            + record.pointee.typeName.utf8.count
         size += 1
-        if let value = record.metadata.user { size += 1 + value.utf8.count }
-        size += varintSize(UInt64(record.payload.count)) + record.payload.count
+        if let value = record.pointee.metadata.user { size += 1 + value.utf8.count }
+        size += varintSize(UInt64(record.pointee.payload.count)) + record.pointee.payload.count
         return size
     }
 
@@ -108,7 +108,7 @@ enum RecordCodec {
             var prepared: [Prepared] = []
             prepared.reserveCapacity(records.count)
             for index in records.indices {
-                let info = prepare(records[index], version: versions[index], sequenceDelta: UInt64(index))
+                let info = prepare(records.baseAddress! + index, version: versions[index], sequenceDelta: UInt64(index))
                 total += varintSize(UInt64(info.bodySize)) + info.bodySize
                 prepared.append(info)
             }
@@ -116,7 +116,9 @@ enum RecordCodec {
                 var p = UnsafeMutableRawPointer(buffer.baseAddress!)
                 for index in records.indices {
                     putVarint(UInt64(prepared[index].bodySize), &p)
-                    write(records[index], version: versions[index], sequenceDelta: UInt64(index), prepared: prepared[index], at: &p)
+                    write(
+                        records.baseAddress! + index, version: versions[index], sequenceDelta: UInt64(index),
+                        prepared: prepared[index], at: &p)
                 }
                 precondition(p - UnsafeMutableRawPointer(buffer.baseAddress!) == total, "record size mismatch")
                 count = total
@@ -126,20 +128,20 @@ enum RecordCodec {
 
     @inline(__always)
     static func write(
-        _ record: borrowing EventRecord, version: UInt64, sequenceDelta: UInt64, prepared: Prepared,
+        _ record: UnsafePointer<EventRecord>, version: UInt64, sequenceDelta: UInt64, prepared: Prepared,
         at p: inout UnsafeMutableRawPointer
     ) {
         putVarint(sequenceDelta, &p)
         putVarint(version, &p)
-        putVarint(UInt64(record.typeVersion), &p)
-        putVarint(zigzagEncode(record.timestampMicros), &p)
-        putUUID(record.eventId, &p)
-        putStr8(record.key.tenant, &p)
-        putStr8(record.key.group, &p)
-        putStr8(record.key.id, &p)
-        putStr8(record.typeName, &p)
-        let correlation = record.metadata.correlationId
-        let causation = record.metadata.causationId
+        putVarint(UInt64(record.pointee.typeVersion), &p)
+        putVarint(zigzagEncode(record.pointee.timestampMicros), &p)
+        putUUID(record.pointee.eventId, &p)
+        putStr8(record.pointee.key.tenant, &p)
+        putStr8(record.pointee.key.group, &p)
+        putStr8(record.pointee.key.id, &p)
+        putStr8(record.pointee.typeName, &p)
+        let correlation = record.pointee.metadata.correlationId
+        let causation = record.pointee.metadata.causationId
         let correlationUUID = prepared.correlationUUID
         let causationUUID = prepared.causationUUID
         var flags: UInt8 = 0
@@ -147,17 +149,17 @@ enum RecordCodec {
         if correlationUUID != nil { flags |= metadataCorrelationUUID }
         if causation != nil { flags |= metadataCausation }
         if causationUUID != nil { flags |= metadataCausationUUID }
-        if record.metadata.user != nil { flags |= metadataUser }
+        if record.pointee.metadata.user != nil { flags |= metadataUser }
         p.storeBytes(of: flags, as: UInt8.self)
         p += 1
         if let id = correlationUUID { putUUID(id, &p) } else if let value = correlation { putStr8(value, &p) }
         if let id = causationUUID { putUUID(id, &p) } else if let value = causation { putStr8(value, &p) }
-        if let value = record.metadata.user { putStr8(value, &p) }
-        putVarint(UInt64(record.payload.count), &p)
-        record.payload.withUnsafeBytes { payload in
+        if let value = record.pointee.metadata.user { putStr8(value, &p) }
+        putVarint(UInt64(record.pointee.payload.count), &p)
+        record.pointee.payload.withUnsafeBytes { payload in
             if payload.count > 0 { p.copyMemory(from: payload.baseAddress!, byteCount: payload.count) }
         }
-        p += record.payload.count
+        p += record.pointee.payload.count
     }
 
     @inline(__always)

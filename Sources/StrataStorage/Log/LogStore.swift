@@ -122,23 +122,32 @@ public final class LogStore: Sendable {
         guard !records.isEmpty else { throw .emptyBatch }
         guard records.count <= Limits.recordsPerFrameMax else { throw .batchTooLarge(records: records.count, rawBytes: 0) }
         try records.withUnsafeBufferPointer { (records) throws(StorageError) in
-            for index in records.indices { try RecordCodec.validate(records[index], index: index) }
+            for index in records.indices { try RecordCodec.validate(records.baseAddress! + index, index: index) }
         }
         var plans: [StreamPlan] = []
         var planOf: [PartitionKey: Int] = [:]
         var planOfRecord = [Int](repeating: 0, count: records.count)
-        for i in records.indices {
-            let key = records[i].key
-            if let p = planOf[key] {
-                plans[p].count += 1
-                plans[p].lastIndex = i
-                planOfRecord[i] = p
-            } else {
-                planOf[key] = plans.count
-                planOfRecord[i] = plans.count
-                plans.append(StreamPlan(
-                    key: key, hash: index.hasher(key), expected: expecting[key] ?? .any, assumedHead: 0,
-                    firstIndex: i, lastIndex: i, count: 1))
+        records.withUnsafeBufferPointer { records in
+            // Records of one stream usually come together: look the dictionary up only when the key changes.
+            var current = -1
+            for i in records.indices {
+                let record = records.baseAddress! + i
+                if current >= 0 && record.pointee.key == plans[current].key {
+                    plans[current].count += 1
+                    plans[current].lastIndex = i
+                } else if let p = planOf[record.pointee.key] {
+                    current = p
+                    plans[p].count += 1
+                    plans[p].lastIndex = i
+                } else {
+                    let key = record.pointee.key
+                    current = plans.count
+                    planOf[key] = current
+                    plans.append(StreamPlan(
+                        key: key, hash: index.hasher(key), expected: expecting[key] ?? .any, assumedHead: 0,
+                        firstIndex: i, lastIndex: i, count: 1))
+                }
+                planOfRecord[i] = current
             }
         }
         for (key, expected) in expecting where planOf[key] == nil {
