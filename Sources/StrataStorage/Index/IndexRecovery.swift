@@ -48,17 +48,14 @@ extension PartitionIndex {
                     throw .corrupt(.badSequence, manifestPath, 0, "index covers sequence \(manifest.indexedThrough), the log ends at \(lastSequence)")
                 }
                 state.manifest = manifest
-                // Every block is checked now, so damage is found (and the index rebuilt) at open rather than by a
-                // later lookup. Cost: one sequential read of the index files, with CRC32C at memory speed.
+                // Opening a file checks its header, size, block index and filter; each block's checksum is
+                // checked whenever it is read, and a lookup that finds damage has the index rebuilt. Reading
+                // every block here would make open cost proportional to the data (DESIGN.md, invariant 3).
                 for name in manifest.headsFiles {
-                    let heads = try StreamHeadsReader.open(joinPath(directory, name), fileSystem: fs, hasher: hasher)
-                    try heads.verifyBlocks()
-                    state.heads.append(heads)
+                    state.heads.append(try StreamHeadsReader.open(joinPath(directory, name), fileSystem: fs, hasher: hasher))
                 }
                 for run in manifest.runs {
-                    let reader = try IndexRunReader.open(joinPath(directory, run.file), fileSystem: fs)
-                    try reader.verifyBlocks()
-                    state.runs.append(reader)
+                    state.runs.append(try IndexRunReader.open(joinPath(directory, run.file), fileSystem: fs))
                 }
             } catch {
                 problem = error.description

@@ -45,6 +45,10 @@ final class PartitionIndex: Sendable {
     /// Merges run here, off the writer's path.
     let mergeQueue = DispatchQueue(label: "strata.index-merge", qos: .utility)
     let mergeRunning = Atomic<Bool>(false)
+    /// A rebuild was scheduled after a lookup found a damaged index file.
+    let repairScheduled = Atomic<Bool>(false)
+    /// Why the index was last repaired (or why the repair failed).
+    let lastRepairReason = Mutex<String?>(nil)
     /// The last background merge failure (the files stay as they were; the next flush tries again).
     let lastMergeError = Mutex<String?>(nil)
 

@@ -114,6 +114,9 @@ extension LogStore {
             do throws(StorageError) {
                 actual = try index.pendingVersion(of: plan.key)
             } catch {
+                if case .corrupt(let corruption) = error, corruption.file.hasPrefix(index.directory) {
+                    scheduleIndexRepair(reason: corruption.description)
+                }
                 return .failed(error)
             }
             guard actual != plan.assumedHead else { continue }

@@ -161,7 +161,9 @@ public final class LogStore: Sendable {
                 switch plans[p].expected {
                 case .exactly(let n): plans[p].assumedHead = n
                 case .noStream: plans[p].assumedHead = 0
-                case .any: plans[p].assumedHead = try index.pendingVersion(of: plans[p].key)
+                case .any:
+                    let key = plans[p].key
+                    plans[p].assumedHead = try repairingIndex { () throws(StorageError) in try index.pendingVersion(of: key) }
                 }
             }
             var ordinal = [UInt64](repeating: 0, count: plans.count)

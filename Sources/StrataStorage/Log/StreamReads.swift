@@ -10,7 +10,7 @@ extension LogStore {
     /// The latest committed version of `stream` and the sequence of its latest event (nil: no event).
     public func streamHead(_ stream: PartitionKey) throws(StorageError) -> StreamHead? {
         guard !published.withLock({ $0.closed }) else { throw .closed }
-        return try index.committedHead(of: stream)
+        return try repairingIndex { () throws(StorageError) in try index.committedHead(of: stream) }
     }
 
     /// Calls `body` for the committed events of `stream` with versions `from...through` and global sequence
@@ -24,7 +24,7 @@ extension LogStore {
         let log = published.withLock { $0 }
         guard !log.closed else { throw StorageError.closed }
         let watermark = asOfSequence == .max ? log.nextSequence : min(log.nextSequence, asOfSequence + 1)
-        let entries = try index.entries(for: stream, committedBelow: watermark)
+        let entries = try repairingIndex { () throws(StorageError) in try index.entries(for: stream, committedBelow: watermark) }
             .filter { $0.lastVersion >= version && $0.firstVersion <= lastVersion }
         guard !entries.isEmpty, limit > 0 else { return 0 }
         let buffers = readBuffers.take()
@@ -87,7 +87,45 @@ extension LogStore {
         tenant: String, group: String? = nil, after: PartitionKey? = nil, limit: Int = 100
     ) throws(StorageError) -> [StreamHead] {
         guard !published.withLock({ $0.closed }) else { throw .closed }
-        return try index.list(tenant: tenant, group: group, after: after, limit: limit)
+        return try repairingIndex { () throws(StorageError) in try index.list(tenant: tenant, group: group, after: after, limit: limit) }
+    }
+
+    /// Runs an index lookup; if it finds an index file damaged (every block's checksum is checked as it is
+    /// read), schedules a rebuild of the index from the segments and rethrows. The index is derived data: once
+    /// the rebuild is done (`waitForIndexRepair`), the same call answers.
+    func repairingIndex<T>(_ body: () throws(StorageError) -> T) throws(StorageError) -> T {
+        do throws(StorageError) {
+            return try body()
+        } catch {
+            if case .corrupt(let corruption) = error, corruption.file.hasPrefix(index.directory) {
+                scheduleIndexRepair(reason: corruption.description)
+            }
+            throw error
+        }
+    }
+
+    /// Rebuilds the index on the writer queue (once, however many lookups saw the damage).
+    func scheduleIndexRepair(reason: String) {
+        guard index.repairScheduled.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        index.lastRepairReason.withLock { $0 = reason }
+        writerQueue.async {
+            self.writer.withLock { w in
+                guard !w.closed else { return }
+                do throws(StorageError) {
+                    try self.index.rebuild(log: self.published.withLock { $0 })
+                } catch {
+                    self.index.lastRepairReason.withLock { $0 = "rebuild failed: \(error)" }
+                }
+            }
+            self.index.repairScheduled.store(false, ordering: .releasing)
+        }
+    }
+
+    /// Waits for a scheduled index repair (and anything else queued for the writer) to finish.
+    public func waitForIndexRepair() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            writerQueue.async { continuation.resume() }
+        }
     }
 
     /// Deletes the index files and rebuilds them from the segments (for `strata fsck --repair`). Appends wait
@@ -126,31 +164,33 @@ extension PublishedLog {
 }
 
 extension PartitionIndex {
-    /// Forgets every index file and indexes the whole log again.
+    /// Indexes the whole log again into new files, then swaps them in at once: readers see the old index or
+    /// the new one, never a half-built one. Runs on the writer queue (no flush or merge runs meanwhile).
     func rebuild(log: PublishedLog) throws(StorageError) {
-        // No merge may install files from before the rebuild (merges start only from flushes, which run on
-        // the writer queue, as this does).
         waitForMerges()
-        let old = state.withLock { s -> [String] in
-            let names = s.manifest.headsFiles + s.manifest.runs.map(\.file)
-            let next = s.nextFileNumber
-            s = State(manifest: IndexManifest(indexedThrough: 0, hashName: hasher.name, headsFiles: [], runs: []))
-            s.nextFileNumber = next
-            return names.filter { !$0.isEmpty }
-        }
+        let current = state.withLock { $0 }
+        let old = current.manifest.headsFiles + current.manifest.runs.map(\.file)
+        var fresh = State(manifest: IndexManifest(indexedThrough: 0, hashName: hasher.name, headsFiles: [], runs: []))
+        fresh.nextFileNumber = current.nextFileNumber
+        let building = PartitionIndex(directory: directory, fileSystem: fileSystem, hasher: hasher, state: fresh)
         let last = log.nextSequence - 1
         if last > 0 {
-            _ = try reindex(log: log, from: 1)
+            _ = try building.reindex(log: log, from: 1)
         }
         do throws(IOError) {
             if last > 0 {
-                try flush(through: last)
+                try building.flush(through: last)
             } else {
                 let manifest = IndexManifest(indexedThrough: 0, hashName: hasher.name, headsFiles: [], runs: [])
                 try fileSystem.writeAtomically(manifest.encode(), to: joinPath(directory, IndexFileName.manifest), directory: directory)
             }
         } catch { throw .io(error) }
+        // Merges of the new files are the live index's job from now on.
+        building.close()
+        let built = building.state.withLock { $0 }
+        state.withLock { $0 = built }
         for name in old { try? fileSystem.remove(joinPath(directory, name)) }
+        scheduleMergeIfNeeded()
     }
 }
 
