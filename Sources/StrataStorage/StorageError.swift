@@ -90,3 +90,21 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         .corrupt(Corruption(kind: kind, file: file, offset: offset, detail: detail))
     }
 }
+
+/// Runs file I/O, reporting its failure as `StorageError.io`.
+@inline(__always)
+func io<T>(_ body: () throws(IOError) -> T) throws(StorageError) -> T {
+    do throws(IOError) { return try body() } catch { throw .io(error) }
+}
+
+extension Corruption.Kind {
+    /// The kind of a header decoding failure, from the decoders' standard reasons ("bad magic…",
+    /// "unsupported version…", "truncated…", checksum mismatches).
+    static func classify(_ error: DecodeError) -> Corruption.Kind {
+        if error.reason.hasPrefix("bad magic") { return .badMagic }
+        if error.reason.hasPrefix("unsupported") { return .unsupportedVersion }
+        if error.reason.hasPrefix("truncated") || error.reason.hasPrefix("header sizes") { return .truncated }
+        if error.reason.contains("checksum") { return .badChecksum }
+        return .badLength
+    }
+}

@@ -13,9 +13,6 @@ extension PartitionIndex {
         report: inout RecoveryReport
     ) throws(StorageError) -> PartitionIndex {
         let directory = joinPath(storePath, IndexFileName.folder)
-        func io<T>(_ body: () throws(IOError) -> T) throws(StorageError) -> T {
-            do throws(IOError) { return try body() } catch { throw .io(error) }
-        }
         if !fs.directoryExists(directory) {
             try io { () throws(IOError) in
                 try fs.createDirectory(directory)

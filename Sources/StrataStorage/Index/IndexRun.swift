@@ -172,9 +172,6 @@ public final class IndexRunReader: Sendable {
 
     /// Opens and validates a run: header, exact file size, block index and filter checksums.
     public static func open(_ path: String, fileSystem: any FileSystem) throws(StorageError) -> IndexRunReader {
-        func io<T>(_ body: () throws(IOError) -> T) throws(StorageError) -> T {
-            do throws(IOError) { return try body() } catch { throw .io(error) }
-        }
         let handle = try io { () throws(IOError) in try fileSystem.open(path, mode: .read) }
         let size = try io { () throws(IOError) in try handle.size() }
         let headerBytes = try io { () throws(IOError) in try handle.readBytes(count: IndexRunHeader.byteCount, at: 0) }
@@ -182,12 +179,7 @@ public final class IndexRunReader: Sendable {
         do throws(DecodeError) {
             header = try headerBytes.withRawBytes { (raw) throws(DecodeError) in try IndexRunHeader.decode(raw) }
         } catch {
-            let kind: Corruption.Kind =
-                error.reason.hasPrefix("bad magic") ? .badMagic
-                : error.reason.hasPrefix("unsupported") ? .unsupportedVersion
-                : error.reason.hasPrefix("truncated") ? .truncated
-                : error.reason.contains("checksum") ? .badChecksum : .badLength
-            throw .corrupt(kind, path, Int64(error.offset), error.reason)
+            throw .corrupt(Corruption.Kind.classify(error), path, Int64(error.offset), error.reason)
         }
         guard size == header.fileSize else {
             throw .corrupt(.truncated, path, min(size, header.fileSize), "index run is \(size) bytes; its header describes \(header.fileSize)")

@@ -195,9 +195,6 @@ public final class StreamHeadsReader: Sendable {
     public static func open(
         _ path: String, fileSystem: any FileSystem, hasher: StreamKeyHash = .standard
     ) throws(StorageError) -> StreamHeadsReader {
-        func io<T>(_ body: () throws(IOError) -> T) throws(StorageError) -> T {
-            do throws(IOError) { return try body() } catch { throw .io(error) }
-        }
         let handle = try io { () throws(IOError) in try fileSystem.open(path, mode: .read) }
         let size = try io { () throws(IOError) in try handle.size() }
         let headerBytes = try io { () throws(IOError) in try handle.readBytes(count: StreamHeadsFile.headerBytes, at: 0) }
@@ -205,11 +202,7 @@ public final class StreamHeadsReader: Sendable {
         do throws(DecodeError) {
             header = try headerBytes.withRawBytes { (raw) throws(DecodeError) in try decodeHeader(raw, fileSize: size) }
         } catch {
-            let kind: Corruption.Kind =
-                error.reason.hasPrefix("bad magic") ? .badMagic
-                : error.reason.hasPrefix("unsupported") ? .unsupportedVersion
-                : error.reason.hasPrefix("truncated") || error.reason.hasPrefix("header sizes") ? .truncated : .badChecksum
-            throw .corrupt(kind, path, Int64(error.offset), error.reason)
+            throw .corrupt(Corruption.Kind.classify(error), path, Int64(error.offset), error.reason)
         }
         let indexBytes = try io { () throws(IOError) in
             try handle.readBytes(count: header.indexLength + 4, at: header.indexOffset)

@@ -85,10 +85,6 @@ enum Recovery {
         return slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
     }
 
-    private static func io<T>(_ body: () throws(IOError) -> T) throws(StorageError) -> T {
-        do throws(IOError) { return try body() } catch { throw .io(error) }
-    }
-
     private static func recover(
         path: String, fs: any FileSystem, report: inout RecoveryReport
     ) throws(StorageError) -> (PublishedLog, WriterState) {
@@ -254,11 +250,7 @@ enum Recovery {
         do throws(DecodeError) {
             header = try bytes.withRawBytes { (raw) throws(DecodeError) in try SegmentHeader.decode(raw) }
         } catch {
-            let kind: Corruption.Kind =
-                error.reason.hasPrefix("bad magic") ? .badMagic
-                : error.reason.hasPrefix("unsupported") ? .unsupportedVersion
-                : error.reason.hasPrefix("truncated") ? .truncated : .badChecksum
-            throw .corrupt(kind, item.path, Int64(error.offset), error.reason)
+            throw .corrupt(Corruption.Kind.classify(error), item.path, Int64(error.offset), error.reason)
         }
         guard header.segmentNumber == item.number, header.baseSequence == item.baseSequence else {
             throw .corrupt(
