@@ -112,7 +112,7 @@ extension LogStore {
         for plan in plans {
             let actual: UInt64
             do throws(StorageError) {
-                actual = try index.pendingVersion(of: plan.key)
+                actual = try index.pendingVersion(of: plan.key, hash: plan.hash)
             } catch {
                 if case .corrupt(let corruption) = error, corruption.file.hasPrefix(index.directory) {
                     scheduleIndexRepair(reason: corruption.description)

@@ -162,8 +162,10 @@ public final class LogStore: Sendable {
                 case .exactly(let n): plans[p].assumedHead = n
                 case .noStream: plans[p].assumedHead = 0
                 case .any:
-                    let key = plans[p].key
-                    plans[p].assumedHead = try repairingIndex { () throws(StorageError) in try index.pendingVersion(of: key) }
+                    let (key, hash) = (plans[p].key, plans[p].hash)
+                    plans[p].assumedHead = try repairingIndex { () throws(StorageError) in
+                        try index.pendingVersion(of: key, hash: hash)
+                    }
                 }
             }
             var ordinal = [UInt64](repeating: 0, count: plans.count)
