@@ -55,6 +55,34 @@ import Testing
         }
     }
 
+    /// The streaming k-way merge of several files (newest wins) equals folding them pairwise in memory.
+    @Test func streamingMergeEqualsInMemoryMerge() async {
+        await propertyCheck(count: 25, input: Gen.int(in: 1...9), Gen<UInt64>.value(in: 0...UInt64.max)) { files, seed in
+            let fs = SimulatedFileSystem()
+            try! fs.createDirectory("/idx")
+            var rng = SplitMix64(seed: seed)
+            var readers: [StreamHeadsReader] = []
+            var expected: [StreamHead] = []
+            for f in 0..<files {
+                var keys = Set<PartitionKey>()
+                for _ in 0..<Int(rng.next() % 400) {
+                    keys.insert(PartitionKey(tenant: "t\(rng.next() % 3)", group: "g", id: "s\(rng.next() % 600)"))
+                }
+                let heads = keys.map { StreamHead(key: $0, version: UInt64(f + 1), lastSequence: rng.next() % 1_000 + 1) }
+                    .sorted { partitionKeyPrecedes($0.key, $1.key) }
+                try! StreamHeadsFile.write(heads, coveredThrough: UInt64(f), hasher: .standard, to: "/idx/h\(f)", directory: "/idx", fileSystem: fs)
+                readers.append(try! StreamHeadsReader.open("/idx/h\(f)", fileSystem: fs))
+                expected = PartitionIndex.mergeHeads(expected, heads)
+            }
+            let writer = try! StreamHeadsWriter(path: "/idx/merged", directory: "/idx", fileSystem: fs, hasher: .standard, expectedStreams: 5_000)
+            try! mergeHeadsFiles(readers, into: writer)
+            try! writer.finish(coveredThrough: 9)
+            let merged = try! StreamHeadsReader.open("/idx/merged", fileSystem: fs)
+            #expect(try! merged.allHeads() == expected)
+            for head in expected.prefix(50) { #expect(try! merged.head(of: head.key) == head) }
+        }
+    }
+
     func readAll(_ path: String, _ fs: SimulatedFileSystem) -> Result<[StreamHead], StorageError> {
         Result { () throws(StorageError) -> [StreamHead] in
             try StreamHeadsReader.open(path, fileSystem: fs).allHeads()

@@ -362,11 +362,16 @@ final class PartitionIndex: Sendable {
         }
         var mergedHeads: (name: String, reader: StreamHeadsReader, sources: [String])?
         if s.heads.count > Self.headsFilesBeforeMerge {
-            var merged: [StreamHead] = []
-            for reader in s.heads { merged = Self.mergeHeads(merged, try allHeads(reader)) }
+            // Streaming k-way merge: memory for one block per file, not for every stream.
             let covered = s.heads.map(\.coveredThrough).max() ?? 0
             let name = newFileName("heads-", ".hds")
-            try StreamHeadsFile.write(merged, coveredThrough: covered, hasher: hasher, to: joinPath(directory, name), directory: directory, fileSystem: fileSystem)
+            let writer = try StreamHeadsWriter(
+                path: joinPath(directory, name), directory: directory, fileSystem: fileSystem, hasher: hasher,
+                expectedStreams: Int(min(s.heads.reduce(0) { $0 + $1.streamCount }, UInt64(Int.max))))
+            do throws(StorageError) {
+                try mergeHeadsFiles(s.heads, into: writer)
+            } catch { throw Self.asIOError(error, directory) }
+            try writer.finish(coveredThrough: covered)
             mergedHeads = (name, try openHeads(name), s.manifest.headsFiles)
         }
         var obsolete: [String] = []
@@ -449,9 +454,6 @@ final class PartitionIndex: Sendable {
         do throws(StorageError) { return try run.allEntries() } catch { throw Self.asIOError(error, run.path) }
     }
 
-    private func allHeads(_ reader: StreamHeadsReader) throws(IOError) -> [StreamHead] {
-        do throws(StorageError) { return try reader.allHeads() } catch { throw Self.asIOError(error, reader.path) }
-    }
 
     /// A file the index just wrote failed to read back: treated like a failed write (the writer stops).
     static func asIOError(_ error: StorageError, _ path: String) -> IOError {

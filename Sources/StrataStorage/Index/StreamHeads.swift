@@ -65,45 +65,103 @@ enum StreamHeadsFile {
         _ heads: [StreamHead], coveredThrough: UInt64, hasher: StreamKeyHash, to path: String, directory: String,
         fileSystem: any FileSystem
     ) throws(IOError) {
-        var filter = BloomFilter(keys: heads.count)
-        for head in heads { filter.insert(hasher(head.key)) }
-        var out = ByteWriter(capacity: headerBytes + heads.count * 80)
-        out.zeros(headerBytes)
-        var index = ByteWriter()
-        var blocks = 0
-        var i = 0
-        while i < heads.count {
-            let start = out.count
-            out.u32(0)
-            let first = i
-            while i < heads.count && (i == first || out.count - start < blockTargetBytes) {
-                putKey(heads[i].key, &out)
-                out.u64(heads[i].version)
-                out.u64(heads[i].lastSequence)
-                i += 1
-            }
-            out.patchU32(UInt32(i - first), at: start)
-            let crc = out.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start...])) }
-            out.u32(CRC32C.mask(crc))
-            index.u64(UInt64(start))
-            index.u32(UInt32(out.count - start))
-            putKey(heads[first].key, &index)
-            blocks += 1
+        let writer = try StreamHeadsWriter(
+            path: path, directory: directory, fileSystem: fileSystem, hasher: hasher, expectedStreams: heads.count)
+        for head in heads { try writer.append(head) }
+        try writer.finish(coveredThrough: coveredThrough)
+    }
+}
+
+/// Writes a stream-heads file as its heads arrive (sorted, one per key), a block at a time, so merging files
+/// of millions of streams needs memory for one block, the block index and the filter only. The file appears
+/// atomically on `finish` (temporary name, fsync, rename, folder fsync). Not `Sendable`: one writer per merge.
+final class StreamHeadsWriter {
+    let path: String
+    let directory: String
+    let fileSystem: any FileSystem
+    let hasher: StreamKeyHash
+    private let handle: any FileHandle
+    private var filter: BloomFilter
+    private var pending = ByteWriter(capacity: 1 << 20)
+    private var block = ByteWriter(capacity: StreamHeadsFile.blockBytesMax)
+    private var blockFirstKey: PartitionKey?
+    private var blockEntries: UInt32 = 0
+    private var index = ByteWriter()
+    private var written = Int64(StreamHeadsFile.headerBytes)
+    private var blocks = 0
+    private var streams = 0
+    private var last: PartitionKey?
+
+    /// `expectedStreams` sizes the Bloom filter (an upper bound is fine).
+    init(
+        path: String, directory: String, fileSystem: any FileSystem, hasher: StreamKeyHash, expectedStreams: Int
+    ) throws(IOError) {
+        self.path = path
+        self.directory = directory
+        self.fileSystem = fileSystem
+        self.hasher = hasher
+        filter = BloomFilter(keys: expectedStreams)
+        handle = try fileSystem.open(path + StoreFileName.temporarySuffix, mode: .create)
+        try handle.write([UInt8](repeating: 0, count: StreamHeadsFile.headerBytes), at: 0)
+    }
+
+    deinit { handle.close() }
+
+    func append(_ head: StreamHead) throws(IOError) {
+        precondition(last.map { partitionKeyPrecedes($0, head.key) } ?? true, "stream heads must arrive sorted, one per key")
+        last = head.key
+        if blockEntries == 0 {
+            block.removeAll()
+            block.u32(0)
+            blockFirstKey = head.key
         }
-        let indexOffset = out.count
-        out.raw(index.bytes)
+        StreamHeadsFile.putKey(head.key, &block)
+        block.u64(head.version)
+        block.u64(head.lastSequence)
+        blockEntries += 1
+        streams += 1
+        filter.insert(hasher(head.key))
+        if block.count >= StreamHeadsFile.blockTargetBytes { try finishBlock() }
+    }
+
+    private func finishBlock() throws(IOError) {
+        guard blockEntries > 0, let firstKey = blockFirstKey else { return }
+        block.patchU32(blockEntries, at: 0)
+        let crc = block.bytes.withUnsafeBytes { CRC32C.checksum($0) }
+        block.u32(CRC32C.mask(crc))
+        index.u64(UInt64(written + Int64(pending.count)))
+        index.u32(UInt32(block.count))
+        StreamHeadsFile.putKey(firstKey, &index)
+        pending.raw(block.bytes)
+        blocks += 1
+        blockEntries = 0
+        if pending.count >= 1 << 20 { try flushPending() }
+    }
+
+    private func flushPending() throws(IOError) {
+        guard pending.count > 0 else { return }
+        try handle.write(pending.bytes, at: written)
+        written += Int64(pending.count)
+        pending.removeAll()
+    }
+
+    func finish(coveredThrough: UInt64) throws(IOError) {
+        try finishBlock()
+        let indexOffset = written + Int64(pending.count)
+        pending.raw(index.bytes)
         let indexCRC = index.bytes.withUnsafeBytes { CRC32C.checksum($0) }
-        out.u32(CRC32C.mask(indexCRC))
-        let filterStart = out.count
-        for word in filter.words { out.u64(word) }
-        let filterCRC = out.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[filterStart...])) }
-        out.u32(CRC32C.mask(filterCRC))
-        var header = ByteWriter(capacity: headerBytes)
-        header.raw(magic)
-        header.u16(formatVersion)
+        pending.u32(CRC32C.mask(indexCRC))
+        let filterStart = pending.count
+        for word in filter.words { pending.u64(word) }
+        let filterCRC = pending.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[filterStart...])) }
+        pending.u32(CRC32C.mask(filterCRC))
+        try flushPending()
+        var header = ByteWriter(capacity: StreamHeadsFile.headerBytes)
+        header.raw(StreamHeadsFile.magic)
+        header.u16(StreamHeadsFile.formatVersion)
         header.u16(1)
         header.u32(UInt32(blocks))
-        header.u64(UInt64(heads.count))
+        header.u64(UInt64(streams))
         header.u64(coveredThrough)
         header.u64(UInt64(indexOffset))
         header.u32(UInt32(index.count))
@@ -112,8 +170,58 @@ enum StreamHeadsFile {
         header.zeros(11)
         let headerCRC = header.bytes.withUnsafeBytes { CRC32C.checksum($0) }
         header.u32(CRC32C.mask(headerCRC))
-        out.bytes.replaceSubrange(0..<headerBytes, with: header.bytes)
-        try fileSystem.writeAtomically(out.bytes, to: path, directory: directory)
+        try handle.write(header.bytes, at: 0)
+        try handle.sync()
+        try fileSystem.rename(path + StoreFileName.temporarySuffix, to: path)
+        try fileSystem.syncDirectory(directory)
+    }
+}
+
+/// Reads a stream-heads file's heads in key order, one block at a time.
+struct StreamHeadsCursor {
+    let reader: StreamHeadsReader
+    private var block = 0
+    private var buffered: [StreamHead] = []
+    private var position = 0
+
+    init(_ reader: StreamHeadsReader) { self.reader = reader }
+
+    /// The current head (nil at the end).
+    mutating func current() throws(StorageError) -> StreamHead? {
+        while position >= buffered.count {
+            guard block < reader.blocks.count else { return nil }
+            buffered = try reader.entries(ofBlock: block)
+            block += 1
+            position = 0
+        }
+        return buffered[position]
+    }
+
+    mutating func advance() { position += 1 }
+}
+
+/// Merges stream-heads files (oldest first) into one, streaming: a newer file's head wins.
+func mergeHeadsFiles(
+    _ readers: [StreamHeadsReader], into writer: StreamHeadsWriter
+) throws(StorageError) {
+    var cursors = readers.map(StreamHeadsCursor.init)
+    while true {
+        var smallest: PartitionKey?
+        var winner: StreamHead?
+        for i in cursors.indices {
+            guard let head = try cursors[i].current() else { continue }
+            if smallest == nil || partitionKeyPrecedes(head.key, smallest!) {
+                smallest = head.key
+                winner = head
+            } else if head.key == smallest! {
+                winner = head  // later cursors are newer files
+            }
+        }
+        guard let key = smallest, let head = winner else { return }
+        do throws(IOError) { try writer.append(head) } catch { throw .io(error) }
+        for i in cursors.indices {
+            if let current = try cursors[i].current(), current.key == key { cursors[i].advance() }
+        }
     }
 }
 
@@ -177,8 +285,9 @@ public final class StreamHeadsReader: Sendable {
             blockCount: Int(try r.u32()), streamCount: try r.u64(), coveredThrough: try r.u64(),
             indexOffset: Int64(bitPattern: try r.u64()), indexLength: Int(try r.u32()), filterWords: Int(try r.u32()),
             filterHashes: Int(try r.u8()))
+        // The filter's size is bounded by the file's (checked below, before anything is allocated).
         guard header.filterHashes >= 1, header.filterHashes <= 16, header.filterWords >= 1,
-            UInt64(header.filterWords) <= header.streamCount * 16 / 64 + 1
+            Int64(header.filterWords) <= fileSize / 8
         else {
             throw DecodeError(offset: 48, reason: "filter of \(header.filterWords) words / \(header.filterHashes) hashes out of range")
         }
