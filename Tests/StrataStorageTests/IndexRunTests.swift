@@ -74,6 +74,35 @@ import Testing
         }
     }
 
+    /// The streaming k-way merge of several runs equals sorting their union.
+    @Test func streamingMergeEqualsSortedUnion() async {
+        await propertyCheck(count: 30, input: Self.entriesGenerator.array(of: 1...9)) { runs in
+            let fs = SimulatedFileSystem()
+            var readers: [IndexRunReader] = []
+            var sequence: UInt64 = 0
+            var all: [IndexEntry] = []
+            for (i, entries) in runs.enumerated() {
+                // Distinct sequences across runs, as in a real index.
+                let shifted = entries.map { entry -> IndexEntry in
+                    var e = entry
+                    sequence += 1
+                    e.firstSequence = sequence
+                    return e
+                }
+                all += shifted
+                readers.append(try! IndexRunReader.open(try! writeRun(shifted, fs, name: "r\(i)"), fileSystem: fs))
+            }
+            let writer = try! IndexRunWriter(path: "/idx/merged", directory: "/idx", fileSystem: fs, expectedKeys: all.count)
+            try! mergeRuns(readers, into: writer)
+            try! writer.finish(firstSequence: 1, lastSequence: sequence)
+            let merged = try! IndexRunReader.open("/idx/merged", fileSystem: fs)
+            #expect(try! merged.allEntries() == all.sorted())
+            for hash in Set(all.map(\.keyHash)).prefix(20) {
+                #expect(try! merged.entries(for: hash) == all.filter { $0.keyHash == hash }.sorted())
+            }
+        }
+    }
+
     @Test func filterSkipsMostAbsentKeys() throws {
         var rng = SplitMix64(seed: 5)
         let entries = (0..<10_000).map { i in

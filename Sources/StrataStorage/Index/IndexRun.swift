@@ -121,36 +121,115 @@ enum IndexRunFile {
             distinct += 1
             previous = entry.keyHash
         }
-        var filter = BloomFilter(keys: distinct)
-        for entry in sorted { filter.insert(entry.keyHash) }
-        let blockCount = (sorted.count + IndexRunHeader.entriesPerBlock - 1) / IndexRunHeader.entriesPerBlock
-        let header = IndexRunHeader(
-            entryCount: UInt64(sorted.count), firstSequence: firstSequence, lastSequence: lastSequence,
-            filterWords: UInt32(filter.words.count), filterHashes: UInt8(filter.hashCount), blockCount: UInt32(blockCount))
-        var out = ByteWriter(capacity: Int(header.fileSize))
-        out.raw(header.encode())
-        var firstHashes: [UInt64] = []
-        firstHashes.reserveCapacity(blockCount)
-        for block in 0..<blockCount {
-            let start = out.count
-            let range = (block * IndexRunHeader.entriesPerBlock)..<min(sorted.count, (block + 1) * IndexRunHeader.entriesPerBlock)
-            firstHashes.append(sorted[range.lowerBound].keyHash)
-            for entry in sorted[range] { entry.encode(into: &out) }
-            let crc = out.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start...])) }
-            out.u32(CRC32C.mask(crc))
-        }
-        appendChecked(&out) { out in for hash in firstHashes { out.u64(hash) } }
-        appendChecked(&out) { out in for word in filter.words { out.u64(word) } }
-        precondition(Int64(out.count) == header.fileSize, "index run size mismatch")
-        try fileSystem.writeAtomically(out.bytes, to: path, directory: directory)
+        let writer = try IndexRunWriter(path: path, directory: directory, fileSystem: fileSystem, expectedKeys: distinct)
+        for entry in sorted { try writer.append(entry) }
+        try writer.finish(firstSequence: firstSequence, lastSequence: lastSequence)
+    }
+}
+
+/// Writes an index run as its entries arrive (in index order), a block at a time: merging runs of millions of
+/// entries needs memory for the pending blocks, the block index and the filter only. The file appears
+/// atomically on `finish`. Not `Sendable`: one writer per merge.
+final class IndexRunWriter {
+    let path: String
+    let directory: String
+    let fileSystem: any FileSystem
+    private let handle: any FileHandle
+    private var filter: BloomFilter
+    private var pending = ByteWriter(capacity: 1 << 20)
+    private var blockStart = 0
+    private var inBlock = 0
+    private var firstHashes: [UInt64] = []
+    private var written = Int64(IndexRunHeader.byteCount)
+    private var count: UInt64 = 0
+    private var last: IndexEntry?
+
+    /// `expectedKeys` sizes the Bloom filter: the number of distinct key hashes, or any upper bound up to the
+    /// number of entries.
+    init(path: String, directory: String, fileSystem: any FileSystem, expectedKeys: Int) throws(IOError) {
+        self.path = path
+        self.directory = directory
+        self.fileSystem = fileSystem
+        filter = BloomFilter(keys: expectedKeys)
+        handle = try fileSystem.open(path + StoreFileName.temporarySuffix, mode: .create)
     }
 
-    /// Appends a section and its masked CRC32C.
-    private static func appendChecked(_ out: inout ByteWriter, _ body: (inout ByteWriter) -> Void) {
-        let start = out.count
-        body(&out)
-        let crc = out.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start...])) }
-        out.u32(CRC32C.mask(crc))
+    deinit { handle.close() }
+
+    func append(_ entry: IndexEntry) throws(IOError) {
+        precondition(last.map { !(entry < $0) } ?? true, "index entries must arrive in index order")
+        last = entry
+        if inBlock == 0 {
+            blockStart = pending.count
+            firstHashes.append(entry.keyHash)
+        }
+        entry.encode(into: &pending)
+        filter.insert(entry.keyHash)
+        inBlock += 1
+        count += 1
+        if inBlock == IndexRunHeader.entriesPerBlock { try finishBlock() }
+    }
+
+    private func finishBlock() throws(IOError) {
+        guard inBlock > 0 else { return }
+        let crc = pending.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[blockStart...])) }
+        pending.u32(CRC32C.mask(crc))
+        inBlock = 0
+        if pending.count >= 1 << 20 {
+            try handle.write(pending.bytes, at: written)
+            written += Int64(pending.count)
+            pending.removeAll()
+        }
+    }
+
+    func finish(firstSequence: UInt64, lastSequence: UInt64) throws(IOError) {
+        try finishBlock()
+        let header = IndexRunHeader(
+            entryCount: count, firstSequence: firstSequence, lastSequence: lastSequence,
+            filterWords: UInt32(filter.words.count), filterHashes: UInt8(filter.hashCount),
+            blockCount: UInt32(firstHashes.count))
+        var start = pending.count
+        for hash in firstHashes { pending.u64(hash) }
+        var crc = pending.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+        pending.u32(CRC32C.mask(crc))
+        start = pending.count
+        for word in filter.words { pending.u64(word) }
+        crc = pending.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+        pending.u32(CRC32C.mask(crc))
+        try handle.write(pending.bytes, at: written)
+        written += Int64(pending.count)
+        pending.removeAll()
+        precondition(written == header.fileSize, "index run size mismatch")
+        try handle.write(header.encode(), at: 0)
+        try handle.sync()
+        try fileSystem.rename(path + StoreFileName.temporarySuffix, to: path)
+        try fileSystem.syncDirectory(directory)
+    }
+}
+
+/// Merges runs into one, streaming, in index order.
+func mergeRuns(_ runs: [IndexRunReader], into writer: IndexRunWriter) throws(StorageError) {
+    var buffers: [[IndexEntry]] = Array(repeating: [], count: runs.count)
+    var positions = [Int](repeating: 0, count: runs.count)
+    var blocks = [Int](repeating: 0, count: runs.count)
+    func current(_ i: Int) throws(StorageError) -> IndexEntry? {
+        while positions[i] >= buffers[i].count {
+            guard blocks[i] < Int(runs[i].header.blockCount) else { return nil }
+            buffers[i] = try runs[i].entries(ofBlock: blocks[i])
+            blocks[i] += 1
+            positions[i] = 0
+        }
+        return buffers[i][positions[i]]
+    }
+    while true {
+        var best: (run: Int, entry: IndexEntry)?
+        for i in runs.indices {
+            guard let entry = try current(i) else { continue }
+            if best == nil || entry < best!.entry { best = (i, entry) }
+        }
+        guard let (run, entry) = best else { return }
+        do throws(IOError) { try writer.append(entry) } catch { throw .io(error) }
+        positions[run] += 1
     }
 }
 
@@ -268,6 +347,14 @@ public final class IndexRunReader: Sendable {
         all.reserveCapacity(Int(header.entryCount))
         for block in 0..<Int(header.blockCount) { try readBlock(block) { all.append($0) } }
         return all
+    }
+
+    /// The entries of one block (checked).
+    func entries(ofBlock block: Int) throws(StorageError) -> [IndexEntry] {
+        var entries: [IndexEntry] = []
+        entries.reserveCapacity(IndexRunHeader.entriesPerBlock)
+        try readBlock(block) { entries.append($0) }
+        return entries
     }
 
     private func readBlock(_ block: Int, _ visit: (IndexEntry) -> Void) throws(StorageError) {

@@ -352,12 +352,16 @@ final class PartitionIndex: Sendable {
         let s = state.withLock { $0 }
         var mergedRun: (name: String, reader: IndexRunReader, first: UInt64, last: UInt64, sources: Set<String>)?
         if s.runs.count > Self.runsBeforeMerge {
-            var all: [IndexEntry] = []
-            for run in s.runs { all += try allEntries(run) }
+            // Streaming k-way merge: memory for a block per run, not for every entry.
             let first = s.manifest.runs.map(\.firstSequence).min() ?? 1
             let last = s.manifest.runs.map(\.lastSequence).max() ?? 0
             let name = newFileName("run-", ".idx")
-            try IndexRunFile.write(all, firstSequence: first, lastSequence: last, to: joinPath(directory, name), directory: directory, fileSystem: fileSystem)
+            let total = s.runs.reduce(0) { $0 + Int(min($1.header.entryCount, UInt64(Int.max / 2))) }
+            let writer = try IndexRunWriter(path: joinPath(directory, name), directory: directory, fileSystem: fileSystem, expectedKeys: total)
+            do throws(StorageError) {
+                try mergeRuns(s.runs, into: writer)
+            } catch { throw Self.asIOError(error, directory) }
+            try writer.finish(firstSequence: first, lastSequence: last)
             mergedRun = (name, try openRun(name), first, last, Set(s.manifest.runs.map(\.file)))
         }
         var mergedHeads: (name: String, reader: StreamHeadsReader, sources: [String])?
@@ -450,9 +454,6 @@ final class PartitionIndex: Sendable {
         } catch { throw Self.asIOError(error, name) }
     }
 
-    private func allEntries(_ run: IndexRunReader) throws(IOError) -> [IndexEntry] {
-        do throws(StorageError) { return try run.allEntries() } catch { throw Self.asIOError(error, run.path) }
-    }
 
 
     /// A file the index just wrote failed to read back: treated like a failed write (the writer stops).
