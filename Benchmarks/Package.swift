@@ -9,6 +9,8 @@ let package = Package(
     dependencies: [
         .package(name: "Strata", path: ".."),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // The SQLite baseline of BENCHMARKS.md (links the system SQLite, libsqlite3-dev).
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .executableTarget(
@@ -16,6 +18,7 @@ let package = Package(
             dependencies: [
                 .product(name: "StrataStorage", package: "Strata"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         )
     ],

@@ -30,8 +30,8 @@ struct Engine: AsyncParsableCommand {
     func run() async throws {
         let fs = PosixFileSystem()
         try fs.createDirectory(directory)
-        say("workload                                   | figure")
-        say("-------------------------------------------|------------------------------------------")
+        say("workload                                      | figure")
+        say("----------------------------------------------|------------------------------------------")
 
         // 1. Sequential: each append = 100 events of one stream, awaited before the next.
         var data = CartsData(streamCount: 10_000)
@@ -44,6 +44,18 @@ struct Engine: AsyncParsableCommand {
         let seqRate = Double(events) / elapsed
         row("sequential durable, 100-event appends", "\(int(seqRate)) events/s, \(seqStats.syncs) fdatasyncs, \(f1(Double(seqStats.bytesWritten) / elapsed / 1e6)) MB/s stored")
         row("  stored bytes per payload byte", f2(Double(seqStats.bytesWritten) / Double(rawBytes)))
+
+        // 1a. The SQLite baseline on the same batches (synchronous=FULL, one transaction per append).
+        let sqlitePath = directory + "/sqlite-p1.db"
+        for suffix in ["", "-wal", "-shm"] { unlink(sqlitePath + suffix) }
+        let sqlite = try SQLiteBaseline(path: sqlitePath)
+        start = clock.now
+        for batch in batches { try sqlite.append(batch) }
+        let sqliteElapsed = seconds(clock.now - start)
+        let sqliteRate = Double(events) / sqliteElapsed
+        for suffix in ["", "-wal", "-shm"] { unlink(sqlitePath + suffix) }
+        row("SQLite, same appends (WAL, synchronous=FULL)", "\(int(sqliteRate)) events/s")
+        row("  P1 ratio Strata / SQLite", f2(seqRate / sqliteRate))
 
         // 1b. The same without fdatasync: the CPU cost of the commit path.
         let nosyncPath = fresh(directory + "/nosync")
@@ -85,6 +97,7 @@ struct Engine: AsyncParsableCommand {
         let pipeStats = pipeStore.statistics
         try await pipeStore.close()
         row("pipelined durable, 64 x 100-event appends", "\(int(Double(events) / elapsed)) events/s, \(f1(Double(pipeStats.frames) / Double(pipeStats.syncs))) appends per fdatasync")
+        row("  P1p ratio to SQLite's P1", f2(Double(events) / elapsed / sqliteRate))
 
         // 4. 64 concurrent single-event appenders (the commit shape of P2, without loading aggregates).
         var singles = CartsData(streamCount: 10_000, seed: 7)
@@ -171,7 +184,7 @@ func int(_ x: Double) -> String { String(Int(x.rounded())) }
 func f1(_ x: Double) -> String { String(Double(Int((x * 10).rounded())) / 10) }
 func f2(_ x: Double) -> String { String(Double(Int((x * 100).rounded())) / 100) }
 func row(_ name: String, _ value: String) {
-    say(name + String(repeating: " ", count: max(0, 43 - name.count)) + "| " + value)
+    say(name + String(repeating: " ", count: max(0, 46 - name.count)) + "| " + value)
 }
 
 final class SharedCounter: Sendable {

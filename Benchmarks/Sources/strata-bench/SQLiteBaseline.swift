@@ -1,0 +1,55 @@
+import Foundation
+import GRDB
+import StrataStorage
+
+/// The SQLite baseline of BENCHMARKS.md: one `events` table the way people write it, WAL mode,
+/// `synchronous=FULL` for durable runs (`NORMAL` for relaxed ones), a prepared statement, one transaction
+/// per append, the same payload bytes and envelope as Strata gets.
+final class SQLiteBaseline {
+    let queue: DatabaseQueue
+
+    init(path: String, durable: Bool = true) throws {
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        configuration.prepareDatabase { db in
+            try db.execute(sql: durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+        }
+        queue = try DatabaseQueue(path: path, configuration: configuration)
+        try queue.write { db in
+            try db.execute(sql: """
+                CREATE TABLE IF NOT EXISTS events (
+                    seq INTEGER PRIMARY KEY,
+                    tenant TEXT NOT NULL, aggregate_group TEXT NOT NULL, aggregate_id TEXT NOT NULL,
+                    version INTEGER NOT NULL, type TEXT NOT NULL, type_version INTEGER NOT NULL,
+                    timestamp INTEGER NOT NULL, event_id TEXT NOT NULL, metadata TEXT NOT NULL, payload BLOB NOT NULL,
+                    UNIQUE (tenant, aggregate_group, aggregate_id, version))
+                """)
+        }
+    }
+
+    /// Appends one batch in one transaction.
+    func append(_ records: [EventRecord]) throws {
+        try queue.write { db in
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO events (tenant, aggregate_group, aggregate_id, version, type, type_version, timestamp,
+                                    event_id, metadata, payload)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for record in records {
+                try statement.execute(arguments: [
+                    record.key.tenant, record.key.group, record.key.id, Int64(record.version), record.typeName,
+                    Int64(record.typeVersion), record.timestampMicros, record.eventId.description,
+                    Self.metadataJSON(record.metadata), Data(record.payload),
+                ])
+            }
+        }
+    }
+
+    static func metadataJSON(_ metadata: RecordMetadata) -> String {
+        var parts: [String] = []
+        if let value = metadata.correlationId { parts.append(#""correlationId":"\#(value)""#) }
+        if let value = metadata.causationId { parts.append(#""causationId":"\#(value)""#) }
+        if let value = metadata.user { parts.append(#""user":"\#(value)""#) }
+        return "{" + parts.joined(separator: ",") + "}"
+    }
+}
