@@ -27,6 +27,9 @@ struct Engine: AsyncParsableCommand {
     @Option(help: "Commits for the concurrent single-event run.")
     var commits: Int = 20_000
 
+    @Option(help: "Stream loads for P3.")
+    var loads: Int = 20_000
+
     func run() async throws {
         let fs = PosixFileSystem()
         try fs.createDirectory(directory)
@@ -53,9 +56,44 @@ struct Engine: AsyncParsableCommand {
         for batch in batches { try sqlite.append(batch) }
         let sqliteElapsed = seconds(clock.now - start)
         let sqliteRate = Double(events) / sqliteElapsed
-        for suffix in ["", "-wal", "-shm"] { unlink(sqlitePath + suffix) }
         row("SQLite, same appends (WAL, synchronous=FULL)", "\(int(sqliteRate)) events/s")
         row("  P1 ratio Strata / SQLite", f2(seqRate / sqliteRate))
+
+        // P3 (engine level): load a stream of exactly 100 events (payload bytes touched, not decoded), random
+        // among the streams P1 gave one append, from both stores.
+        var appendsPerStream: [PartitionKey: Int] = [:]
+        for batch in batches { appendsPerStream[batch[0].key, default: 0] += 1 }
+        let keys = appendsPerStream.filter { $0.value == 1 }.map(\.key).sorted(by: partitionKeyPrecedes)
+        let strataStore = try LogStore.open(at: seqPath, options: LogStore.Options(createIfMissing: false))
+        var rng = SplitMix64(seed: 3)
+        var strataLatencies: [Double] = []
+        var strataEvents = 0
+        for _ in 0..<loads {
+            let key = keys[Int(rng.next() % UInt64(keys.count))]
+            let t0 = ContinuousClock.now
+            var bytes = 0
+            strataEvents += try strataStore.readStream(key) { bytes &+= $0.payload.count }
+            strataLatencies.append(seconds(ContinuousClock.now - t0) * 1e6)
+        }
+        try await strataStore.close()
+        rng = SplitMix64(seed: 3)
+        var sqliteLatencies: [Double] = []
+        var sqliteEvents = 0
+        for _ in 0..<loads {
+            let key = keys[Int(rng.next() % UInt64(keys.count))]
+            let t0 = ContinuousClock.now
+            sqliteEvents += try sqlite.loadStream(key)
+            sqliteLatencies.append(seconds(ContinuousClock.now - t0) * 1e6)
+        }
+        for suffix in ["", "-wal", "-shm"] { unlink(sqlitePath + suffix) }
+        strataLatencies.sort()
+        sqliteLatencies.sort()
+        func percentiles(_ l: [Double]) -> String {
+            "p50 \(f1(l[l.count / 2])) µs, p99 \(f1(l[l.count * 99 / 100])) µs, p999 \(f1(l[l.count * 999 / 1000])) µs"
+        }
+        row("P3 load stream (\(strataEvents / loads) events avg)", percentiles(strataLatencies))
+        row("  SQLite, same loads (\(sqliteEvents / loads) events avg)", percentiles(sqliteLatencies))
+        row("  P3 p50 ratio SQLite / Strata", f2(sqliteLatencies[loads / 2] / strataLatencies[loads / 2]))
 
         // 1b. The same without fdatasync: the CPU cost of the commit path.
         let nosyncPath = fresh(directory + "/nosync")

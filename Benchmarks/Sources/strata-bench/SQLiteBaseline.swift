@@ -45,6 +45,26 @@ final class SQLiteBaseline {
         }
     }
 
+    /// Reads a stream's events in version order, touching every payload; returns how many there were.
+    func loadStream(_ key: PartitionKey) throws -> Int {
+        try queue.read { db in
+            let statement = try db.cachedStatement(sql: """
+                SELECT seq, version, type, type_version, payload FROM events
+                WHERE tenant = ? AND aggregate_group = ? AND aggregate_id = ? ORDER BY version
+                """)
+            statement.setUncheckedArguments([key.tenant, key.group, key.id])
+            let rows = try Row.fetchCursor(statement)
+            var count = 0
+            var bytes = 0
+            while let row = try rows.next() {
+                let payload: Data = row[4]
+                bytes &+= payload.count
+                count += 1
+            }
+            return count
+        }
+    }
+
     static func metadataJSON(_ metadata: RecordMetadata) -> String {
         var parts: [String] = []
         if let value = metadata.correlationId { parts.append(#""correlationId":"\#(value)""#) }
