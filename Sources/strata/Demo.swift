@@ -27,7 +27,6 @@ struct Demo: AsyncParsableCommand {
         let clock = ContinuousClock()
         let start = clock.now
         var appended = 0
-        var versions: [String: UInt64] = [:]
         var rng = SplitMix64(seed: 42)
         while appended < events {
             let count = min(batch, events - appended)
@@ -36,13 +35,11 @@ struct Demo: AsyncParsableCommand {
             for _ in 0..<count {
                 let tenant = tenants[Int(rng.next() % 3)]
                 let cart = "cart-\(rng.next() % 50)"
-                let streamKey = "\(tenant)/\(cart)"
-                let version = (versions[streamKey] ?? 0) + 1
-                versions[streamKey] = version
                 let item = ["coffee", "orange", "tea", "milk", "bread"][Int(rng.next() % 5)]
                 let payload = #"{"item":"\#(item)","quantity":\#(1 + rng.next() % 3),"unitPrice":\#(100 + rng.next() % 900)}"#
                 records.append(EventRecord(
-                    key: PartitionKey(tenant: tenant, group: "Cart", id: cart), version: version,
+                    // The store assigns each stream's next version.
+                    key: PartitionKey(tenant: tenant, group: "Cart", id: cart), version: 0,
                     typeName: "ItemAdded", timestampMicros: wallClockMicros(),
                     metadata: RecordMetadata(user: "demo"), payload: Array(payload.utf8)))
             }
@@ -74,8 +71,26 @@ struct Demo: AsyncParsableCommand {
             print("  event #1: \(first.record.key) v\(first.record.version) \(first.record.typeName) "
                 + String(decoding: first.record.payload, as: UTF8.self))
         }
+        // By stream, through the partition index.
+        let cart = PartitionKey(tenant: "acme", group: "Cart", id: "cart-7")
+        let history = try store.readStreamRecords(cart)
+        print("Stream \(cart): \(history.count) events, versions 1...\(try store.streamVersion(cart)); first three:")
+        for event in history.prefix(3) {
+            print("  v\(event.record.version) seq \(event.sequence) \(String(decoding: event.record.payload, as: UTF8.self))")
+        }
+        let carts = try store.listStreams(tenant: "acme", group: "Cart", limit: 1_000)
+        print("Tenant acme has \(carts.count) carts; the longest is at version \(carts.map(\.version).max() ?? 0).")
+        // Optimistic concurrency: an append that expects an outdated version writes nothing.
+        let stale = try store.streamVersion(cart) - 1
+        do {
+            try await store.append(
+                [EventRecord(key: cart, version: 0, typeName: "CartCheckedOut", timestampMicros: wallClockMicros(), payload: Array("{}".utf8))],
+                expecting: [cart: .exactly(stale)])
+        } catch {
+            print("Append expecting version \(stale) was refused: \(error)")
+        }
         try await store.close()
-        print("Closed the store (checkpoint written).")
+        print("Closed the store (checkpoint written, index flushed).")
 
         let reopened = try LogStore.open(at: path)
         let report = reopened.recovery
