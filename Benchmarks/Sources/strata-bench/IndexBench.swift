@@ -42,27 +42,36 @@ struct IndexLayout {
     }
 }
 
+/// The store's size, shared by every index subcommand (the parent passes it on to its children).
+struct LayoutOptions: ParsableArguments {
+    @Option var events = 10_000_000
+    @Option var streams = 1_000_000
+
+    var layout: IndexLayout { IndexLayout(events: events, streams: streams) }
+    var arguments: [String] { ["--events", "\(events)", "--streams", "\(streams)"] }
+}
+
 struct IndexRun: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "Build (once) and measure everything.")
 
     @Option var directory = "bench-out"
-    @Option var events = 10_000_000
-    @Option var streams = 1_000_000
+    @OptionGroup var size: LayoutOptions
     @Option var reads = 100_000
     @Option(help: "MiB the killed writer leaves in a fresh active segment (the segment target is 64).")
     var tailMiB = 56
 
     func run() async throws {
+        let (events, streams) = (size.events, size.streams)
         let store = directory + "/index-store-\(events)-\(streams)"
         let me = try selfExecutable()
         if !PosixFileSystem().fileExists(store + "/CHECKPOINT") {
-            try runChild(me, ["index", "build", store, "--events", "\(events)", "--streams", "\(streams)"])
+            try runChild(me, ["index", "build", store] + size.arguments)
         }
         say("store: \(store) (\(events) events, \(streams) streams)")
         say("-- open after clean close (fresh process)")
-        try runChild(me, ["index", "probe", store, "--reads", "\(reads)", "--events", "\(events)", "--streams", "\(streams)"])
+        try runChild(me, ["index", "probe", store, "--reads", "\(reads)"] + size.arguments)
         say("-- open after a SIGKILLed writer (fresh process)")
-        let pid = try spawn(me, ["index", "crash-writer", store, "--events", "\(events)", "--streams", "\(streams)"])
+        let pid = try spawn(me, ["index", "crash-writer", store] + size.arguments)
         // The worst case: let it write most of a segment past the last flush (the index flushes and the
         // checkpoint moves at every rollover), then kill it.
         let target = Int64(tailMiB) << 20
@@ -82,20 +91,19 @@ struct IndexRun: AsyncParsableCommand {
         say("killed the writer with \(tail >> 20) MiB in the active segment since its last rollover")
         var status: Int32 = 0
         waitpid(pid, &status, 0)
-        try runChild(me, ["index", "probe", store, "--reads", "\(reads)", "--events", "\(events)", "--streams", "\(streams)"])
+        try runChild(me, ["index", "probe", store, "--reads", "\(reads)"] + size.arguments)
         say("-- open after that recovery (clean again)")
-        try runChild(me, ["index", "probe", store, "--reads", "\(reads / 10)", "--events", "\(events)", "--streams", "\(streams)"])
+        try runChild(me, ["index", "probe", store, "--reads", "\(reads / 10)"] + size.arguments)
     }
 }
 
 struct IndexBuild: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "build")
     @Argument var store: String
-    @Option var events = 10_000_000
-    @Option var streams = 1_000_000
+    @OptionGroup var size: LayoutOptions
 
     func run() async throws {
-        let layout = IndexLayout(events: events, streams: streams)
+        let layout = size.layout
         let log = try LogStore.open(at: store, options: LogStore.Options(durability: .never))
         let start = ContinuousClock.now
         var rng = SplitMix64(seed: 42)
@@ -115,8 +123,8 @@ struct IndexBuild: AsyncParsableCommand {
             written += 100
         }
         // Short streams share the rest, appended 100 events at a time across consecutive streams.
-        let shortStreams = streams - layout.longStreams
-        let remaining = events - written
+        let shortStreams = layout.streams - layout.longStreams
+        let remaining = layout.events - written
         let perStream = remaining / shortStreams
         let extra = remaining - perStream * shortStreams
         var batch: [EventRecord] = []
@@ -136,7 +144,7 @@ struct IndexBuild: AsyncParsableCommand {
             written += batch.count
         }
         try await log.close()
-        say("built \(written) events over \(streams) streams in \(seconds(ContinuousClock.now - start)) s")
+        say("built \(written) events over \(layout.streams) streams in \(seconds(ContinuousClock.now - start)) s")
     }
 }
 
@@ -144,11 +152,10 @@ struct IndexProbe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "probe")
     @Argument var store: String
     @Option var reads = 100_000
-    @Option var events = 10_000_000
-    @Option var streams = 1_000_000
+    @OptionGroup var size: LayoutOptions
 
     func run() async throws {
-        let layout = IndexLayout(events: events, streams: streams)
+        let layout = size.layout
         let rssBefore = residentMiB()
         let start = ContinuousClock.now
         let log = try LogStore.open(at: store, options: LogStore.Options(createIfMissing: false))
@@ -186,16 +193,15 @@ struct IndexProbe: AsyncParsableCommand {
 struct IndexCrashWriter: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "crash-writer")
     @Argument var store: String
-    @Option var events = 10_000_000
-    @Option var streams = 1_000_000
+    @OptionGroup var size: LayoutOptions
 
     func run() async throws {
-        let layout = IndexLayout(events: events, streams: streams)
+        let layout = size.layout
         let log = try LogStore.open(at: store, options: LogStore.Options(durability: .interval(milliseconds: 50)))
         var rng = SplitMix64(seed: UInt64(getpid()))
         var n = 0
         while true {
-            let stream = layout.longStreams + Int(rng.next() % UInt64(streams - layout.longStreams))
+            let stream = layout.longStreams + Int(rng.next() % UInt64(layout.streams - layout.longStreams))
             try await log.append((0..<100).map { i in
                 EventRecord(
                     key: layout.key(stream), version: 0, typeName: "ItemAdded", timestampMicros: Int64(n + i),

@@ -55,9 +55,6 @@ struct ByteWriter: Sendable {
         bytes.withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt32.self) }
     }
 
-    @inlinable mutating func patchU64(_ value: UInt64, at offset: Int) {
-        bytes.withUnsafeMutableBytes { $0.storeBytes(of: value.littleEndian, toByteOffset: offset, as: UInt64.self) }
-    }
 }
 
 /// Zigzag mapping so small negative numbers stay short as varints.

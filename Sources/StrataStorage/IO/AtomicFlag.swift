@@ -7,6 +7,4 @@ final class AtomicFlag: Sendable {
     func setOnce() -> Bool {
         value.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
     }
-
-    var isSet: Bool { value.load(ordering: .acquiring) }
 }

@@ -50,11 +50,6 @@ public protocol FileLock: AnyObject, Sendable {
 }
 
 extension FileHandle {
-    /// Reads exactly `buffer.count` bytes or reports how many were there.
-    func readFully(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(IOError) -> Bool {
-        try read(into: buffer, at: offset) == buffer.count
-    }
-
     func write(_ bytes: [UInt8], at offset: Int64) throws(IOError) {
         var result: Result<Void, IOError> = .success(())
         bytes.withUnsafeBytes { raw in

@@ -315,32 +315,6 @@ public final class IndexRunReader: Sendable {
         return found
     }
 
-    /// Checks every block's CRC, reading the file in 1 MiB pieces (open-time verification: a damaged run is
-    /// found before a lookup could trust it).
-    public func verifyBlocks() throws(StorageError) {
-        var block = 0
-        let perChunk = max(1, (1 << 20) / header.blockBytes)
-        while block < Int(header.blockCount) {
-            let last = min(Int(header.blockCount), block + perChunk) - 1
-            let start = header.blockOffset(block)
-            let end = header.blockOffset(last) + Int64(header.entriesInBlock(last) * IndexEntry.byteCount + 4)
-            let bytes: [UInt8]
-            do throws(IOError) { bytes = try handle.readBytes(count: Int(end - start), at: start) } catch { throw .io(error) }
-            guard bytes.count == Int(end - start) else { throw .corrupt(.truncated, path, start, "index run cut short") }
-            let bad: Int? = bytes.withUnsafeBytes { raw in
-                for b in block...last {
-                    let from = Int(header.blockOffset(b) - start)
-                    let length = header.entriesInBlock(b) * IndexEntry.byteCount
-                    let body = UnsafeRawBufferPointer(rebasing: raw[from..<(from + length)])
-                    if loadU32LE(raw, from + length) != CRC32C.mask(CRC32C.checksum(body)) { return b }
-                }
-                return nil
-            }
-            if let bad { throw .corrupt(.badChecksum, path, header.blockOffset(bad), "index block \(bad) checksum mismatch") }
-            block = last + 1
-        }
-    }
-
     /// Every entry of the run, in order (for merging runs and verification).
     public func allEntries() throws(StorageError) -> [IndexEntry] {
         var all: [IndexEntry] = []

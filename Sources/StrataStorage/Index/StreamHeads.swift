@@ -360,58 +360,46 @@ public final class StreamHeadsReader: Sendable {
 
     /// Reads and checks one block.
     func entries(ofBlock index: Int) throws(StorageError) -> [StreamHead] {
-        let block = blocks[index]
-        let bytes: [UInt8]
-        do throws(IOError) {
-            bytes = try handle.readBytes(count: block.length, at: block.offset)
-        } catch { throw .io(error) }
-        do throws(DecodeError) {
-            return try bytes.withRawBytes { (raw) throws(DecodeError) -> [StreamHead] in
-                guard raw.count == block.length else { throw DecodeError(offset: raw.count, reason: "block cut short") }
-                let body = UnsafeRawBufferPointer(rebasing: raw[0..<(block.length - 4)])
-                guard loadU32LE(raw, block.length - 4) == CRC32C.mask(CRC32C.checksum(body)) else {
-                    throw DecodeError(offset: block.length - 4, reason: "block checksum mismatch")
-                }
-                var r = ByteReader(body)
-                let count = Int(try r.u32("entry count"))
-                guard count >= 1, count <= body.count / 19 else { throw DecodeError(offset: 0, reason: "entry count \(count)") }
-                var heads: [StreamHead] = []
-                heads.reserveCapacity(count)
-                for _ in 0..<count {
-                    let key = try StreamHeadsFile.decodeKey(&r)
-                    heads.append(StreamHead(key: key, version: try r.u64("version"), lastSequence: try r.u64("last sequence")))
-                }
-                guard r.isAtEnd else { throw r.fail("bytes after the last entry") }
-                return heads
+        try withCheckedBlock(index) { (r) throws(DecodeError) -> [StreamHead] in
+            var heads: [StreamHead] = []
+            heads.reserveCapacity(r.count)
+            for _ in 0..<r.count {
+                let key = try StreamHeadsFile.decodeKey(&r.reader)
+                heads.append(StreamHead(key: key, version: try r.reader.u64("version"), lastSequence: try r.reader.u64("last sequence")))
             }
-        } catch {
-            throw .corrupt(.badChecksum, path, block.offset + Int64(error.offset), "stream-heads block \(index): \(error.reason)")
+            guard r.reader.isAtEnd else { throw r.reader.fail("bytes after the last entry") }
+            return heads
         }
     }
 
-    /// Checks every block's CRC, reading the file in pieces of about 1 MiB (open-time verification).
-    public func verifyBlocks() throws(StorageError) {
-        var first = 0
-        while first < blocks.count {
-            var last = first
-            while last + 1 < blocks.count && blocks[last + 1].offset + Int64(blocks[last + 1].length) - blocks[first].offset <= 1 << 20 {
-                last += 1
-            }
-            let start = blocks[first].offset
-            let end = blocks[last].offset + Int64(blocks[last].length)
-            let bytes: [UInt8]
-            do throws(IOError) { bytes = try handle.readBytes(count: Int(end - start), at: start) } catch { throw .io(error) }
-            guard bytes.count == Int(end - start) else { throw .corrupt(.truncated, path, start, "stream-heads file cut short") }
-            let bad: Int? = bytes.withUnsafeBytes { raw in
-                for b in first...last {
-                    let from = Int(blocks[b].offset - start)
-                    let body = UnsafeRawBufferPointer(rebasing: raw[from..<(from + blocks[b].length - 4)])
-                    if loadU32LE(raw, from + blocks[b].length - 4) != CRC32C.mask(CRC32C.checksum(body)) { return b }
+    /// A block's entries, checked: the entry count and a reader positioned at the first entry.
+    struct CheckedBlock {
+        var count: Int
+        var reader: ByteReader
+    }
+
+    /// Reads block `index`, checks its length and CRC, and hands `body` its entries; any decoding error is
+    /// reported as damage to this file at the block's offset.
+    private func withCheckedBlock<T>(
+        _ index: Int, _ body: (inout CheckedBlock) throws(DecodeError) -> T
+    ) throws(StorageError) -> T {
+        let block = blocks[index]
+        let bytes = try io { () throws(IOError) in try handle.readBytes(count: block.length, at: block.offset) }
+        do throws(DecodeError) {
+            return try bytes.withRawBytes { (raw) throws(DecodeError) -> T in
+                guard raw.count == block.length else { throw DecodeError(offset: raw.count, reason: "block cut short") }
+                let content = UnsafeRawBufferPointer(rebasing: raw[0..<(block.length - 4)])
+                guard loadU32LE(raw, block.length - 4) == CRC32C.mask(CRC32C.checksum(content)) else {
+                    throw DecodeError(offset: block.length - 4, reason: "block checksum mismatch")
                 }
-                return nil
+                var reader = ByteReader(content)
+                let count = Int(try reader.u32("entry count"))
+                guard count >= 1, count <= content.count / 19 else { throw DecodeError(offset: 0, reason: "entry count \(count)") }
+                var checked = CheckedBlock(count: count, reader: reader)
+                return try body(&checked)
             }
-            if let bad { throw .corrupt(.badChecksum, path, blocks[bad].offset, "stream-heads block \(bad) checksum mismatch") }
-            first = last + 1
+        } catch {
+            throw .corrupt(.badChecksum, path, block.offset + Int64(error.offset), "stream-heads block \(index): \(error.reason)")
         }
     }
 
@@ -435,40 +423,24 @@ public final class StreamHeadsReader: Sendable {
     /// else one block read, its entries compared as bytes (only a match is decoded).
     func head(of key: PartitionKey, hash: UInt64) throws(StorageError) -> StreamHead? {
         guard filter.mayContain(hash), let index = blockIndex(for: key) else { return nil }
-        let block = blocks[index]
-        let bytes: [UInt8]
-        do throws(IOError) { bytes = try handle.readBytes(count: block.length, at: block.offset) } catch { throw .io(error) }
         let wanted = PartitionKeyBytes(key)
-        let found: Result<StreamHead?, DecodeError> = bytes.withUnsafeBytes { raw in
-            guard raw.count == block.length else { return .failure(DecodeError(offset: raw.count, reason: "block cut short")) }
-            let body = UnsafeRawBufferPointer(rebasing: raw[0..<(block.length - 4)])
-            guard loadU32LE(raw, block.length - 4) == CRC32C.mask(CRC32C.checksum(body)) else {
-                return .failure(DecodeError(offset: block.length - 4, reason: "block checksum mismatch"))
+        return try withCheckedBlock(index) { (r) throws(DecodeError) -> StreamHead? in
+            func same(_ part: [UInt8]) throws(DecodeError) -> Bool {
+                let n = Int(try r.reader.u8("key part"))
+                return RecordView.equal(try r.reader.bytes(n, "key part"), part)
             }
-            var r = ByteReader(body)
-            do throws(DecodeError) {
-                let count = Int(try r.u32("entry count"))
-                for _ in 0..<count {
-                    func same(_ part: [UInt8]) throws(DecodeError) -> Bool {
-                        let n = Int(try r.u8("key part"))
-                        return RecordView.equal(try r.bytes(n, "key part"), part)
-                    }
-                    // Read all three parts whatever the outcome, to stay on entry boundaries.
-                    let tenantMatches = try same(wanted.tenant)
-                    let groupMatches = try same(wanted.group)
-                    let idMatches = try same(wanted.id)
-                    let matches = tenantMatches && groupMatches && idMatches
-                    let version = try r.u64("version")
-                    let last = try r.u64("last sequence")
-                    if matches { return .success(StreamHead(key: key, version: version, lastSequence: last)) }
+            for _ in 0..<r.count {
+                // Read all three parts whatever the outcome, to stay on entry boundaries.
+                let tenantMatches = try same(wanted.tenant)
+                let groupMatches = try same(wanted.group)
+                let idMatches = try same(wanted.id)
+                let version = try r.reader.u64("version")
+                let last = try r.reader.u64("last sequence")
+                if tenantMatches && groupMatches && idMatches {
+                    return StreamHead(key: key, version: version, lastSequence: last)
                 }
-                return .success(nil)
-            } catch { return .failure(error) }
-        }
-        switch found {
-        case .success(let head): return head
-        case .failure(let error):
-            throw .corrupt(.badChecksum, path, block.offset + Int64(error.offset), "stream-heads block \(index): \(error.reason)")
+            }
+            return nil
         }
     }
 

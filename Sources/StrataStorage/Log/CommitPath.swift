@@ -24,6 +24,19 @@ struct WriterState: Sendable {
     var indexFlushDue = false
 }
 
+extension WriterState {
+    /// Writes the checkpoint: the segment table with the active segment's end as written so far.
+    func writeCheckpoint(_ fileSystem: any FileSystem) throws(IOError) {
+        var entries = segments.map(\.checkpointEntry)
+        entries[entries.count - 1].dataEnd = UInt64(activeEnd)
+        entries[entries.count - 1].lastSequence = nextSequence - 1
+        entries[entries.count - 1].frameCount = activeFrames
+        let checkpoint = Checkpoint(nextSequence: nextSequence, segments: entries)
+        try fileSystem.writeAtomically(
+            checkpoint.encode(), to: joinPath(directory, StoreFileName.checkpoint), directory: directory)
+    }
+}
+
 extension LogStore {
     /// Takes everything pending and commits it as one group. Runs on the writer queue.
     func drain() {
@@ -211,7 +224,7 @@ extension LogStore {
         w.segments.append(
             PublishedSegment(
                 file: file, lastSequence: w.nextSequence - 1, dataEnd: w.activeEnd, frameCount: 0, sealed: false))
-        try writeCheckpoint(w)
+        try w.writeCheckpoint(fileSystem)
         w.indexFlushDue = true
     }
 
@@ -236,16 +249,6 @@ extension LogStore {
         return (SegmentFile(number: number, baseSequence: baseSequence, path: path, handle: handle), handle)
     }
 
-    func writeCheckpoint(_ w: WriterState) throws(IOError) {
-        var entries = w.segments.map(\.checkpointEntry)
-        entries[entries.count - 1].dataEnd = UInt64(w.activeEnd)
-        entries[entries.count - 1].lastSequence = w.nextSequence - 1
-        entries[entries.count - 1].frameCount = w.activeFrames
-        let checkpoint = Checkpoint(nextSequence: w.nextSequence, segments: entries)
-        try fileSystem.writeAtomically(
-            checkpoint.encode(), to: joinPath(w.directory, StoreFileName.checkpoint), directory: w.directory)
-    }
-
     /// Final step of `close`: sync and checkpoint. The active segment's descriptor is shared with readers and
     /// closes when the last of them (and the store) releases it.
     func finish(_ w: inout WriterState) -> Result<Void, StorageError> {
@@ -256,7 +259,7 @@ extension LogStore {
         if let failure = w.failure { return .failure(.writerFailed(failure)) }
         do throws(IOError) {
             try syncActive(&w)
-            try writeCheckpoint(w)
+            try w.writeCheckpoint(fileSystem)
             try index.flush(through: w.nextSequence - 1)
             return .success(())
         } catch {

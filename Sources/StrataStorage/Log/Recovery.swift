@@ -109,7 +109,7 @@ enum Recovery {
                 directory: path, active: file, activeHandle: handle, activeEnd: Int64(SegmentHeader.byteCount),
                 activeFrames: 0, activeRecords: 0, nextSequence: 1, segments: [segment])
             report.segments = 1
-            try io { () throws(IOError) in try writeCheckpoint(fs: fs, directory: path, writer: writer) }
+            try io { () throws(IOError) in try writer.writeCheckpoint(fs) }
             return (PublishedLog(segments: [segment], nextSequence: 1), writer)
         }
 
@@ -227,17 +227,9 @@ enum Recovery {
             activeFrames: tail.frameCount, activeRecords: nextSequence - active.baseSequence,
             nextSequence: nextSequence, segments: segments)
         if !trustedEverything {
-            try io { () throws(IOError) in try writeCheckpoint(fs: fs, directory: path, writer: writer) }
+            try io { () throws(IOError) in try writer.writeCheckpoint(fs) }
         }
         return (PublishedLog(segments: segments, nextSequence: nextSequence), writer)
-    }
-
-    static func writeCheckpoint(fs: any FileSystem, directory: String, writer: WriterState) throws(IOError) {
-        var entries = writer.segments.map(\.checkpointEntry)
-        entries[entries.count - 1].dataEnd = UInt64(writer.activeEnd)
-        entries[entries.count - 1].frameCount = writer.activeFrames
-        let checkpoint = Checkpoint(nextSequence: writer.nextSequence, segments: entries)
-        try fs.writeAtomically(checkpoint.encode(), to: joinPath(directory, StoreFileName.checkpoint), directory: directory)
     }
 
     private static func verifyHeader(

@@ -163,37 +163,6 @@ extension PublishedLog {
     }
 }
 
-extension PartitionIndex {
-    /// Indexes the whole log again into new files, then swaps them in at once: readers see the old index or
-    /// the new one, never a half-built one. Runs on the writer queue (no flush or merge runs meanwhile).
-    func rebuild(log: PublishedLog) throws(StorageError) {
-        waitForMerges()
-        let current = state.withLock { $0 }
-        let old = current.manifest.headsFiles + current.manifest.runs.map(\.file)
-        var fresh = State(manifest: IndexManifest(indexedThrough: 0, hashName: hasher.name, headsFiles: [], runs: []))
-        fresh.nextFileNumber = current.nextFileNumber
-        let building = PartitionIndex(directory: directory, fileSystem: fileSystem, hasher: hasher, state: fresh)
-        let last = log.nextSequence - 1
-        if last > 0 {
-            _ = try building.reindex(log: log, from: 1)
-        }
-        do throws(IOError) {
-            if last > 0 {
-                try building.flush(through: last)
-            } else {
-                let manifest = IndexManifest(indexedThrough: 0, hashName: hasher.name, headsFiles: [], runs: [])
-                try fileSystem.writeAtomically(manifest.encode(), to: joinPath(directory, IndexFileName.manifest), directory: directory)
-            }
-        } catch { throw .io(error) }
-        // Merges of the new files are the live index's job from now on.
-        building.close()
-        let built = building.state.withLock { $0 }
-        state.withLock { $0 = built }
-        for name in old { try? fileSystem.remove(joinPath(directory, name)) }
-        scheduleMergeIfNeeded()
-    }
-}
-
 /// Buffers for one point read (a stream read): reused across calls so a read allocates nothing but its result.
 ///
 /// `@unchecked Sendable`: a `PointReadBuffers` is only ever used by the one caller that took it from the pool
