@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEMO_DIR ?= demo-store-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: deps build test demo release bench-build bench-engine bench-index clean
+.PHONY: deps bench-deps build test demo release bench-build bench bench-full bench-micro clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -20,21 +20,28 @@ demo: deps
 	$(SWIFT) build --product strata
 	.build/debug/strata demo $(DEMO_DIR)
 
-# Engine append figures (release build, separate Benchmarks package): sequential and pipelined durable
-# 100-event appends, 64 concurrent single-event appenders, and the disk limit measured in the same run.
-# (description.json is removed first: SwiftPM caches the root package's file list for a path dependency and
-# misses files added since the last benchmark build.)
-bench-build: deps
+# The standard workloads of BENCHMARKS.md (P1, P1p, P3, P5, P6 and the disk limit), Strata beside SQLite in one
+# run, release build of the separate Benchmarks package. `bench`: the quick size (a few minutes); `bench-full`:
+# the full size (P5 builds its 10M-event stores once and keeps them in bench-out/). Table on stdout, every
+# figure in bench-out/results-<size>.json. (description.json is removed first: SwiftPM caches the root
+# package's file list for a path dependency and misses files added since the last benchmark build.)
+bench-deps:
+	@bash scripts/install-deps.sh bench
+
+bench-build: bench-deps
 	rm -f Benchmarks/.build/release/description.json
 	cd Benchmarks && $(SWIFT) build -c release --product strata-bench
 
-bench-engine: bench-build
-	Benchmarks/.build/release/strata-bench engine --directory bench-out --events 1000000 --commits 100000
+bench: bench-build
+	Benchmarks/.build/release/strata-bench run --size quick --directory bench-out
 
-# The index issue's benchmark: a 10M-event / 1M-stream store built once (bench-out/), then open after a clean
-# close and after a SIGKILLed writer, RSS after open, random 100-event stream reads; each in a fresh process.
-bench-index: bench-build
-	Benchmarks/.build/release/strata-bench index run --directory bench-out --events 10000000 --streams 1000000
+bench-full: bench-build
+	Benchmarks/.build/release/strata-bench run --size full --directory bench-out
+
+# Micro-benchmarks of the hot paths with malloc counts (ordo-one/benchmark): frame encode/decode, CRC32C,
+# LZ4/zlib per frame, record decode, index lookup, stream read.
+bench-micro: bench-deps
+	cd Benchmarks && $(SWIFT) package benchmark --no-progress
 
 clean:
 	rm -rf .build

@@ -11,16 +11,37 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // The SQLite baseline of BENCHMARKS.md (links the system SQLite, libsqlite3-dev).
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // Micro-benchmarks with malloc counts. Only this trait: the default ones pull a runtime interposer
+        // that is not available offline here.
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // The deterministic "carts" data of BENCHMARKS.md, shared by the workload runner and the micro-benchmarks.
+        .target(
+            name: "BenchData",
+            dependencies: [.product(name: "StrataStorage", package: "Strata")]
+        ),
+        // The workload runner: P1, P1p, P3, P5, P6 and the disk limit, beside SQLite, in one run.
         .executableTarget(
             name: "strata-bench",
             dependencies: [
+                "BenchData",
                 .product(name: "StrataStorage", package: "Strata"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
-        )
+        ),
+        // Micro-benchmarks of the hot paths: `swift package benchmark` (see the Makefile's bench-micro).
+        .executableTarget(
+            name: "StrataMicro",
+            dependencies: [
+                "BenchData",
+                .product(name: "StrataStorage", package: "Strata"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/StrataMicro",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,13 +6,15 @@ import StrataStorage
 /// `synchronous=FULL` for durable runs (`NORMAL` for relaxed ones), a prepared statement, one transaction
 /// per append, the same payload bytes and envelope as Strata gets.
 final class SQLiteBaseline {
+    enum Sync: String { case full = "FULL", normal = "NORMAL", off = "OFF" }
+
     let queue: DatabaseQueue
 
-    init(path: String, durable: Bool = true) throws {
+    init(path: String, sync: Sync = .full) throws {
         var configuration = Configuration()
         configuration.journalMode = .wal
         configuration.prepareDatabase { db in
-            try db.execute(sql: durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA synchronous = \(sync.rawValue)")
         }
         queue = try DatabaseQueue(path: path, configuration: configuration)
         try queue.write { db in
@@ -29,19 +31,26 @@ final class SQLiteBaseline {
 
     /// Appends one batch in one transaction.
     func append(_ records: [EventRecord]) throws {
-        try queue.write { db in
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO events (tenant, aggregate_group, aggregate_id, version, type, type_version, timestamp,
-                                    event_id, metadata, payload)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            for record in records {
-                try statement.execute(arguments: [
-                    record.key.tenant, record.key.group, record.key.id, Int64(record.version), record.typeName,
-                    Int64(record.typeVersion), record.timestampMicros, record.eventId.description,
-                    Self.metadataJSON(record.metadata), Data(record.payload),
-                ])
-            }
+        try queue.write { db in try insert(records, db) }
+    }
+
+    /// Appends several batches in one transaction (building the P5 store only; never in a measured phase).
+    func appendInOneTransaction(_ batches: [[EventRecord]]) throws {
+        try queue.write { db in for records in batches { try insert(records, db) } }
+    }
+
+    private func insert(_ records: [EventRecord], _ db: Database) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO events (tenant, aggregate_group, aggregate_id, version, type, type_version, timestamp,
+                                event_id, metadata, payload)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for record in records {
+            try statement.execute(arguments: [
+                record.key.tenant, record.key.group, record.key.id, Int64(record.version), record.typeName,
+                Int64(record.typeVersion), record.timestampMicros, record.eventId.description,
+                Self.metadataJSON(record.metadata), Data(record.payload),
+            ])
         }
     }
 
@@ -65,11 +74,24 @@ final class SQLiteBaseline {
         }
     }
 
+    /// Closes the connection; SQLite checkpoints the WAL into the database file and removes it.
+    func close() throws { try queue.close() }
+
     static func metadataJSON(_ metadata: RecordMetadata) -> String {
         var parts: [String] = []
         if let value = metadata.correlationId { parts.append(#""correlationId":"\#(value)""#) }
         if let value = metadata.causationId { parts.append(#""causationId":"\#(value)""#) }
         if let value = metadata.user { parts.append(#""user":"\#(value)""#) }
         return "{" + parts.joined(separator: ",") + "}"
+    }
+
+    static let companions = ["", "-wal", "-shm"]
+
+    static func remove(_ path: String) {
+        for suffix in companions { unlink(path + suffix) }
+    }
+
+    static func bytesOnDisk(_ path: String) -> Int64 {
+        companions.reduce(0) { $0 + fileBytes(path + $1) }
     }
 }

@@ -2,13 +2,13 @@ import StrataStorage
 
 /// The "carts" domain of BENCHMARKS.md: 10 tenants, group `Cart`, UUID aggregate ids, ItemAdded 70% /
 /// ItemRemoved 25% / CartCheckedOut 5%, JSON payloads of ~100–150 bytes, full envelopes.
-struct CartsData {
-    static let products = (0..<50).map { "product-\($0)-" + String(repeating: "x", count: $0 % 9) }
-    var rng: SplitMix64
-    let streams: [PartitionKey]
-    var versions: [UInt64]
+public struct CartsData: Sendable {
+    public static let products = (0..<50).map { "product-\($0)-" + String(repeating: "x", count: $0 % 9) }
+    public var rng: SplitMix64
+    public let streams: [PartitionKey]
+    public var versions: [UInt64]
 
-    init(streamCount: Int, seed: UInt64 = 42) {
+    public init(streamCount: Int, seed: UInt64 = 42) {
         rng = SplitMix64(seed: seed)
         var keys: [PartitionKey] = []
         keys.reserveCapacity(streamCount)
@@ -20,10 +20,10 @@ struct CartsData {
         versions = Array(repeating: 0, count: streamCount)
     }
 
-    mutating func randomStream() -> Int { Int(rng.next() % UInt64(streams.count)) }
+    public mutating func randomStream() -> Int { Int(rng.next() % UInt64(streams.count)) }
 
     /// The next event of stream `index`.
-    mutating func event(stream index: Int) -> EventRecord {
+    public mutating func event(stream index: Int) -> EventRecord {
         versions[index] += 1
         let roll = rng.next() % 100
         let product = Self.products[Int(rng.next() % 50)]
@@ -50,7 +50,7 @@ struct CartsData {
     }
 
     /// `count` events of one random stream (the P1 append unit).
-    mutating func batch(count: Int) -> [EventRecord] {
+    public mutating func batch(count: Int) -> [EventRecord] {
         let stream = randomStream()
         return (0..<count).map { _ in event(stream: stream) }
     }

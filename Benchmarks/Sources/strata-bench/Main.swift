@@ -1,0 +1,90 @@
+import ArgumentParser
+import BenchData
+import Foundation
+import StrataStorage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct StrataBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "strata-bench",
+        abstract: "The standard workloads of BENCHMARKS.md, Strata beside SQLite (GRDB) in one run.",
+        subcommands: [Run.self, P5Build.self, P5Probe.self, P5CrashWriter.self],
+        defaultSubcommand: Run.self)
+}
+
+/// The two sizes of BENCHMARKS.md: `quick` (a few minutes) and `full` (the published figures).
+enum BenchSize: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case quick, full
+
+    /// Events of P1 / P1p (100-event appends over 10,000 streams).
+    var p1Events: Int { self == .full ? 1_000_000 : 100_000 }
+    /// P1 alternates Strata, the disk-limit loop and SQLite in this many rounds, so drift of a shared disk
+    /// hits all three alike.
+    var rounds: Int { self == .full ? 10 : 5 }
+    var p3Loads: Int { self == .full ? 100_000 : 10_000 }
+    var p5Events: Int { self == .full ? 10_000_000 : 1_000_000 }
+    var p5Streams: Int { self == .full ? 1_000_000 : 100_000 }
+    var concurrentCommits: Int { self == .full ? 100_000 : 20_000 }
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run P1, P1p, P3, P5 and P6 with the disk limit; print the table and write the JSON file.")
+
+    @Option(help: "quick (a few minutes) or full (the sizes of BENCHMARKS.md).")
+    var size: BenchSize = .quick
+
+    @Option(help: "Folder for the stores, on the disk under test. P5's 10M-event stores are built once and kept.")
+    var directory = "bench-out"
+
+    @Option(help: "JSON file for every figure (default: <directory>/results-<size>.json).")
+    var json: String?
+
+    @Option(help: "Workloads to run (comma-separated: p1,p3,p1p,extra,p5).")
+    var only = "p1,p3,p1p,extra,p5"
+
+    @Option(help: "MiB the killed Strata writer leaves in its active segment after its last rollover (target 64).")
+    var tailMiB = 56
+
+    func run() async throws {
+        let started = ContinuousClock.now
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let selected = Set(only.split(separator: ",").map(String.init))
+        let report = Report()
+        say("strata-bench run --size \(size.rawValue): P1/P1p \(grouped(Double(size.p1Events))) events, P3 \(grouped(Double(size.p3Loads))) loads, P5 \(grouped(Double(size.p5Events))) events / \(grouped(Double(size.p5Streams))) streams")
+        say("ratio = how many times better Strata is (Strata/SQLite for rates, SQLite/Strata for times and sizes)")
+        say("")
+
+        var data = CartsData(streamCount: 10_000)
+        let batches = (0..<(size.p1Events / 100)).map { _ in data.batch(count: 100) }
+        var sqliteP1Rate: Double?
+        if selected.contains("p1") || selected.contains("p3") || selected.contains("p1p") {
+            let p1 = try await P1.run(batches, directory: directory, rounds: size.rounds, report: report)
+            sqliteP1Rate = p1.sqliteRate
+            if selected.contains("p3") {
+                try await P3.run(p1: p1, batches: batches, loads: size.p3Loads, report: report)
+            }
+            p1.remove()
+        }
+        if selected.contains("p1p") {
+            try await P1p.run(batches, directory: directory, sqliteP1Rate: sqliteP1Rate, report: report)
+        }
+        if selected.contains("extra") {
+            try await Extras.run(batches, directory: directory, commits: size.concurrentCommits, report: report)
+        }
+        if selected.contains("p5") {
+            try await P5.run(
+                events: size.p5Events, streams: size.p5Streams, directory: directory, tailMiB: tailMiB, report: report)
+        }
+        let elapsed = seconds(ContinuousClock.now - started)
+        let path = json ?? directory + "/results-\(size.rawValue).json"
+        try report.writeJSON(
+            to: path, size: size.rawValue, command: CommandLine.arguments.joined(separator: " "), elapsed: elapsed)
+        say("")
+        say("\(Int(elapsed)) s in all; every figure, the machine and the commit: \(path)")
+    }
+}
