@@ -1,7 +1,8 @@
 import StrataStorage
 
 /// The "carts" domain of BENCHMARKS.md: 10 tenants, group `Cart`, UUID aggregate ids, ItemAdded 70% /
-/// ItemRemoved 25% / CartCheckedOut 5%, JSON payloads of ~100–150 bytes, full envelopes.
+/// ItemRemoved 25% / CartCheckedOut 5%, JSON payloads of 118–132 bytes (~126 on average), full envelopes: a
+/// random event id and correlation id per event, a user, a timestamp.
 public struct CartsData: Sendable {
     public static let products = (0..<50).map { "product-\($0)-" + String(repeating: "x", count: $0 % 9) }
     public var rng: SplitMix64
@@ -29,16 +30,18 @@ public struct CartsData: Sendable {
         let product = Self.products[Int(rng.next() % 50)]
         let typeName: String
         let payload: String
+        let sku = "SKU-" + String(rng.next() % 100_000).leftPadded(to: 5)
+        let actor = "user-\(rng.next() % 1000)"
         switch roll {
         case 0..<70:
             typeName = "ItemAdded"
-            payload = #"{"item":"\#(product)","quantity":\#(1 + rng.next() % 5),"unitPrice":\#(100 + rng.next() % 9900),"currency":"EUR","addedBy":"web"}"#
+            payload = #"{"item":"\#(product)","sku":"\#(sku)","quantity":\#(1 + rng.next() % 5),"unitPrice":\#(100 + rng.next() % 9900),"currency":"EUR","addedBy":"\#(actor)","channel":"web"}"#
         case 70..<95:
             typeName = "ItemRemoved"
-            payload = #"{"item":"\#(product)","quantity":\#(1 + rng.next() % 3),"reason":"customer-request","removedBy":"web"}"#
+            payload = #"{"item":"\#(product)","sku":"\#(sku)","quantity":\#(1 + rng.next() % 3),"reason":"customer-request","removedBy":"\#(actor)","channel":"web"}"#
         default:
             typeName = "CartCheckedOut"
-            payload = #"{"total":\#(rng.next() % 1_000_000),"currency":"EUR","paymentMethod":"card","items":\#(1 + rng.next() % 20)}"#
+            payload = #"{"total":\#(rng.next() % 1_000_000),"currency":"EUR","paymentMethod":"card","items":\#(1 + rng.next() % 20),"shippingMethod":"standard","couponCode":null,"channel":"web"}"#
         }
         let correlation = EventID.random(using: &rng).description
         return EventRecord(
@@ -53,5 +56,11 @@ public struct CartsData: Sendable {
     public mutating func batch(count: Int) -> [EventRecord] {
         let stream = randomStream()
         return (0..<count).map { _ in event(stream: stream) }
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -50,7 +50,25 @@ struct Run: AsyncParsableCommand {
     @Option(help: "MiB the killed Strata writer leaves in its active segment after its last rollover (target 64).")
     var tailMiB = 56
 
+    @Option(help: .hidden)  // "durable" or "nosync": only Strata's P1 appends, for `perf record` (no table)
+    var profileP1: String?
+
     func run() async throws {
+        if profileP1 == "sizes" {
+            try sizeBreakdown()
+            return
+        }
+        if let profileP1 {
+            var data = CartsData(streamCount: 10_000)
+            let batches = (0..<(size.p1Events / 100)).map { _ in data.batch(count: 100) }
+            let path = fresh(directory + "/profile-p1")
+            let store = try LogStore.open(at: path, options: LogStore.Options(durability: profileP1 == "nosync" ? .never : .always))
+            let elapsed = try await timed { for batch in batches { try await store.append(batch) } }
+            try await store.close()
+            removeTree(path)
+            say("Strata P1 (\(profileP1)): \(grouped(Double(size.p1Events) / elapsed)) events/s, \(fixed(elapsed / Double(batches.count) * 1e6, 1)) µs per append")
+            return
+        }
         let started = ContinuousClock.now
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let selected = Set(only.split(separator: ",").map(String.init))
@@ -86,5 +104,37 @@ struct Run: AsyncParsableCommand {
             to: path, size: size.rawValue, command: CommandLine.arguments.joined(separator: " "), elapsed: elapsed)
         say("")
         say("\(Int(elapsed)) s in all; every figure, the machine and the commit: \(path)")
+    }
+
+    /// Where P6's bytes go: per event, the payload, the whole record, and each compressed per 100-event frame;
+    /// the payloads alone and the records without their payloads, compressed the same way.
+    func sizeBreakdown() throws {
+        var data = CartsData(streamCount: 10_000)
+        var totals = [Double](repeating: 0, count: 8)
+        let frames = 1_000
+        for _ in 0..<frames {
+            let batch = data.batch(count: 100)
+            let raw = try FrameCoding.encodeBody(batch, versions: batch.map(\.version))
+            let payloads = batch.flatMap(\.payload)
+            let empty = batch.map { var r = $0; r.payload = []; return r }
+            let envelopes = try FrameCoding.encodeBody(empty, versions: batch.map(\.version))
+            let sizes = [
+                payloads.count, raw.count, FrameCoding.compress(raw, with: .lz4).1.count,
+                FrameCoding.compress(raw, with: .zlib(level: 6)).1.count, FrameCoding.compress(payloads, with: .lz4).1.count,
+                FrameCoding.compress(payloads, with: .zlib(level: 6)).1.count, envelopes.count,
+                FrameCoding.compress(envelopes, with: .lz4).1.count,
+            ]
+            for (i, size) in sizes.enumerated() { totals[i] += Double(size) }
+        }
+        let names = [
+            "payload (JSON)", "record (envelope + payload)", "record, LZ4 per frame", "record, zlib-6 per frame",
+            "payloads alone, LZ4 per frame", "payloads alone, zlib-6 per frame", "envelope alone (no payload)",
+            "envelopes alone, LZ4 per frame",
+        ]
+        let payload = totals[0]
+        for (name, total) in zip(names, totals) {
+            say("\(name): \(fixed(total / Double(frames * 100), 1)) bytes per event, \(fixed(total / payload, 3)) per payload byte")
+        }
+        say("frame header + trailer: \(32 + 4) bytes per frame = \(fixed(36 / (payload / Double(frames)), 3)) per payload byte")
     }
 }
