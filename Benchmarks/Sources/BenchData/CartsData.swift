@@ -4,6 +4,8 @@ import StrataStorage
 /// ItemRemoved 25% / CartCheckedOut 5%, JSON payloads of 118–132 bytes (~126 on average), full envelopes: a
 /// random event id and correlation id per event, a user, a timestamp.
 public struct CartsData: Sendable {
+    /// Bumped whenever the generated events change, so stores built from older data are not reused.
+    public static let dataVersion = 2
     public static let products = (0..<50).map { "product-\($0)-" + String(repeating: "x", count: $0 % 9) }
     public var rng: SplitMix64
     public let streams: [PartitionKey]

@@ -35,8 +35,9 @@ enum P5 {
     static func run(events: Int, streams: Int, directory: String, tailMiB: Int, report: Report) async throws {
         let me = try selfExecutable()
         let size = ["--events", "\(events)", "--streams", "\(streams)"]
-        let strataBase = directory + "/p5-strata-\(events)-\(streams)"
-        let sqliteBase = directory + "/p5-sqlite-\(events)-\(streams).db"
+        let name = "v\(CartsData.dataVersion)-\(events)-\(streams)"
+        let strataBase = directory + "/p5-strata-" + name
+        let sqliteBase = directory + "/p5-sqlite-\(name).db"
         for (engine, path) in [("strata", strataBase), ("sqlite", sqliteBase)] where !FileManager.default.fileExists(atPath: path + ".complete") {
             say("  building the P5 \(engine) store (once; kept in \(directory)/)")
             try runChild(me, ["p5-build", engine, path] + size)
