@@ -65,7 +65,7 @@ final class Report {
             "cpu": cpuModel() ?? "unknown",
             "memory_gib": Double(sysconf(Int32(_SC_PHYS_PAGES)) * sysconf(Int32(_SC_PAGESIZE))) / Double(1 << 30),
             "swift": commandOutput("swift --version") ?? "unknown",
-            "sqlite": commandOutput("sqlite3 --version") ?? "linked system libsqlite3",
+            "sqlite": SQLiteBaseline.libraryVersion(),
         ]
         let object: [String: Any] = [
             "date": ISO8601DateFormatter().string(from: Date()),

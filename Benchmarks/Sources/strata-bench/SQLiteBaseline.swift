@@ -85,6 +85,11 @@ final class SQLiteBaseline {
         return "{" + parts.joined(separator: ",") + "}"
     }
 
+    /// The version of the SQLite library GRDB linked (not of any `sqlite3` command on the machine).
+    static func libraryVersion() -> String {
+        (try? DatabaseQueue().read { db in try String.fetchOne(db, sql: "SELECT sqlite_version()") }) ?? "unknown"
+    }
+
     static let companions = ["", "-wal", "-shm"]
 
     static func remove(_ path: String) {
