@@ -69,6 +69,36 @@ final class StoreFixture: Sendable {
     }
 }
 
+/// An empty store without fdatasync and 64 carts batches to append to it, for the commit-path benchmark.
+final class AppendFixture: Sendable {
+    static let shared = Mutex<AppendFixture?>(nil)
+    let directory: String
+    let store: LogStore
+    let batches: [[EventRecord]]
+
+    static func make() async throws {
+        let directory = NSTemporaryDirectory() + "strata-micro-append-\(getpid())"
+        try? FileManager.default.removeItem(atPath: directory)
+        var data = CartsData(streamCount: 10_000, seed: 9)
+        let fixture = AppendFixture(
+            directory: directory, store: try LogStore.open(at: directory, options: LogStore.Options(durability: .never)),
+            batches: (0..<64).map { _ in data.batch(count: 100) })
+        shared.withLock { $0 = fixture }
+    }
+
+    private init(directory: String, store: LogStore, batches: [[EventRecord]]) {
+        self.directory = directory
+        self.store = store
+        self.batches = batches
+    }
+
+    static func tearDown() async throws {
+        guard let fixture = shared.withLock({ value in defer { value = nil }; return value }) else { return }
+        try await fixture.store.close()
+        try? FileManager.default.removeItem(atPath: fixture.directory)
+    }
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput, .mallocCountTotal],
@@ -143,6 +173,18 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
     }
+
+    Benchmark(
+        "Append 100 events, no fdatasync (the store's whole commit path)",
+        closure: { (benchmark: Benchmark) async in
+            let fixture = AppendFixture.shared.withLock { $0 }!
+            benchmark.startMeasurement()
+            for i in benchmark.scaledIterations {
+                try! await fixture.store.append(fixture.batches[i % fixture.batches.count])
+            }
+        },
+        setup: { try await AppendFixture.make() },
+        teardown: { try await AppendFixture.tearDown() })
 
     Benchmark("Record materialize, 100 events (owned EventRecords)") { benchmark in
         let walker = FrameCoding.RecordWalker()
