@@ -51,6 +51,42 @@ enum StreamHeadsFile {
         }
     }
 
+    /// Steps over an encoded key, checking what `decodeKey` checks, without making strings.
+    static func skipKey(_ r: inout ByteReader) throws(DecodeError) {
+        for what: StaticString in ["tenant", "group", "id"] {
+            let n = Int(try r.u8(what))
+            guard n >= 1 else { throw r.fail("empty \(what)") }
+            _ = try r.bytes(n, what)
+        }
+    }
+
+    /// Orders the key (tenant, group, id) against the key `putKey` encoded at `offset` of `keys` (already
+    /// checked by `skipKey`), as `partitionKeyPrecedes` does: part by part, bytes lexicographically.
+    /// Negative, zero or positive.
+    static func compare(
+        _ tenant: UnsafeBufferPointer<UInt8>, _ group: UnsafeBufferPointer<UInt8>, _ id: UnsafeBufferPointer<UInt8>,
+        withKeyAt offset: Int, in keys: UnsafeRawBufferPointer
+    ) -> Int {
+        var p = offset
+        var order = comparePart(tenant, keys, &p)
+        if order == 0 { order = comparePart(group, keys, &p) }
+        if order == 0 { order = comparePart(id, keys, &p) }
+        return order
+    }
+
+    /// Compares `part` with the length-prefixed part at `p`, moving `p` past it.
+    @inline(__always)
+    private static func comparePart(_ part: UnsafeBufferPointer<UInt8>, _ keys: UnsafeRawBufferPointer, _ p: inout Int) -> Int {
+        let n = Int(keys[p])
+        let stored = keys.baseAddress! + p + 1
+        p += 1 + n
+        for i in 0..<min(part.count, n) {
+            let (a, b) = (part[i], stored.load(fromByteOffset: i, as: UInt8.self))
+            if a != b { return Int(a) - Int(b) }
+        }
+        return part.count - n
+    }
+
     static func decodeKey(_ r: inout ByteReader) throws(DecodeError) -> PartitionKey {
         func part(_ what: StaticString) throws(DecodeError) -> String {
             let n = Int(try r.u8(what))
@@ -230,7 +266,8 @@ public final class StreamHeadsReader: Sendable {
     struct Block: Sendable {
         var offset: Int64
         var length: Int
-        var firstKey: PartitionKey
+        /// Where the block's first key (encoded as `putKey` writes it) starts in `blockKeys`.
+        var firstKeyAt: Int
     }
 
     public let path: String
@@ -239,13 +276,17 @@ public final class StreamHeadsReader: Sendable {
     public let coveredThrough: UInt64
     let handle: any FileHandle
     let blocks: [Block]
+    /// The block index as read (checked) from the file: the blocks' first keys stay encoded, so opening a file
+    /// of a million streams decodes no key and allocates no string.
+    let blockKeys: [UInt8]
     let filter: BloomFilter
     let hasher: StreamKeyHash
 
     init(
         path: String, streamCount: UInt64, coveredThrough: UInt64, handle: any FileHandle, blocks: [Block],
-        filter: BloomFilter, hasher: StreamKeyHash
+        blockKeys: [UInt8], filter: BloomFilter, hasher: StreamKeyHash
     ) {
+        self.blockKeys = blockKeys
         self.path = path
         self.streamCount = streamCount
         self.coveredThrough = coveredThrough
@@ -334,7 +375,9 @@ public final class StreamHeadsReader: Sendable {
                         throw r.fail("block at \(offset) of \(length) bytes does not follow the previous one")
                     }
                     expectedOffset += Int64(length)
-                    blocks.append(Block(offset: offset, length: length, firstKey: try StreamHeadsFile.decodeKey(&r)))
+                    let keyAt = r.position
+                    try StreamHeadsFile.skipKey(&r)
+                    blocks.append(Block(offset: offset, length: length, firstKeyAt: keyAt))
                 }
                 guard r.isAtEnd, expectedOffset == header.indexOffset else {
                     throw r.fail("block index does not cover the blocks exactly")
@@ -355,7 +398,7 @@ public final class StreamHeadsReader: Sendable {
         guard let words else { throw .corrupt(.badChecksum, path, header.filterOffset, "stream-heads filter checksum mismatch") }
         return StreamHeadsReader(
             path: path, streamCount: header.streamCount, coveredThrough: header.coveredThrough, handle: handle,
-            blocks: blocks, filter: BloomFilter(words: words, hashCount: header.filterHashes), hasher: hasher)
+            blocks: blocks, blockKeys: indexBytes, filter: BloomFilter(words: words, hashCount: header.filterHashes), hasher: hasher)
     }
 
     /// Reads and checks one block.
@@ -405,13 +448,23 @@ public final class StreamHeadsReader: Sendable {
 
     /// Index of the last block whose first key is ≤ `key` (nil when `key` precedes every block).
     func blockIndex(for key: PartitionKey) -> Int? {
-        var low = 0
-        var high = blocks.count
-        while low < high {
-            let mid = (low + high) / 2
-            if partitionKeyPrecedes(key, blocks[mid].firstKey) { high = mid } else { low = mid + 1 }
+        var (tenant, group, id) = (key.tenant, key.group, key.id)
+        return tenant.withUTF8 { tenant in
+            group.withUTF8 { group in
+                id.withUTF8 { id in
+                    blockKeys.withUnsafeBytes { keys in
+                        var low = 0
+                        var high = blocks.count
+                        while low < high {
+                            let mid = (low + high) / 2
+                            let order = StreamHeadsFile.compare(tenant, group, id, withKeyAt: blocks[mid].firstKeyAt, in: keys)
+                            if order < 0 { high = mid } else { low = mid + 1 }
+                        }
+                        return low == 0 ? nil : low - 1
+                    }
+                }
+            }
         }
-        return low == 0 ? nil : low - 1
     }
 
     /// The head of `key`, or nil if the stream is not in the file.
