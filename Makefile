@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEMO_DIR ?= demo-store-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: deps bench-deps build test demo release bench-build bench bench-full bench-micro clean
+.PHONY: fuzz deps bench-deps build test demo release bench-build bench bench-full bench-micro clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -42,6 +42,12 @@ bench-full: bench-build
 # LZ4/zlib per frame, record decode, index lookup, stream read.
 bench-micro: bench-deps
 	cd Benchmarks && $(SWIFT) package benchmark --no-progress
+
+# libFuzzer targets (Fuzz/), each for FUZZ_SECONDS on a corpus seeded from the golden store; CI runs a short
+# smoke of each. A crash leaves its reproducer in .build-fuzz/artifacts/TARGET/ and fails the run.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	bash Fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf .build

@@ -3,6 +3,17 @@
 // Layers (see DESIGN.md): C shims → StrataStorage (engine) → Strata (event sourcing) → CLI / tests.
 import PackageDescription
 
+/// libFuzzer targets (Fuzz/NAME/NAME.swift), one per decoder; `make fuzz` builds them with the fuzzer and
+/// AddressSanitizer. A plain build compiles them too, so they never rot.
+let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+    ("FuzzFrame", ["StrataStorage"]),
+    ("FuzzRecord", ["StrataStorage"]),
+    ("FuzzSegmentFiles", ["StrataStorage"]),
+    ("FuzzStore", ["StrataStorage", "StrataTestSupport"]),
+    ("FuzzIndexRun", ["StrataStorage", "StrataTestSupport"]),
+    ("FuzzStreamHeads", ["StrataStorage", "StrataTestSupport"]),
+]
+
 let package = Package(
     name: "Strata",
     platforms: [.macOS(.v15)],
@@ -39,6 +50,6 @@ let package = Package(
             ],
             exclude: ["Golden"]
         ),
-    ],
+    ] + fuzzTargets.map { .executableTarget(name: $0.name, dependencies: $0.dependencies, path: "Fuzz/\($0.name)") },
     swiftLanguageModes: [.v6]
 )

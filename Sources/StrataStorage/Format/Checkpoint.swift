@@ -57,7 +57,7 @@ public struct Checkpoint: Sendable, Equatable {
         return out.bytes
     }
 
-    static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> Checkpoint {
+    package static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> Checkpoint {
         guard bytes.count >= fixedBytes + 4 else {
             throw DecodeError(offset: bytes.count, reason: "truncated checkpoint: \(bytes.count) bytes")
         }

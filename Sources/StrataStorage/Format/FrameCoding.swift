@@ -46,6 +46,18 @@ public enum FrameCoding {
         return out.bytes
     }
 
+    /// A frame (codec none, checksum right) around arbitrary body bytes: how fuzz targets and tests reach the
+    /// record decoders with bodies no encoder would write.
+    package static func frame(rawBody: [UInt8], recordCount: Int, baseSequence: UInt64) -> [UInt8] {
+        var out = ByteWriter(capacity: FrameHeader.byteCount + rawBody.count + FrameHeader.trailerByteCount)
+        rawBody.withUnsafeBytes { body in
+            FrameHeader.encode(
+                codec: .none, recordCount: recordCount, baseSequence: baseSequence, rawBodyBytes: rawBody.count,
+                body: body, into: &out)
+        }
+        return out.bytes
+    }
+
     /// The length field of a frame starting at `bytes` (at least 4 bytes): what a reader checks against limits
     /// and the file size before reading or allocating anything else.
     public static func declaredLength(_ bytes: UnsafeRawBufferPointer) -> UInt32? {

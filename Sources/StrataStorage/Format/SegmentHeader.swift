@@ -52,7 +52,7 @@ public struct SegmentHeader: Sendable, Equatable {
 
     /// Validates magic, checksum and versions, in that order: a file that is not a segment says "bad magic",
     /// a damaged one "bad checksum", a newer one "unsupported version".
-    static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> SegmentHeader {
+    package static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> SegmentHeader {
         guard bytes.count >= byteCount else {
             throw DecodeError(offset: bytes.count, reason: "truncated segment header: \(bytes.count) of \(byteCount) bytes")
         }
@@ -140,7 +140,7 @@ public struct SegmentFooter: Sendable, Equatable {
         bytes.count >= 4 && loadU32LE(bytes, 0) == magic
     }
 
-    static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> SegmentFooter {
+    package static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> SegmentFooter {
         guard bytes.count == byteCount else {
             throw DecodeError(offset: 0, reason: "footer of \(bytes.count) bytes, expected \(byteCount)")
         }

@@ -5,7 +5,7 @@
 ///     magic "STRATIMF" | formatVersion u16 | minReaderVersion u16 | runCount u32 | indexedThrough u64
 ///     | str16 hashName | u32 headsCount | headsCount × str16 headsFile (oldest first)
 ///     | runCount × (str16 runFile, u64 firstSequence, u64 lastSequence) | maskedCRC u32
-struct IndexManifest: Sendable, Equatable {
+package struct IndexManifest: Sendable, Equatable {
     static let magic: [UInt8] = Array("STRATIMF".utf8)
     static let readerVersion: UInt16 = 1
     static let runsMax = 4096
@@ -51,7 +51,7 @@ struct IndexManifest: Sendable, Equatable {
         out.raw(utf8)
     }
 
-    static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> IndexManifest {
+    package static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> IndexManifest {
         guard bytes.count >= 28, bytes[0..<8].elementsEqual(magic) else {
             throw DecodeError(offset: 0, reason: "bad magic: not a Strata index manifest")
         }

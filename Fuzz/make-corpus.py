@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Seed corpora for the fuzz targets, cut from a real store (default: the golden store of the tests).
+
+Usage: make-corpus.py OUT_DIR [STORE_DIR]
+Writes OUT_DIR/<Target>/seed-* files. Layouts follow FORMAT.md: segment header 64 bytes, frames of
+u32 length | u32 crc | kind | codec | u16 | u32 records | u64 base | u32 raw | u32 stored | body | u32 length,
+footer 56 bytes. Frames are walked by their length fields only; nothing here validates them.
+"""
+import os
+import struct
+import sys
+import zlib
+
+out = sys.argv[1]
+store = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
+    os.path.dirname(__file__), "..", "Tests", "StrataStorageTests", "Golden", "v1-store")
+SEGMENT_HEADER, FOOTER, FRAME_HEADER = 64, 56, 32
+
+
+def put(target, name, data):
+    os.makedirs(os.path.join(out, target), exist_ok=True)
+    with open(os.path.join(out, target, name), "wb") as f:
+        f.write(data)
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+segments = sorted(n for n in os.listdir(store) if n.endswith(".segment"))
+checkpoint = read(os.path.join(store, "CHECKPOINT")) if os.path.exists(os.path.join(store, "CHECKPOINT")) else b""
+for i, name in enumerate(segments):
+    data = read(os.path.join(store, name))
+    put("FuzzSegmentFiles", f"header-{i}", b"\x00" + data[:SEGMENT_HEADER])
+    put("FuzzSegmentFiles", f"footer-{i}", b"\x01" + data[-FOOTER:])
+    put("FuzzStore", f"segment-{i}", struct.pack("<H", 0) + data)
+    put("FuzzStore", f"segment-{i}-checkpoint", struct.pack("<H", len(checkpoint)) + checkpoint + data)
+    offset = SEGMENT_HEADER
+    frame_number = 0
+    while offset + FRAME_HEADER <= len(data):
+        (length,) = struct.unpack_from("<I", data, offset)
+        if length < FRAME_HEADER + 4 or offset + length > len(data):
+            break
+        frame = data[offset:offset + length]
+        put("FuzzFrame", f"frame-{i}-{frame_number}", frame)
+        codec, records, stored = frame[9], struct.unpack_from("<I", frame, 12)[0], struct.unpack_from("<I", frame, 28)[0]
+        body = frame[FRAME_HEADER:FRAME_HEADER + stored]
+        if codec == 2:
+            body = zlib.decompress(body)
+        if codec in (0, 2) and 1 <= records <= 64:
+            put("FuzzRecord", f"body-{i}-{frame_number}", bytes([records - 1]) + body)
+        offset += length
+        frame_number += 1
+if checkpoint:
+    put("FuzzSegmentFiles", "checkpoint", b"\x02" + checkpoint)
+index = os.path.join(store, "index")
+if os.path.isdir(index):
+    for name in sorted(os.listdir(index)):
+        data = read(os.path.join(index, name))
+        if name.endswith(".idx"):
+            put("FuzzIndexRun", name, data)
+        elif name.endswith(".hds"):
+            put("FuzzStreamHeads", name, data)
+        elif name == "MANIFEST":
+            put("FuzzSegmentFiles", "manifest", b"\x03" + data)
+for target in sorted(os.listdir(out)):
+    print(f"{target}: {len(os.listdir(os.path.join(out, target)))} seeds")
