@@ -12,6 +12,7 @@ let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
     ("FuzzStore", ["StrataStorage", "StrataTestSupport"]),
     ("FuzzIndexRun", ["StrataStorage", "StrataTestSupport"]),
     ("FuzzStreamHeads", ["StrataStorage", "StrataTestSupport"]),
+    ("FuzzImportLine", ["StrataTools"]),
 ]
 
 let package = Package(
@@ -33,12 +34,15 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "StrataStorage", dependencies: ["CStrataSupport", "CLZ4", "CZlib"]),
         .target(name: "Strata", dependencies: ["StrataStorage"]),
+        // What the `strata` command does, as a library (tests and fuzz targets use it too): the JSONL event
+        // format, dump, import.
+        .target(name: "StrataTools", dependencies: ["StrataStorage"]),
         // Fault-injecting file system and helpers shared by tests, fuzz targets and benchmarks.
         .target(name: "StrataTestSupport", dependencies: ["StrataStorage"]),
         .executableTarget(
             name: "strata",
             dependencies: [
-                "Strata", "StrataStorage",
+                "Strata", "StrataStorage", "StrataTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,6 +53,13 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             exclude: ["Golden"]
+        ),
+        .testTarget(
+            name: "StrataToolsTests",
+            dependencies: [
+                "StrataTools", "StrataStorage", "StrataTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
     ] + fuzzTargets.map { .executableTarget(name: $0.name, dependencies: $0.dependencies, path: "Fuzz/\($0.name)") },
     swiftLanguageModes: [.v6]
