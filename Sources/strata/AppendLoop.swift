@@ -59,13 +59,5 @@ struct AppendLoop: AsyncParsableCommand {
 /// One unbuffered write(2) per line: the line is on the pipe before the next append starts, and a SIGKILL
 /// cannot lose it in a stdio buffer.
 func writeLine(_ line: String) {
-    var bytes = Array((line + "\n").utf8)
-    bytes.withUnsafeMutableBytes { raw in
-        var done = 0
-        while done < raw.count {
-            let n = write(1, raw.baseAddress! + done, raw.count - done)
-            if n <= 0 { return }
-            done += n
-        }
-    }
+    writeAll(1, Array((line + "\n").utf8))
 }

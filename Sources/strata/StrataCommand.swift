@@ -2,12 +2,105 @@ import ArgumentParser
 import Strata
 import StrataStorage
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @main
 struct StrataCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strata",
         abstract: "Operate on Strata stores.",
+        discussion: "Exit status of every subcommand: 0 ok, 1 problems found, 2 usage error or unreadable input.",
         version: StrataVersion.string,
-        subcommands: [Demo.self, AppendLoop.self]
+        subcommands: [DumpCommand.self, ImportCommand.self, Demo.self, AppendLoop.self]
     )
+
+    /// Parses and runs, mapping outcomes onto the exit statuses above (ArgumentParser's own usage status, 64,
+    /// becomes 2).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let failure as CommandFailure {
+            if !failure.message.isEmpty { writeError(failure.message) }
+            Glibc.exit(failure.status)
+        } catch let code as ExitCode {
+            Glibc.exit(code.rawValue)
+        } catch let error as StorageError {
+            writeError("strata: \(error)")
+            Glibc.exit(CommandFailure.unusable)
+        } catch {
+            if exitCode(for: error) == .success { exit(withError: error) }  // --help, --version
+            writeError(fullMessage(for: error))
+            Glibc.exit(CommandFailure.unusable)
+        }
+    }
+}
+
+/// Ends a subcommand with a status and a message for stderr.
+struct CommandFailure: Error {
+    static let problems: Int32 = 1
+    static let unusable: Int32 = 2
+
+    var status: Int32
+    var message: String
+}
+
+/// One write(2) per call on standard error.
+func writeError(_ line: String) {
+    writeAll(2, Array((line + "\n").utf8))
+}
+
+func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    bytes.withUnsafeBytes { raw in
+        var done = 0
+        while done < raw.count {
+            let n = write(fd, raw.baseAddress! + done, raw.count - done)
+            if n <= 0 { return }
+            done += n
+        }
+    }
+}
+
+/// Buffered standard output for bulk lines (dump): one write(2) per ~256 KiB.
+final class OutputBuffer {
+    private var bytes: [UInt8] = []
+    private let fd: Int32
+
+    init(fd: Int32 = 1) {
+        self.fd = fd
+        bytes.reserveCapacity(300 << 10)
+    }
+
+    func line(_ line: [UInt8]) {
+        bytes += line
+        bytes.append(0x0A)
+        if bytes.count >= 256 << 10 { flush() }
+    }
+
+    func flush() {
+        writeAll(fd, bytes)
+        bytes.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Progress of a long run on stderr, only when stderr is a terminal, at most a few times a second.
+final class Progress {
+    private let enabled = isatty(2) != 0
+    private var last = ContinuousClock.now
+
+    func update(_ text: @autoclosure () -> String) {
+        guard enabled, ContinuousClock.now - last > .milliseconds(200) else { return }
+        last = ContinuousClock.now
+        writeAll(2, Array(("\r\u{1B}[K" + text()).utf8))
+    }
+
+    func done() {
+        if enabled { writeAll(2, Array("\r\u{1B}[K".utf8)) }
+    }
 }

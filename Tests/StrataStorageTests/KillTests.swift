@@ -1,20 +1,12 @@
 import Foundation
 import Synchronization
+import StrataTestSupport
 import Testing
 
 @testable import StrataStorage
 
 /// The built `strata` executable (next to the test bundle).
-func strataExecutable() throws -> String {
-    let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-    var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-    for _ in 0..<3 {
-        let candidate = dir.appendingPathComponent("strata").path
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        dir = dir.deletingLastPathComponent()
-    }
-    throw StorageError.notFound(path: "strata executable near \(exe)")
-}
+func strataExecutable() throws -> String { try builtExecutable("strata") }
 
 /// Real processes, killed with SIGKILL while appending: every acknowledged batch survives, whole.
 @Suite(.serialized) struct KillTests {

@@ -1,0 +1,108 @@
+import Foundation
+import StrataStorage
+import StrataTestSupport
+import Testing
+
+/// The `strata` command run as a user runs it: the built binary, real folders, exit statuses and outputs.
+@Suite(.serialized) struct CLITests {
+    let strata: String
+    let directory: String
+
+    init() throws {
+        strata = try builtExecutable("strata")
+        directory = NSTemporaryDirectory() + "strata-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    func run(_ arguments: String..., input: String? = nil) throws -> ProcessOutcome {
+        try runProcess(strata, arguments, input: input.map { Data($0.utf8) })
+    }
+
+    /// A store with three tenants, several carts each, some events with binary payloads, written by the demo.
+    func demoStore() throws -> String {
+        let path = directory + "/demo"
+        let outcome = try run("demo", path, "--events", "1200", "--batch", "50")
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        return path
+    }
+
+    @Test func dumpThenImportIntoAnEmptyStoreGivesTheSameEvents() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let source = try demoStore()
+        let dump = try run("dump", source)
+        #expect(dump.status == 0, "\(dump.stderr)")
+        let lines = dump.stdout.split(separator: "\n")
+        #expect(lines.count == 1_200)
+        let tenants = Set(lines.compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["tenant"] as? String
+        })
+        #expect(tenants.count >= 2, "the demo store should span several tenants: \(tenants)")
+
+        let copy = directory + "/copy"
+        let imported = try run("import", copy, "-", "--batch", "64", "--acks", input: dump.stdout)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let acks = imported.stdout.split(separator: "\n")
+        #expect(acks.count == (1_200 + 63) / 64)
+        #expect(acks.last == "committed 1200")
+        let again = try run("dump", copy)
+        #expect(again.status == 0)
+        #expect(again.stdout == dump.stdout, "same events, versions, sequences and payloads after dump | import")
+    }
+
+    @Test func dumpFiltersAndReadsASegmentFileWithoutAStore() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let source = try demoStore()
+        let all = try run("dump", source).stdout.split(separator: "\n").map(String.init)
+        let first = try #require(try JSONSerialization.jsonObject(with: Data(all[0].utf8)) as? [String: Any])
+        let (tenant, group, id) = (first["tenant"] as! String, first["group"] as! String, first["id"] as! String)
+        let stream = try run("dump", source, "--tenant", tenant, "--group", group, "--id", id)
+        let expected = all.filter { $0.contains(#""tenant":"\#(tenant)","group":"\#(group)","id":"\#(id)""#) }
+        #expect(stream.stdout.split(separator: "\n").map(String.init) == expected)
+        let window = try run("dump", source, "--from", "10", "--to", "19", "--format", "table")
+        #expect(window.stdout.split(separator: "\n").count == 11)  // header + 10 events
+        #expect(try run("dump", source, "--limit", "7").stdout.split(separator: "\n").count == 7)
+
+        let segment = try #require(try FileManager.default.contentsOfDirectory(atPath: source).filter { $0.hasSuffix(".segment") }.sorted().first)
+        let fromSegment = try run("dump", source + "/" + segment)
+        #expect(fromSegment.status == 0, "\(fromSegment.stderr)")
+        #expect(fromSegment.stdout.split(separator: "\n").map(String.init) == Array(all.prefix(fromSegment.stdout.split(separator: "\n").count)))
+    }
+
+    @Test func importStopsAtTheFirstBadLineAndKeepsWhatCameBefore() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let good = { (n: Int) in #"{"tenant":"acme","group":"Cart","id":"c1","type":"ItemAdded","payload":{"n":\#(n)}}"# }
+        let input = [good(1), good(2), #"{"tenant":"acme","group":"Cart","id":"c1","type":"ItemAdded","payload":{"n":3},"colour":"red"}"#, good(4)]
+            .joined(separator: "\n")
+        let store = directory + "/s"
+        let outcome = try run("import", store, "-", "--batch", "10", input: input)
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.contains("line 3, column"), "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("unknown key \"colour\""), "\(outcome.stderr)")
+        let dump = try run("dump", store)
+        #expect(dump.stdout.split(separator: "\n").count == 2)
+        #expect(dump.stdout.contains(#""payload":{"n":2}"#) && !dump.stdout.contains(#""payload":{"n":4}"#))
+    }
+
+    @Test func importChecksVersionsThatLinesCarry() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let line = { (version: Int) in #"{"tenant":"t","group":"g","id":"s","version":\#(version),"type":"T","payload":[\#(version)]}"# }
+        let store = directory + "/s"
+        #expect(try run("import", store, "-", input: [line(1), line(2)].joined(separator: "\n")).status == 0)
+        let conflict = try run("import", store, "-", input: line(2))
+        #expect(conflict.status == 1)
+        #expect(conflict.stderr.contains("line 1: version conflict: stream t/g/s is at version 2, but the line's version 2 needs it at 1"), "\(conflict.stderr)")
+        #expect(try run("import", store, "-", input: line(3)).status == 0)
+        #expect(try run("dump", store).stdout.split(separator: "\n").count == 3)
+    }
+
+    @Test func usageErrorsAndMissingStoresExitWithTwo() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(try run("dump", directory + "/nothing-here").status == 2)
+        #expect(try run("dump", directory, "--format", "xml").status == 2)
+        #expect(try run("import", directory + "/s", directory + "/no-such-file.jsonl").status == 2)
+        #expect(try run("no-such-command").status == 2)
+        let help = try run("dump", "--help")
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("--tenant"))
+    }
+}
