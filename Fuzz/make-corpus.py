@@ -64,5 +64,17 @@ if os.path.isdir(index):
             put("FuzzStreamHeads", name, data)
         elif name == "MANIFEST":
             put("FuzzSegmentFiles", "manifest", b"\x03" + data)
+# JSONL import lines: what `strata dump` writes, and the shapes people write by hand.
+lines = [
+    '{"sequence":1,"tenant":"acme","group":"Cart","id":"c-1","version":1,"type":"ItemAdded","typeVersion":1,'
+    '"timestamp":"2026-11-28T13:40:52.123456Z","eventId":"5cb9462d-540c-4c51-8859-ce95e125d48f",'
+    '"metadata":{"correlationId":"9902ec07-d943-455b-a4e9-021926a359ac","causationId":"x","user":"alice"},'
+    '"payload":{"item":"tea","quantity":2,"price":1.5e2,"tags":["a","\\u00e9"],"gift":null}}',
+    '{"tenant":"t","group":"g","id":"i","type":"T","payloadBase64":"AAEC/w=="}',
+    '{"tenant":"t","group":"g","id":"i","type":"T","payload":"x","timestamp":"+292277-01-01T00:00:00.5+01:00"}',
+    '{"tenant":"t","group":"g","id":"i","version":7,"type":"T","payload":[1,-2.5e-3,true,false,{}]}',
+]
+for i, line in enumerate(lines):
+    put("FuzzImportLine", f"line-{i}", line.encode())
 for target in sorted(os.listdir(out)):
     print(f"{target}: {len(os.listdir(os.path.join(out, target)))} seeds")

@@ -105,4 +105,75 @@ import Testing
         #expect(help.status == 0)
         #expect(help.stdout.contains("--tenant"))
     }
+
+    /// A store of several segments (800 events of two streams, 16 KiB segments), closed cleanly.
+    func segmentedStore(_ name: String = "seg") throws -> (path: String, segments: [String]) {
+        let path = directory + "/" + name
+        let outcome = try run("append-loop", path, "--batches", "40", "--concurrency", "2", "--segment-bytes", "16384")
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let segments = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasSuffix(".segment") }.sorted()
+        #expect(segments.count >= 2)
+        return (path, segments)
+    }
+
+    func edit(_ file: String, _ change: (inout [UInt8]) -> Void) throws {
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+        change(&bytes)
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+    }
+
+    @Test func fsckPassesACleanStoreAndNamesEachKindOfDamage() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (store, segments) = try segmentedStore()
+        let clean = try run("fsck", store)
+        #expect(clean.status == 0, "\(clean.stdout)\(clean.stderr)")
+        #expect(clean.stdout.contains("800 events") && clean.stdout.contains("no problems"), "\(clean.stdout)")
+        #expect(try run("fsck", store + "/" + segments[0]).status == 0)
+
+        func damaged(_ name: String, _ damage: (String) throws -> Void) throws -> ProcessOutcome {
+            let copy = directory + "/" + name
+            try FileManager.default.copyItem(atPath: store, toPath: copy)
+            try damage(copy)
+            return try run("fsck", copy)
+        }
+        let flipped = try damaged("flipped") { try edit($0 + "/" + segments[0]) { $0[3_000] ^= 0x10 } }
+        #expect(flipped.status == 1)
+        #expect(flipped.stdout.contains("problem: \(segments[0]) at offset") && flipped.stdout.contains("badChecksum"), "\(flipped.stdout)")
+
+        let torn = try damaged("torn") { copy in try edit(copy + "/" + segments.last!) { $0 += Array(repeating: 0x41, count: 100) } }
+        #expect(torn.status == 1)
+        #expect(torn.stdout.contains("problem: \(segments.last!) at offset") && torn.stdout.contains("tornTail"), "\(torn.stdout)")
+
+        let run0 = try #require(try FileManager.default.contentsOfDirectory(atPath: store + "/index").first { $0.hasPrefix("run-") })
+        let index = try damaged("index") { try FileManager.default.removeItem(atPath: $0 + "/index/" + run0) }
+        #expect(index.status == 1)
+        #expect(index.stdout.contains("problem: index/\(run0): missingFile"), "\(index.stdout)")
+
+        let header = try damaged("header") { copy in try edit(copy + "/" + segments[1]) { $0 = Array($0.prefix(30)) } }
+        #expect(header.status == 1)
+        #expect(header.stdout.contains("problem: \(segments[1]) at offset 0: truncated"), "\(header.stdout)")
+
+        let json = try run("fsck", directory + "/flipped", "--json")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(object["ok"] as? Bool == false)
+        #expect((object["problems"] as? [[String: Any]])?.first?["file"] as? String == segments[0])
+    }
+
+    @Test func fsckRepairCutsATornTailAndRebuildsTheIndexKeepingEveryEvent() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (store, segments) = try segmentedStore()
+        let before = try run("dump", store).stdout
+        try edit(store + "/" + segments.last!) { $0 += Array(repeating: 0x41, count: 100) }
+        let run0 = try #require(try FileManager.default.contentsOfDirectory(atPath: store + "/index").first { $0.hasPrefix("run-") })
+        try FileManager.default.removeItem(atPath: store + "/index/" + run0)
+        #expect(try run("fsck", store).status == 1)
+        let repair = try run("fsck", store, "--repair")
+        #expect(repair.status == 0, "\(repair.stdout)\(repair.stderr)")
+        #expect(repair.stdout.contains("repaired: cut 100 bytes"), "\(repair.stdout)")
+        #expect(repair.stdout.contains("repaired: moved index to quarantine/"), "\(repair.stdout)")
+        #expect(try run("fsck", store).status == 0)
+        #expect(try run("dump", store).stdout == before, "every intact event is still there")
+        let quarantined = try FileManager.default.contentsOfDirectory(atPath: store + "/quarantine")
+        #expect(quarantined.contains { $0.hasSuffix(".tail") } && quarantined.contains { $0.hasPrefix("index.fsck-") })
+    }
 }

@@ -1,0 +1,428 @@
+/// `strata fsck`: verifies a store without changing it — every segment header, frame checksum, record and
+/// footer, sequence continuity within and across segments, dense stream versions, the checkpoint against the
+/// segments, and the index (manifest, every run and stream-heads file with all their checksums, run entries
+/// against the frames of the log, stream heads against the log at the point each file covers).
+package enum StoreCheck {
+    package struct Problem: Sendable, Equatable, CustomStringConvertible {
+        /// Path of the file, relative to the store folder.
+        package var file: String
+        package var offset: Int64?
+        package var kind: String
+        package var detail: String
+
+        package var description: String {
+            "\(file)" + (offset.map { " at offset \($0)" } ?? "") + ": \(kind): \(detail)"
+        }
+    }
+
+    package struct Report: Sendable {
+        package var segments = 0
+        package var frames = 0
+        package var events = 0
+        package var streams = 0
+        package var bytes: Int64 = 0
+        package var indexFiles = 0
+        package var problems: [Problem] = []
+        /// Things worth knowing that are not damage (leftover temporary files, no index yet).
+        package var notes: [String] = []
+    }
+
+    /// Checks the store folder at `path`.
+    package static func check(
+        store path: String, fileSystem fs: any FileSystem = PosixFileSystem(), progress: @escaping (String) -> Void = { _ in }
+    ) throws(StorageError) -> Report {
+        guard fs.directoryExists(path) else { throw .notFound(path: path) }
+        var checker = Checker(path: path, fs: fs, progress: progress)
+        try checker.run()
+        return checker.report
+    }
+
+    /// Checks one segment file on its own: header, frames, records, footer, continuity inside the file.
+    package static func check(segment path: String, fileSystem fs: any FileSystem = PosixFileSystem()) throws(StorageError) -> Report {
+        var checker = Checker(path: "", fs: fs, progress: { _ in })
+        let name = String(path.split(separator: "/").last ?? Substring(path))
+        try checker.checkSegment(path: path, name: name, number: nil, base: nil, isLast: true)
+        checker.report.streams = checker.streams.count
+        return checker.report
+    }
+
+    struct SegmentFacts {
+        var number: UInt64
+        var base: UInt64
+        var last: UInt64
+        var frames: UInt64
+        var dataEnd: Int64
+        var sealed: Bool
+    }
+
+    struct StreamState {
+        var version: UInt64
+        var lastSequence: UInt64
+    }
+
+    struct Checker {
+        let path: String
+        let fs: any FileSystem
+        let progress: (String) -> Void
+        var report = Report()
+        var streams: [PartitionKey: StreamState] = [:]
+        var next: UInt64?
+        var facts: [String: SegmentFacts] = [:]
+        let walker = FrameCoding.RecordWalker()
+        // Index verification, prepared before the log scan.
+        var hasher = StreamKeyHash.standard
+        var indexedThrough: UInt64 = 0
+        var logEntries: Set<IndexEntry> = []
+        var headsDue: [(file: String, coveredThrough: UInt64, heads: [StreamHead])] = []
+        /// Set once a segment stops at damage: what follows (sequence gaps, version jumps, index and checkpoint
+        /// disagreements) is a consequence, not another problem, so those checks stand down.
+        var damaged: Set<String> = []
+
+        init(path: String, fs: any FileSystem, progress: @escaping (String) -> Void) {
+            self.path = path
+            self.fs = fs
+            self.progress = progress
+        }
+
+        mutating func problem(_ file: String, _ offset: Int64?, _ kind: String, _ detail: String) {
+            report.problems.append(Problem(file: file, offset: offset, kind: kind, detail: detail))
+        }
+
+        mutating func run() throws(StorageError) {
+            let names = try io { () throws(IOError) in try fs.listDirectory(path) }
+            let segments = names.compactMap { name in SegmentFileName.parse(name).map { (name: name, number: $0.number, base: $0.baseSequence) } }
+                .sorted { $0.number < $1.number }
+            for name in names where name.hasSuffix(StoreFileName.temporarySuffix) {
+                report.notes.append("\(name): a temporary file left by an interrupted write (harmless)")
+            }
+            let runs = try prepareIndex()
+            if segments.isEmpty { problem(".", nil, "missingSegment", "no segment files in the store") }
+            for (i, segment) in segments.enumerated() {
+                progress("checking \(segment.name) (\(i + 1) of \(segments.count))")
+                try checkSegment(
+                    path: path + "/" + segment.name, name: segment.name, number: segment.number, base: segment.base,
+                    isLast: i == segments.count - 1)
+            }
+            verifyHeads(through: .max)
+            compareRuns(runs)
+            try checkCheckpoint()
+            report.streams = streams.count
+        }
+
+        // MARK: Segments
+
+        mutating func checkSegment(path file: String, name: String, number: UInt64?, base: UInt64?, isLast: Bool) throws(StorageError) {
+            report.segments += 1
+            report.bytes += (try? fs.open(file, mode: .read)).map { handle in defer { handle.close() }; return (try? handle.size()) ?? 0 } ?? 0
+            var segmentFacts = SegmentFacts(number: number ?? 0, base: base ?? 0, last: 0, frames: 0, dataEnd: Int64(SegmentHeader.byteCount), sealed: false)
+            var stoppedAt: (offset: Int64, kind: Corruption.Kind, detail: String)?
+            var headerOK = false
+            do {
+                try SegmentInspector.walk(file, fileSystem: fs) { step in
+                    switch step {
+                    case .header(let header):
+                        headerOK = true
+                        if let number, header.segmentNumber != number {
+                            problem(name, 16, "badHeader", "header says segment \(header.segmentNumber), the file name says \(number)")
+                        }
+                        if let base, header.baseSequence != base {
+                            problem(name, 24, "badHeader", "header says base sequence \(header.baseSequence), the file name says \(base)")
+                        }
+                        segmentFacts.base = header.baseSequence
+                        segmentFacts.last = header.baseSequence - 1
+                        if damaged.isEmpty, let expected = next, header.baseSequence != expected {
+                            problem(name, 24, "badSequence", "segment starts at sequence \(header.baseSequence); the previous segment ends at \(expected - 1)")
+                        }
+                        next = header.baseSequence
+                    case .frame(let header, let offset, let bytes):
+                        checkFrame(name, header, offset, bytes, segment: segmentFacts.number)
+                        segmentFacts.frames += 1
+                        segmentFacts.last = header.lastSequence
+                        segmentFacts.dataEnd = offset + Int64(bytes.count)
+                    case .footer(let footer, let offset):
+                        segmentFacts.sealed = true
+                        let expected = (segmentFacts.frames, segmentFacts.last, UInt64(offset))
+                        if (footer.frameCount, footer.lastSequence, footer.dataEnd) != expected {
+                            problem(name, offset, "badFooter", "footer says \(footer.frameCount) frames through sequence \(footer.lastSequence), data ending at \(footer.dataEnd); the segment has \(expected.0) frames through \(expected.1), data ending at \(offset)")
+                        }
+                    case .problem(let offset, let kind, let detail):
+                        stoppedAt = (offset, kind, detail)
+                    }
+                    return true
+                }
+            } catch {
+                problem(name, nil, "unreadable", "\(error)")
+                damaged.insert(name)
+                return
+            }
+            if let stop = stoppedAt {
+                if isLast && headerOK {
+                    let fileSize = (try? fileSizeOf(file)) ?? 0
+                    if let valid = validFrameAfter(file, from: stop.offset + 1, size: fileSize) {
+                        problem(name, stop.offset, stop.kind.rawValue, "\(stop.detail); a valid frame follows at offset \(valid): damage, not a torn write (recovery would cut everything from here)")
+                        damaged.insert(name)
+                    } else {
+                        problem(name, stop.offset, "tornTail", "\(fileSize - stop.offset) bytes at the end are not a whole frame (\(stop.detail)); recovery cuts them (copied to quarantine/)")
+                    }
+                } else {
+                    problem(name, stop.offset, stop.kind.rawValue, stop.detail)
+                    damaged.insert(name)
+                }
+            } else if !isLast && !segmentFacts.sealed && headerOK {
+                problem(name, segmentFacts.dataEnd, "badFooter", "a sealed segment (not the last one) has no footer")
+            }
+            facts[name] = segmentFacts
+        }
+
+        func fileSizeOf(_ file: String) throws(StorageError) -> Int64 {
+            let handle = try io { () throws(IOError) in try fs.open(file, mode: .read) }
+            defer { handle.close() }
+            return try io { () throws(IOError) in try handle.size() }
+        }
+
+        /// The first offset after `from` where a whole valid frame starts, if any (what tells damage in the middle
+        /// of the active segment from a torn final write). Reads 1 MiB windows; a candidate is read whole only
+        /// when its length is plausible and its trailer repeats it, so memory stays bounded whatever the file.
+        func validFrameAfter(_ file: String, from: Int64, size: Int64) -> Int64? {
+            guard let handle = try? fs.open(file, mode: .read), size > from else { return nil }
+            defer { handle.close() }
+            let minimum = Int64(FrameHeader.byteCount + FrameHeader.trailerByteCount)
+            let window: Int64 = 1 << 20
+            var start = from
+            while start + minimum <= size {
+                let count = Int(min(window + 3, size - start))
+                guard let bytes = try? handle.readBytes(count: count, at: start), bytes.count == count else { return nil }
+                let found: Int64? = bytes.withUnsafeBytes { raw in
+                    var i = 0
+                    while i + 4 <= raw.count && Int64(i) < window {
+                        let at = start + Int64(i)
+                        let length = Int64(loadU32LE(raw, i))
+                        if length >= minimum, length <= Int64(Limits.frameBytesMax), at + length <= size,
+                            let trailer = try? handle.readBytes(count: 4, at: at + length - 4),
+                            trailer.withUnsafeBytes({ loadU32LE($0, 0) }) == UInt32(length),
+                            let frame = try? handle.readBytes(count: Int(length), at: at),
+                            frame.withUnsafeBytes({ (try? FrameHeader.decode($0)) != nil })
+                        {
+                            return at
+                        }
+                        i += 1
+                    }
+                    return nil
+                }
+                if let found { return found }
+                start += window
+            }
+            return nil
+        }
+
+        mutating func checkFrame(_ name: String, _ header: FrameHeader, _ offset: Int64, _ bytes: UnsafeRawBufferPointer, segment: UInt64) {
+            report.frames += 1
+            if damaged.isEmpty, let expected = next, header.baseSequence != expected {
+                problem(name, offset, "badSequence", "frame starts at sequence \(header.baseSequence), expected \(expected)")
+            }
+            next = header.lastSequence + 1
+            var perStream: [PartitionKey: IndexEntry] = [:]
+            var order: [PartitionKey] = []
+            var issues: [(String, String)] = []
+            let indexed = header.lastSequence <= indexedThrough
+            do {
+                try walker.forEachRecord(in: bytes, header: header) { record in
+                    let key = record.key
+                    let previous = streams[key]?.version ?? 0
+                    if damaged.isEmpty && record.version != previous + 1 {
+                        issues.append(("badSequence", "sequence \(record.sequence): stream \(key) has version \(record.version) after \(previous)"))
+                    }
+                    streams[key] = StreamState(version: record.version, lastSequence: record.sequence)
+                    if indexed {
+                        if perStream[key] == nil {
+                            order.append(key)
+                            perStream[key] = IndexEntry(
+                                keyHash: hasher(key), firstVersion: record.version, firstSequence: record.sequence,
+                                frameOffset: UInt64(offset), segmentNumber: UInt32(truncatingIfNeeded: segment), versionCount: 0)
+                        }
+                        perStream[key]!.versionCount += 1
+                    }
+                }
+                report.events += Int(header.recordCount)
+            } catch {
+                issues.append(("badRecord", "\(error) (in the frame's decompressed body)"))
+                damaged.insert(name)
+            }
+            for (kind, detail) in issues.prefix(3) { problem(name, offset, kind, detail) }
+            for key in order { logEntries.insert(perStream[key]!) }
+            verifyHeads(through: header.lastSequence)
+        }
+
+        /// A checkpoint or manifest, whole (at most 64 MiB: a larger one is damaged and will not decode).
+        func readSmallFile(_ file: String) throws(StorageError) -> [UInt8] {
+            try io { () throws(IOError) in
+                let handle = try fs.open(file, mode: .read)
+                defer { handle.close() }
+                return try handle.readBytes(count: Int(min(try handle.size(), 64 << 20)), at: 0)
+            }
+        }
+
+        // MARK: Checkpoint
+
+        mutating func checkCheckpoint() throws(StorageError) {
+            let file = path + "/" + StoreFileName.checkpoint
+            guard fs.fileExists(file) else {
+                report.notes.append("no CHECKPOINT: the next open scans every segment")
+                return
+            }
+            let bytes = try readSmallFile(file)
+            let checkpoint: Checkpoint
+            do throws(DecodeError) {
+                checkpoint = try bytes.withRawBytes { (raw) throws(DecodeError) in try Checkpoint.decode(raw) }
+            } catch {
+                problem(StoreFileName.checkpoint, Int64(error.offset), Corruption.Kind.classify(error).rawValue, error.reason)
+                return
+            }
+            let byNumber = Dictionary(facts.values.map { ($0.number, $0) }, uniquingKeysWith: { a, _ in a })
+            let damagedNumbers = Set(damaged.compactMap { SegmentFileName.parse($0)?.number })
+            for entry in checkpoint.segments where !damagedNumbers.contains(entry.number) {
+                guard let actual = byNumber[entry.number] else {
+                    problem(StoreFileName.checkpoint, nil, "missingSegment", "lists segment \(entry.number), which is not in the store")
+                    continue
+                }
+                let matches = entry.sealed
+                    ? entry.baseSequence == actual.base && entry.lastSequence == actual.last && entry.frameCount == actual.frames
+                        && Int64(entry.dataEnd) == actual.dataEnd
+                    : entry.baseSequence == actual.base && entry.lastSequence <= actual.last && Int64(entry.dataEnd) <= actual.dataEnd
+                if !matches {
+                    problem(
+                        StoreFileName.checkpoint, nil, "badCheckpoint",
+                        "segment \(entry.number): checkpoint says sequences \(entry.baseSequence)...\(entry.lastSequence), \(entry.frameCount) frames, data end \(entry.dataEnd)\(entry.sealed ? ", sealed" : ""); the file has \(actual.base)...\(actual.last), \(actual.frames) frames, data end \(actual.dataEnd)")
+                }
+            }
+            if damaged.isEmpty, let next, checkpoint.nextSequence > next {
+                problem(StoreFileName.checkpoint, nil, "badCheckpoint", "next sequence \(checkpoint.nextSequence) is past the log's end (\(next))")
+            }
+        }
+
+        // MARK: Index
+
+        /// Reads and checks the manifest and every index file before the log scan; returns the run entries.
+        mutating func prepareIndex() throws(StorageError) -> [(file: String, entries: [IndexEntry])] {
+            let folder = path + "/" + IndexFileName.folder
+            guard fs.directoryExists(folder) else {
+                report.notes.append("no index folder: the next open builds the index from the segments")
+                return []
+            }
+            let manifestPath = folder + "/" + IndexFileName.manifest
+            let listed = (try? fs.listDirectory(folder)) ?? []
+            guard fs.fileExists(manifestPath) else {
+                if listed.contains(where: { !$0.hasSuffix(StoreFileName.temporarySuffix) }) {
+                    problem("index/MANIFEST", nil, "missingFile", "the index folder has files but no manifest")
+                }
+                return []
+            }
+            let bytes = try readSmallFile(manifestPath)
+            let manifest: IndexManifest
+            do throws(DecodeError) {
+                manifest = try bytes.withRawBytes { (raw) throws(DecodeError) in try IndexManifest.decode(raw) }
+            } catch {
+                problem("index/MANIFEST", Int64(error.offset), Corruption.Kind.classify(error).rawValue, error.reason)
+                return []
+            }
+            report.indexFiles += 1
+            guard manifest.hashName == StreamKeyHash.standard.name else {
+                report.notes.append("the index uses key hash \"\(manifest.hashName)\": its files were checked, their content against the log was not")
+                indexedThrough = 0
+                return []
+            }
+            hasher = .standard
+            indexedThrough = manifest.indexedThrough
+            var runs: [(file: String, entries: [IndexEntry])] = []
+            let known = Set(manifest.runs.map(\.file) + manifest.headsFiles + [IndexFileName.manifest])
+            for name in listed where !known.contains(name) {
+                report.notes.append("index/\(name): not in the manifest (left over; ignored by the store)")
+            }
+            for run in manifest.runs {
+                let file = "index/" + run.file
+                guard fs.fileExists(folder + "/" + run.file) else {
+                    problem(file, nil, "missingFile", "listed in the manifest, not in the folder")
+                    continue
+                }
+                do throws(StorageError) {
+                    let reader = try IndexRunReader.open(folder + "/" + run.file, fileSystem: fs)
+                    runs.append((file, try reader.allEntries()))
+                    report.indexFiles += 1
+                } catch {
+                    problem(file, nil, "badIndexFile", "\(error)")
+                }
+            }
+            for name in manifest.headsFiles {
+                let file = "index/" + name
+                guard fs.fileExists(folder + "/" + name) else {
+                    problem(file, nil, "missingFile", "listed in the manifest, not in the folder")
+                    continue
+                }
+                do throws(StorageError) {
+                    let reader = try StreamHeadsReader.open(folder + "/" + name, fileSystem: fs)
+                    headsDue.append((file, reader.coveredThrough, try reader.allHeads()))
+                    report.indexFiles += 1
+                } catch {
+                    problem(file, nil, "badIndexFile", "\(error)")
+                }
+            }
+            headsDue.sort { $0.coveredThrough < $1.coveredThrough }
+            return runs
+        }
+
+        /// Checks the stream-heads files that cover the log up to `sequence` against the log as scanned so far.
+        mutating func verifyHeads(through sequence: UInt64) {
+            if !damaged.isEmpty {
+                if !headsDue.isEmpty {
+                    report.notes.append("stream heads not compared with the log: the log is damaged (repair or restore it first)")
+                }
+                headsDue.removeAll()
+                return
+            }
+            while let first = headsDue.first, first.coveredThrough <= sequence {
+                headsDue.removeFirst()
+                var wrong = 0
+                var example = ""
+                for head in first.heads {
+                    let actual = streams[head.key]
+                    if actual?.version != head.version || actual?.lastSequence != head.lastSequence {
+                        if wrong == 0 {
+                            example = "stream \(head.key): file says version \(head.version) at sequence \(head.lastSequence), the log has \(actual.map { "version \($0.version) at sequence \($0.lastSequence)" } ?? "no such stream")"
+                        }
+                        wrong += 1
+                    }
+                }
+                if wrong > 0 {
+                    problem(first.file, nil, "indexMismatch", "\(wrong) of \(first.heads.count) stream heads disagree with the log at sequence \(first.coveredThrough); e.g. \(example)")
+                }
+                if sequence == .max && first.coveredThrough > (next ?? 1) - 1 {
+                    problem(first.file, nil, "indexMismatch", "covers sequences through \(first.coveredThrough), past the log's end \((next ?? 1) - 1)")
+                }
+            }
+        }
+
+        /// Every frame the manifest says is indexed must have exactly its entries in the runs.
+        mutating func compareRuns(_ runs: [(file: String, entries: [IndexEntry])]) {
+            guard indexedThrough > 0 || !runs.isEmpty else { return }
+            guard damaged.isEmpty else {
+                report.notes.append("index runs not compared with the log: the log is damaged (repair or restore it first)")
+                return
+            }
+            var inRuns: Set<IndexEntry> = []
+            for run in runs { inRuns.formUnion(run.entries) }
+            let missing = logEntries.subtracting(inRuns)
+            let extra = inRuns.subtracting(logEntries)
+            if !missing.isEmpty {
+                let e = missing.min()!
+                problem("index", nil, "indexMismatch", "\(missing.count) stream entries of indexed frames are missing from the runs; e.g. sequence \(e.firstSequence) (segment \(e.segmentNumber), frame at \(e.frameOffset))")
+            }
+            if !extra.isEmpty {
+                let e = extra.min()!
+                problem("index", nil, "indexMismatch", "\(extra.count) run entries point at nothing in the log; e.g. sequence \(e.firstSequence) (segment \(e.segmentNumber), frame at \(e.frameOffset))")
+            }
+            if let next, indexedThrough > next - 1 {
+                problem("index/MANIFEST", nil, "indexMismatch", "indexed through sequence \(indexedThrough), past the log's end \(next - 1)")
+            }
+        }
+    }
+}
