@@ -6,6 +6,9 @@ import StrataStorage
 /// Reads lines from a file descriptor in large chunks (a dump of millions of events is never held whole).
 /// Lines end with `\n` (a `\r` before it is dropped); the last line may lack it.
 public final class LineReader {
+    /// The longest line accepted: a maximal payload in base64 with a full envelope fits with room to spare.
+    public static let lineBytesMax = 16 << 20
+
     private let fd: Int32
     private var buffer: [UInt8] = []
     private var start = 0
@@ -14,7 +17,8 @@ public final class LineReader {
 
     public init(fileDescriptor: Int32) { fd = fileDescriptor }
 
-    /// The next line, or nil at the end of the input.
+    /// The next line, or nil at the end of the input. A line longer than `lineBytesMax` is an error (checked
+    /// before the buffer grows past it).
     public func next() throws(IOError) -> [UInt8]? {
         while true {
             if let newline = buffer[start...].firstIndex(of: 0x0A) {
@@ -34,6 +38,9 @@ public final class LineReader {
             }
             buffer.removeFirst(start)
             start = 0
+            guard buffer.count <= Self.lineBytesMax else {
+                throw IOError(operation: "read", path: "input", errno: EINVAL, message: "line \(lineNumber + 1) is longer than \(Self.lineBytesMax) bytes")
+            }
             let chunk = 1 << 20
             let old = buffer.count
             buffer += [UInt8](repeating: 0, count: chunk)

@@ -83,6 +83,13 @@ import Testing
         #expect(dump.stdout.contains(#""payload":{"n":2}"#) && !dump.stdout.contains(#""payload":{"n":4}"#))
     }
 
+    @Test func importRefusesALineLongerThanTheLimitBeforeBufferingIt() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let outcome = try run("import", directory + "/s", "-", input: String(repeating: "a", count: 17 << 20))
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.contains("line 1 is longer than 16777216 bytes"), "\(outcome.stderr)")
+    }
+
     @Test func importChecksVersionsThatLinesCarry() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let line = { (version: Int) in #"{"tenant":"t","group":"g","id":"s","version":\#(version),"type":"T","payload":[\#(version)]}"# }
