@@ -12,6 +12,8 @@ public final class LineReader {
     private let fd: Int32
     private var buffer: [UInt8] = []
     private var start = 0
+    /// Bytes from `start` up to here hold no newline (each byte is searched once).
+    private var searched = 0
     private var atEnd = false
     public private(set) var lineNumber = 0
 
@@ -21,14 +23,24 @@ public final class LineReader {
     /// before the buffer grows past it).
     public func next() throws(IOError) -> [UInt8]? {
         while true {
-            if let newline = buffer[start...].firstIndex(of: 0x0A) {
+            let newline = buffer.withUnsafeBufferPointer { bytes -> Int? in
+                var i = max(start, searched)
+                while i < bytes.count {
+                    if bytes[i] == 0x0A { return i }
+                    i += 1
+                }
+                return nil
+            }
+            if let newline {
                 var end = newline
                 if end > start && buffer[end - 1] == 0x0D { end -= 1 }
                 let line = Array(buffer[start..<end])
                 start = newline + 1
+                searched = start
                 lineNumber += 1
                 return line
             }
+            searched = buffer.count
             if atEnd {
                 guard start < buffer.count else { return nil }
                 let line = Array(buffer[start...])
@@ -37,6 +49,7 @@ public final class LineReader {
                 return line
             }
             buffer.removeFirst(start)
+            searched -= start
             start = 0
             guard buffer.count <= Self.lineBytesMax else {
                 throw IOError(operation: "read", path: "input", errno: EINVAL, message: "line \(lineNumber + 1) is longer than \(Self.lineBytesMax) bytes")
