@@ -68,6 +68,28 @@ import Testing
         #expect(fromSegment.stdout.split(separator: "\n").map(String.init) == Array(all.prefix(fromSegment.stdout.split(separator: "\n").count)))
     }
 
+    @Test func statsFromMetadataAgreeWithADeepScan() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try demoStore()
+        // More events after the index's last flush, so the fast path must read the active segment too.
+        let more = (0..<30).map { #"{"tenant":"late","group":"Cart","id":"l\#($0)","type":"T","payload":{}}"# }.joined(separator: "\n")
+        #expect(try run("import", store, "-", input: more).status == 0)
+        func stats(_ extra: String...) throws -> [String: Any] {
+            let outcome = try runProcess(strata, ["stats", store, "--json"] + extra)
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
+        }
+        let fast = try stats(), deep = try stats("--deep")
+        #expect(fast["events"] as? Int == 1_230 && deep["events"] as? Int == 1_230)
+        #expect(fast["streams"] as? Int == deep["streams"] as? Int)
+        let fastTenants = try #require(fast["tenants"] as? [String: [String: Int]])
+        let deepTenants = try #require(deep["tenants"] as? [String: [String: Int]])
+        #expect(fastTenants.mapValues { $0["streams"] } == deepTenants.mapValues { $0["streams"] })
+        #expect(deepTenants.values.reduce(0) { $0 + ($1["events"] ?? 0) } == 1_230)
+        #expect(deepTenants["late"]?["streams"] == 30)
+        #expect((deep["storedPerRawByte"] as? Double).map { $0 > 0 && $0 < 1 } == true)
+    }
+
     @Test func importStopsAtTheFirstBadLineAndKeepsWhatCameBefore() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let good = { (n: Int) in #"{"tenant":"acme","group":"Cart","id":"c1","type":"ItemAdded","payload":{"n":\#(n)}}"# }

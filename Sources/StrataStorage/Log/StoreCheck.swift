@@ -253,14 +253,7 @@ package enum StoreCheck {
             verifyHeads(through: header.lastSequence)
         }
 
-        /// A checkpoint or manifest, whole (at most 64 MiB: a larger one is damaged and will not decode).
-        func readSmallFile(_ file: String) throws(StorageError) -> [UInt8] {
-            try io { () throws(IOError) in
-                let handle = try fs.open(file, mode: .read)
-                defer { handle.close() }
-                return try handle.readBytes(count: Int(min(try handle.size(), 64 << 20)), at: 0)
-            }
-        }
+        func readSmallFile(_ file: String) throws(StorageError) -> [UInt8] { try StoreStats.wholeFile(file, fs) }
 
         // MARK: Checkpoint
 

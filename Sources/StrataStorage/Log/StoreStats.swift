@@ -1,0 +1,137 @@
+/// `strata stats`: what a store holds. The default reads metadata only — file sizes, the index's stream-heads
+/// files, and the active (last) segment for the newest events — never the sealed segments; `deep` scans every
+/// frame for per-tenant event counts and raw-versus-stored bytes. Nothing is written.
+package enum StoreStats {
+    package struct Tenant: Sendable, Equatable {
+        package var streams = 0
+        /// Only from a deep scan.
+        package var events: Int?
+    }
+
+    package struct Report: Sendable {
+        package var segments = 0
+        package var segmentBytes: Int64 = 0
+        package var indexBytes: Int64 = 0
+        package var otherBytes: Int64 = 0
+        package var events: UInt64 = 0
+        package var streams = 0
+        package var tenants: [String: Tenant] = [:]
+        /// Only from a deep scan: frame bodies before and after compression, frames per codec.
+        package var rawBodyBytes: Int64?
+        package var storedBodyBytes: Int64?
+        package var framesByCodec: [String: Int]?
+        package var deep = false
+        package var problems: [String] = []
+
+        package var bytesOnDisk: Int64 { segmentBytes + indexBytes + otherBytes }
+    }
+
+    package static func collect(
+        store path: String, deep: Bool, fileSystem fs: any FileSystem = PosixFileSystem(), progress: (String) -> Void = { _ in }
+    ) throws(StorageError) -> Report {
+        guard fs.directoryExists(path) else { throw .notFound(path: path) }
+        var report = Report()
+        report.deep = deep
+        func size(_ file: String) -> Int64 {
+            guard let handle = try? fs.open(file, mode: .read) else { return 0 }
+            defer { handle.close() }
+            return (try? handle.size()) ?? 0
+        }
+        let names = try io { () throws(IOError) in try fs.listDirectory(path) }
+        let segments = names.compactMap { name in SegmentFileName.parse(name).map { (name, $0.number) } }.sorted { $0.1 < $1.1 }.map(\.0)
+        for name in names {
+            if SegmentFileName.parse(name) != nil {
+                report.segments += 1
+                report.segmentBytes += size(path + "/" + name)
+            } else if name != IndexFileName.folder && name != StoreFileName.quarantine {
+                report.otherBytes += size(path + "/" + name)
+            }
+        }
+        let indexFolder = path + "/" + IndexFileName.folder
+        for name in (try? fs.listDirectory(indexFolder)) ?? [] { report.indexBytes += size(indexFolder + "/" + name) }
+
+        var streams: [PartitionKey: Void] = [:]
+        var tenantEvents: [String: Int] = [:]
+        var indexedThrough: UInt64 = 0
+        if !deep {
+            // The streams the index knows (every heads file: a newer one only updates versions), then the ones
+            // that appeared after the index's last flush, from the active segment.
+            if let manifest = try? readManifest(indexFolder, fs) {
+                indexedThrough = manifest.indexedThrough
+                for file in manifest.headsFiles {
+                    progress("reading index/\(file)")
+                    do throws(StorageError) {
+                        let reader = try StreamHeadsReader.open(indexFolder + "/" + file, fileSystem: fs)
+                        for head in try reader.allHeads() { streams[head.key] = () }
+                    } catch {
+                        report.problems.append("index/\(file): \(error) (run `strata fsck`)")
+                    }
+                }
+            }
+        }
+        var raw: Int64 = 0, stored: Int64 = 0
+        var codecs: [String: Int] = [:]
+        let walker = FrameCoding.RecordWalker()
+        let scanned = deep ? segments : Array(segments.suffix(1))
+        for (i, name) in scanned.enumerated() {
+            progress("reading \(name) (\(i + 1) of \(scanned.count))")
+            do {
+                try SegmentInspector.walk(path + "/" + name, fileSystem: fs) { step in
+                    switch step {
+                    case .header, .footer:
+                        return true
+                    case .problem(let offset, let kind, let detail):
+                        report.problems.append("\(name) at offset \(offset): \(kind.rawValue): \(detail) (run `strata fsck`)")
+                        return false
+                    case .frame(let header, _, let bytes):
+                        report.events = max(report.events, header.lastSequence)
+                        raw += Int64(header.rawBodyBytes)
+                        stored += Int64(header.storedBodyBytes)
+                        codecs[header.codec.name, default: 0] += 1
+                        guard deep || header.lastSequence > indexedThrough else { return true }
+                        try walker.forEachRecord(in: bytes, header: header) { record in
+                            guard deep || record.sequence > indexedThrough else { return }
+                            let key = record.key
+                            streams[key] = ()
+                            if deep { tenantEvents[key.tenant, default: 0] += 1 }
+                        }
+                        return true
+                    }
+                }
+            } catch {
+                report.problems.append("\(name): \(error) (run `strata fsck`)")
+            }
+        }
+        report.streams = streams.count
+        for key in streams.keys { report.tenants[key.tenant, default: Tenant()].streams += 1 }
+        if deep {
+            for (tenant, events) in tenantEvents { report.tenants[tenant, default: Tenant()].events = events }
+            report.rawBodyBytes = raw
+            report.storedBodyBytes = stored
+            report.framesByCodec = codecs
+        }
+        if report.events == 0, let checkpoint = try? readCheckpoint(path, fs) {
+            report.events = checkpoint.nextSequence - 1
+        }
+        return report
+    }
+
+    static func readManifest(_ folder: String, _ fs: any FileSystem) throws -> IndexManifest {
+        let bytes = try wholeFile(folder + "/" + IndexFileName.manifest, fs)
+        return try bytes.withRawBytes { (raw) throws(DecodeError) in try IndexManifest.decode(raw) }
+    }
+
+    static func readCheckpoint(_ path: String, _ fs: any FileSystem) throws -> Checkpoint {
+        let bytes = try wholeFile(path + "/" + StoreFileName.checkpoint, fs)
+        return try bytes.withRawBytes { (raw) throws(DecodeError) in try Checkpoint.decode(raw) }
+    }
+
+    /// A checkpoint or manifest, whole (at most 64 MiB: a larger one is damaged and will not decode).
+    static func wholeFile(_ file: String, _ fs: any FileSystem) throws(StorageError) -> [UInt8] {
+        try io { () throws(IOError) in
+            let handle = try fs.open(file, mode: .read)
+            defer { handle.close() }
+            return try handle.readBytes(count: Int(min(try handle.size(), 64 << 20)), at: 0)
+        }
+    }
+}
