@@ -1,5 +1,5 @@
 // libFuzzer target: a whole store folder holding one hostile segment file (and, when the first two bytes say
-// so, a hostile CHECKPOINT): fsck checks it without changing it; open runs recovery (checkpoint, tail scan, cut and quarantine, index rebuild);
+// so, a hostile CHECKPOINT): fsck and stats read it without changing it; open runs recovery (checkpoint, tail scan, cut and quarantine, index rebuild);
 // then every committed record is read back and the streams listed. Everything goes through the simulated file
 // system, so nothing touches the disk.
 import Dispatch
@@ -22,7 +22,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if let report = try? StoreCheck.check(store: "/s", fileSystem: fs) {
         precondition(report.segments == 1, "fsck saw \(report.segments) segments")
     }
-    precondition(fs.files.filter { $0.hasPrefix("/s/") }.count == (checkpointLength > 0 ? 2 : 1), "fsck changed the store")
+    _ = try? StoreStats.collect(store: "/s", deep: true, fileSystem: fs)
+    _ = try? StoreStats.collect(store: "/s", deep: false, fileSystem: fs)
+    precondition(fs.files.filter { $0.hasPrefix("/s/") }.count == (checkpointLength > 0 ? 2 : 1), "fsck or stats changed the store")
     guard let store = try? LogStore.open(at: "/s", options: LogStore.Options(createIfMissing: false, fileSystem: fs)) else {
         return 0
     }
