@@ -278,10 +278,11 @@ package enum StoreCheck {
                     problem(StoreFileName.checkpoint, nil, "missingSegment", "lists segment \(entry.number), which is not in the store")
                     continue
                 }
+                // (dataEnd compared as UInt64: a hostile checkpoint may hold values past Int64.max)
                 let matches = entry.sealed
                     ? entry.baseSequence == actual.base && entry.lastSequence == actual.last && entry.frameCount == actual.frames
-                        && Int64(entry.dataEnd) == actual.dataEnd
-                    : entry.baseSequence == actual.base && entry.lastSequence <= actual.last && Int64(entry.dataEnd) <= actual.dataEnd
+                        && entry.dataEnd == UInt64(actual.dataEnd)
+                    : entry.baseSequence == actual.base && entry.lastSequence <= actual.last && entry.dataEnd <= UInt64(actual.dataEnd)
                 if !matches {
                     problem(
                         StoreFileName.checkpoint, nil, "badCheckpoint",

@@ -111,7 +111,7 @@ package enum StoreStats {
             report.framesByCodec = codecs
         }
         if report.events == 0, let checkpoint = try? readCheckpoint(path, fs) {
-            report.events = checkpoint.nextSequence - 1
+            report.events = checkpoint.nextSequence > 0 ? checkpoint.nextSequence - 1 : 0
         }
         return report
     }

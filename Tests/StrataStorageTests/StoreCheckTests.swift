@@ -1,0 +1,42 @@
+import StrataTestSupport
+import Testing
+
+@testable import StrataStorage
+
+/// fsck and stats on the simulated file system: hostile metadata with valid checksums must be reported, never
+/// crash, and neither tool may change a file.
+@Suite struct StoreCheckTests {
+    @Test func checkpointWithOutOfRangeValuesIsReportedNotTrapped() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs)
+        try await store.append(sampleBatch(stream: 1, after: 0, count: 20))
+        try await store.close()
+        let segment = try #require(fs.files.first { $0.hasSuffix(".segment") })
+        let number = try #require(SegmentFileName.parse(String(segment.split(separator: "/").last!))?.number)
+        let hostile = Checkpoint(
+            nextSequence: 0,
+            segments: [Checkpoint.Segment(number: number, baseSequence: 1, lastSequence: .max, dataEnd: .max, frameCount: .max, sealed: true)])
+        fs.setContents(of: simulatedStorePath + "/CHECKPOINT", to: hostile.encode())
+        let before = fs.files.map { fs.contents(of: $0) }
+
+        let report = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs)
+        #expect(report.problems.contains { $0.file == "CHECKPOINT" && $0.kind == "badCheckpoint" }, "\(report.problems)")
+        #expect(report.events == 20)
+        let stats = try StoreStats.collect(store: simulatedStorePath, deep: true, fileSystem: fs)
+        #expect(stats.events == 20)
+        #expect(fs.files.map { fs.contents(of: $0) } == before, "fsck and stats must not write")
+    }
+
+    @Test func aCleanStoreHasNoProblemsAndEveryFileIsCounted() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs, segmentBytes: 4_096)
+        for stream in 0..<12 { try await store.append(sampleBatch(stream: stream, after: 0, count: 15, payloadBytes: 80)) }
+        try await store.close()
+        let report = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs)
+        #expect(report.problems.isEmpty, "\(report.problems)")
+        #expect(report.segments > 1)
+        #expect(report.events == 180)
+        #expect(report.streams == 12)
+        #expect(report.indexFiles >= 3)
+    }
+}
