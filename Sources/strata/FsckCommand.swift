@@ -12,7 +12,8 @@ struct FsckCommand: AsyncParsableCommand {
             Without --repair nothing is written. Each problem is reported with its file, offset and what was \
             expected. --repair cuts a torn tail (the cut bytes are copied to quarantine/), and moves a damaged \
             checkpoint or index into quarantine/ and rebuilds it from the segments; then it checks again. Damage \
-            inside sealed segments is reported, not repaired (events would be lost). Exit status: 0 no problems \
+            inside segment data (other than a torn final write) is reported and left alone: the store is not even \
+            opened, since recovery would cut the log there and drop the intact frames after it. Exit status: 0 no problems \
             (after repair, if asked), 1 problems remain, 2 not a store or segment file.
             """)
 
@@ -56,7 +57,7 @@ struct FsckCommand: AsyncParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             writeAll(1, Array(data) + [0x0A])
         } else {
-            var lines = repaired.map { "repaired: \($0)" }
+            var lines = repaired.map { $0.hasPrefix("not repaired") ? $0 : "repaired: \($0)" }
             lines += report.problems.map { "problem: \($0)" }
             lines += report.notes.map { "note: \($0)" }
             lines.append("\(path): \(report.segments) segments, \(report.frames) frames, \(report.events) events, \(report.streams) streams, \(report.bytes) bytes of segments, \(report.indexFiles) index files; \(report.problems.isEmpty ? "no problems" : report.problems.count == 1 ? "1 problem" : "\(report.problems.count) problems")")
@@ -70,6 +71,13 @@ struct FsckCommand: AsyncParsableCommand {
 enum Repair {
     static func run(store: String, problems: [StoreCheck.Problem]) async throws -> [String] {
         var done: [String] = []
+        // Damage inside segment data (not a torn final write) is left alone: opening the store would let recovery
+        // cut the log at the damage and drop the intact frames after it. That needs a person (or a later version
+        // that can keep a gap).
+        let segmentDamage = problems.filter { $0.file.hasSuffix(".segment") && $0.kind != "tornTail" }
+        if !segmentDamage.isEmpty {
+            return segmentDamage.map { "not repaired: \($0.file) at offset \($0.offset ?? 0): \($0.kind) (damage inside segment data; restore the file from a copy, or move it and everything after it aside)" }
+        }
         let stamp = Int(Date().timeIntervalSince1970)
         let quarantine = store + "/quarantine"
         func moveToQuarantine(_ relative: String) throws {

@@ -182,6 +182,11 @@ import Testing
         #expect(header.status == 1)
         #expect(header.stdout.contains("problem: \(segments[1]) at offset 0: truncated"), "\(header.stdout)")
 
+        let flippedRepair = try run("fsck", directory + "/flipped", "--repair")
+        #expect(flippedRepair.status == 1)
+        #expect(flippedRepair.stdout.contains("not repaired: \(segments[0])"), "\(flippedRepair.stdout)")
+        #expect(try run("fsck", directory + "/flipped").stdout == flipped.stdout, "a refused repair changes nothing")
+
         let json = try run("fsck", directory + "/flipped", "--json")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect(object["ok"] as? Bool == false)
