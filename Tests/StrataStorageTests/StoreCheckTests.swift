@@ -39,4 +39,19 @@ import Testing
         #expect(report.streams == 12)
         #expect(report.indexFiles >= 3)
     }
+
+    /// Stats without a readable index must scan every segment, not just the active one.
+    @Test func fastStatsWithoutAnIndexStillCountEveryStream() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs, segmentBytes: 4_096)
+        for stream in 0..<12 { try await store.append(sampleBatch(stream: stream, after: 0, count: 15, payloadBytes: 80)) }
+        try await store.close()
+        for file in fs.files where file.contains("/index/") { try fs.remove(file) }
+        let fast = try StoreStats.collect(store: simulatedStorePath, deep: false, fileSystem: fs)
+        let deep = try StoreStats.collect(store: simulatedStorePath, deep: true, fileSystem: fs)
+        #expect(fast.segments > 1)
+        #expect(fast.streams == 12 && deep.streams == 12)
+        #expect(fast.events == 180 && deep.events == 180)
+        #expect(fast.tenants.mapValues(\.streams) == deep.tenants.mapValues(\.streams))
+    }
 }

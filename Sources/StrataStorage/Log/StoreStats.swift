@@ -38,7 +38,9 @@ package enum StoreStats {
             return (try? handle.size()) ?? 0
         }
         let names = try io { () throws(IOError) in try fs.listDirectory(path) }
-        let segments = names.compactMap { name in SegmentFileName.parse(name).map { (name, $0.number) } }.sorted { $0.1 < $1.1 }.map(\.0)
+        let parsed = names.compactMap { name in SegmentFileName.parse(name).map { (name: name, number: $0.number, base: $0.baseSequence) } }
+            .sorted { $0.number < $1.number }
+        let segments = parsed.map(\.name)
         for name in names {
             if SegmentFileName.parse(name) != nil {
                 report.segments += 1
@@ -72,7 +74,12 @@ package enum StoreStats {
         var raw: Int64 = 0, stored: Int64 = 0
         var codecs: [String: Int] = [:]
         let walker = FrameCoding.RecordWalker()
-        let scanned = deep ? segments : Array(segments.suffix(1))
+        // Fast: only the segments that may hold events the index has not taken in (normally just the active one;
+        // all of them when there is no readable index).
+        let scanned = deep
+            ? segments
+            : parsed.indices.filter { i in i == parsed.count - 1 || (parsed[i + 1].base > 0 && parsed[i + 1].base - 1 > indexedThrough) }
+                .map { parsed[$0].name }
         for (i, name) in scanned.enumerated() {
             progress("reading \(name) (\(i + 1) of \(scanned.count))")
             do {
