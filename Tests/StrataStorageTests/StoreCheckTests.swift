@@ -38,6 +38,13 @@ import Testing
         #expect(report.events == 180)
         #expect(report.streams == 12)
         #expect(report.indexFiles >= 3)
+
+        // Files that are not the store's are named; a misnamed segment is a problem (the store would ignore it).
+        fs.setContents(of: simulatedStorePath + "/notes.txt", to: Array("hello".utf8))
+        fs.setContents(of: simulatedStorePath + "/1-1.segment", to: [])
+        let again = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs)
+        #expect(again.notes.contains { $0.hasPrefix("notes.txt: not a store file") }, "\(again.notes)")
+        #expect(again.problems.map(\.file) == ["1-1.segment"], "\(again.problems)")
     }
 
     /// Stats without a readable index must scan every segment, not just the active one.

@@ -92,8 +92,19 @@ package enum StoreCheck {
             let names = try io { () throws(IOError) in try fs.listDirectory(path) }
             let segments = names.compactMap { name in SegmentFileName.parse(name).map { (name: name, number: $0.number, base: $0.baseSequence) } }
                 .sorted { $0.number < $1.number }
-            for name in names where name.hasSuffix(StoreFileName.temporarySuffix) {
-                report.notes.append("\(name): a temporary file left by an interrupted write (harmless)")
+            let known: Set<String> = [StoreFileName.lock, StoreFileName.checkpoint, StoreFileName.quarantine, IndexFileName.folder]
+            for name in names.sorted() {
+                if name.hasSuffix(StoreFileName.temporarySuffix) {
+                    report.notes.append("\(name): a temporary file left by an interrupted write (harmless)")
+                } else if name.hasSuffix(SegmentFileName.suffix) && SegmentFileName.parse(name) == nil {
+                    problem(name, nil, "badName", "looks like a segment but its name is not <10-digit number>-<20-digit base sequence>.segment, so the store ignores it")
+                } else if SegmentFileName.parse(name) == nil && !known.contains(name) {
+                    report.notes.append("\(name): not a store file (ignored by the store)")
+                }
+            }
+            if fs.directoryExists(path + "/" + StoreFileName.quarantine) {
+                let kept = (try? fs.listDirectory(path + "/" + StoreFileName.quarantine))?.count ?? 0
+                if kept > 0 { report.notes.append("quarantine/ holds \(kept) file(s) that recovery or a repair set aside") }
             }
             let runs = try prepareIndex()
             if segments.isEmpty { problem(".", nil, "missingSegment", "no segment files in the store") }
