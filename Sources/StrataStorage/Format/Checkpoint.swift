@@ -34,6 +34,9 @@ public struct Checkpoint: Sendable, Equatable {
     public var nextSequence: UInt64
     public var segments: [Segment]
 
+    /// The largest checkpoint a reader accepts (one of `Limits.checkpointSegmentsMax` segments).
+    static var fileBytesMax: Int { byteCount(segments: Limits.checkpointSegmentsMax) }
+
     static func byteCount(segments: Int) -> Int { fixedBytes + entryBytes * segments + 4 }
 
     func encode() -> [UInt8] {

@@ -72,6 +72,23 @@ extension FileHandle {
 }
 
 extension FileSystem {
+    /// The size of the file at `path`.
+    func fileSize(_ path: String) throws(IOError) -> Int64 {
+        let handle = try open(path, mode: .read)
+        defer { handle.close() }
+        return try handle.size()
+    }
+
+    /// A small file (checkpoint, manifest) read whole; empty — which its decoder refuses — when it is larger
+    /// than `limit`, so a damaged size never turns into a large allocation.
+    func readSmallFile(_ path: String, limit: Int) throws(IOError) -> [UInt8] {
+        let handle = try open(path, mode: .read)
+        defer { handle.close() }
+        let size = try handle.size()
+        guard size <= Int64(limit) else { return [] }
+        return try handle.readBytes(count: Int(size), at: 0)
+    }
+
     /// Writes a small file atomically: temporary name, write, fsync, rename, directory fsync.
     func writeAtomically(_ bytes: [UInt8], to path: String, directory: String) throws(IOError) {
         let temporary = path + ".tmp"

@@ -9,6 +9,8 @@ package struct IndexManifest: Sendable, Equatable {
     static let magic: [UInt8] = Array("STRATIMF".utf8)
     static let readerVersion: UInt16 = 1
     static let runsMax = 4096
+    /// The largest manifest a reader accepts.
+    static let fileBytesMax = 1 << 24
 
     struct Run: Sendable, Equatable {
         var file: String

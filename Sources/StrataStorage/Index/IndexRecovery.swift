@@ -25,13 +25,7 @@ extension PartitionIndex {
         let manifestPath = joinPath(directory, IndexFileName.manifest)
         if fs.fileExists(manifestPath) {
             do throws(StorageError) {
-                let bytes = try io { () throws(IOError) -> [UInt8] in
-                    let handle = try fs.open(manifestPath, mode: .read)
-                    defer { handle.close() }
-                    let size = try handle.size()
-                    guard size <= 1 << 24 else { return [] }
-                    return try handle.readBytes(count: Int(size), at: 0)
-                }
+                let bytes = try io { () throws(IOError) in try fs.readSmallFile(manifestPath, limit: IndexManifest.fileBytesMax) }
                 let manifest: IndexManifest
                 do throws(DecodeError) {
                     manifest = try bytes.withRawBytes { (raw) throws(DecodeError) in try IndexManifest.decode(raw) }

@@ -116,13 +116,7 @@ enum Recovery {
         var checkpoint: Checkpoint?
         let checkpointPath = joinPath(path, StoreFileName.checkpoint)
         if fs.fileExists(checkpointPath) {
-            let bytes = try io { () throws(IOError) -> [UInt8] in
-                let handle = try fs.open(checkpointPath, mode: .read)
-                defer { handle.close() }
-                let size = try handle.size()
-                guard size <= Int64(Checkpoint.byteCount(segments: Limits.checkpointSegmentsMax)) else { return [] }
-                return try handle.readBytes(count: Int(size), at: 0)
-            }
+            let bytes = try io { () throws(IOError) in try fs.readSmallFile(checkpointPath, limit: Checkpoint.fileBytesMax) }
             do throws(DecodeError) {
                 checkpoint = try bytes.withRawBytes { (raw) throws(DecodeError) in try Checkpoint.decode(raw) }
             } catch {

@@ -124,7 +124,7 @@ package enum StoreCheck {
 
         mutating func checkSegment(path file: String, name: String, number: UInt64?, base: UInt64?, isLast: Bool) throws(StorageError) {
             report.segments += 1
-            report.bytes += (try? fs.open(file, mode: .read)).map { handle in defer { handle.close() }; return (try? handle.size()) ?? 0 } ?? 0
+            report.bytes += (try? fs.fileSize(file)) ?? 0
             var segmentFacts = SegmentFacts(number: number ?? 0, base: base ?? 0, last: 0, frames: 0, dataEnd: Int64(SegmentHeader.byteCount), sealed: false)
             var stoppedAt: (offset: Int64, kind: Corruption.Kind, detail: String)?
             var headerOK = false
@@ -168,7 +168,7 @@ package enum StoreCheck {
             }
             if let stop = stoppedAt {
                 if isLast && headerOK {
-                    let fileSize = (try? fileSizeOf(file)) ?? 0
+                    let fileSize = (try? fs.fileSize(file)) ?? 0
                     if let valid = validFrameAfter(file, from: stop.offset + 1, size: fileSize) {
                         problem(name, stop.offset, stop.kind.rawValue, "\(stop.detail); a valid frame follows at offset \(valid): damage, not a torn write (recovery would cut everything from here)")
                         damaged.insert(name)
@@ -183,12 +183,6 @@ package enum StoreCheck {
                 problem(name, segmentFacts.dataEnd, "badFooter", "a sealed segment (not the last one) has no footer")
             }
             facts[name] = segmentFacts
-        }
-
-        func fileSizeOf(_ file: String) throws(StorageError) -> Int64 {
-            let handle = try io { () throws(IOError) in try fs.open(file, mode: .read) }
-            defer { handle.close() }
-            return try io { () throws(IOError) in try handle.size() }
         }
 
         /// The first offset after `from` where a whole valid frame starts, if any (what tells damage in the middle
@@ -264,7 +258,6 @@ package enum StoreCheck {
             verifyHeads(through: header.lastSequence)
         }
 
-        func readSmallFile(_ file: String) throws(StorageError) -> [UInt8] { try StoreStats.wholeFile(file, fs) }
 
         // MARK: Checkpoint
 
@@ -274,7 +267,7 @@ package enum StoreCheck {
                 report.notes.append("no CHECKPOINT: the next open scans every segment")
                 return
             }
-            let bytes = try readSmallFile(file)
+            let bytes = try io { () throws(IOError) in try fs.readSmallFile(file, limit: Checkpoint.fileBytesMax) }
             let checkpoint: Checkpoint
             do throws(DecodeError) {
                 checkpoint = try bytes.withRawBytes { (raw) throws(DecodeError) in try Checkpoint.decode(raw) }
@@ -322,7 +315,7 @@ package enum StoreCheck {
                 }
                 return []
             }
-            let bytes = try readSmallFile(manifestPath)
+            let bytes = try io { () throws(IOError) in try fs.readSmallFile(manifestPath, limit: IndexManifest.fileBytesMax) }
             let manifest: IndexManifest
             do throws(DecodeError) {
                 manifest = try bytes.withRawBytes { (raw) throws(DecodeError) in try IndexManifest.decode(raw) }

@@ -32,11 +32,7 @@ package enum StoreStats {
         guard fs.directoryExists(path) else { throw .notFound(path: path) }
         var report = Report()
         report.deep = deep
-        func size(_ file: String) -> Int64 {
-            guard let handle = try? fs.open(file, mode: .read) else { return 0 }
-            defer { handle.close() }
-            return (try? handle.size()) ?? 0
-        }
+        func size(_ file: String) -> Int64 { (try? fs.fileSize(file)) ?? 0 }
         let names = try io { () throws(IOError) in try fs.listDirectory(path) }
         let parsed = names.compactMap { name in SegmentFileName.parse(name).map { (name: name, number: $0.number, base: $0.baseSequence) } }
             .sorted { $0.number < $1.number }
@@ -124,21 +120,12 @@ package enum StoreStats {
     }
 
     static func readManifest(_ folder: String, _ fs: any FileSystem) throws -> IndexManifest {
-        let bytes = try wholeFile(folder + "/" + IndexFileName.manifest, fs)
+        let bytes = try fs.readSmallFile(folder + "/" + IndexFileName.manifest, limit: IndexManifest.fileBytesMax)
         return try bytes.withRawBytes { (raw) throws(DecodeError) in try IndexManifest.decode(raw) }
     }
 
     static func readCheckpoint(_ path: String, _ fs: any FileSystem) throws -> Checkpoint {
-        let bytes = try wholeFile(path + "/" + StoreFileName.checkpoint, fs)
+        let bytes = try fs.readSmallFile(path + "/" + StoreFileName.checkpoint, limit: Checkpoint.fileBytesMax)
         return try bytes.withRawBytes { (raw) throws(DecodeError) in try Checkpoint.decode(raw) }
-    }
-
-    /// A checkpoint or manifest, whole (at most 64 MiB: a larger one is damaged and will not decode).
-    static func wholeFile(_ file: String, _ fs: any FileSystem) throws(StorageError) -> [UInt8] {
-        try io { () throws(IOError) in
-            let handle = try fs.open(file, mode: .read)
-            defer { handle.close() }
-            return try handle.readBytes(count: Int(min(try handle.size(), 64 << 20)), at: 0)
-        }
     }
 }
