@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Seed corpora for the fuzz targets, cut from a real store (default: the golden store of the tests).
+"""Seed corpora for the fuzz targets, cut from real stores (default: the golden stores of the tests, one of
+them with a lost-range frame left by a repair).
 
-Usage: make-corpus.py OUT_DIR [STORE_DIR]
+Usage: make-corpus.py OUT_DIR [STORE_DIR...]
 Writes OUT_DIR/<Target>/seed-* files. Layouts follow FORMAT.md: segment header 64 bytes, frames of
 u32 length | u32 crc | kind | codec | u16 | u32 records | u64 base | u32 raw | u32 stored | body | u32 length,
 footer 56 bytes. Frames are walked by their length fields only; nothing here validates them.
@@ -12,8 +13,8 @@ import sys
 import zlib
 
 out = sys.argv[1]
-store = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
-    os.path.dirname(__file__), "..", "Tests", "StrataStorageTests", "Golden", "v1-store")
+golden = os.path.join(os.path.dirname(__file__), "..", "Tests", "StrataStorageTests", "Golden")
+stores = sys.argv[2:] or [os.path.join(golden, "v1-store"), os.path.join(golden, "v2-lost-range-store")]
 SEGMENT_HEADER, FOOTER, FRAME_HEADER = 64, 56, 32
 
 
@@ -28,42 +29,44 @@ def read(path):
         return f.read()
 
 
-segments = sorted(n for n in os.listdir(store) if n.endswith(".segment"))
-checkpoint = read(os.path.join(store, "CHECKPOINT")) if os.path.exists(os.path.join(store, "CHECKPOINT")) else b""
-for i, name in enumerate(segments):
-    data = read(os.path.join(store, name))
-    put("FuzzSegmentFiles", f"header-{i}", b"\x00" + data[:SEGMENT_HEADER])
-    put("FuzzSegmentFiles", f"footer-{i}", b"\x01" + data[-FOOTER:])
-    put("FuzzStore", f"segment-{i}", struct.pack("<H", 0) + data)
-    put("FuzzStore", f"segment-{i}-checkpoint", struct.pack("<H", len(checkpoint)) + checkpoint + data)
-    offset = SEGMENT_HEADER
-    frame_number = 0
-    while offset + FRAME_HEADER <= len(data):
-        (length,) = struct.unpack_from("<I", data, offset)
-        if length < FRAME_HEADER + 4 or offset + length > len(data):
-            break
-        frame = data[offset:offset + length]
-        put("FuzzFrame", f"frame-{i}-{frame_number}", frame)
-        codec, records, stored = frame[9], struct.unpack_from("<I", frame, 12)[0], struct.unpack_from("<I", frame, 28)[0]
-        body = frame[FRAME_HEADER:FRAME_HEADER + stored]
-        if codec == 2:
-            body = zlib.decompress(body)
-        if codec in (0, 2) and 1 <= records <= 64:
-            put("FuzzRecord", f"body-{i}-{frame_number}", bytes([records - 1]) + body)
-        offset += length
-        frame_number += 1
-if checkpoint:
-    put("FuzzSegmentFiles", "checkpoint", b"\x02" + checkpoint)
-index = os.path.join(store, "index")
-if os.path.isdir(index):
-    for name in sorted(os.listdir(index)):
-        data = read(os.path.join(index, name))
-        if name.endswith(".idx"):
-            put("FuzzIndexRun", name, data)
-        elif name.endswith(".hds"):
-            put("FuzzStreamHeads", name, data)
-        elif name == "MANIFEST":
-            put("FuzzSegmentFiles", "manifest", b"\x03" + data)
+for number, store in enumerate(stores):
+    tag = f"s{number}-"
+    segments = sorted(n for n in os.listdir(store) if n.endswith(".segment"))
+    checkpoint = read(os.path.join(store, "CHECKPOINT")) if os.path.exists(os.path.join(store, "CHECKPOINT")) else b""
+    for i, name in enumerate(segments):
+        data = read(os.path.join(store, name))
+        put("FuzzSegmentFiles", f"{tag}header-{i}", b"\x00" + data[:SEGMENT_HEADER])
+        put("FuzzSegmentFiles", f"{tag}footer-{i}", b"\x01" + data[-FOOTER:])
+        put("FuzzStore", f"{tag}segment-{i}", struct.pack("<H", 0) + data)
+        put("FuzzStore", f"{tag}segment-{i}-checkpoint", struct.pack("<H", len(checkpoint)) + checkpoint + data)
+        offset = SEGMENT_HEADER
+        frame_number = 0
+        while offset + FRAME_HEADER <= len(data):
+            (length,) = struct.unpack_from("<I", data, offset)
+            if length < FRAME_HEADER + 4 or offset + length > len(data):
+                break
+            frame = data[offset:offset + length]
+            put("FuzzFrame", f"{tag}frame-{i}-{frame_number}", frame)
+            codec, records, stored = frame[9], struct.unpack_from("<I", frame, 12)[0], struct.unpack_from("<I", frame, 28)[0]
+            body = frame[FRAME_HEADER:FRAME_HEADER + stored]
+            if codec == 2:
+                body = zlib.decompress(body)
+            if frame[8] == 1 and codec in (0, 2) and 1 <= records <= 64:
+                put("FuzzRecord", f"{tag}body-{i}-{frame_number}", bytes([records - 1]) + body)
+            offset += length
+            frame_number += 1
+    if checkpoint:
+        put("FuzzSegmentFiles", tag + "checkpoint", b"\x02" + checkpoint)
+    index = os.path.join(store, "index")
+    if os.path.isdir(index):
+        for name in sorted(os.listdir(index)):
+            data = read(os.path.join(index, name))
+            if name.endswith(".idx"):
+                put("FuzzIndexRun", tag + name, data)
+            elif name.endswith(".hds"):
+                put("FuzzStreamHeads", tag + name, data)
+            elif name == "MANIFEST":
+                put("FuzzSegmentFiles", tag + "manifest", b"\x03" + data)
 # JSONL import lines: what `strata dump` writes, and the shapes people write by hand.
 lines = [
     '{"sequence":1,"tenant":"acme","group":"Cart","id":"c-1","version":1,"type":"ItemAdded","typeVersion":1,'

@@ -68,6 +68,9 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case notFound(path: String)
     /// An expected-version check failed; nothing of the batch was written.
     case versionConflict(stream: PartitionKey, expected: ExpectedVersion, actual: UInt64)
+    /// A repair (`strata fsck --repair`) of the store was interrupted; the store does not open until a repair
+    /// has been run again to finish it (its `REPAIRING` file says so).
+    case repairInterrupted(path: String)
 
     public var description: String {
         switch self {
@@ -81,6 +84,7 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         case .closed: "store is closed"
         case .writerFailed(let reason): "store writer failed earlier (\(reason)); reopen the store"
         case .notFound(let path): "no store at \(path)"
+        case .repairInterrupted(let path): "a repair of the store at \(path) was interrupted: run `strata fsck --repair` to finish it"
         case .versionConflict(let stream, let expected, let actual):
             "version conflict on stream \(stream): expected \(expected), the stream is at version \(actual)"
         }

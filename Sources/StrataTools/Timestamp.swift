@@ -1,7 +1,7 @@
 /// RFC 3339 timestamps in UTC with microseconds (`2026-11-28T13:40:52.123456Z`) for every `Int64` of
 /// microseconds since the Unix epoch. Years outside 0000–9999, which RFC 3339 cannot write, use ISO 8601's
 /// expanded form with a sign and at least five digits (`+292277-…`, `-000001-…`), so every value round-trips.
-enum Timestamp {
+package enum Timestamp {
     /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's civil_from_days).
     static func civil(fromDays days: Int64) -> (year: Int64, month: Int, day: Int) {
         let z = days + 719_468
@@ -26,7 +26,7 @@ enum Timestamp {
         return era * 146_097 + doe - 719_468
     }
 
-    static func format(micros: Int64) -> String {
+    package static func format(micros: Int64) -> String {
         // Floor division (times before the epoch keep a positive time of day), without overflow at the ends.
         let perDay: Int64 = 86_400_000_000
         var days = micros / perDay

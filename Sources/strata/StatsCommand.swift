@@ -27,7 +27,8 @@ struct StatsCommand: AsyncParsableCommand {
             var object: [String: Any] = [
                 "path": path, "deep": report.deep, "segments": report.segments, "segmentBytes": report.segmentBytes,
                 "indexBytes": report.indexBytes, "otherBytes": report.otherBytes, "bytesOnDisk": report.bytesOnDisk,
-                "events": report.events, "streams": report.streams, "problems": report.problems,
+                "events": report.events, "lostEvents": report.lostEvents, "streams": report.streams,
+                "problems": report.problems,
                 "tenants": report.tenants.mapValues { tenant -> [String: Any] in
                     var entry: [String: Any] = ["streams": tenant.streams]
                     if let events = tenant.events { entry["events"] = events }
@@ -46,7 +47,7 @@ struct StatsCommand: AsyncParsableCommand {
             var lines = [
                 "store:     \(path)",
                 "segments:  \(report.segments) (\(report.segmentBytes) bytes); index \(report.indexBytes) bytes; other files \(report.otherBytes) bytes; \(report.bytesOnDisk) bytes on disk",
-                "events:    \(report.events)",
+                "events:    \(report.events)" + (report.lostEvents > 0 ? " (and \(report.lostEvents) lost to damage: see `strata fsck`)" : ""),
                 "streams:   \(report.streams) in \(report.tenants.count) tenants",
             ]
             if let raw = report.rawBodyBytes, let stored = report.storedBodyBytes, let ratio {

@@ -11,6 +11,12 @@ import Testing
     static let goldenDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Golden").path
     static let v1Store = goldenDirectory + "/v1-store"
+    /// The v1 store after `strata fsck --repair` of a flipped bit in the middle frame of a sealed segment: that
+    /// segment is format version 2, with a lost-range frame between intact frames.
+    static let v2LostRangeStore = goldenDirectory + "/v2-lost-range-store"
+    /// What the v2 golden store lost (the sequences of the damaged frame), and when the repair ran.
+    static let v2Lost: ClosedRange<UInt64> = 12...13
+    static let v2RepairMicros: Int64 = 1_795_000_000_000_000
 
     /// The records of the v1 golden store; fixed forever (do not derive from helpers that may change).
     static func v1Batches() -> [(Compression, [EventRecord])] {
@@ -58,6 +64,35 @@ import Testing
         }
         try await store?.close()
         try? FileManager.default.removeItem(atPath: Self.v1Store + "/LOCK")
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["STRATA_WRITE_GOLDEN"] == "1"))
+    func writeGoldenLostRangeStore() async throws {
+        try? FileManager.default.removeItem(atPath: Self.v2LostRangeStore)
+        try FileManager.default.copyItem(atPath: Self.v1Store, toPath: Self.v2LostRangeStore)
+        let fs = PosixFileSystem()
+        // The sealed segment with the most frames; its middle frame gets a flipped bit.
+        var best: (path: String, frames: [(offset: Int64, sequences: ClosedRange<UInt64>)])?
+        for name in try fs.listDirectory(Self.v2LostRangeStore).filter({ $0.hasSuffix(".segment") }).sorted().dropLast() {
+            var frames: [(offset: Int64, sequences: ClosedRange<UInt64>)] = []
+            try SegmentInspector.walk(Self.v2LostRangeStore + "/" + name, fileSystem: fs) { step in
+                if case .frame(let header, let offset, _) = step { frames.append((offset, header.baseSequence...header.lastSequence)) }
+                return true
+            }
+            if frames.count > (best?.frames.count ?? 0) { best = (Self.v2LostRangeStore + "/" + name, frames) }
+        }
+        let (path, frames) = try #require(best)
+        try #require(frames.count >= 3)
+        let target = frames[frames.count / 2]
+        #expect(target.sequences == Self.v2Lost, "update v2Lost to \(target.sequences)")
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[Int(target.offset) + 40] ^= 0x01
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let problems = try StoreCheck.check(store: Self.v2LostRangeStore).problems
+        let done = try await StoreRepair.repair(store: Self.v2LostRangeStore, problems: problems, nowMicros: Self.v2RepairMicros)
+        #expect(done.contains { $0.hasPrefix("rewrote") }, "\(done)")
+        try? FileManager.default.removeItem(atPath: Self.v2LostRangeStore + "/LOCK")
+        try? FileManager.default.removeItem(atPath: Self.v2LostRangeStore + "/quarantine")
     }
 
     /// A copy of a golden store in a temporary folder (opening takes the lock and may write).
@@ -130,5 +165,32 @@ import Testing
         }
         #expect(codecs == Set(FrameCodec.allCases))
         #expect(sealed >= 2)
+    }
+
+    @Test func v2LostRangeStoreOpensWithoutScanningAndReadsEveryIntactEvent() async throws {
+        let copy = try copyOfGolden(Self.v2LostRangeStore)
+        let report = try StoreCheck.check(store: copy.path)
+        #expect(report.problems.isEmpty, "\(report.problems)")
+        #expect(report.lostRanges.map { $0.firstSequence...$0.lastSequence } == [Self.v2Lost])
+        #expect(report.lostRanges.first?.repairedMicros == Self.v2RepairMicros)
+        let store = try LogStore.open(at: copy.path, options: LogStore.Options(createIfMissing: false))
+        #expect(store.recovery.usedCheckpoint && store.recovery.bytesRead == 0)
+        #expect(store.recovery.indexProblem == nil && store.recovery.indexFramesScanned == 0)
+        let expected = Array(Self.v1Batches().flatMap(\.1).enumerated())
+            .filter { !Self.v2Lost.contains(UInt64($0.offset + 1)) }
+        let records = try store.readRecords()
+        #expect(records.map(\.record) == expected.map(\.element))
+        #expect(records.map(\.sequence) == expected.map { UInt64($0.offset + 1) })
+        for key in Set(records.map(\.record.key)) {
+            #expect(try store.readStreamRecords(key) == records.filter { $0.record.key == key })
+        }
+        try await store.close()
+        // Without its checkpoint and index every segment is verified again and the index rebuilt, to the same reads.
+        try FileManager.default.removeItem(atPath: copy.path + "/CHECKPOINT")
+        try FileManager.default.removeItem(atPath: copy.path + "/index")
+        let again = try LogStore.open(at: copy.path)
+        #expect(again.recovery.truncation == nil)
+        #expect(try again.readRecords() == records)
+        try await again.close()
     }
 }

@@ -1,12 +1,21 @@
-/// A batch frame: everything one append commits (FORMAT.md, "Frames").
+/// What a frame holds (FORMAT.md, "Frames").
+public enum FrameKind: UInt8, Sendable {
+    /// The records of one append.
+    case batch = 1
+    /// A range of sequences whose records were lost to damage, written by `strata fsck --repair` in place of
+    /// the damaged bytes so that the frames after them stay readable (format version 2; `LostRange`).
+    case lost = 2
+}
+
+/// A frame: everything one append commits, or a lost range (FORMAT.md, "Frames").
 ///
 ///     offset size field
 ///          0    4 frameLength      total bytes, header through trailer
 ///          4    4 maskedCRC        CRC32C of bytes [0,4) and [8, frameLength), masked
-///          8    1 kind             1 = batch
-///          9    1 codec            0 none, 1 LZ4 raw block, 2 zlib
+///          8    1 kind             1 = batch, 2 = lost range
+///          9    1 codec            0 none, 1 LZ4 raw block, 2 zlib (a lost range: 0)
 ///         10    2 reserved         0
-///         12    4 recordCount      ≥ 1
+///         12    4 recordCount      sequences the frame covers, ≥ 1
 ///         16    8 baseSequence     sequence of the first record
 ///         24    4 rawBodyBytes     body size after decompression
 ///         28    4 storedBodyBytes  body size on disk
@@ -15,9 +24,9 @@
 public struct FrameHeader: Sendable, Equatable {
     public static let byteCount = 32
     public static let trailerByteCount = 4
-    public static let kindBatch: UInt8 = 1
 
     public var frameLength: UInt32
+    public var kind: FrameKind = .batch
     public var codec: FrameCodec
     public var recordCount: UInt32
     public var baseSequence: UInt64
@@ -28,14 +37,14 @@ public struct FrameHeader: Sendable, Equatable {
 
     /// Writes a complete frame (header, body, trailer) at the end of `out`, checksum included.
     static func encode(
-        codec: FrameCodec, recordCount: Int, baseSequence: UInt64, rawBodyBytes: Int,
+        kind: FrameKind = .batch, codec: FrameCodec, recordCount: Int, baseSequence: UInt64, rawBodyBytes: Int,
         body: UnsafeRawBufferPointer, into out: inout ByteWriter
     ) {
         let start = out.count
         let frameLength = UInt32(byteCount + body.count + trailerByteCount)
         out.u32(frameLength)
         out.u32(0)  // checksum, patched below
-        out.u8(kindBatch)
+        out.u8(kind.rawValue)
         out.u8(codec.rawValue)
         out.u16(0)
         out.u32(UInt32(recordCount))
@@ -79,10 +88,14 @@ public struct FrameHeader: Sendable, Equatable {
         guard stored == actual else {
             throw DecodeError(offset: 4, reason: "checksum mismatch: stored \(hex(stored)), computed \(hex(actual))")
         }
-        let kind = frame[8]
-        guard kind == kindBatch else { throw DecodeError(offset: 8, reason: "unknown frame kind \(kind)") }
+        guard let kind = FrameKind(rawValue: frame[8]) else {
+            throw DecodeError(offset: 8, reason: "unknown frame kind \(frame[8])")
+        }
         guard let codec = FrameCodec(rawValue: frame[9]) else {
             throw DecodeError(offset: 9, reason: "unknown codec \(frame[9])")
+        }
+        guard kind == .batch || codec == .none else {
+            throw DecodeError(offset: 9, reason: "a lost-range frame with codec \(codec.name); it is never compressed")
         }
         guard frame[10] == 0, frame[11] == 0 else { throw DecodeError(offset: 10, reason: "reserved bytes are not zero") }
         let recordCount = loadU32LE(frame, 12)
@@ -105,7 +118,7 @@ public struct FrameHeader: Sendable, Equatable {
             throw DecodeError(offset: 28, reason: "stored body \(storedBytes) bytes vs raw \(raw) bytes with codec \(codec.name)")
         }
         return FrameHeader(
-            frameLength: length, codec: codec, recordCount: recordCount, baseSequence: baseSequence,
+            frameLength: length, kind: kind, codec: codec, recordCount: recordCount, baseSequence: baseSequence,
             rawBodyBytes: raw, storedBodyBytes: storedBytes)
     }
 }

@@ -2,8 +2,8 @@
 ///
 ///     offset size field
 ///          0    8 magic              "STRATSEG"
-///          8    2 formatVersion      version of the writer (1)
-///         10    2 minReaderVersion   oldest reader that can read this file (1)
+///          8    2 formatVersion      1; 2 when the segment holds a lost-range frame
+///         10    2 minReaderVersion   oldest reader that can read this file (= formatVersion)
 ///         12    2 headerBytes        64
 ///         14    2 flags              0
 ///         16    8 segmentNumber      ≥ 1, also in the file name
@@ -14,10 +14,13 @@
 public struct SegmentHeader: Sendable, Equatable {
     public static let byteCount = 64
     public static let magic: [UInt8] = Array("STRATSEG".utf8)
-    /// The segment format this build writes.
+    /// The segment format this build writes for ordinary segments (version 1 readers read them).
     public static let formatVersion: UInt16 = 1
+    /// The format of a segment that holds a lost-range frame (`LostRange`, written only by a repair): a
+    /// version 1 reader must refuse such a segment rather than cut the log at a frame kind it does not know.
+    public static let formatVersionWithLostRanges: UInt16 = 2
     /// The newest format this build can read. A file whose `minReaderVersion` exceeds it is refused.
-    public static let readerVersion: UInt16 = 1
+    public static let readerVersion: UInt16 = 2
 
     public var formatVersion: UInt16
     public var minReaderVersion: UInt16

@@ -107,7 +107,7 @@ extension PartitionIndex {
                 case .invalid(let offset, let kind, let detail):
                     throw .corrupt(kind, segment.file.path, offset, detail)
                 case .frame(let header, let offset):
-                    guard header.lastSequence >= from else { continue }
+                    guard header.lastSequence >= from, header.kind == .batch else { continue }
                     // Records of one stream usually sit together in a frame: the key is materialised once per
                     // run of equal keys, not once per record.
                     var records: [(key: PartitionKey, version: UInt64, sequence: UInt64)] = []

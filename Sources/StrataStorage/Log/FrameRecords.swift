@@ -4,12 +4,18 @@ final class FrameRecordDecoder {
     private let raw = ScratchBuffer(capacity: 256 << 10)
 
     /// Calls `body` for each record of the frame with sequence ≥ `from`. `frame` is the whole frame as returned
-    /// by `FrameScanner`; errors carry offsets relative to the decompressed body.
+    /// by `FrameScanner`; errors carry offsets relative to the decompressed body. A lost-range frame has no
+    /// records (its body is checked).
     /// Returns false if `body` asked to stop.
     func forEachRecord(
         in frame: UnsafeRawBufferPointer, header: FrameHeader, from: UInt64,
         _ body: (RecordView) throws -> Bool
     ) rethrows -> Result<Bool, DecodeError> {
+        if header.kind == .lost {
+            // No records: the sequences of a lost range were lost to damage (their bytes are in quarantine/).
+            do { _ = try LostRange.decode(frame, header: header) } catch { return .failure(error) }
+            return .success(true)
+        }
         let stored = UnsafeRawBufferPointer(
             rebasing: frame[FrameHeader.byteCount..<(FrameHeader.byteCount + Int(header.storedBodyBytes))])
         let bodyBytes: UnsafeRawBufferPointer

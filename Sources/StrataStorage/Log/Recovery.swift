@@ -89,6 +89,9 @@ enum Recovery {
         path: String, fs: any FileSystem, report: inout RecoveryReport
     ) throws(StorageError) -> (PublishedLog, WriterState) {
         let names = try io { () throws(IOError) in try fs.listDirectory(path) }
+        // A repair stopped half way may have replaced some segments and not yet the checkpoint: trusting (or
+        // scanning) them now could cut the log. Only a repair may continue.
+        guard !names.contains(StoreFileName.repairMarker) else { throw .repairInterrupted(path: path) }
         for name in names where name.hasSuffix(StoreFileName.temporarySuffix) {
             try io { () throws(IOError) in try fs.remove(joinPath(path, name)) }
             report.removedTemporaryFiles.append(name)

@@ -30,6 +30,8 @@ enum StoreFileName {
     static let lock = "LOCK"
     static let checkpoint = "CHECKPOINT"
     static let temporarySuffix = ".tmp"
+    /// Present while `strata fsck --repair` changes segments; an open refuses the store while it exists.
+    static let repairMarker = "REPAIRING"
     /// Folder for bytes recovery cut off and files repair moved aside; never read by the engine.
     static let quarantine = "quarantine"
 }

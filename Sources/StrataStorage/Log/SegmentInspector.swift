@@ -53,4 +53,40 @@ package enum SegmentInspector {
             }
         }
     }
+
+    /// The first offset at or after `from` where a whole valid frame starts and `accept` takes it: how damage in
+    /// the middle of a segment is told from a torn final write, and where a repair resumes after damage. Reads
+    /// 1 MiB windows; a candidate is read whole only when its length is plausible and its trailer repeats it,
+    /// so memory stays bounded whatever the file holds.
+    package static func nextValidFrame(
+        in handle: any FileHandle, from: Int64, size: Int64, accept: (FrameHeader) -> Bool = { _ in true }
+    ) -> (offset: Int64, header: FrameHeader)? {
+        let minimum = Int64(FrameHeader.byteCount + FrameHeader.trailerByteCount)
+        let window: Int64 = 1 << 20
+        var start = max(from, 0)
+        while start + minimum <= size {
+            let count = Int(min(window + 3, size - start))
+            guard let bytes = try? handle.readBytes(count: count, at: start), bytes.count == count else { return nil }
+            let found: (Int64, FrameHeader)? = bytes.withUnsafeBytes { raw in
+                var i = 0
+                while i + 4 <= raw.count && Int64(i) < window {
+                    let at = start + Int64(i)
+                    let length = Int64(loadU32LE(raw, i))
+                    if length >= minimum, length <= Int64(Limits.frameBytesMax), at + length <= size,
+                        let trailer = try? handle.readBytes(count: 4, at: at + length - 4),
+                        trailer.withUnsafeBytes({ loadU32LE($0, 0) }) == UInt32(length),
+                        let frame = try? handle.readBytes(count: Int(length), at: at),
+                        let header = frame.withUnsafeBytes({ try? FrameHeader.decode($0) }), accept(header)
+                    {
+                        return (at, header)
+                    }
+                    i += 1
+                }
+                return nil
+            }
+            if let found { return found }
+            start += window
+        }
+        return nil
+    }
 }

@@ -23,8 +23,11 @@ package enum StoreCheck {
         package var bytes: Int64 = 0
         package var indexFiles = 0
         package var problems: [Problem] = []
-        /// Things worth knowing that are not damage (leftover temporary files, no index yet).
+        /// Things worth knowing that are not damage (leftover temporary files, no index yet, lost ranges).
         package var notes: [String] = []
+        /// Sequences a repair recorded as lost (lost-range frames); not counted in `events`.
+        package var lostRanges: [LostRange] = []
+        package var lostEvents: UInt64 { lostRanges.reduce(0) { $0 + $1.count } }
     }
 
     /// Checks the store folder at `path`.
@@ -53,6 +56,8 @@ package enum StoreCheck {
         var frames: UInt64
         var dataEnd: Int64
         var sealed: Bool
+        /// Where frames end (last segment only): the checkpoint's data end for the active segment must be one.
+        var frameEnds: Set<Int64> = [Int64(SegmentHeader.byteCount)]
     }
 
     struct StreamState {
@@ -77,6 +82,11 @@ package enum StoreCheck {
         /// Set once a segment stops at damage: what follows (sequence gaps, version jumps, index and checkpoint
         /// disagreements) is a consequence, not another problem, so those checks stand down.
         var damaged: Set<String> = []
+        /// Format version of the segment being checked.
+        var segmentFormat: UInt16 = SegmentHeader.formatVersion
+        /// Streams whose versions skip over a lost range (expected after a repair; counted, not problems).
+        var versionJumps = 0
+        var versionJumpExample = ""
 
         init(path: String, fs: any FileSystem, progress: @escaping (String) -> Void) {
             self.path = path
@@ -92,7 +102,12 @@ package enum StoreCheck {
             let names = try io { () throws(IOError) in try fs.listDirectory(path) }
             let segments = names.compactMap { name in SegmentFileName.parse(name).map { (name: name, number: $0.number, base: $0.baseSequence) } }
                 .sorted { $0.number < $1.number }
-            let known: Set<String> = [StoreFileName.lock, StoreFileName.checkpoint, StoreFileName.quarantine, IndexFileName.folder]
+            let known: Set<String> = [
+                StoreFileName.lock, StoreFileName.checkpoint, StoreFileName.quarantine, IndexFileName.folder, StoreFileName.repairMarker,
+            ]
+            if names.contains(StoreFileName.repairMarker) {
+                problem(StoreFileName.repairMarker, nil, "repairInterrupted", "a repair was interrupted; the store does not open until `strata fsck --repair` has finished it")
+            }
             for name in names.sorted() {
                 if name.hasSuffix(StoreFileName.temporarySuffix) {
                     report.notes.append("\(name): a temporary file left by an interrupted write (harmless)")
@@ -117,13 +132,23 @@ package enum StoreCheck {
             verifyHeads(through: .max)
             compareRuns(runs)
             try checkCheckpoint()
+            noteLosses()
             report.streams = streams.count
+        }
+
+        mutating func noteLosses() {
+            guard !report.lostRanges.isEmpty else { return }
+            report.notes.append("\(report.lostEvents) events in \(report.lostRanges.count) lost range(s) recorded by a repair (readers skip them; the damaged bytes are in quarantine/)")
+            if versionJumps > 0 {
+                report.notes.append("\(versionJumps) stream(s) skip versions that were in lost ranges, e.g. \(versionJumpExample)")
+            }
         }
 
         // MARK: Segments
 
         mutating func checkSegment(path file: String, name: String, number: UInt64?, base: UInt64?, isLast: Bool) throws(StorageError) {
             report.segments += 1
+            segmentFormat = SegmentHeader.formatVersion
             report.bytes += (try? fs.fileSize(file)) ?? 0
             var segmentFacts = SegmentFacts(number: number ?? 0, base: base ?? 0, last: 0, frames: 0, dataEnd: Int64(SegmentHeader.byteCount), sealed: false)
             var stoppedAt: (offset: Int64, kind: Corruption.Kind, detail: String)?
@@ -133,6 +158,7 @@ package enum StoreCheck {
                     switch step {
                     case .header(let header):
                         headerOK = true
+                        segmentFormat = header.formatVersion
                         if let number, header.segmentNumber != number {
                             problem(name, 16, "badHeader", "header says segment \(header.segmentNumber), the file name says \(number)")
                         }
@@ -150,6 +176,7 @@ package enum StoreCheck {
                         segmentFacts.frames += 1
                         segmentFacts.last = header.lastSequence
                         segmentFacts.dataEnd = offset + Int64(bytes.count)
+                        if isLast { segmentFacts.frameEnds.insert(segmentFacts.dataEnd) }
                     case .footer(let footer, let offset):
                         segmentFacts.sealed = true
                         let expected = (segmentFacts.frames, segmentFacts.last, UInt64(offset))
@@ -186,38 +213,11 @@ package enum StoreCheck {
         }
 
         /// The first offset after `from` where a whole valid frame starts, if any (what tells damage in the middle
-        /// of the active segment from a torn final write). Reads 1 MiB windows; a candidate is read whole only
-        /// when its length is plausible and its trailer repeats it, so memory stays bounded whatever the file.
+        /// of the active segment from a torn final write).
         func validFrameAfter(_ file: String, from: Int64, size: Int64) -> Int64? {
-            guard let handle = try? fs.open(file, mode: .read), size > from else { return nil }
+            guard let handle = try? fs.open(file, mode: .read) else { return nil }
             defer { handle.close() }
-            let minimum = Int64(FrameHeader.byteCount + FrameHeader.trailerByteCount)
-            let window: Int64 = 1 << 20
-            var start = from
-            while start + minimum <= size {
-                let count = Int(min(window + 3, size - start))
-                guard let bytes = try? handle.readBytes(count: count, at: start), bytes.count == count else { return nil }
-                let found: Int64? = bytes.withUnsafeBytes { raw in
-                    var i = 0
-                    while i + 4 <= raw.count && Int64(i) < window {
-                        let at = start + Int64(i)
-                        let length = Int64(loadU32LE(raw, i))
-                        if length >= minimum, length <= Int64(Limits.frameBytesMax), at + length <= size,
-                            let trailer = try? handle.readBytes(count: 4, at: at + length - 4),
-                            trailer.withUnsafeBytes({ loadU32LE($0, 0) }) == UInt32(length),
-                            let frame = try? handle.readBytes(count: Int(length), at: at),
-                            frame.withUnsafeBytes({ (try? FrameHeader.decode($0)) != nil })
-                        {
-                            return at
-                        }
-                        i += 1
-                    }
-                    return nil
-                }
-                if let found { return found }
-                start += window
-            }
-            return nil
+            return SegmentInspector.nextValidFrame(in: handle, from: from, size: size)?.offset
         }
 
         mutating func checkFrame(_ name: String, _ header: FrameHeader, _ offset: Int64, _ bytes: UnsafeRawBufferPointer, segment: UInt64) {
@@ -226,6 +226,11 @@ package enum StoreCheck {
                 problem(name, offset, "badSequence", "frame starts at sequence \(header.baseSequence), expected \(expected)")
             }
             next = header.lastSequence + 1
+            if header.kind == .lost {
+                checkLostRange(name, header, offset, bytes)
+                verifyHeads(through: header.lastSequence)
+                return
+            }
             var perStream: [PartitionKey: IndexEntry] = [:]
             var order: [PartitionKey] = []
             var issues: [(String, String)] = []
@@ -235,7 +240,14 @@ package enum StoreCheck {
                     let key = record.key
                     let previous = streams[key]?.version ?? 0
                     if damaged.isEmpty && record.version != previous + 1 {
-                        issues.append(("badSequence", "sequence \(record.sequence): stream \(key) has version \(record.version) after \(previous)"))
+                        if !report.lostRanges.isEmpty && record.version > previous {
+                            if versionJumps == 0 {
+                                versionJumpExample = "stream \(key) goes from version \(previous) to \(record.version) at sequence \(record.sequence)"
+                            }
+                            versionJumps += 1
+                        } else {
+                            issues.append(("badSequence", "sequence \(record.sequence): stream \(key) has version \(record.version) after \(previous)"))
+                        }
                     }
                     streams[key] = StreamState(version: record.version, lastSequence: record.sequence)
                     if indexed {
@@ -258,6 +270,26 @@ package enum StoreCheck {
             verifyHeads(through: header.lastSequence)
         }
 
+
+        mutating func checkLostRange(_ name: String, _ header: FrameHeader, _ offset: Int64, _ bytes: UnsafeRawBufferPointer) {
+            do throws(DecodeError) {
+                let range = try LostRange.decode(bytes, header: header)
+                // Consecutive frames of one range (more than a frame's worth of sequences) are reported as one.
+                if let last = report.lostRanges.last, last.lastSequence + 1 == range.firstSequence,
+                    last.quarantineFile == range.quarantineFile, last.originalOffset == range.originalOffset
+                {
+                    report.lostRanges[report.lostRanges.count - 1].lastSequence = range.lastSequence
+                } else {
+                    report.lostRanges.append(range)
+                }
+                if segmentFormat < SegmentHeader.formatVersionWithLostRanges {
+                    problem(name, offset, "unsupportedVersion", "a lost-range frame in a segment of format version \(segmentFormat): readers of that version cannot read it")
+                }
+            } catch {
+                problem(name, offset, "badRecord", "lost-range frame at sequence \(header.baseSequence): body byte \(error.offset): \(error.reason)")
+                damaged.insert(name)
+            }
+        }
 
         // MARK: Checkpoint
 
@@ -287,6 +319,7 @@ package enum StoreCheck {
                     ? entry.baseSequence == actual.base && entry.lastSequence == actual.last && entry.frameCount == actual.frames
                         && entry.dataEnd == UInt64(actual.dataEnd)
                     : entry.baseSequence == actual.base && entry.lastSequence <= actual.last && entry.dataEnd <= UInt64(actual.dataEnd)
+                        && (actual.sealed || actual.frameEnds.contains(Int64(entry.dataEnd)))
                 if !matches {
                     problem(
                         StoreFileName.checkpoint, nil, "badCheckpoint",

@@ -13,7 +13,10 @@ package enum StoreStats {
         package var segmentBytes: Int64 = 0
         package var indexBytes: Int64 = 0
         package var otherBytes: Int64 = 0
+        /// Events in the log: the last sequence less the sequences of lost ranges (see `lostEvents`).
         package var events: UInt64 = 0
+        /// Sequences a repair recorded as lost (lost-range frames; only segments of format version 2 hold them).
+        package var lostEvents: UInt64 = 0
         package var streams = 0
         package var tenants: [String: Tenant] = [:]
         /// Only from a deep scan: frame bodies before and after compression, frames per codec.
@@ -71,11 +74,14 @@ package enum StoreStats {
         var codecs: [String: Int] = [:]
         let walker = FrameCoding.RecordWalker()
         // Fast: only the segments that may hold events the index has not taken in (normally just the active one;
-        // all of them when there is no readable index).
+        // all of them when there is no readable index), and the rare ones a repair gave lost ranges (format 2,
+        // told by their 64-byte header).
         let scanned = deep
             ? segments
-            : parsed.indices.filter { i in i == parsed.count - 1 || (parsed[i + 1].base > 0 && parsed[i + 1].base - 1 > indexedThrough) }
-                .map { parsed[$0].name }
+            : parsed.indices.filter { i in
+                i == parsed.count - 1 || (parsed[i + 1].base > 0 && parsed[i + 1].base - 1 > indexedThrough)
+                    || mayHoldLostRanges(path + "/" + parsed[i].name, fs)
+            }.map { parsed[$0].name }
         for (i, name) in scanned.enumerated() {
             progress("reading \(name) (\(i + 1) of \(scanned.count))")
             do {
@@ -88,6 +94,10 @@ package enum StoreStats {
                         return false
                     case .frame(let header, _, let bytes):
                         report.events = max(report.events, header.lastSequence)
+                        if header.kind == .lost {
+                            report.lostEvents += UInt64(header.recordCount)
+                            return true
+                        }
                         raw += Int64(header.rawBodyBytes)
                         stored += Int64(header.storedBodyBytes)
                         codecs[header.codec.name, default: 0] += 1
@@ -116,7 +126,18 @@ package enum StoreStats {
         if report.events == 0, let checkpoint = try? readCheckpoint(path, fs) {
             report.events = checkpoint.nextSequence > 0 ? checkpoint.nextSequence - 1 : 0
         }
+        report.events -= min(report.lostEvents, report.events)
         return report
+    }
+
+    /// Whether a segment's header says it may hold lost-range frames (format version 2 or later).
+    static func mayHoldLostRanges(_ file: String, _ fs: any FileSystem) -> Bool {
+        guard let handle = try? fs.open(file, mode: .read) else { return false }
+        defer { handle.close() }
+        guard let bytes = try? handle.readBytes(count: SegmentHeader.byteCount, at: 0),
+            let header = try? bytes.withRawBytes({ (raw) throws(DecodeError) in try SegmentHeader.decode(raw) })
+        else { return false }
+        return header.formatVersion >= SegmentHeader.formatVersionWithLostRanges
     }
 
     static func readManifest(_ folder: String, _ fs: any FileSystem) throws -> IndexManifest {

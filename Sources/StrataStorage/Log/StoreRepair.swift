@@ -1,0 +1,400 @@
+/// `strata fsck --repair`: fixes what a check found, from the data itself, and moves — never deletes — what it
+/// replaces into `quarantine/`.
+///
+/// - A segment damaged inside its data (a bad frame, header or footer; frames out of sequence; a missing footer)
+///   is rewritten: its intact frames are copied byte for byte, each damaged stretch is replaced by a lost-range
+///   frame (FORMAT.md, "Lost-range frames") covering exactly the sequences that went missing there, and the header
+///   and footer are written again from the file name and the frames. The sequences of every intact frame — in
+///   this segment and all later ones — stay what they were; only the damaged events are gone, and their bytes
+///   are kept: the segment as it was is copied to `quarantine/<name>.fsck-<stamp>` first.
+/// - A damaged checkpoint or index is moved to `quarantine/` (both are also moved when a segment is rewritten:
+///   they describe the segments as they were) and rebuilt by opening the store.
+/// - A torn tail (bytes after the last whole frame of the last segment) is cut by that open, as always.
+///
+/// A crash at any step loses nothing, and running the repair again finishes it. A `REPAIRING` file is written
+/// first and removed last; while it exists the store refuses to open (`StorageError.repairInterrupted`), since
+/// recovery could otherwise trust an old checkpoint about a rewritten active segment and cut the log. A rewritten
+/// segment is written under a temporary name and fsynced, the original is copied to quarantine and fsynced, and
+/// only then is the new one renamed over the old; then the checkpoint and index are moved aside.
+package enum StoreRepair {
+    /// Repairs the store at `path` given the problems `StoreCheck` found there. Returns what it did, one line per
+    /// action; lines starting with "not repaired" are problems it had to leave.
+    package static func repair(
+        store path: String, problems: [StoreCheck.Problem], fileSystem fs: any FileSystem = PosixFileSystem(),
+        nowMicros: Int64 = wallClockMicros()
+    ) async throws(StorageError) -> [String] {
+        var done: [String] = []
+        let stamp = nowMicros / 1_000_000
+        let segmentProblems = problems.filter { $0.file.hasSuffix(SegmentFileName.suffix) && $0.kind != "tornTail" }
+        for problem in segmentProblems where problem.kind == "badName" {
+            done.append("not repaired: \(problem.file): its name is not a segment name, so the store ignores it; rename or remove it")
+        }
+        let damagedNames = Set(segmentProblems.filter { $0.kind != "badName" }.map(\.file))
+        do {
+            let lock: any FileLock
+            do throws(IOError) {
+                lock = try fs.lockFile(joinPath(path, StoreFileName.lock))
+            } catch {
+                if error.errno == 11 /* EAGAIN */ { throw StorageError.locked(path: path) }
+                throw StorageError.io(error)
+            }
+            defer { lock.release() }
+            var surgery = Surgery(path: path, fs: fs, stamp: stamp, nowMicros: nowMicros)
+            try io { () throws(IOError) in
+                // After an interrupted repair neither the checkpoint nor the index can be trusted.
+                let interrupted = fs.fileExists(joinPath(path, StoreFileName.repairMarker))
+                try surgery.run(
+                    damagedSegments: damagedNames,
+                    checkpointDamaged: interrupted || problems.contains { $0.file == StoreFileName.checkpoint },
+                    indexDamaged: interrupted || problems.contains { $0.file == "index" || $0.file.hasPrefix("index/") })
+            }
+            done += surgery.done
+            if !surgery.refused.isEmpty { return done + surgery.refused }
+        }
+        // Opening runs recovery: a torn tail is cut (and copied to quarantine/), a missing index is rebuilt from the
+        // segments, a missing checkpoint is written again.
+        let log = try LogStore.open(at: path, options: LogStore.Options(createIfMissing: false, fileSystem: fs))
+        if let cut = log.recovery.truncation {
+            done.append("cut \(cut.bytesRemoved) bytes from \(cut.file) at offset \(cut.offset) (\(cut.reason))" + (cut.savedAs.map { ", saved as \($0)" } ?? ""))
+        }
+        await log.waitForIndexRepair()
+        try await log.close()
+        return done
+    }
+
+    /// A rewritten segment: the pieces of the new file, in order.
+    struct Plan {
+        enum Piece {
+            /// Bytes `from ..< to` of the original, `frames` whole valid frames.
+            case keep(from: Int64, to: Int64, frames: Int)
+            case lost(LostRange)
+        }
+
+        var name: String
+        var header: SegmentHeader
+        var pieces: [Piece] = []
+        var lastSequence: UInt64
+        var sealed: Bool
+        var findings: [String] = []
+    }
+
+    struct Surgery {
+        let path: String
+        let fs: any FileSystem
+        let stamp: Int64
+        let nowMicros: Int64
+        var done: [String] = []
+        var refused: [String] = []
+
+        var quarantine: String { joinPath(path, StoreFileName.quarantine) }
+
+        func quarantineName(_ name: String) -> String { "\(name).fsck-\(stamp)" }
+
+        mutating func run(damagedSegments: Set<String>, checkpointDamaged: Bool, indexDamaged: Bool) throws(IOError) {
+            let segments = try fs.listDirectory(path).compactMap { name in
+                SegmentFileName.parse(name).map { (name: name, number: $0.number, base: $0.baseSequence) }
+            }.sorted { $0.number < $1.number }
+            let checkpoint = readCheckpoint()
+            var plans: [Plan] = []
+            for (i, segment) in segments.enumerated() where damagedSegments.contains(segment.name) {
+                let next = i + 1 < segments.count ? segments[i + 1] : nil
+                if let next, next.number != segment.number + 1 {
+                    refused.append("not repaired: \(segment.name): segment \(segment.number + 1) is missing after it; restore it from a copy")
+                    continue
+                }
+                let knownLast = checkpoint?.segments.first { $0.number == segment.number }?.lastSequence
+                switch try plan(segment.name, number: segment.number, base: segment.base, nextBase: next?.base, knownLast: knownLast) {
+                case .success(let plan?): plans.append(plan)
+                case .success(nil): break
+                case .failure(let refusal): refused.append("not repaired: \(segment.name): \(refusal.reason)")
+                }
+            }
+            guard refused.isEmpty else { return }
+            let checkpointPath = joinPath(path, StoreFileName.checkpoint)
+            let indexPath = joinPath(path, IndexFileName.folder)
+            let moveCheckpoint = (checkpointDamaged || !plans.isEmpty) && fs.fileExists(checkpointPath)
+            let moveIndex = (indexDamaged || !plans.isEmpty) && fs.directoryExists(indexPath)
+            let marker = joinPath(path, StoreFileName.repairMarker)
+            let interrupted = fs.fileExists(marker)
+            guard !plans.isEmpty || moveCheckpoint || moveIndex || interrupted else { return }
+            // 0. The marker: until it is removed, an open refuses the store (a half-done repair must be finished
+            //    by a repair, not scanned by recovery).
+            if !interrupted {
+                try fs.writeAtomically(Array("strata fsck --repair started at \(nowMicros) µs\n".utf8), to: marker, directory: path)
+            }
+            // 1. The new segments, complete and durable under temporary names (removed by the next open if we die).
+            for plan in plans { try write(plan) }
+            // 2. The originals, copied to quarantine/ (a copy, not a move: the store must never lack a segment).
+            try fs.createDirectory(quarantine)
+            for plan in plans {
+                try copy(joinPath(path, plan.name), to: joinPath(quarantine, quarantineName(plan.name)))
+            }
+            // 3. Each new segment replaces its original atomically. The checkpoint stays until all are in place: a
+            //    crash before that leaves an old checkpoint that makes the next open refuse (loudly) an active
+            //    segment shorter than it says, where without one recovery would scan and cut at the damage.
+            for plan in plans {
+                try fs.rename(temporaryPath(plan), to: joinPath(path, plan.name))
+                let ranges = plan.pieces.compactMap { piece -> LostRange? in
+                    if case .lost(let range) = piece { return range }
+                    return nil
+                }
+                let lost = ranges.reduce(UInt64(0)) { $0 + $1.count }
+                done.append(
+                    "rewrote \(plan.name) (\(plan.findings.joined(separator: "; "))): "
+                        + (lost == 0
+                            ? "no event lost"
+                            : "\(lost) events lost (sequences \(ranges.map { "\($0.firstSequence)...\($0.lastSequence)" }.joined(separator: ", ")))")
+                        + ", every intact frame kept; the original is quarantine/\(quarantineName(plan.name))")
+            }
+            try fs.syncDirectory(path)
+            // 4. Derived files that are damaged, or describe the segments as they were, go to quarantine/; the
+            //    open that follows writes them again.
+            if moveCheckpoint {
+                try fs.rename(checkpointPath, to: joinPath(quarantine, quarantineName(StoreFileName.checkpoint)))
+                done.append("moved CHECKPOINT to quarantine/\(quarantineName(StoreFileName.checkpoint))"
+                    + (checkpointDamaged ? "" : " (it described the segments before the repair)"))
+            }
+            if moveIndex {
+                // File by file (a folder rename is not in the FileSystem protocol); the empty folder stays.
+                let target = joinPath(quarantine, quarantineName(IndexFileName.folder))
+                try fs.createDirectory(target)
+                for name in try fs.listDirectory(indexPath) {
+                    try fs.rename(joinPath(indexPath, name), to: joinPath(target, name))
+                }
+                try fs.syncDirectory(target)
+                try fs.syncDirectory(indexPath)
+                done.append("moved the index files to quarantine/\(quarantineName(IndexFileName.folder))/"
+                    + (indexDamaged ? "" : " (they pointed into the segments before the repair)"))
+            }
+            if fs.directoryExists(quarantine) { try fs.syncDirectory(quarantine) }
+            try fs.syncDirectory(path)
+            // 5. Done: the store may open again.
+            try fs.remove(marker)
+            try fs.syncDirectory(path)
+        }
+
+        func readCheckpoint() -> Checkpoint? {
+            guard let bytes = try? fs.readSmallFile(joinPath(path, StoreFileName.checkpoint), limit: Checkpoint.fileBytesMax) else {
+                return nil
+            }
+            return try? bytes.withRawBytes { (raw) throws(DecodeError) in try Checkpoint.decode(raw) }
+        }
+
+        func temporaryPath(_ plan: Plan) -> String { joinPath(path, plan.name + ".repair" + StoreFileName.temporarySuffix) }
+
+        /// Works out how to rewrite one segment: nil when it needs no rewrite (a torn tail of the last segment is
+        /// left to recovery), a refusal when it cannot be repaired without guessing.
+        func plan(
+            _ name: String, number: UInt64, base: UInt64, nextBase: UInt64?, knownLast: UInt64?
+        ) throws(IOError) -> Result<Plan?, Refusal> {
+            let handle = try fs.open(joinPath(path, name), mode: .read)
+            defer { handle.close() }
+            let size = try handle.size()
+            let isLast = nextBase == nil
+            var plan = Plan(
+                name: name, header: SegmentHeader(segmentNumber: number, baseSequence: base, createdMicros: nowMicros),
+                lastSequence: base - 1, sealed: !isLast)
+            // Header: rewritten from the file name (which is what the store goes by) when it is damaged.
+            var headerDamaged = true
+            if size >= Int64(SegmentHeader.byteCount) {
+                let bytes = try handle.readBytes(count: SegmentHeader.byteCount, at: 0)
+                switch Result(catching: { () throws(DecodeError) in try bytes.withRawBytes { (raw) throws(DecodeError) in try SegmentHeader.decode(raw) } }) {
+                case .success(let header) where header.segmentNumber == number && header.baseSequence == base:
+                    plan.header.createdMicros = header.createdMicros
+                    headerDamaged = false
+                case .success(let header):
+                    plan.findings.append("the header says segment \(header.segmentNumber) from sequence \(header.baseSequence)")
+                case .failure(let error):
+                    plan.findings.append("header: \(error.reason)")
+                }
+            } else {
+                plan.findings.append("\(size) bytes, shorter than a segment header")
+            }
+            var expected = base
+            var offset = Int64(SegmentHeader.byteCount)
+            /// Where unexplained bytes started (a damaged stretch waiting for the next good frame).
+            var damage: (offset: Int64, finding: String)?
+            var damageInside = false
+            var footer: SegmentFooter?
+            var frames: UInt64 = 0
+            let decoder = FrameRecordDecoder()
+
+            func keep(_ from: Int64, _ length: Int64) {
+                if case .keep(let start, let end, let count)? = plan.pieces.last, end == from {
+                    plan.pieces[plan.pieces.count - 1] = .keep(from: start, to: from + length, frames: count + 1)
+                } else {
+                    plan.pieces.append(.keep(from: from, to: from + length, frames: 1))
+                }
+            }
+            func lose(through last: UInt64, at offset: Int64, length: Int64, finding: String) {
+                guard last >= expected else { return }
+                plan.pieces.append(.lost(LostRange(
+                    firstSequence: expected, lastSequence: last, repairedMicros: nowMicros, originalOffset: UInt64(offset),
+                    originalLength: UInt64(max(length, 0)), quarantineFile: quarantineName(name), finding: finding)))
+                expected = last + 1
+            }
+            /// Marks damage at `at`; returns the next valid frame that does not go back in sequence, if any.
+            func damaged(at: Int64, _ finding: String) -> Int64? {
+                if damage == nil {
+                    damage = (at, finding)
+                    plan.findings.append("\(finding) at offset \(at)")
+                }
+                let floor = expected
+                return SegmentInspector.nextValidFrame(in: handle, from: at + 1, size: size) { $0.baseSequence >= floor }?.offset
+            }
+
+            scan: while offset < size && size >= Int64(SegmentHeader.byteCount) {
+                let scanner = FrameScanner(handle: handle, from: offset, to: size)
+                while true {
+                    switch try scanner.next() {
+                    case .end:
+                        break scan
+                    case .frame(let header, let at):
+                        let records = decoder.forEachRecord(in: scanner.frameBytes, header: header, from: 0) { _ in true }
+                        var problem: String?
+                        if case .failure(let error) = records {
+                            problem = "frame at sequence \(header.baseSequence) does not decode: \(error.reason)"
+                        } else if header.baseSequence < expected {
+                            problem = "frame at sequence \(header.baseSequence), expected \(expected)"
+                        }
+                        if let problem {
+                            guard let resume = damaged(at: at, problem) else { break scan }
+                            offset = resume
+                            continue scan
+                        }
+                        if header.baseSequence > expected {
+                            let finding = damage?.finding ?? "sequences \(expected)...\(header.baseSequence - 1) are missing before the frame at offset \(at)"
+                            if damage == nil { plan.findings.append(finding) }
+                            let from = damage?.offset ?? at
+                            lose(through: header.baseSequence - 1, at: from, length: at - from, finding: finding)
+                        }
+                        if damage != nil { damageInside = true }
+                        damage = nil
+                        keep(at, Int64(header.frameLength))
+                        frames += 1
+                        expected = header.lastSequence + 1
+                        offset = at + Int64(header.frameLength)
+                    case .footer(let at):
+                        switch try scanner.readFooter(at: at, fileSize: size) {
+                        case .success(let found):
+                            footer = found
+                            offset = at
+                        case .failure(let error):
+                            _ = damaged(at: at, "footer: \(error.reason)")
+                        }
+                        break scan
+                    case .invalid(let at, let kind, let detail):
+                        guard let resume = damaged(at: at, "\(kind.rawValue): \(detail)") else { break scan }
+                        offset = resume
+                        continue scan
+                    }
+                }
+            }
+            // A damaged stretch that runs to the end may still end in a valid footer (damage before it).
+            if let stretch = damage, size - stretch.offset >= Int64(SegmentFooter.byteCount),
+                let bytes = try? handle.readBytes(count: SegmentFooter.byteCount, at: size - Int64(SegmentFooter.byteCount)),
+                let found = try? bytes.withRawBytes({ (raw) throws(DecodeError) in try SegmentFooter.decode(raw) }),
+                found.firstSequence == base
+            {
+                footer = found
+            }
+            if footer != nil { plan.sealed = true }
+            // The sequence the segment must end at: the next segment's base − 1 or, for the last segment, the most
+            // its footer or the checkpoint say was committed.
+            let target: UInt64
+            if let nextBase {
+                guard nextBase >= expected else {
+                    return .failure(Refusal("its frames run to sequence \(expected - 1), past the next segment's base \(nextBase)"))
+                }
+                target = nextBase - 1
+            } else {
+                target = max(expected - 1, footer?.lastSequence ?? 0, knownLast ?? 0)
+            }
+            if target >= expected {
+                let finding = damage?.finding ?? "sequences \(expected)...\(target) are missing at the end of the segment"
+                if damage == nil { plan.findings.append(finding) }
+                let at = damage?.offset ?? offset
+                lose(through: target, at: at, length: size - at, finding: finding)
+            }
+            plan.lastSequence = target
+            let lostRanges = plan.pieces.contains { if case .lost = $0 { true } else { false } }
+            if lostRanges {
+                plan.header.formatVersion = SegmentHeader.formatVersionWithLostRanges
+                plan.header.minReaderVersion = SegmentHeader.formatVersionWithLostRanges
+            }
+            var footerWrong = false
+            if plan.sealed {
+                if let footer, footer.lastSequence != target || footer.frameCount != frames || damage != nil {
+                    footerWrong = true
+                } else if footer == nil {
+                    plan.findings.append("no footer")
+                    footerWrong = true
+                }
+            }
+            // A damaged stretch at the very end of the last segment with nothing committed in it is a torn tail:
+            // recovery cuts it at the next open (and copies it to quarantine/), so it alone needs no rewrite.
+            let rewrite = headerDamaged || damageInside || lostRanges || footerWrong
+            return .success(rewrite ? plan : nil)
+        }
+
+        /// Writes the new segment under its temporary name and syncs it.
+        func write(_ plan: Plan) throws(IOError) {
+            let source = try fs.open(joinPath(path, plan.name), mode: .read)
+            defer { source.close() }
+            let target = try fs.open(temporaryPath(plan), mode: .create)
+            defer { target.close() }
+            var at: Int64 = 0
+            try target.write(plan.header.encode(), at: at)
+            at += Int64(SegmentHeader.byteCount)
+            var frames: UInt64 = 0
+            for piece in plan.pieces {
+                switch piece {
+                case .keep(let from, let to, let count):
+                    try copyRange(from: source, from, to, into: target, at: at)
+                    at += to - from
+                    frames += UInt64(count)
+                case .lost(let range):
+                    let bytes = range.encodeFrames()
+                    try target.write(bytes, at: at)
+                    at += Int64(bytes.count)
+                    frames += (range.count + UInt64(Limits.recordsPerFrameMax) - 1) / UInt64(Limits.recordsPerFrameMax)
+                }
+            }
+            if plan.sealed {
+                let base = plan.header.baseSequence
+                let footer = SegmentFooter(
+                    frameCount: frames, recordCount: plan.lastSequence + 1 - base, firstSequence: base,
+                    lastSequence: plan.lastSequence, dataEnd: UInt64(at))
+                try target.write(footer.encode(), at: at)
+            }
+            try target.sync()
+        }
+
+        func copy(_ file: String, to destination: String) throws(IOError) {
+            let source = try fs.open(file, mode: .read)
+            defer { source.close() }
+            let target = try fs.open(destination, mode: .create)
+            defer { target.close() }
+            try copyRange(from: source, 0, try source.size(), into: target, at: 0)
+            try target.sync()
+        }
+
+        func copyRange(from source: any FileHandle, _ from: Int64, _ to: Int64, into target: any FileHandle, at: Int64) throws(IOError) {
+            var position = from
+            while position < to {
+                let count = Int(min(Int64(1 << 20), to - position))
+                let bytes = try source.readBytes(count: count, at: position)
+                guard bytes.count == count else {
+                    throw IOError(operation: "read", path: source.path, errno: 0, message: "file shrank during the repair")
+                }
+                try target.write(bytes, at: at + (position - from))
+                position += Int64(count)
+            }
+        }
+    }
+
+    struct Refusal: Error {
+        var reason: String
+        init(_ reason: String) { self.reason = reason }
+    }
+}
