@@ -10,6 +10,7 @@ let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
     ("FuzzRecord", ["StrataStorage"]),
     ("FuzzSegmentFiles", ["StrataStorage"]),
     ("FuzzStore", ["StrataStorage", "StrataTestSupport"]),
+    ("FuzzRepair", ["StrataStorage", "StrataTestSupport"]),
     ("FuzzIndexRun", ["StrataStorage", "StrataTestSupport"]),
     ("FuzzStreamHeads", ["StrataStorage", "StrataTestSupport"]),
     ("FuzzImportLine", ["StrataTools"]),

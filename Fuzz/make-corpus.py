@@ -55,6 +55,12 @@ for number, store in enumerate(stores):
                 put("FuzzRecord", f"{tag}body-{i}-{frame_number}", bytes([records - 1]) + body)
             offset += length
             frame_number += 1
+    for i in range(min(1, len(segments) - 1)):  # the first two: a store must start at sequence 1
+        first, second = read(os.path.join(store, segments[i])), read(os.path.join(store, segments[i + 1]))
+        put("FuzzRepair", f"{tag}pair-{i}", struct.pack("<HI", len(checkpoint), len(first)) + checkpoint + first + second)
+        damaged = bytearray(first)
+        damaged[len(damaged) // 2] ^= 0x10
+        put("FuzzRepair", f"{tag}pair-{i}-flipped", struct.pack("<HI", len(checkpoint), len(first)) + checkpoint + damaged + second)
     if checkpoint:
         put("FuzzSegmentFiles", tag + "checkpoint", b"\x02" + checkpoint)
     index = os.path.join(store, "index")

@@ -191,4 +191,64 @@ import Testing
         #expect(step > 20, "the repair has many steps; each was interrupted once")
         #expect(refusedOpens > 10, "most interruptions leave the marker, and the store refuses to open")
     }
+
+    /// A small closed store of three segments on the simulated file system.
+    func threeSegments() async throws -> (fs: SimulatedFileSystem, segments: [String]) {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs, segmentBytes: 1_024)
+        for stream in 0..<9 { try await store.append(sampleBatch(stream: stream, after: 0, count: 3, payloadBytes: 60)) }
+        try await store.close()
+        let segments = segmentPaths(fs)
+        try #require(segments.count >= 3)
+        return (fs, segments)
+    }
+
+    func rename(_ fs: SimulatedFileSystem, _ path: String, base: UInt64) throws -> String {
+        let name = path.split(separator: "/").last!
+        let number = String(name.prefix(10))
+        let base = String(base)
+        let renamed = simulatedStorePath + "/" + number + "-" + String(repeating: "0", count: 20 - base.count) + base + ".segment"
+        try fs.rename(path, to: renamed)
+        return renamed
+    }
+
+    /// Found by FuzzRepair: a segment whose (damaged) header and name say it starts far past the previous
+    /// segment's end. The repair must refuse, not rewrite the header to match the name (the store would then
+    /// not open) nor record billions of lost sequences (which hung the repair).
+    @Test func aNameThatDoesNotFollowThePreviousSegmentIsNotRepaired() async throws {
+        let (fs, segments) = try await threeSegments()
+        var bytes = try #require(fs.contents(of: segments[1]))
+        bytes[30] ^= 0xFF  // header checksum now fails
+        fs.setContents(of: segments[1], to: bytes)
+        let renamed = try rename(fs, segments[1], base: 8_358_680_908_399_640_580)
+        let problems = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
+        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs)
+        #expect(done.contains { $0.hasPrefix("not repaired: \(renamed.split(separator: "/").last!)") }, "\(done)")
+        #expect(fs.contents(of: renamed) == bytes, "a refused repair changes nothing")
+    }
+
+    /// Found by FuzzRepair: the last segment's name says it starts billions of sequences after its damaged
+    /// predecessor's frames end; recording that as lost would take forever and is certainly wrong.
+    @Test func anAbsurdLostRangeIsRefused() async throws {
+        let (fs, segments) = try await threeSegments()
+        var bytes = try #require(fs.contents(of: segments[1]))
+        bytes[100] ^= 0x01  // a frame of the middle segment
+        fs.setContents(of: segments[1], to: bytes)
+        _ = try rename(fs, segments[2], base: 1 << 62)
+        let problems = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
+        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs)
+        #expect(done.contains { $0.contains("not repaired") }, "\(done)")
+    }
+
+    /// A store whose first segments are gone does not open (its streams would silently lack their first
+    /// events); fsck names it, and a repair does not make it up.
+    @Test func aStoreMissingItsFirstSegmentIsRefusedEverywhere() async throws {
+        let (fs, segments) = try await threeSegments()
+        try fs.remove(segments[0])
+        #expect(throws: StorageError.self) { try openSimulated(fs) }
+        let report = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs)
+        #expect(report.problems.contains { $0.kind == "missingSegment" && $0.detail.contains("not 1") }, "\(report.problems)")
+        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: report.problems, fileSystem: fs)
+        #expect(done.contains { $0.hasPrefix("not repaired") }, "\(done)")
+    }
 }

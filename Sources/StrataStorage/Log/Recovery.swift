@@ -137,6 +137,11 @@ enum Recovery {
         var segments: [PublishedSegment] = []
         var trustedEverything = checkpoint != nil
         var expectedBase: UInt64? = nil
+        if let first = found.first, first.baseSequence != 1 {
+            throw .corrupt(
+                .missingSegment, first.path, 24,
+                "the log starts at sequence \(first.baseSequence), not 1: the segments before this one are missing")
+        }
         for (index, item) in found.enumerated() {
             if index > 0 && item.number != found[index - 1].number + 1 {
                 throw .corrupt(.missingSegment, item.path, 0, "segment \(found[index - 1].number + 1) is missing before this one")

@@ -123,6 +123,14 @@ package enum StoreCheck {
             }
             let runs = try prepareIndex()
             if segments.isEmpty { problem(".", nil, "missingSegment", "no segment files in the store") }
+            if let first = segments.first, first.base != 1 {
+                problem(first.name, nil, "missingSegment", "the log starts at sequence \(first.base), not 1: the segments before this one are missing")
+                damaged.insert(first.name)
+            }
+            for (i, segment) in segments.enumerated() where i > 0 && segment.number != segments[i - 1].number + 1 {
+                problem(segment.name, nil, "missingSegment", "segment \(segments[i - 1].number + 1) is missing before this one")
+                damaged.insert(segment.name)
+            }
             for (i, segment) in segments.enumerated() {
                 progress("checking \(segment.name) (\(i + 1) of \(segments.count))")
                 try checkSegment(

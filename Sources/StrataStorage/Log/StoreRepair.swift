@@ -29,6 +29,11 @@ package enum StoreRepair {
         for problem in segmentProblems where problem.kind == "badName" {
             done.append("not repaired: \(problem.file): its name is not a segment name, so the store ignores it; rename or remove it")
         }
+        // Missing segments cannot be made up from what is there.
+        let missing = segmentProblems.filter { $0.kind == "missingSegment" }
+        if !missing.isEmpty {
+            return done + missing.map { "not repaired: \($0.file): \($0.detail); restore the missing segments from a copy" }
+        }
         let damagedNames = Set(segmentProblems.filter { $0.kind != "badName" }.map(\.file))
         do {
             let lock: any FileLock
@@ -53,7 +58,13 @@ package enum StoreRepair {
         }
         // Opening runs recovery: a torn tail is cut (and copied to quarantine/), a missing index is rebuilt from the
         // segments, a missing checkpoint is written again.
-        let log = try LogStore.open(at: path, options: LogStore.Options(createIfMissing: false, fileSystem: fs))
+        let log: LogStore
+        do {
+            log = try LogStore.open(at: path, options: LogStore.Options(createIfMissing: false, fileSystem: fs))
+        } catch {
+            guard case .corrupt = error else { throw error }
+            return done + ["not repaired: the store does not open after the repair: \(error)"]
+        }
         if let cut = log.recovery.truncation {
             done.append("cut \(cut.bytesRemoved) bytes from \(cut.file) at offset \(cut.offset) (\(cut.reason))" + (cut.savedAs.map { ", saved as \($0)" } ?? ""))
         }
@@ -78,6 +89,9 @@ package enum StoreRepair {
         var findings: [String] = []
     }
 
+    /// The most sequences one segment's repair may record as lost: 4,096 lost-range frames.
+    static let lostSequencesMax = UInt64(Limits.recordsPerFrameMax) * 4_096
+
     struct Surgery {
         let path: String
         let fs: any FileSystem
@@ -100,6 +114,14 @@ package enum StoreRepair {
                 let next = i + 1 < segments.count ? segments[i + 1] : nil
                 if let next, next.number != segment.number + 1 {
                     refused.append("not repaired: \(segment.name): segment \(segment.number + 1) is missing after it; restore it from a copy")
+                    continue
+                }
+                // The name's base sequence must follow the previous segment, as its footer says (a damaged previous
+                // segment is planned to end right before this one).
+                if i > 0, !damagedSegments.contains(segments[i - 1].name),
+                    let previousLast = try footerLastSequence(segments[i - 1].name), previousLast &+ 1 != segment.base
+                {
+                    refused.append("not repaired: \(segment.name): its name says it starts at sequence \(segment.base); the previous segment ends at \(previousLast)")
                     continue
                 }
                 let knownLast = checkpoint?.segments.first { $0.number == segment.number }?.lastSequence
@@ -173,6 +195,16 @@ package enum StoreRepair {
             try fs.syncDirectory(path)
         }
 
+        /// The last sequence in a sealed segment's footer, if it has a valid one.
+        func footerLastSequence(_ name: String) throws(IOError) -> UInt64? {
+            let handle = try fs.open(joinPath(path, name), mode: .read)
+            defer { handle.close() }
+            let size = try handle.size()
+            guard size >= Int64(SegmentHeader.byteCount + SegmentFooter.byteCount) else { return nil }
+            let bytes = try handle.readBytes(count: SegmentFooter.byteCount, at: size - Int64(SegmentFooter.byteCount))
+            return (try? bytes.withRawBytes { (raw) throws(DecodeError) in try SegmentFooter.decode(raw) })?.lastSequence
+        }
+
         func readCheckpoint() -> Checkpoint? {
             guard let bytes = try? fs.readSmallFile(joinPath(path, StoreFileName.checkpoint), limit: Checkpoint.fileBytesMax) else {
                 return nil
@@ -240,7 +272,9 @@ package enum StoreRepair {
                     plan.findings.append("\(finding) at offset \(at)")
                 }
                 let floor = expected
-                return SegmentInspector.nextValidFrame(in: handle, from: at + 1, size: size) { $0.baseSequence >= floor }?.offset
+                return SegmentInspector.nextValidFrame(in: handle, from: at + 1, size: size) {
+                    $0.baseSequence >= floor && $0.baseSequence - floor < StoreRepair.lostSequencesMax
+                }?.offset
             }
 
             scan: while offset < size && size >= Int64(SegmentHeader.byteCount) {
@@ -254,7 +288,7 @@ package enum StoreRepair {
                         var problem: String?
                         if case .failure(let error) = records {
                             problem = "frame at sequence \(header.baseSequence) does not decode: \(error.reason)"
-                        } else if header.baseSequence < expected {
+                        } else if header.baseSequence < expected || header.baseSequence - expected >= StoreRepair.lostSequencesMax {
                             problem = "frame at sequence \(header.baseSequence), expected \(expected)"
                         }
                         if let problem {
@@ -309,6 +343,11 @@ package enum StoreRepair {
                 target = nextBase - 1
             } else {
                 target = max(expected - 1, footer?.lastSequence ?? 0, knownLast ?? 0)
+            }
+            // A damaged segment cannot say how many sequences it held; the bound keeps a hostile or damaged name or
+            // checkpoint from turning into billions of lost-range frames.
+            if target >= expected && target - expected >= StoreRepair.lostSequencesMax {
+                return .failure(Refusal("it would record sequences \(expected)...\(target) as lost, more than \(StoreRepair.lostSequencesMax) (the next segment's name or the checkpoint is wrong?)"))
             }
             if target >= expected {
                 let finding = damage?.finding ?? "sequences \(expected)...\(target) are missing at the end of the segment"
