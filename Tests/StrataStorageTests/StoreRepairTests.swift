@@ -251,4 +251,27 @@ import Testing
         let done = try await StoreRepair.repair(store: simulatedStorePath, problems: report.problems, fileSystem: fs)
         #expect(done.contains { $0.hasPrefix("not repaired") }, "\(done)")
     }
+
+    /// A lost range in a segment whose header says version 1 (which a version 1 reader would cut at) is named
+    /// by fsck and fixed by a repair that rewrites just the header.
+    @Test func aLostRangeUnderAVersionOneHeaderGetsItsHeaderRewritten() async throws {
+        let (fs, all, lost, _) = try await damagedStore(sealedToo: false)
+        let problems = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
+        _ = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs)
+        let path = segmentPaths(fs).last!
+        var bytes = try #require(fs.contents(of: path))
+        var header = try bytes.withRawBytes { (raw) throws(DecodeError) in try SegmentHeader.decode(raw) }
+        #expect(header.minReaderVersion == 2)
+        header.formatVersion = 1
+        header.minReaderVersion = 1
+        bytes.replaceSubrange(0..<SegmentHeader.byteCount, with: header.encode())
+        fs.setContents(of: path, to: bytes)
+        let found = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
+        #expect(found.map(\.kind) == ["badHeader"], "\(found)")
+        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: found, fileSystem: fs, nowMicros: 2_000_000)
+        #expect(done.contains { $0.hasPrefix("rewrote") && $0.contains("no event lost") }, "\(done)")
+        let again = try fs.contents(of: path)!.withRawBytes { (raw) throws(DecodeError) in try SegmentHeader.decode(raw) }
+        #expect(again.minReaderVersion == 2 && again.createdMicros == header.createdMicros)
+        try await expectRepaired(fs, all: all, lost: lost)
+    }
 }

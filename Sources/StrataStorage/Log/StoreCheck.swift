@@ -254,7 +254,7 @@ package enum StoreCheck {
                             }
                             versionJumps += 1
                         } else {
-                            issues.append(("badSequence", "sequence \(record.sequence): stream \(key) has version \(record.version) after \(previous)"))
+                            issues.append(("badVersion", "sequence \(record.sequence): stream \(key) has version \(record.version) after \(previous)"))
                         }
                     }
                     streams[key] = StreamState(version: record.version, lastSequence: record.sequence)
@@ -291,7 +291,7 @@ package enum StoreCheck {
                     report.lostRanges.append(range)
                 }
                 if segmentFormat < SegmentHeader.formatVersionWithLostRanges {
-                    problem(name, offset, "unsupportedVersion", "a lost-range frame in a segment of format version \(segmentFormat): readers of that version cannot read it")
+                    problem(name, offset, "badHeader", "a lost-range frame in a segment whose header says format version \(segmentFormat): readers of that version cannot read it")
                 }
             } catch {
                 problem(name, offset, "badRecord", "lost-range frame at sequence \(header.baseSequence): body byte \(error.offset): \(error.reason)")

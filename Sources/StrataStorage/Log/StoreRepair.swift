@@ -29,11 +29,17 @@ package enum StoreRepair {
         for problem in segmentProblems where problem.kind == "badName" {
             done.append("not repaired: \(problem.file): its name is not a segment name, so the store ignores it; rename or remove it")
         }
-        // Missing segments cannot be made up from what is there.
-        let missing = segmentProblems.filter { $0.kind == "missingSegment" }
-        if !missing.isEmpty {
-            return done + missing.map { "not repaired: \($0.file): \($0.detail); restore the missing segments from a copy" }
+        // Missing segments cannot be made up from what is there; records written with wrong stream versions are
+        // intact bytes, not damage; a newer format is for a newer Strata.
+        let refused = segmentProblems.compactMap { problem -> String? in
+            switch problem.kind {
+            case "missingSegment": "not repaired: \(problem.file): \(problem.detail); restore the missing segments from a copy"
+            case "badVersion": "not repaired: \(problem.file): \(problem.detail) (the frame is intact: it was written so)"
+            case "unsupportedVersion": "not repaired: \(problem.file): \(problem.detail); open it with the Strata that wrote it"
+            default: nil
+            }
         }
+        if !refused.isEmpty { return done + refused }
         let damagedNames = Set(segmentProblems.filter { $0.kind != "badName" }.map(\.file))
         do {
             let lock: any FileLock
@@ -228,11 +234,13 @@ package enum StoreRepair {
                 lastSequence: base - 1, sealed: !isLast)
             // Header: rewritten from the file name (which is what the store goes by) when it is damaged.
             var headerDamaged = true
+            var headerVersion = SegmentHeader.formatVersion
             if size >= Int64(SegmentHeader.byteCount) {
                 let bytes = try handle.readBytes(count: SegmentHeader.byteCount, at: 0)
                 switch Result(catching: { () throws(DecodeError) in try bytes.withRawBytes { (raw) throws(DecodeError) in try SegmentHeader.decode(raw) } }) {
                 case .success(let header) where header.segmentNumber == number && header.baseSequence == base:
                     plan.header.createdMicros = header.createdMicros
+                    headerVersion = header.minReaderVersion
                     headerDamaged = false
                 case .success(let header):
                     plan.findings.append("the header says segment \(header.segmentNumber) from sequence \(header.baseSequence)")
@@ -249,6 +257,8 @@ package enum StoreRepair {
             var damageInside = false
             var footer: SegmentFooter?
             var frames: UInt64 = 0
+            /// Whether a lost-range frame of an earlier repair is among the kept frames.
+            var keptLost = false
             let decoder = FrameRecordDecoder()
 
             func keep(_ from: Int64, _ length: Int64) {
@@ -305,6 +315,7 @@ package enum StoreRepair {
                         if damage != nil { damageInside = true }
                         damage = nil
                         keep(at, Int64(header.frameLength))
+                        if header.kind == .lost { keptLost = true }
                         frames += 1
                         expected = header.lastSequence + 1
                         offset = at + Int64(header.frameLength)
@@ -357,10 +368,13 @@ package enum StoreRepair {
             }
             plan.lastSequence = target
             let lostRanges = plan.pieces.contains { if case .lost = $0 { true } else { false } }
-            if lostRanges {
+            if lostRanges || keptLost {
                 plan.header.formatVersion = SegmentHeader.formatVersionWithLostRanges
                 plan.header.minReaderVersion = SegmentHeader.formatVersionWithLostRanges
             }
+            // A lost range kept from an earlier repair in a segment whose header says version 1 (written by hand?).
+            let headerTooOld = keptLost && headerVersion < SegmentHeader.formatVersionWithLostRanges
+            if headerTooOld { plan.findings.append("a lost-range frame in a segment of format version \(headerVersion)") }
             var footerWrong = false
             if plan.sealed {
                 if let footer, footer.lastSequence != target || footer.frameCount != frames || damage != nil {
@@ -372,7 +386,7 @@ package enum StoreRepair {
             }
             // A damaged stretch at the very end of the last segment with nothing committed in it is a torn tail:
             // recovery cuts it at the next open (and copies it to quarantine/), so it alone needs no rewrite.
-            let rewrite = headerDamaged || damageInside || lostRanges || footerWrong
+            let rewrite = headerDamaged || damageInside || lostRanges || footerWrong || headerTooOld
             return .success(rewrite ? plan : nil)
         }
 
