@@ -26,7 +26,7 @@ public struct LostRange: Sendable, Equatable {
 
     public var count: UInt64 { lastSequence - firstSequence + 1 }
 
-    public init(
+    package init(
         firstSequence: UInt64, lastSequence: UInt64, repairedMicros: Int64, originalOffset: UInt64,
         originalLength: UInt64, quarantineFile: String, finding: String
     ) {

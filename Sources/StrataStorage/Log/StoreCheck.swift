@@ -82,7 +82,7 @@ package enum StoreCheck {
         /// Set once a segment stops at damage: what follows (sequence gaps, version jumps, index and checkpoint
         /// disagreements) is a consequence, not another problem, so those checks stand down.
         var damaged: Set<String> = []
-        /// Format version of the segment being checked.
+        /// The oldest reader version the header of the segment being checked admits.
         var segmentFormat: UInt16 = SegmentHeader.formatVersion
         /// Streams whose versions skip over a lost range (expected after a repair; counted, not problems).
         var versionJumps = 0
@@ -166,7 +166,7 @@ package enum StoreCheck {
                     switch step {
                     case .header(let header):
                         headerOK = true
-                        segmentFormat = header.formatVersion
+                        segmentFormat = header.minReaderVersion
                         if let number, header.segmentNumber != number {
                             problem(name, 16, "badHeader", "header says segment \(header.segmentNumber), the file name says \(number)")
                         }
@@ -291,7 +291,7 @@ package enum StoreCheck {
                     report.lostRanges.append(range)
                 }
                 if segmentFormat < SegmentHeader.formatVersionWithLostRanges {
-                    problem(name, offset, "badHeader", "a lost-range frame in a segment whose header says format version \(segmentFormat): readers of that version cannot read it")
+                    problem(name, offset, "badHeader", "a lost-range frame in a segment whose header admits readers of version \(segmentFormat), which cannot read it")
                 }
             } catch {
                 problem(name, offset, "badRecord", "lost-range frame at sequence \(header.baseSequence): body byte \(error.offset): \(error.reason)")
@@ -327,7 +327,7 @@ package enum StoreCheck {
                     ? entry.baseSequence == actual.base && entry.lastSequence == actual.last && entry.frameCount == actual.frames
                         && entry.dataEnd == UInt64(actual.dataEnd)
                     : entry.baseSequence == actual.base && entry.lastSequence <= actual.last && entry.dataEnd <= UInt64(actual.dataEnd)
-                        && (actual.sealed || actual.frameEnds.contains(Int64(entry.dataEnd)))
+                        && (actual.sealed || actual.frameEnds.contains(Int64(truncatingIfNeeded: entry.dataEnd)))
                 if !matches {
                     problem(
                         StoreFileName.checkpoint, nil, "badCheckpoint",
