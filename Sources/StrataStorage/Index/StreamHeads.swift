@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The latest version of one stream.
 public struct StreamHead: Sendable, Hashable {
     public var key: PartitionKey
@@ -16,9 +22,35 @@ public struct StreamHead: Sendable, Hashable {
 /// Byte-wise order of partition keys: tenant, then group, then id, each compared as UTF-8 bytes. This is the
 /// order of the stream-heads file, so the streams of a tenant (or of a tenant and group) are contiguous.
 public func partitionKeyPrecedes(_ a: PartitionKey, _ b: PartitionKey) -> Bool {
-    if a.tenant != b.tenant { return a.tenant.utf8.lexicographicallyPrecedes(b.tenant.utf8) }
-    if a.group != b.group { return a.group.utf8.lexicographicallyPrecedes(b.group.utf8) }
-    return a.id.utf8.lexicographicallyPrecedes(b.id.utf8)
+    partitionKeyCompare(a, b) < 0
+}
+
+/// -1, 0 or 1 as `a` sorts before, equal to or after `b` in `partitionKeyPrecedes` order.
+func partitionKeyCompare(_ a: PartitionKey, _ b: PartitionKey) -> Int {
+    let tenant = utf8Compare(a.tenant, b.tenant)
+    if tenant != 0 { return tenant }
+    let group = utf8Compare(a.group, b.group)
+    if group != 0 { return group }
+    return utf8Compare(a.id, b.id)
+}
+
+/// Byte-wise comparison of two strings' UTF-8 (memcmp on native strings; no Unicode normalisation, which
+/// `String`'s own `<` and `==` would apply).
+@inline(__always)
+func utf8Compare(_ a: String, _ b: String) -> Int {
+    let fast = a.utf8.withContiguousStorageIfAvailable { x in
+        b.utf8.withContiguousStorageIfAvailable { y -> Int in
+            let n = min(x.count, y.count)
+            if n > 0 {
+                let c = memcmp(x.baseAddress!, y.baseAddress!, n)
+                if c != 0 { return c < 0 ? -1 : 1 }
+            }
+            return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1)
+        }
+    }
+    if let result = fast ?? nil { return result }
+    if a.utf8.elementsEqual(b.utf8) { return 0 }
+    return a.utf8.lexicographicallyPrecedes(b.utf8) ? -1 : 1
 }
 
 /// The stream-heads file (FORMAT.md, "Stream heads"): every stream's latest version, sorted by partition key.
@@ -219,45 +251,66 @@ struct StreamHeadsCursor {
     private var block = 0
     private var buffered: [StreamHead] = []
     private var position = 0
+    /// The current head (nil at the end), valid after `load()`.
+    private(set) var head: StreamHead?
 
     init(_ reader: StreamHeadsReader) { self.reader = reader }
 
-    /// The current head (nil at the end).
-    mutating func current() throws(StorageError) -> StreamHead? {
+    /// Reads the next block when the current one is used up, and sets `head`.
+    mutating func load() throws(StorageError) {
         while position >= buffered.count {
-            guard block < reader.blocks.count else { return nil }
+            guard block < reader.blocks.count else {
+                head = nil
+                return
+            }
             buffered = try reader.entries(ofBlock: block)
             block += 1
             position = 0
         }
-        return buffered[position]
+        head = buffered[position]
     }
 
-    mutating func advance() { position += 1 }
+    mutating func advance() throws(StorageError) {
+        position += 1
+        try load()
+    }
 }
 
 /// Merges stream-heads files (oldest first) into one, streaming: a newer file's head wins.
 func mergeHeadsFiles(
     _ readers: [StreamHeadsReader], into writer: StreamHeadsWriter
 ) throws(StorageError) {
+    try forEachMergedHead(readers) { (head) throws(StorageError) in
+        do throws(IOError) { try writer.append(head) } catch { throw .io(error) }
+    }
+}
+
+/// Calls `body` with every stream's head across stream-heads files (oldest first), in key order, once per
+/// stream (a newer file's head wins). Streams a block at a time: memory stays one block per file.
+func forEachMergedHead(
+    _ readers: [StreamHeadsReader], _ body: (StreamHead) throws(StorageError) -> Void
+) throws(StorageError) {
     var cursors = readers.map(StreamHeadsCursor.init)
+    for i in cursors.indices { try cursors[i].load() }
+    var holding: [Int] = []  // the cursors at the smallest key, oldest file first
     while true {
-        var smallest: PartitionKey?
-        var winner: StreamHead?
-        for i in cursors.indices {
-            guard let head = try cursors[i].current() else { continue }
-            if smallest == nil || partitionKeyPrecedes(head.key, smallest!) {
-                smallest = head.key
-                winner = head
-            } else if head.key == smallest! {
-                winner = head  // later cursors are newer files
+        holding.removeAll(keepingCapacity: true)
+        for i in cursors.indices where cursors[i].head != nil {
+            guard let first = holding.first else {
+                holding.append(i)
+                continue
+            }
+            let order = partitionKeyCompare(cursors[i].head!.key, cursors[first].head!.key)
+            if order < 0 {
+                holding.removeAll(keepingCapacity: true)
+                holding.append(i)
+            } else if order == 0 {
+                holding.append(i)
             }
         }
-        guard let key = smallest, let head = winner else { return }
-        do throws(IOError) { try writer.append(head) } catch { throw .io(error) }
-        for i in cursors.indices {
-            if let current = try cursors[i].current(), current.key == key { cursors[i].advance() }
-        }
+        guard let newest = holding.last else { return }
+        try body(cursors[newest].head!)  // a newer file's head wins
+        for i in holding { try cursors[i].advance() }
     }
 }
 

@@ -51,22 +51,21 @@ package enum StoreStats {
         let indexFolder = path + "/" + IndexFileName.folder
         for name in (try? fs.listDirectory(indexFolder)) ?? [] { report.indexBytes += size(indexFolder + "/" + name) }
 
+        // Deep: every stream seen in the log. Fast: the streams the index knows are counted as its heads files
+        // are merged (in key order, a block per file in memory), and only the streams of frames the index has not
+        // taken in are kept here — minus those the merge already counted.
         var streams: [PartitionKey: Void] = [:]
+        var indexedStreams: [String: Int] = [:]
         var tenantEvents: [String: Int] = [:]
         var indexedThrough: UInt64 = 0
-        if !deep {
-            // The streams the index knows (every heads file: a newer one only updates versions), then the ones
-            // that appeared after the index's last flush, from the active segment.
-            if let manifest = try? readManifest(indexFolder, fs) {
-                indexedThrough = manifest.indexedThrough
-                for file in manifest.headsFiles {
-                    progress("reading index/\(file)")
-                    do throws(StorageError) {
-                        let reader = try StreamHeadsReader.open(indexFolder + "/" + file, fileSystem: fs)
-                        for head in try reader.allHeads() { streams[head.key] = () }
-                    } catch {
-                        report.problems.append("index/\(file): \(error) (run `strata fsck`)")
-                    }
+        var headsReaders: [StreamHeadsReader] = []
+        if !deep, let manifest = try? readManifest(indexFolder, fs) {
+            indexedThrough = manifest.indexedThrough
+            for file in manifest.headsFiles {
+                do throws(StorageError) {
+                    headsReaders.append(try StreamHeadsReader.open(indexFolder + "/" + file, fileSystem: fs))
+                } catch {
+                    report.problems.append("index/\(file): \(error) (run `strata fsck`)")
                 }
             }
         }
@@ -115,7 +114,28 @@ package enum StoreStats {
                 report.problems.append("\(name): \(error) (run `strata fsck`)")
             }
         }
-        report.streams = streams.count
+        if !headsReaders.isEmpty {
+            progress("reading the index's stream heads (\(headsReaders.count) files)")
+            do throws(StorageError) {
+                // Heads come in key order, so a tenant's streams are contiguous: count a run, then store it.
+                var tenant: String?
+                var run = 0
+                try forEachMergedHead(headsReaders) { head in
+                    if head.key.tenant != tenant {
+                        if let tenant { indexedStreams[tenant, default: 0] += run }
+                        tenant = head.key.tenant
+                        run = 0
+                    }
+                    run += 1
+                    if !streams.isEmpty { streams.removeValue(forKey: head.key) }
+                }
+                if let tenant { indexedStreams[tenant, default: 0] += run }
+            } catch {
+                report.problems.append("index: \(error) (run `strata fsck`)")
+            }
+        }
+        report.streams = streams.count + indexedStreams.values.reduce(0, +)
+        for (tenant, count) in indexedStreams { report.tenants[tenant, default: Tenant()].streams += count }
         for key in streams.keys { report.tenants[key.tenant, default: Tenant()].streams += 1 }
         if deep {
             for (tenant, events) in tenantEvents { report.tenants[tenant, default: Tenant()].events = events }
