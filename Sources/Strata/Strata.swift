@@ -1,7 +1,8 @@
 @_exported import StrataStorage
 
-/// Strata's event-sourcing layer. For now it re-exports the storage engine; typed events, aggregates,
-/// commands and projections arrive with the event-sourcing issue.
+/// Strata's event-sourcing layer. So far: the `EventStore` protocol with the native (`NativeEventStore`) and
+/// in-memory (`InMemoryEventStore`) backends, and the partition-key rules. Typed events, aggregates, commands
+/// and projections build on them.
 public enum StrataVersion {
     public static let string = "0.1.0-dev"
 }

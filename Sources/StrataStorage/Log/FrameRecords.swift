@@ -1,7 +1,8 @@
-/// Decompresses a validated frame and walks its records in place. One per reader; the raw-body buffer is reused
-/// from frame to frame, so steady-state reading allocates nothing.
+/// Decompresses a validated frame and walks its records in place. One per reader; the raw-body buffer is made
+/// at the first compressed frame and reused from frame to frame, so steady-state reading allocates nothing and
+/// a reader of uncompressed frames never allocates it.
 final class FrameRecordDecoder {
-    private let raw = ScratchBuffer(capacity: 256 << 10)
+    private lazy var raw = ScratchBuffer(capacity: 256 << 10)
 
     /// Calls `body` for each record of the frame with sequence ≥ `from`. `frame` is the whole frame as returned
     /// by `FrameScanner`; errors carry offsets relative to the decompressed body. A lost-range frame has no

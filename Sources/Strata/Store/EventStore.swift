@@ -1,0 +1,119 @@
+/// Why an event store refused or failed an operation.
+public enum EventStoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// An expected-version check failed; nothing of the batch was appended.
+    case versionConflict(stream: PartitionKey, expected: ExpectedVersion, actual: UInt64)
+    /// A partition key breaks the rules of `PartitionKey.validated(tenant:group:id:)`; nothing was appended.
+    case invalidKey(PartitionKeyError)
+    /// An event breaks a limit of the format (FORMAT.md, "Limits"); nothing was appended.
+    case invalidEvent(index: Int, reason: String)
+    /// The store is closed.
+    case closed
+    /// The backend failed (the native engine's `StorageError`: I/O, damage, a failed writer).
+    case storage(StorageError)
+
+    public var description: String {
+        switch self {
+        case .versionConflict(let stream, let expected, let actual):
+            "version conflict on stream \(stream): expected \(expected), the stream is at version \(actual)"
+        case .invalidKey(let error): "\(error)"
+        case .invalidEvent(let index, let reason): "invalid event #\(index): \(reason)"
+        case .closed: "the event store is closed"
+        case .storage(let error): "\(error)"
+        }
+    }
+
+    init(_ error: StorageError) {
+        switch error {
+        case .versionConflict(let stream, let expected, let actual):
+            self = .versionConflict(stream: stream, expected: expected, actual: actual)
+        case .invalidRecord(let index, let reason): self = .invalidEvent(index: index, reason: reason)
+        case .emptyBatch: self = .invalidEvent(index: 0, reason: "an empty batch")
+        case .batchTooLarge: self = .invalidEvent(index: 0, reason: "\(error)")
+        case .closed: self = .closed
+        default: self = .storage(error)
+        }
+    }
+}
+
+/// What an append committed: the global positions of its events (in batch order) and each stream's version
+/// after it.
+public struct AppendReceipt<Position: Sendable & Comparable>: Sendable {
+    public var first: Position
+    public var last: Position
+    public var versions: [PartitionKey: UInt64]
+}
+
+/// The storage an event-sourced application runs on: the native engine (`NativeEventStore`), an in-memory store
+/// for tests (`InMemoryEventStore`), later SQLite and PostgreSQL. Every backend passes the same conformance
+/// suite (`Tests/StrataTests/EventStoreConformanceTests.swift`).
+///
+/// Events go in as `EventRecord`s and come out as `RecordView`s: borrowed views of the stored bytes, valid only
+/// inside the closure that receives them, so loading an aggregate copies nothing it does not decode.
+///
+/// `Position` is the backend's token for a place in the global order (DESIGN.md): the native engine's and the
+/// in-memory store's is the 64-bit global sequence; a PostgreSQL backend's would not be.
+public protocol EventStore: AnyObject, Sendable {
+    associatedtype Position: Sendable & Hashable & Comparable
+
+    /// Appends `events` atomically, in order: all or nothing. Each stream's events get the next versions of the
+    /// stream, in batch order (the `version` field of an `EventRecord` is ignored). Each stream named in
+    /// `expecting` is checked first (a stream may be named without events in the batch: a pure check); a failed
+    /// check fails the batch with `versionConflict`. Keys are checked against the partition-key rules.
+    @discardableResult
+    func append(
+        _ events: [EventRecord], expecting: [PartitionKey: ExpectedVersion]
+    ) async throws(EventStoreError) -> AppendReceipt<Position>
+
+    /// The stream's latest version (0: no events).
+    func version(of stream: PartitionKey) async throws(EventStoreError) -> UInt64
+
+    /// Calls `body` with the events of `stream` with versions `from...through`, in version order, at most `limit`,
+    /// leaving out events after `asOf` (a position: "the stream as it was then"). Returns how many it delivered.
+    func readStream(
+        _ stream: PartitionKey, from: UInt64, through: UInt64, asOf: Position?, limit: Int,
+        _ body: (RecordView) throws -> Void
+    ) async throws -> Int
+
+    /// Calls `body` with up to `limit` events in global order after `position` (nil: from the start), each with
+    /// its position. Returns the position of the last event delivered (nil: none).
+    func readAll(
+        after position: Position?, limit: Int, _ body: (RecordView, Position) throws -> Void
+    ) async throws -> Position?
+}
+
+extension EventStore {
+    /// Appends with no expectations.
+    @discardableResult
+    public func append(_ events: [EventRecord]) async throws(EventStoreError) -> AppendReceipt<Position> {
+        try await append(events, expecting: [:])
+    }
+
+    /// The whole stream, in version order.
+    @discardableResult
+    public func readStream(_ stream: PartitionKey, _ body: (RecordView) throws -> Void) async throws -> Int {
+        try await readStream(stream, from: 1, through: .max, asOf: nil, limit: .max, body)
+    }
+
+    /// The stream's events as owned values (for tests and tools; hot paths read views).
+    public func streamRecords(
+        _ stream: PartitionKey, from: UInt64 = 1, through: UInt64 = .max, asOf: Position? = nil, limit: Int = .max
+    ) async throws -> [StoredRecord] {
+        var records: [StoredRecord] = []
+        _ = try await readStream(stream, from: from, through: through, asOf: asOf, limit: limit) { records.append($0.materialize()) }
+        return records
+    }
+
+    /// Checks every key of a batch against the partition-key rules.
+    func validateKeys(_ events: [EventRecord], _ expecting: [PartitionKey: ExpectedVersion]) throws(EventStoreError) {
+        do throws(PartitionKeyError) {
+            var previous: PartitionKey?
+            for event in events where event.key != previous {  // a batch is usually one stream's
+                try event.key.validate()
+                previous = event.key
+            }
+            for key in expecting.keys { try key.validate() }
+        } catch {
+            throw .invalidKey(error)
+        }
+    }
+}

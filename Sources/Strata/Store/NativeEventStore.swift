@@ -1,0 +1,60 @@
+/// The event store on Strata's own storage engine (`LogStore`): positions are global sequences.
+public final class NativeEventStore: EventStore {
+    public typealias Position = UInt64
+
+    /// The engine underneath (for tools, statistics and what the protocol does not cover).
+    public let log: LogStore
+
+    /// Opens (or creates) the store in the folder at `path`.
+    public init(path: String, options: LogStore.Options = LogStore.Options()) throws(EventStoreError) {
+        do throws(StorageError) {
+            log = try LogStore.open(at: path, options: options)
+        } catch {
+            throw EventStoreError(error)
+        }
+    }
+
+    /// Wraps an open engine.
+    public init(log: LogStore) { self.log = log }
+
+    /// Flushes and closes the engine (see `LogStore.close()`).
+    public func close() async throws(EventStoreError) {
+        do throws(StorageError) { try await log.close() } catch { throw EventStoreError(error) }
+    }
+
+    public func append(
+        _ events: [EventRecord], expecting: [PartitionKey: ExpectedVersion]
+    ) async throws(EventStoreError) -> AppendReceipt<UInt64> {
+        try validateKeys(events, expecting)
+        guard !events.isEmpty else { throw .invalidEvent(index: 0, reason: "an empty batch") }
+        do throws(StorageError) {
+            let result = try await log.append(events, expecting: expecting)
+            return AppendReceipt(first: result.sequences.lowerBound, last: result.sequences.upperBound, versions: result.versions)
+        } catch {
+            throw EventStoreError(error)
+        }
+    }
+
+    public func version(of stream: PartitionKey) async throws(EventStoreError) -> UInt64 {
+        do throws(StorageError) { return try log.streamVersion(stream) } catch { throw EventStoreError(error) }
+    }
+
+    public func readStream(
+        _ stream: PartitionKey, from: UInt64, through: UInt64, asOf: UInt64?, limit: Int,
+        _ body: (RecordView) throws -> Void
+    ) async throws -> Int {
+        try log.readStream(stream, from: from, through: through, asOfSequence: asOf ?? .max, limit: limit, body)
+    }
+
+    public func readAll(
+        after position: UInt64?, limit: Int, _ body: (RecordView, UInt64) throws -> Void
+    ) async throws -> UInt64? {
+        let reader = log.makeReader(from: (position ?? 0) + 1)
+        var last: UInt64?
+        try reader.read(maxRecords: limit) { record in
+            try body(record, record.sequence)
+            last = record.sequence
+        }
+        return last
+    }
+}
