@@ -69,6 +69,7 @@ public protocol EventStore: AnyObject, Sendable {
 
     /// Calls `body` with the events of `stream` with versions `from...through`, in version order, at most `limit`,
     /// leaving out events after `asOf` (a position: "the stream as it was then"). Returns how many it delivered.
+    @discardableResult
     func readStream(
         _ stream: PartitionKey, from: UInt64, through: UInt64, asOf: Position?, limit: Int,
         _ body: (RecordView) throws -> Void
@@ -76,6 +77,7 @@ public protocol EventStore: AnyObject, Sendable {
 
     /// Calls `body` with up to `limit` events in global order after `position` (nil: from the start), each with
     /// its position. Returns the position of the last event delivered (nil: none).
+    @discardableResult
     func readAll(
         after position: Position?, limit: Int, _ body: (RecordView, Position) throws -> Void
     ) async throws -> Position?
@@ -99,7 +101,7 @@ extension EventStore {
         _ stream: PartitionKey, from: UInt64 = 1, through: UInt64 = .max, asOf: Position? = nil, limit: Int = .max
     ) async throws -> [StoredRecord] {
         var records: [StoredRecord] = []
-        _ = try await readStream(stream, from: from, through: through, asOf: asOf, limit: limit) { records.append($0.materialize()) }
+        try await readStream(stream, from: from, through: through, asOf: asOf, limit: limit) { records.append($0.materialize()) }
         return records
     }
 

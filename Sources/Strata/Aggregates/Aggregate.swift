@@ -1,0 +1,117 @@
+/// How an aggregate's state follows from its events: the state (often an enum — a state machine whose cases
+/// can hold different data), the events it understands, and the fold.
+///
+/// ```swift
+/// enum Cart: AggregateProjector {
+///     enum State: Sendable { case empty, open(items: [String: Int]), checkedOut }
+///     enum Events { case added(ItemAdded), removed(ItemRemoved), checkedOut(CheckedOut) }
+///     static let group = "Cart"
+///     static let events = EventTypes<Events>().on(ItemAdded.self, Events.added) …
+///     static let initialState = State.empty
+///     static func apply(_ state: State, _ event: Events) throws -> State { … }
+/// }
+/// ```
+public protocol AggregateProjector: Sendable {
+    associatedtype State: Sendable
+    associatedtype Events
+
+    /// The aggregate group of this aggregate's partition keys (1 … 64 ASCII letters, digits, `-`, `_`, `.`).
+    static var group: String { get }
+    /// The identity of this projection logic (default: the group). Snapshots record it with `projectorVersion`.
+    static var projectorName: String { get }
+    /// Bump it when `apply` changes what a given history folds to: snapshots of another version are ignored.
+    static var projectorVersion: Int { get }
+    /// The event types this aggregate understands.
+    static var events: EventTypes<Events> { get }
+    /// The state before the first event.
+    static var initialState: State { get }
+    /// The state after `event`. Throwing stops the load with an error naming the event.
+    static func apply(_ state: State, _ event: Events) throws -> State
+    /// The state after an event of a type this aggregate has not registered. The default throws
+    /// `AggregateLoadError.unregisteredEvent`: an unknown event is never skipped unless the projector says so.
+    static func apply(_ state: State, unregistered event: UnregisteredEvent) throws -> State
+}
+
+extension AggregateProjector {
+    public static var projectorName: String { group }
+    public static var projectorVersion: Int { 1 }
+
+    public static func apply(_ state: State, unregistered event: UnregisteredEvent) throws -> State {
+        throw AggregateLoadError.unregisteredEvent(event)
+    }
+}
+
+/// An aggregate as loaded: its key, its state, and how far its history went.
+public struct Aggregate<Projector: AggregateProjector>: Sendable {
+    public var key: PartitionKey
+    public var state: Projector.State
+    /// The version of the last event folded in (0: no events).
+    public var version: UInt64
+    /// The global sequence of the last event folded in (0: none).
+    public var lastSequence: UInt64
+
+    /// An aggregate with no events yet.
+    public init(key: PartitionKey) {
+        self.key = key
+        self.state = Projector.initialState
+        self.version = 0
+        self.lastSequence = 0
+    }
+
+    /// Folds one stored event in (it must be the next of this aggregate's stream).
+    public mutating func apply(_ record: RecordView, codec: any EventCodec) throws {
+        do {
+            switch try Projector.events.decode(record, codec: codec) {
+            case .registered(let event): state = try Projector.apply(state, event)
+            case .unregistered(let event): state = try Projector.apply(state, unregistered: event)
+            }
+        } catch let error as EventDecodingError {
+            throw AggregateLoadError.undecodable(error)
+        } catch let error as AggregateLoadError {
+            throw error
+        } catch {
+            throw AggregateLoadError.applyFailed(
+                sequence: record.sequence, stream: record.key, typeName: record.typeName, reason: "\(error)")
+        }
+        version = record.version
+        lastSequence = record.sequence
+    }
+}
+
+/// Why an aggregate did not load.
+public enum AggregateLoadError: Error, Sendable, CustomStringConvertible {
+    /// The key's group is not the projector's.
+    case wrongGroup(key: PartitionKey, expected: String)
+    /// An event the projector has not registered, and its `apply(_:unregistered:)` refused it.
+    case unregisteredEvent(UnregisteredEvent)
+    /// A registered event's payload does not decode as its type.
+    case undecodable(EventDecodingError)
+    /// The projector's `apply` threw.
+    case applyFailed(sequence: UInt64, stream: PartitionKey, typeName: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .wrongGroup(let key, let expected): "stream \(key) is not of aggregate group \(expected)"
+        case .unregisteredEvent(let event): "unregistered event type \(event.typeName) v\(event.typeVersion)"
+        case .undecodable(let error): "\(error)"
+        case .applyFailed(let sequence, let stream, let typeName, let reason):
+            "applying event at sequence \(sequence) of stream \(stream) (\(typeName)) failed: \(reason)"
+        }
+    }
+}
+
+extension EventStore {
+    /// Loads an aggregate by folding its events; as of a position (`asOf`) or a version (`throughVersion`) when
+    /// given. (Snapshots, when they exist, will make this a snapshot plus the tail.)
+    public func load<P: AggregateProjector>(
+        _ projector: P.Type, _ key: PartitionKey, codec: any EventCodec = JSONEventCodec(),
+        throughVersion: UInt64 = .max, asOf: Position? = nil
+    ) async throws -> Aggregate<P> {
+        guard key.group == P.group else { throw AggregateLoadError.wrongGroup(key: key, expected: P.group) }
+        var aggregate = Aggregate<P>(key: key)
+        try await readStream(key, from: 1, through: throughVersion, asOf: asOf, limit: .max) { record in
+            try aggregate.apply(record, codec: codec)
+        }
+        return aggregate
+    }
+}

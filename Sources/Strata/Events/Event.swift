@@ -1,0 +1,80 @@
+/// A domain event: a fact, stored under a stable type name and schema version.
+///
+/// ```swift
+/// struct ItemAdded: Event {
+///     static let eventType = "ItemAdded"
+///     var product: String
+///     var quantity: Int
+/// }
+/// ```
+///
+/// The type name is what the store keeps (rename the Swift type freely; never the name). When the shape of an
+/// event changes incompatibly, give the new shape the next `schemaVersion` and keep the old one as an
+/// `UpcastableEvent` that turns itself into the new one: events written long ago then read as the current type.
+public protocol Event: Codable, Sendable {
+    /// The stable name the store keeps (1 … 128 bytes).
+    static var eventType: String { get }
+    /// The schema version of this shape (≥ 1; default 1).
+    static var schemaVersion: UInt32 { get }
+}
+
+extension Event {
+    public static var schemaVersion: UInt32 { 1 }
+}
+
+/// An older schema version of an event: read from the store, then upcast to the next version (which may itself
+/// be upcastable), until the current shape is reached.
+///
+/// ```swift
+/// struct ItemAddedV1: UpcastableEvent {
+///     static let eventType = "ItemAdded"
+///     static let schemaVersion: UInt32 = 1
+///     var product: String
+///     func upcast() -> ItemAdded { ItemAdded(product: product, quantity: 1) }
+/// }
+/// ```
+public protocol UpcastableEvent: Event {
+    associatedtype Next: Event
+    func upcast() -> Next
+}
+
+/// An event whose (type name, schema version) the reader has not registered: surfaced as it is, with its raw
+/// payload — never dropped, never decoded into default values.
+public struct UnregisteredEvent: Sendable, Hashable {
+    public var typeName: String
+    public var typeVersion: UInt32
+    public var payload: [UInt8]
+
+    public init(typeName: String, typeVersion: UInt32, payload: [UInt8]) {
+        self.typeName = typeName
+        self.typeVersion = typeVersion
+        self.payload = payload
+    }
+}
+
+/// A stored event's payload did not decode as its registered type.
+public struct EventDecodingError: Error, Sendable, CustomStringConvertible {
+    public var sequence: UInt64
+    public var stream: PartitionKey
+    public var typeName: String
+    public var typeVersion: UInt32
+    /// What the codec reported.
+    public var reason: String
+
+    public var description: String {
+        "event at sequence \(sequence) of stream \(stream), type \(typeName) v\(typeVersion), does not decode: \(reason)"
+    }
+}
+
+extension EventRecord {
+    /// A record of a typed event for `key`, its payload encoded by `codec`. The stream version is assigned by
+    /// the store when the record is appended.
+    public init<E: Event>(
+        _ event: E, key: PartitionKey, codec: any EventCodec = JSONEventCodec(), metadata: RecordMetadata = RecordMetadata(),
+        timestampMicros: Int64 = wallClockMicros(), eventId: EventID = .random()
+    ) throws {
+        self.init(
+            key: key, version: 0, typeName: E.eventType, typeVersion: E.schemaVersion, timestampMicros: timestampMicros,
+            eventId: eventId, metadata: metadata, payload: try codec.encode(event))
+    }
+}

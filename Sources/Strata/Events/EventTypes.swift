@@ -1,0 +1,74 @@
+/// A decoded stored event: one the reader registered (as its own `Value`, usually an enum of an aggregate's
+/// events), or one it did not.
+public enum DecodedEvent<Value> {
+    case registered(Value)
+    case unregistered(UnregisteredEvent)
+}
+
+/// The event types a reader knows, by (type name, schema version), each with how it becomes the reader's
+/// `Value` (usually a case of an enum of the aggregate's or projection's events). Old schema versions are
+/// registered as `UpcastableEvent`s and reach `Value` through their chain of upcasts.
+///
+/// ```swift
+/// enum CartEvent { case added(ItemAdded), removed(ItemRemoved) }
+/// static let events = EventTypes<CartEvent>()
+///     .on(ItemAdded.self, CartEvent.added)
+///     .on(ItemRemoved.self, CartEvent.removed)
+///     .upcasting(ItemAddedV1.self)      // ItemAdded v1 → ItemAdded (v2) → .added
+/// ```
+public struct EventTypes<Value>: Sendable {
+    struct Key: Hashable, Sendable {
+        var name: String
+        var version: UInt32
+    }
+
+    typealias Decoder = @Sendable (UnsafeRawBufferPointer, any EventCodec) throws -> Value
+
+    private var decoders: [Key: Decoder] = [:]
+    /// For each registered type, its conversion to `Value` (`@Sendable (E) -> Value`), so an older version can
+    /// be chained to it.
+    private var conversions: [ObjectIdentifier: any Sendable] = [:]
+
+    public init() {}
+
+    /// Registers `E` (its current schema version), turned into `Value` by `wrap`.
+    public func on<E: Event>(_ type: E.Type, _ wrap: @escaping @Sendable (E) -> Value) -> Self {
+        var copy = self
+        copy.decoders[Key(name: E.eventType, version: E.schemaVersion)] = { bytes, codec in
+            wrap(try codec.decode(E.self, from: bytes))
+        }
+        copy.conversions[ObjectIdentifier(E.self)] = wrap
+        return copy
+    }
+
+    /// Registers an older schema version, read as itself and upcast to `Old.Next`, which must be registered
+    /// already (directly or as an upcastable version itself).
+    public func upcasting<Old: UpcastableEvent>(_ type: Old.Type) -> Self {
+        guard let next = conversions[ObjectIdentifier(Old.Next.self)] as? @Sendable (Old.Next) -> Value else {
+            preconditionFailure("register \(Old.Next.self) before the older version \(Old.self) that upcasts to it")
+        }
+        precondition(Old.eventType == Old.Next.eventType, "\(Old.self) upcasts to an event of another type name")
+        precondition(Old.schemaVersion < Old.Next.schemaVersion, "\(Old.self) must be an older schema version than \(Old.Next.self)")
+        let wrap: @Sendable (Old) -> Value = { next($0.upcast()) }
+        return on(Old.self, wrap)
+    }
+
+    /// Whether (name, version) is registered.
+    public func knows(_ name: String, version: UInt32) -> Bool { decoders[Key(name: name, version: version)] != nil }
+
+    /// Decodes a stored event: registered → `Value`; not registered → `.unregistered` with its bytes; registered but
+    /// not decodable → `EventDecodingError` naming the event.
+    public func decode(_ record: RecordView, codec: any EventCodec) throws(EventDecodingError) -> DecodedEvent<Value> {
+        let name = record.typeName
+        guard let decoder = decoders[Key(name: name, version: record.typeVersion)] else {
+            return .unregistered(UnregisteredEvent(typeName: name, typeVersion: record.typeVersion, payload: Array(record.payload)))
+        }
+        do {
+            return .registered(try decoder(record.payload, codec))
+        } catch {
+            throw EventDecodingError(
+                sequence: record.sequence, stream: record.key, typeName: name, typeVersion: record.typeVersion,
+                reason: "\(error)")
+        }
+    }
+}

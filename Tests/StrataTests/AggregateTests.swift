@@ -1,0 +1,180 @@
+import PropertyBased
+import Strata
+import Testing
+
+// The shopping cart of the Sekiban talk, with an event that changed shape (ItemAdded v1 had no quantity).
+struct ItemAddedV1: UpcastableEvent {
+    static let eventType = "ItemAdded"
+    static let schemaVersion: UInt32 = 1
+    var product: String
+    func upcast() -> ItemAdded { ItemAdded(product: product, quantity: 1) }
+}
+
+struct ItemAdded: Event, Equatable {
+    static let eventType = "ItemAdded"
+    static let schemaVersion: UInt32 = 2
+    var product: String
+    var quantity: Int
+}
+
+struct ItemRemoved: Event, Equatable {
+    static let eventType = "ItemRemoved"
+    var product: String
+}
+
+struct CheckedOut: Event, Equatable {
+    static let eventType = "CheckedOut"
+}
+
+enum Cart: AggregateProjector {
+    enum State: Sendable, Equatable {
+        case empty
+        case open(items: [String: Int])
+        case checkedOut(items: [String: Int])
+    }
+
+    enum Events {
+        case added(ItemAdded)
+        case removed(ItemRemoved)
+        case checkedOut(CheckedOut)
+    }
+
+    struct AlreadyCheckedOut: Error {}
+
+    static let group = "Cart"
+    static let events = EventTypes<Events>()
+        .on(ItemAdded.self, Events.added)
+        .on(ItemRemoved.self, Events.removed)
+        .on(CheckedOut.self, Events.checkedOut)
+        .upcasting(ItemAddedV1.self)
+    static let initialState = State.empty
+
+    static func apply(_ state: State, _ event: Events) throws -> State {
+        switch (state, event) {
+        case (.checkedOut, _): throw AlreadyCheckedOut()
+        case (.empty, .added(let e)): return .open(items: [e.product: e.quantity])
+        case (.open(var items), .added(let e)):
+            items[e.product, default: 0] += e.quantity
+            return .open(items: items)
+        case (.open(var items), .removed(let e)):
+            items[e.product] = nil
+            return .open(items: items)
+        case (.open(let items), .checkedOut): return .checkedOut(items: items)
+        case (.empty, _): return .empty
+        }
+    }
+}
+
+let cart = PartitionKey(tenant: "acme", group: "Cart", id: "c-1")
+
+@Suite struct AggregateTests {
+    @Test(arguments: Backend.allCases) func aCartLoadsFromItsEventsOldSchemaVersionsIncluded(_ backend: Backend) async throws {
+        try await backend.withStore { store in
+            try await store.append([
+                try EventRecord(ItemAddedV1(product: "coffee"), key: cart),
+                try EventRecord(ItemAdded(product: "orange", quantity: 3), key: cart),
+                try EventRecord(ItemAdded(product: "tea", quantity: 2), key: cart),
+                try EventRecord(ItemRemoved(product: "orange"), key: cart),
+            ])
+            let loaded = try await store.load(Cart.self, cart)
+            #expect(loaded.state == .open(items: ["coffee": 1, "tea": 2]))
+            #expect(loaded.version == 4 && loaded.lastSequence == 4)
+            // As of a version, and as of a position: the orange is still in the cart.
+            #expect(try await store.load(Cart.self, cart, throughVersion: 3).state == .open(items: ["coffee": 1, "orange": 3, "tea": 2]))
+            #expect(try await store.load(Cart.self, cart, asOf: 2).state == .open(items: ["coffee": 1, "orange": 3]))
+            #expect(try await store.load(Cart.self, PartitionKey(tenant: "acme", group: "Cart", id: "none")).version == 0)
+        }
+    }
+
+    @Test func anUnregisteredEventIsSurfacedNotSkipped() async throws {
+        let store = InMemoryEventStore()
+        try await store.append([
+            try EventRecord(ItemAdded(product: "coffee", quantity: 1), key: cart),
+            EventRecord(
+                key: cart, version: 0, typeName: "GiftWrapped", typeVersion: 1, timestampMicros: 0, eventId: .random(),
+                metadata: RecordMetadata(), payload: Array(#"{"paper":"red"}"#.utf8)),
+        ])
+        do {
+            _ = try await store.load(Cart.self, cart)
+            Issue.record("an unregistered event must not be skipped silently")
+        } catch AggregateLoadError.unregisteredEvent(let event) {
+            #expect(event == UnregisteredEvent(typeName: "GiftWrapped", typeVersion: 1, payload: Array(#"{"paper":"red"}"#.utf8)))
+        }
+        // The registry says so explicitly, with the bytes.
+        var decoded: [DecodedEvent<Cart.Events>] = []
+        try await store.readStream(cart) { decoded.append(try Cart.events.decode($0, codec: JSONEventCodec())) }
+        guard case .unregistered(let event) = decoded[1] else { throw Failure("expected an unregistered event") }
+        #expect(event.typeName == "GiftWrapped")
+        // An unknown schema version of a known type is unregistered too.
+        #expect(!Cart.events.knows("ItemAdded", version: 3) && Cart.events.knows("ItemAdded", version: 1))
+    }
+
+    @Test func aPayloadThatDoesNotMatchItsTypeIsAnErrorNamingTheEvent() async throws {
+        let store = InMemoryEventStore()
+        try await store.append([
+            try EventRecord(ItemAdded(product: "coffee", quantity: 1), key: cart),
+            EventRecord(
+                key: cart, version: 0, typeName: "ItemAdded", typeVersion: 2, timestampMicros: 0, eventId: .random(),
+                metadata: RecordMetadata(), payload: Array(#"{"product":"tea"}"#.utf8)),  // no quantity
+        ])
+        do {
+            _ = try await store.load(Cart.self, cart)
+            Issue.record("a half-empty event must not load")
+        } catch AggregateLoadError.undecodable(let error) {
+            #expect(error.sequence == 2 && error.stream == cart && error.typeName == "ItemAdded" && error.typeVersion == 2)
+            #expect(error.description.contains("quantity"), "\(error)")
+        }
+    }
+
+    @Test func aProjectorErrorNamesTheEvent() async throws {
+        let store = InMemoryEventStore()
+        try await store.append([
+            try EventRecord(ItemAdded(product: "coffee", quantity: 1), key: cart),
+            try EventRecord(CheckedOut(), key: cart),
+            try EventRecord(ItemAdded(product: "tea", quantity: 1), key: cart),
+        ])
+        await #expect(throws: AggregateLoadError.self) { try await store.load(Cart.self, cart) }
+        do { _ = try await store.load(Cart.self, cart) } catch AggregateLoadError.applyFailed(let sequence, _, let typeName, _) {
+            #expect(sequence == 3 && typeName == "ItemAdded")
+        }
+        await #expect(throws: AggregateLoadError.self) {
+            try await store.load(Cart.self, PartitionKey(tenant: "acme", group: "Order", id: "o-1"))
+        }
+    }
+
+    /// Loading equals folding the stream's events read one by one, for random histories, at every version.
+    @Test func loadingEqualsABruteForceFold() async throws {
+        await propertyCheck(count: 40, input: Gen.int(in: 0...999_999).array(of: 1...40)) { steps in
+            let store = InMemoryEventStore()
+            var expected: [Cart.State] = [.empty]
+            var state = Cart.State.empty
+            for step in steps {
+                let product = ["coffee", "orange", "tea"][step % 3]
+                let record: EventRecord
+                let event: Cart.Events
+                if step % 5 == 0 {
+                    record = try! EventRecord(ItemRemoved(product: product), key: cart)
+                    event = .removed(ItemRemoved(product: product))
+                } else if step % 7 == 0 {
+                    record = try! EventRecord(ItemAddedV1(product: product), key: cart)
+                    event = .added(ItemAdded(product: product, quantity: 1))
+                } else {
+                    record = try! EventRecord(ItemAdded(product: product, quantity: step % 4 + 1), key: cart)
+                    event = .added(ItemAdded(product: product, quantity: step % 4 + 1))
+                }
+                try! await store.append([record])
+                state = try! Cart.apply(state, event)
+                expected.append(state)
+            }
+            for version in 0...steps.count {
+                let loaded = try! await store.load(Cart.self, cart, throughVersion: UInt64(version))
+                #expect(loaded.state == expected[version] && loaded.version == UInt64(version))
+            }
+        }
+    }
+}
+
+struct Failure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
