@@ -67,6 +67,13 @@ enum Cart: AggregateProjector {
 
 let cart = PartitionKey(tenant: "acme", group: "Cart", id: "c-1")
 
+/// An event of the cart written with any type name, version and payload, as another program might have.
+func raw(type: String, version: UInt32, payload: String) -> EventRecord {
+    EventRecord(
+        key: cart, version: 0, typeName: type, typeVersion: version, timestampMicros: 0, eventId: .random(),
+        metadata: RecordMetadata(), payload: Array(payload.utf8))
+}
+
 @Suite struct AggregateTests {
     @Test(arguments: Backend.allCases) func aCartLoadsFromItsEventsOldSchemaVersionsIncluded(_ backend: Backend) async throws {
         try await backend.withStore { store in
@@ -90,9 +97,7 @@ let cart = PartitionKey(tenant: "acme", group: "Cart", id: "c-1")
         let store = InMemoryEventStore()
         try await store.append([
             try EventRecord(ItemAdded(product: "coffee", quantity: 1), key: cart),
-            EventRecord(
-                key: cart, version: 0, typeName: "GiftWrapped", typeVersion: 1, timestampMicros: 0, eventId: .random(),
-                metadata: RecordMetadata(), payload: Array(#"{"paper":"red"}"#.utf8)),
+            raw(type: "GiftWrapped", version: 1, payload: #"{"paper":"red"}"#),
         ])
         do {
             _ = try await store.load(Cart.self, cart)
@@ -113,9 +118,7 @@ let cart = PartitionKey(tenant: "acme", group: "Cart", id: "c-1")
         let store = InMemoryEventStore()
         try await store.append([
             try EventRecord(ItemAdded(product: "coffee", quantity: 1), key: cart),
-            EventRecord(
-                key: cart, version: 0, typeName: "ItemAdded", typeVersion: 2, timestampMicros: 0, eventId: .random(),
-                metadata: RecordMetadata(), payload: Array(#"{"product":"tea"}"#.utf8)),  // no quantity
+            raw(type: "ItemAdded", version: 2, payload: #"{"product":"tea"}"#),  // no quantity
         ])
         do {
             _ = try await store.load(Cart.self, cart)

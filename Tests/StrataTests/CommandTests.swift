@@ -1,0 +1,204 @@
+import Synchronization
+import Foundation
+import Strata
+import Testing
+
+enum CartError: Error, Equatable { case notOpen, unknownProduct(String) }
+
+struct CreateCart: Command {
+    typealias Projector = Cart
+    var key: PartitionKey
+    var kind: CommandKind { .create }
+    func handle(_ cart: Aggregate<Cart>) throws -> [any Event] { [ItemAdded(product: "welcome-gift", quantity: 1)] }
+}
+
+struct AddItem: Command {
+    typealias Projector = Cart
+    var key: PartitionKey
+    var product: String
+    var quantity = 1
+    var kind: CommandKind = .any
+    func handle(_ cart: Aggregate<Cart>) throws -> [any Event] {
+        if case .checkedOut = cart.state { throw CartError.notOpen }
+        return [ItemAdded(product: product, quantity: quantity)]
+    }
+}
+
+struct RemoveItem: Command {
+    typealias Projector = Cart
+    var key: PartitionKey
+    var product: String
+    var kind: CommandKind { .update }
+    func handle(_ cart: Aggregate<Cart>) throws -> [any Event] {
+        guard case .open(let items) = cart.state else { throw CartError.notOpen }
+        guard items[product] != nil else { throw CartError.unknownProduct(product) }
+        return [ItemRemoved(product: product)]
+    }
+}
+
+struct Note: Command {
+    typealias Projector = Cart
+    var key: PartitionKey
+    var kind: CommandKind { .appendOnly }
+    func handle(_ cart: Aggregate<Cart>) throws -> [any Event] {
+        #expect(cart.version == 0, "an append-only command does not load the aggregate")
+        return [ItemAdded(product: "note", quantity: 1)]
+    }
+}
+
+@Suite struct CommandTests {
+    @Test(arguments: Backend.allCases) func commandKindsCheckTheAggregateFirst(_ backend: Backend) async throws {
+        try await backend.withStore { store in try await kinds(store) }
+    }
+
+    func kinds<S: EventStoreUnderTest>(_ store: S) async throws {
+        do {
+            let executor = CommandExecutor(store: store)
+            let key = PartitionKey(tenant: "acme", group: "Cart", id: "c-9")
+            await #expect(throws: CommandError.self) { try await executor.execute(RemoveItem(key: key, product: "tea")) }
+            let created = try await executor.execute(CreateCart(key: key), metadata: RecordMetadata(user: "alice"))
+            #expect(created.version == 1 && created.eventCount == 1 && created.position != nil)
+            await #expect(throws: CommandError.self) { try await executor.execute(CreateCart(key: key)) }
+            try await executor.execute(AddItem(key: key, product: "tea", quantity: 2))
+            try await executor.execute(AddItem(key: key, product: "tea", kind: .expectedVersion(2)))
+            do {
+                try await executor.execute(AddItem(key: key, product: "tea", kind: .expectedVersion(2)))
+                Issue.record("a stale expected version must fail")
+            } catch CommandError.conflict(_, let expected, let actual) {
+                #expect(expected == 2 && actual == 3)
+            }
+            do {
+                try await executor.execute(RemoveItem(key: key, product: "milk"))
+                Issue.record("a domain error must reach the caller")
+            } catch CommandError.rejected(_, let error) {
+                #expect(error as? CartError == .unknownProduct("milk"))
+            }
+            let removed = try await executor.execute(RemoveItem(key: key, product: "tea"))
+            #expect(removed.version == 4)
+            let noted = try await executor.execute(Note(key: key))
+            #expect(noted.version == 5)
+            let cart = try await store.load(Cart.self, key)
+            #expect(cart.state == .open(items: ["welcome-gift": 1, "note": 1]) && cart.version == 5)
+            let records = try await store.streamRecords(key)
+            #expect(records[0].record.metadata.user == "alice" && records[0].record.metadata.correlationId != nil)
+            await #expect(throws: CommandError.self) {
+                try await executor.execute(AddItem(key: PartitionKey(tenant: "acme", group: "Order", id: "o"), product: "x"))
+            }
+        }
+    }
+
+    /// 64 concurrent issuers on 1,000 aggregates: every command lands once, in per-aggregate order; the final
+    /// states equal a sequential replay of the commands; no version is written twice.
+    @Test(arguments: Backend.allCases) func concurrentIssuersNeverLoseAnUpdate(_ backend: Backend) async throws {
+        try await backend.withStore { store in try await concurrentIssuers(store) }
+    }
+
+    func concurrentIssuers<S: EventStoreUnderTest>(_ store: S) async throws {
+        do {
+            let executor = CommandExecutor(store: store, cachedAggregatesMax: 300)
+            let perIssuer = 40
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for issuer in 0..<64 {
+                    group.addTask {
+                        var rng = SystemRandomNumberGenerator()
+                        for n in 0..<perIssuer {
+                            let id = Int.random(in: 0..<1_000, using: &rng)
+                            let key = PartitionKey(tenant: "t\(id % 4)", group: "Cart", id: "c\(id)")
+                            try await executor.execute(AddItem(key: key, product: "p\(issuer)", quantity: n + 1))
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            // Replay: every ItemAdded folded in stream order; versions dense; every command exactly once.
+            var commands = 0
+            var all: [PartitionKey: [StoredRecord]] = [:]
+            try await store.readAll(after: nil, limit: .max) { record, _ in
+                all[record.key, default: []].append(record.materialize())
+            }
+            for (key, records) in all {
+                #expect(records.map(\.record.version) == Array(1...UInt64(records.count)), "\(key)")
+                var expected: [String: Int] = [:]
+                for record in records {
+                    let event = try JSONDecoder().decode(ItemAdded.self, from: Data(record.record.payload))
+                    expected[event.product, default: 0] += event.quantity
+                }
+                let loaded = try await store.load(Cart.self, key)
+                #expect(loaded.state == .open(items: expected) && loaded.version == UInt64(records.count))
+                commands += records.count
+            }
+            #expect(commands == 64 * perIssuer)
+        }
+    }
+
+    /// Two executors on one store stand for two processes: their commands on the same aggregate conflict, and
+    /// each conflict is retried on the new state, so no update is lost.
+    @Test(arguments: Backend.allCases) func conflictsWithAnotherWriterAreRetried(_ backend: Backend) async throws {
+        try await backend.withStore { store in try await conflicts(store) }
+    }
+
+    func conflicts<S: EventStoreUnderTest>(_ store: S) async throws {
+        do {
+            let key = PartitionKey(tenant: "acme", group: "Cart", id: "shared")
+            let executors = [CommandExecutor(store: store, maxAttempts: 1_000), CommandExecutor(store: store, maxAttempts: 1_000)]
+            let attempts = try await withThrowingTaskGroup(of: Int.self) { group in
+                for (i, executor) in executors.enumerated() {
+                    for task in 0..<4 {
+                        group.addTask {
+                            var attempts = 0
+                            for n in 0..<25 {
+                                attempts += try await executor.execute(AddItem(key: key, product: "e\(i)t\(task)", quantity: n + 1)).attempts
+                            }
+                            return attempts
+                        }
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            let cart = try await store.load(Cart.self, key)
+            #expect(cart.version == 200)
+            guard case .open(let items) = cart.state else { throw Failure("cart not open") }
+            #expect(items.count == 8 && items.values.allSatisfy { $0 == (1...25).reduce(0, +) })
+            #expect(attempts >= 200)
+        }
+    }
+
+    /// Deterministic: another writer appends between the executor's read and its append, so the first append
+    /// fails its version check; the command runs again on the new state and commits.
+    @Test func aConflictIsRetriedOnTheNewState() async throws {
+        let store = InterferingStore()
+        let executor = CommandExecutor(store: store)
+        let key = PartitionKey(tenant: "acme", group: "Cart", id: "c-1")
+        let result = try await executor.execute(AddItem(key: key, product: "tea"))
+        #expect(result.attempts == 2 && result.version == 2)
+        #expect(try await store.load(Cart.self, key).state == .open(items: ["tea": 1, "coffee": 1]))
+        let tooFew = CommandExecutor(store: InterferingStore(), maxAttempts: 1)
+        await #expect(throws: CommandError.self) { try await tooFew.execute(AddItem(key: key, product: "tea")) }
+    }
+}
+
+/// An in-memory store where, before the first append, "another process" appends an ItemAdded(coffee) to the
+/// same stream.
+final class InterferingStore: EventStore {
+    let inner = InMemoryEventStore()
+    let interfered = Mutex(false)
+
+    func append(_ events: [EventRecord], expecting: [PartitionKey: ExpectedVersion]) async throws(EventStoreError) -> AppendReceipt<UInt64> {
+        if !interfered.withLock({ let was = $0; $0 = true; return was }), let key = events.first?.key {
+            try await inner.append([try! EventRecord(ItemAdded(product: "coffee", quantity: 1), key: key)])
+        }
+        return try await inner.append(events, expecting: expecting)
+    }
+
+    func version(of stream: PartitionKey) async throws(EventStoreError) -> UInt64 { try await inner.version(of: stream) }
+
+    func readStream(
+        _ stream: PartitionKey, from: UInt64, through: UInt64, asOf: UInt64?, limit: Int, _ body: (RecordView) throws -> Void
+    ) async throws -> Int {
+        try await inner.readStream(stream, from: from, through: through, asOf: asOf, limit: limit, body)
+    }
+
+    func readAll(after position: UInt64?, limit: Int, _ body: (RecordView, UInt64) throws -> Void) async throws -> UInt64? {
+        try await inner.readAll(after: position, limit: limit, body)
+    }
+}
