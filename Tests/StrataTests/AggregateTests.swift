@@ -67,6 +67,14 @@ enum Cart: AggregateProjector {
 
 let cart = PartitionKey(tenant: "acme", group: "Cart", id: "c-1")
 
+/// The payload codecs every typed test runs with.
+enum Codecs: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case json, binary
+    var testDescription: String { rawValue }
+    var codec: any EventCodec { self == .json ? JSONEventCodec() : BinaryEventCodec() }
+    var other: any EventCodec { self == .json ? BinaryEventCodec() : JSONEventCodec() }
+}
+
 /// An event of the cart written with any type name, version and payload, as another program might have.
 func raw(type: String, version: UInt32, payload: String) -> EventRecord {
     EventRecord(
@@ -75,21 +83,25 @@ func raw(type: String, version: UInt32, payload: String) -> EventRecord {
 }
 
 @Suite struct AggregateTests {
-    @Test(arguments: Backend.allCases) func aCartLoadsFromItsEventsOldSchemaVersionsIncluded(_ backend: Backend) async throws {
+    @Test(arguments: Backend.allCases, Codecs.allCases)
+    func aCartLoadsFromItsEventsOldSchemaVersionsIncluded(_ backend: Backend, _ codecs: Codecs) async throws {
+        let codec = codecs.codec
         try await backend.withStore { store in
             try await store.append([
-                try EventRecord(ItemAddedV1(product: "coffee"), key: cart),
-                try EventRecord(ItemAdded(product: "orange", quantity: 3), key: cart),
-                try EventRecord(ItemAdded(product: "tea", quantity: 2), key: cart),
-                try EventRecord(ItemRemoved(product: "orange"), key: cart),
+                try EventRecord(ItemAddedV1(product: "coffee"), key: cart, codec: codec),
+                try EventRecord(ItemAdded(product: "orange", quantity: 3), key: cart, codec: codec),
+                try EventRecord(ItemAdded(product: "tea", quantity: 2), key: cart, codec: codec),
+                try EventRecord(ItemRemoved(product: "orange"), key: cart, codec: codec),
             ])
-            let loaded = try await store.load(Cart.self, cart)
+            let loaded = try await store.load(Cart.self, cart, codec: codec)
             #expect(loaded.state == .open(items: ["coffee": 1, "tea": 2]))
             #expect(loaded.version == 4 && loaded.lastSequence == 4)
             // As of a version, and as of a position: the orange is still in the cart.
-            #expect(try await store.load(Cart.self, cart, throughVersion: 3).state == .open(items: ["coffee": 1, "orange": 3, "tea": 2]))
-            #expect(try await store.load(Cart.self, cart, asOf: 2).state == .open(items: ["coffee": 1, "orange": 3]))
-            #expect(try await store.load(Cart.self, PartitionKey(tenant: "acme", group: "Cart", id: "none")).version == 0)
+            #expect(try await store.load(Cart.self, cart, codec: codec, throughVersion: 3).state == .open(items: ["coffee": 1, "orange": 3, "tea": 2]))
+            #expect(try await store.load(Cart.self, cart, codec: codec, asOf: 2).state == .open(items: ["coffee": 1, "orange": 3]))
+            #expect(try await store.load(Cart.self, PartitionKey(tenant: "acme", group: "Cart", id: "none"), codec: codec).version == 0)
+            // Read with the other codec, a payload is an error naming the event, never a wrong value.
+            await #expect(throws: AggregateLoadError.self) { try await store.load(Cart.self, cart, codec: codecs.other) }
         }
     }
 

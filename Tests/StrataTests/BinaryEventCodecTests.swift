@@ -1,0 +1,119 @@
+import Foundation
+import PropertyBased
+import Strata
+import Testing
+
+struct Inner: Codable, Equatable {
+    var a: Int
+    var b: String?
+}
+
+enum Shape: Codable, Equatable {
+    case circle(radius: Double)
+    case rect(w: Int, h: Int)
+    case empty
+}
+
+struct Sample: Codable, Equatable {
+    var name: String
+    var count: Int
+    var ratio: Double
+    var flag: Bool
+    var small: Int8
+    var big: UInt64
+    var single: Float
+    var note: String?
+    var tags: [String]
+    var scores: [String: Int]
+    var nested: Inner
+    var items: [Inner?]
+    var shape: Shape
+    var when: Date?
+    var id: UUID
+
+    /// A sample from one random number (every field varies with it).
+    static func random(_ seed: UInt64) -> Sample {
+        var rng = SeededGenerator(seed: seed)
+        func text() -> String { String((0..<Int.random(in: 0...12, using: &rng)).map { _ in "aé✓z 0\u{1F600}".randomElement(using: &rng)! }) }
+        return Sample(
+            name: text(), count: Int.random(in: .min ... .max, using: &rng), ratio: Double.random(in: -1e9...1e9, using: &rng),
+            flag: Bool.random(using: &rng), small: Int8.random(in: .min ... .max, using: &rng), big: UInt64.random(in: .min ... .max, using: &rng),
+            single: Float.random(in: -10...10, using: &rng), note: Bool.random(using: &rng) ? text() : nil,
+            tags: (0..<Int.random(in: 0...4, using: &rng)).map { _ in text() },
+            scores: Dictionary(uniqueKeysWithValues: (0..<Int.random(in: 0...3, using: &rng)).map { ("k\($0)", Int.random(in: -5...5, using: &rng)) }),
+            nested: Inner(a: Int.random(in: -100...100, using: &rng), b: Bool.random(using: &rng) ? text() : nil),
+            items: (0..<Int.random(in: 0...3, using: &rng)).map { _ in Bool.random(using: &rng) ? Inner(a: 1, b: nil) : nil },
+            shape: [Shape.circle(radius: 2.5), .rect(w: 3, h: -4), .empty][Int.random(in: 0...2, using: &rng)],
+            when: Bool.random(using: &rng) ? Date(timeIntervalSince1970: Double(Int.random(in: 0...2_000_000_000, using: &rng))) : nil,
+            id: UUID())
+    }
+}
+
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+@Suite struct BinaryEventCodecTests {
+    let codec = BinaryEventCodec()
+
+    func roundTrip<T: Codable>(_ value: T) throws -> T {
+        let bytes = try codec.encode(value)
+        return try bytes.withUnsafeBytes { try codec.decode(T.self, from: $0) }
+    }
+
+    @Test func everyShapeOfValueRoundTrips() async throws {
+        await propertyCheck(count: 300, input: Gen<UInt64>.value(in: 0...UInt64.max)) { seed in
+            let sample = Sample.random(seed)
+            #expect((try? roundTrip(sample)) == sample)
+        }
+        #expect(try roundTrip([1, nil, 3] as [Int?]) == [1, nil, 3])
+        #expect(try roundTrip(Optional<Int>.none) == nil)
+        #expect(try roundTrip("plain") == "plain")
+    }
+
+    @Test func aFieldAddedLaterAsOptionalReadsAsNilAndUnknownFieldsAreIgnored() throws {
+        struct V1: Codable { var product: String; var legacy: Int }
+        struct V2: Codable, Equatable { var product: String; var quantity: Int? }
+        let bytes = try codec.encode(V1(product: "tea", legacy: 7))
+        #expect(try bytes.withUnsafeBytes { try codec.decode(V2.self, from: $0) } == V2(product: "tea", quantity: nil))
+    }
+
+    @Test func decodingIsStrictAndNeverTrustsALength() throws {
+        struct Needs: Codable { var product: String; var quantity: Int }
+        struct Has: Codable { var product: String }
+        let partial = try codec.encode(Has(product: "tea"))
+        #expect(throws: DecodingError.self) { try partial.withUnsafeBytes { try codec.decode(Needs.self, from: $0) } }
+        let good = try codec.encode(Needs(product: "tea", quantity: 2))
+        // Every truncation, every single-byte change and trailing bytes: an error or a value, never a trap.
+        for cut in 0..<good.count {
+            #expect(throws: (any Error).self) { try Array(good.prefix(cut)).withUnsafeBytes { try codec.decode(Needs.self, from: $0) } }
+        }
+        for index in good.indices {
+            for flip in [0x01, 0x80, 0xFF] as [UInt8] {
+                var bad = good
+                bad[index] ^= flip
+                _ = try? bad.withUnsafeBytes { try codec.decode(Needs.self, from: $0) }
+            }
+        }
+        #expect(throws: (any Error).self) { try (good + [0]).withUnsafeBytes { try codec.decode(Needs.self, from: $0) } }
+        // A JSON payload is refused by its first byte, not misread.
+        #expect(throws: BinaryCodecError.self) { try Array(#"{"product":"tea","quantity":2}"#.utf8).withUnsafeBytes { try codec.decode(Needs.self, from: $0) } }
+        // A hostile element count is refused before any allocation.
+        let hostile: [UInt8] = [BinaryEventCodec.magic, 0xFF, 0xFF, 0xFF, 0x7F]
+        #expect(throws: (any Error).self) { try hostile.withUnsafeBytes { try codec.decode([Int].self, from: $0) } }
+        #expect(throws: (any Error).self) { try hostile.withUnsafeBytes { try codec.decode(Needs.self, from: $0) } }
+    }
+
+    @Test func itIsSmallerThanJSON() throws {
+        let sample = Sample.random(42)
+        #expect(try codec.encode(sample).count < JSONEventCodec().encode(sample).count)
+    }
+}
