@@ -14,6 +14,7 @@ let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
     ("FuzzIndexRun", ["StrataStorage", "StrataTestSupport"]),
     ("FuzzStreamHeads", ["StrataStorage", "StrataTestSupport"]),
     ("FuzzImportLine", ["StrataTools"]),
+    ("FuzzBinaryPayload", ["Strata"]),
 ]
 
 let package = Package(

@@ -85,5 +85,14 @@ lines = [
 ]
 for i, line in enumerate(lines):
     put("FuzzImportLine", f"line-{i}", line.encode())
+# Binary event payloads (BinaryEventCodec): a few hand-made ones; the fuzzer finds the shapes from the code.
+payloads = [
+    bytes([0xB1, 0, 0, 0, 0]),                                   # an empty keyed container
+    bytes([0xB1, 1, 0, 0, 0, 1, ord("a"), 1, 1, 4]),             # {"a": 2}
+    bytes([0xB1, 2, 0, 0, 0, 0, 1, 5]),                          # [nil, some(5)]
+    bytes([0xB1, 1, 3]) + b"tea",                                # Optional("tea")
+]
+for i, payload in enumerate(payloads):
+    put("FuzzBinaryPayload", f"payload-{i}", payload)
 for target in sorted(os.listdir(out)):
     print(f"{target}: {len(os.listdir(os.path.join(out, target)))} seeds")
