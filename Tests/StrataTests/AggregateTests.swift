@@ -105,55 +105,58 @@ func raw(type: String, version: UInt32, payload: String) -> EventRecord {
         }
     }
 
-    @Test func anUnregisteredEventIsSurfacedNotSkipped() async throws {
-        let store = InMemoryEventStore()
-        try await store.append([
-            try EventRecord(ItemAdded(product: "coffee", quantity: 1), key: cart),
-            raw(type: "GiftWrapped", version: 1, payload: #"{"paper":"red"}"#),
-        ])
-        do {
-            _ = try await store.load(Cart.self, cart)
-            Issue.record("an unregistered event must not be skipped silently")
-        } catch AggregateLoadError.unregisteredEvent(let event) {
-            #expect(event == UnregisteredEvent(typeName: "GiftWrapped", typeVersion: 1, payload: Array(#"{"paper":"red"}"#.utf8)))
-        }
-        // The registry says so explicitly, with the bytes.
-        var decoded: [DecodedEvent<Cart.Events>] = []
-        try await store.readStream(cart) { decoded.append(try Cart.events.decode($0, codec: JSONEventCodec())) }
-        guard case .unregistered(let event) = decoded[1] else { throw Failure("expected an unregistered event") }
-        #expect(event.typeName == "GiftWrapped")
-        // An unknown schema version of a known type is unregistered too.
-        #expect(!Cart.events.knows("ItemAdded", version: 3) && Cart.events.knows("ItemAdded", version: 1))
-    }
-
-    @Test func aPayloadThatDoesNotMatchItsTypeIsAnErrorNamingTheEvent() async throws {
-        let store = InMemoryEventStore()
-        try await store.append([
-            try EventRecord(ItemAdded(product: "coffee", quantity: 1), key: cart),
-            raw(type: "ItemAdded", version: 2, payload: #"{"product":"tea"}"#),  // no quantity
-        ])
-        do {
-            _ = try await store.load(Cart.self, cart)
-            Issue.record("a half-empty event must not load")
-        } catch AggregateLoadError.undecodable(let error) {
-            #expect(error.sequence == 2 && error.stream == cart && error.typeName == "ItemAdded" && error.typeVersion == 2)
-            #expect(error.description.contains("quantity"), "\(error)")
+    @Test(arguments: Backend.allCases) func anUnregisteredEventIsSurfacedNotSkipped(_ backend: Backend) async throws {
+        try await backend.withStore { store in
+            try await store.append([
+                try EventRecord(ItemAdded(product: "coffee", quantity: 1), key: cart),
+                raw(type: "GiftWrapped", version: 1, payload: #"{"paper":"red"}"#),
+            ])
+            do {
+                _ = try await store.load(Cart.self, cart)
+                Issue.record("an unregistered event must not be skipped silently")
+            } catch AggregateLoadError.unregisteredEvent(let event) {
+                #expect(event == UnregisteredEvent(typeName: "GiftWrapped", typeVersion: 1, payload: Array(#"{"paper":"red"}"#.utf8)))
+            }
+            // The registry says so explicitly, with the bytes.
+            var decoded: [DecodedEvent<Cart.Events>] = []
+            try await store.readStream(cart) { decoded.append(try Cart.events.decode($0, codec: JSONEventCodec())) }
+            guard case .unregistered(let event) = decoded[1] else { throw Failure("expected an unregistered event") }
+            #expect(event.typeName == "GiftWrapped")
+            // An unknown schema version of a known type is unregistered too.
+            #expect(!Cart.events.knows("ItemAdded", version: 3) && Cart.events.knows("ItemAdded", version: 1))
         }
     }
 
-    @Test func aProjectorErrorNamesTheEvent() async throws {
-        let store = InMemoryEventStore()
-        try await store.append([
-            try EventRecord(ItemAdded(product: "coffee", quantity: 1), key: cart),
-            try EventRecord(CheckedOut(), key: cart),
-            try EventRecord(ItemAdded(product: "tea", quantity: 1), key: cart),
-        ])
-        await #expect(throws: AggregateLoadError.self) { try await store.load(Cart.self, cart) }
-        do { _ = try await store.load(Cart.self, cart) } catch AggregateLoadError.applyFailed(let sequence, _, let typeName, _) {
-            #expect(sequence == 3 && typeName == "ItemAdded")
+    @Test(arguments: Backend.allCases) func aPayloadThatDoesNotMatchItsTypeIsAnErrorNamingTheEvent(_ backend: Backend) async throws {
+        try await backend.withStore { store in
+            try await store.append([
+                try EventRecord(ItemAdded(product: "coffee", quantity: 1), key: cart),
+                raw(type: "ItemAdded", version: 2, payload: #"{"product":"tea"}"#),  // no quantity
+            ])
+            do {
+                _ = try await store.load(Cart.self, cart)
+                Issue.record("a half-empty event must not load")
+            } catch AggregateLoadError.undecodable(let error) {
+                #expect(error.sequence == 2 && error.stream == cart && error.typeName == "ItemAdded" && error.typeVersion == 2)
+                #expect(error.description.contains("quantity"), "\(error)")
+            }
         }
-        await #expect(throws: AggregateLoadError.self) {
-            try await store.load(Cart.self, PartitionKey(tenant: "acme", group: "Order", id: "o-1"))
+    }
+
+    @Test(arguments: Backend.allCases) func aProjectorErrorNamesTheEvent(_ backend: Backend) async throws {
+        try await backend.withStore { store in
+            try await store.append([
+                try EventRecord(ItemAdded(product: "coffee", quantity: 1), key: cart),
+                try EventRecord(CheckedOut(), key: cart),
+                try EventRecord(ItemAdded(product: "tea", quantity: 1), key: cart),
+            ])
+            await #expect(throws: AggregateLoadError.self) { try await store.load(Cart.self, cart) }
+            do { _ = try await store.load(Cart.self, cart) } catch AggregateLoadError.applyFailed(let sequence, _, let typeName, _) {
+                #expect(sequence == 3 && typeName == "ItemAdded")
+            }
+            await #expect(throws: AggregateLoadError.self) {
+                try await store.load(Cart.self, PartitionKey(tenant: "acme", group: "Order", id: "o-1"))
+            }
         }
     }
 
