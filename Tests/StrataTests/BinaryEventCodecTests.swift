@@ -117,3 +117,21 @@ struct SeededGenerator: RandomNumberGenerator {
         #expect(try codec.encode(sample).count < JSONEventCodec().encode(sample).count)
     }
 }
+
+/// A recursive type: a hostile payload could nest it as deep as its bytes allow.
+indirect enum Tree: Codable, Equatable {
+    case leaf
+    case node([Tree])
+}
+
+extension BinaryEventCodecTests {
+    @Test func nestingIsBoundedSoAHostilePayloadCannotExhaustTheStack() throws {
+        var deep = Tree.leaf
+        for _ in 0..<100 { deep = .node([deep]) }
+        #expect(try roundTrip(deep) == deep)
+        var tooDeep = Tree.leaf
+        for _ in 0..<300 { tooDeep = .node([tooDeep]) }
+        let bytes = try codec.encode(tooDeep)
+        #expect(throws: BinaryCodecError.self) { try bytes.withUnsafeBytes { try codec.decode(Tree.self, from: $0) } }
+    }
+}

@@ -301,8 +301,12 @@ struct BinarySingleValueEncoder: SingleValueEncodingContainer {
 // MARK: Decoding
 
 final class BinarySource {
+    /// How deep values may nest: a recursive type must not let a hostile payload exhaust the stack.
+    static let depthMax = 256
+
     let bytes: UnsafeRawBufferPointer
     var position: Int
+    var depth = 0
 
     init(_ bytes: UnsafeRawBufferPointer, position: Int) {
         self.bytes = bytes
@@ -408,7 +412,11 @@ struct BinaryValueDecoder: Decoder {
         case is UInt8.Type: return try natural(UInt8.self) as! T
         case is Double.Type: return Double(bitPattern: try source.fixed64()) as! T
         case is Float.Type: return Float(bitPattern: try source.u32()) as! T
-        default: return try T(from: self)
+        default:
+            guard source.depth < BinarySource.depthMax else { throw source.fail("values nest deeper than \(BinarySource.depthMax)") }
+            source.depth += 1
+            defer { source.depth -= 1 }
+            return try T(from: self)
         }
     }
 
@@ -506,6 +514,7 @@ struct BinaryKeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
     /// A decoder over exactly one field's bytes.
     private func fieldDecoder(_ range: Range<Int>, _ key: String) -> BinaryValueDecoder {
         let source = BinarySource(UnsafeRawBufferPointer(rebasing: decoder.source.bytes[..<range.upperBound]), position: range.lowerBound)
+        source.depth = decoder.source.depth
         return BinaryValueDecoder(source: source, codingPath: codingPath + [BinaryKey(key)])
     }
 
