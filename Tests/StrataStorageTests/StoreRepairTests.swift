@@ -274,4 +274,22 @@ import Testing
         #expect(again.minReaderVersion == 2 && again.createdMicros == header.createdMicros)
         try await expectRepaired(fs, all: all, lost: lost)
     }
+
+    /// Two repairs in the same second set aside different files: nothing in quarantine/ is ever overwritten.
+    @Test func aSecondRepairInTheSameSecondOverwritesNothingInQuarantine() async throws {
+        let (fs, segments) = try await threeSegments()
+        for round in 0..<2 {
+            var bytes = try #require(fs.contents(of: segments[1]))
+            bytes[100 + round * 7] ^= 0x01
+            fs.setContents(of: segments[1], to: bytes)
+            let problems = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
+            let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs, nowMicros: 5_000_000)
+            #expect(done.contains { $0.hasPrefix("rewrote") }, "\(done)")
+        }
+        let name = String(segments[1].split(separator: "/").last!)
+        let kept = fs.files.filter { $0.contains("/quarantine/") }.map { String($0.split(separator: "/").last!) }
+        #expect(kept.contains(name + ".fsck-5") && kept.contains(name + ".fsck-5-2"), "\(kept)")
+        #expect(kept.contains("CHECKPOINT.fsck-5") && kept.contains("CHECKPOINT.fsck-5-2"), "\(kept)")
+        #expect(try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems.isEmpty)
+    }
 }

@@ -108,13 +108,32 @@ package enum StoreRepair {
 
         var quarantine: String { joinPath(path, StoreFileName.quarantine) }
 
-        func quarantineName(_ name: String) -> String { "\(name).fsck-\(stamp)" }
+        /// The name in quarantine/ of each file this repair sets aside, chosen before anything is written so that
+        /// nothing there is ever overwritten (a second repair in the same second gets `-2`, `-3`, …).
+        var quarantineNames: [String: String] = [:]
+
+        func quarantineName(_ name: String) -> String { quarantineNames[name] ?? "\(name).fsck-\(stamp)" }
+
+        mutating func reserveQuarantineNames(_ names: [String]) {
+            var taken = Set((try? fs.listDirectory(quarantine)) ?? [])
+            for name in names {
+                var candidate = "\(name).fsck-\(stamp)"
+                var n = 2
+                while taken.contains(candidate) {
+                    candidate = "\(name).fsck-\(stamp)-\(n)"
+                    n += 1
+                }
+                taken.insert(candidate)
+                quarantineNames[name] = candidate
+            }
+        }
 
         mutating func run(damagedSegments: Set<String>, checkpointDamaged: Bool, indexDamaged: Bool) throws(IOError) {
             let segments = try fs.listDirectory(path).compactMap { name in
                 SegmentFileName.parse(name).map { (name: name, number: $0.number, base: $0.baseSequence) }
             }.sorted { $0.number < $1.number }
             let checkpoint = readCheckpoint()
+            reserveQuarantineNames(damagedSegments.sorted() + [StoreFileName.checkpoint, IndexFileName.folder])
             var plans: [Plan] = []
             for (i, segment) in segments.enumerated() where damagedSegments.contains(segment.name) {
                 let next = i + 1 < segments.count ? segments[i + 1] : nil
@@ -157,9 +176,9 @@ package enum StoreRepair {
             for plan in plans {
                 try copy(joinPath(path, plan.name), to: joinPath(quarantine, quarantineName(plan.name)))
             }
-            // 3. Each new segment replaces its original atomically. The checkpoint stays until all are in place: a
-            //    crash before that leaves an old checkpoint that makes the next open refuse (loudly) an active
-            //    segment shorter than it says, where without one recovery would scan and cut at the damage.
+            // 3. Each new segment replaces its original atomically. (No open can happen until the marker is gone;
+            //    the checkpoint stays until the segments are in place so that a repair run again after a crash
+            //    still knows how far the active segment was committed.)
             for plan in plans {
                 try fs.rename(temporaryPath(plan), to: joinPath(path, plan.name))
                 let ranges = plan.pieces.compactMap { piece -> LostRange? in
