@@ -21,12 +21,13 @@ let package = Package(
             name: "BenchData",
             dependencies: [.product(name: "StrataStorage", package: "Strata")]
         ),
-        // The workload runner: P1, P1p, P3, P5, P6 and the disk limit, beside SQLite, in one run.
+        // The workload runner: P1, P1p, P2, P3 (raw and typed), P5, P6 and the disk limit, beside SQLite, in one run.
         .executableTarget(
             name: "strata-bench",
             dependencies: [
                 "BenchData",
                 .product(name: "StrataStorage", package: "Strata"),
+                .product(name: "Strata", package: "Strata"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]

@@ -44,8 +44,8 @@ struct Run: AsyncParsableCommand {
     @Option(help: "JSON file for every figure (default: <directory>/results-<size>.json).")
     var json: String?
 
-    @Option(help: "Workloads to run (comma-separated: p1,p3,p1p,extra,p5).")
-    var only = "p1,p3,p1p,extra,p5"
+    @Option(help: "Workloads to run (comma-separated: p1,p3,p1p,extra,p2,p3t,p5).")
+    var only = "p1,p3,p1p,extra,p2,p3t,p5"
 
     @Option(help: "MiB the killed Strata writer leaves in its active segment after its last rollover (target 64).")
     var tailMiB = 56
@@ -93,6 +93,12 @@ struct Run: AsyncParsableCommand {
         }
         if selected.contains("extra") {
             try await Extras.run(batches, directory: directory, commits: size.concurrentCommits, report: report)
+        }
+        if selected.contains("p2") {
+            try await P2.run(directory: directory, commands: size.concurrentCommits, report: report)
+        }
+        if selected.contains("p3t") {
+            try await P3Typed.run(directory: directory, loads: size.p3Loads, report: report)
         }
         if selected.contains("p5") {
             try await P5.run(

@@ -23,6 +23,7 @@ public final class InMemoryEventStore: EventStore {
         state.withLock { $0.closed = true }
     }
 
+    @discardableResult
     public func append(
         _ events: [EventRecord], expecting: [PartitionKey: ExpectedVersion]
     ) async throws(EventStoreError) -> AppendReceipt<UInt64> {
@@ -70,6 +71,7 @@ public final class InMemoryEventStore: EventStore {
         }
     }
 
+    @discardableResult
     public func readStream(
         _ stream: PartitionKey, from: UInt64, through: UInt64, asOf: UInt64?, limit: Int,
         _ body: (RecordView) throws -> Void
@@ -101,6 +103,7 @@ public final class InMemoryEventStore: EventStore {
         return delivered
     }
 
+    @discardableResult
     public func readAll(
         after position: UInt64?, limit: Int, _ body: (RecordView, UInt64) throws -> Void
     ) async throws -> UInt64? {

@@ -22,6 +22,7 @@ public final class NativeEventStore: EventStore {
         do throws(StorageError) { try await log.close() } catch { throw EventStoreError(error) }
     }
 
+    @discardableResult
     public func append(
         _ events: [EventRecord], expecting: [PartitionKey: ExpectedVersion]
     ) async throws(EventStoreError) -> AppendReceipt<UInt64> {
@@ -39,6 +40,7 @@ public final class NativeEventStore: EventStore {
         do throws(StorageError) { return try log.streamVersion(stream) } catch { throw EventStoreError(error) }
     }
 
+    @discardableResult
     public func readStream(
         _ stream: PartitionKey, from: UInt64, through: UInt64, asOf: UInt64?, limit: Int,
         _ body: (RecordView) throws -> Void
@@ -46,6 +48,7 @@ public final class NativeEventStore: EventStore {
         try log.readStream(stream, from: from, through: through, asOfSequence: asOf ?? .max, limit: limit, body)
     }
 
+    @discardableResult
     public func readAll(
         after position: UInt64?, limit: Int, _ body: (RecordView, UInt64) throws -> Void
     ) async throws -> UInt64? {
