@@ -35,7 +35,9 @@ public struct RecoveryReport: Sendable, Equatable {
 /// |----------------------------------------------------|----------------------------------------------------|
 /// | folder missing                                     | create it with segment 1, or `.notFound`           |
 /// | `LOCK` held                                        | `.locked`                                          |
+/// | `REPAIRING` present (a repair was interrupted)     | `.repairInterrupted`, before anything is touched   |
 /// | `*.tmp` files                                      | remove (interrupted creations, never acknowledged) |
+/// | first segment's base sequence is not 1             | `.corrupt(.missingSegment)`                        |
 /// | sealed segment matches its checkpoint entry + size | trust it, read nothing                             |
 /// | sealed segment not in the checkpoint               | verify header and footer                           |
 /// | last segment, size == checkpoint's dataEnd         | trust it, read nothing (clean close)               |
