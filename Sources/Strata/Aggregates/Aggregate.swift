@@ -33,9 +33,12 @@ public protocol AggregateProjector: Sendable {
 }
 
 extension AggregateProjector {
+    /// The group, unless the projector names itself.
     public static var projectorName: String { group }
+    /// 1, until the projector says otherwise.
     public static var projectorVersion: Int { 1 }
 
+    /// Refuses the event (`AggregateLoadError.unregisteredEvent`).
     public static func apply(_ state: State, unregistered event: UnregisteredEvent) throws -> State {
         throw AggregateLoadError.unregisteredEvent(event)
     }
@@ -43,7 +46,9 @@ extension AggregateProjector {
 
 /// An aggregate as loaded: its key, its state, and how far its history went.
 public struct Aggregate<Projector: AggregateProjector>: Sendable {
+    /// The aggregate's partition key.
     public var key: PartitionKey
+    /// The state after the events folded in so far.
     public var state: Projector.State
     /// The version of the last event folded in (0: no events).
     public var version: UInt64
@@ -89,6 +94,7 @@ public enum AggregateLoadError: Error, Sendable, CustomStringConvertible {
     /// The projector's `apply` threw.
     case applyFailed(sequence: UInt64, stream: PartitionKey, typeName: String, reason: String)
 
+    /// What went wrong, naming the stream and the event.
     public var description: String {
         switch self {
         case .wrongGroup(let key, let expected): "stream \(key) is not of aggregate group \(expected)"

@@ -40,17 +40,20 @@ public protocol Command: Sendable {
 }
 
 extension Command {
+    /// `.any`: the command runs on the aggregate as it is.
     public var kind: CommandKind { .any }
 }
 
 /// What a command did.
 public struct CommandResult<Position: Sendable & Comparable>: Sendable {
+    /// The aggregate the command ran on.
     public var key: PartitionKey
     /// The aggregate's version after the command (unchanged when it produced no events).
     public var version: UInt64
     /// The position of the command's last event (nil: it produced none) — wait for a projection to reach it to
     /// read your own write.
     public var position: Position?
+    /// How many events the command appended.
     public var eventCount: Int
     /// How many times the handler ran (more than once after conflicts with other writers).
     public var attempts: Int
@@ -69,6 +72,7 @@ public enum CommandError: Error, Sendable, CustomStringConvertible {
     /// The key's group is not the projector's, or the key breaks the partition-key rules.
     case invalidKey(PartitionKey, String)
 
+    /// What went wrong, naming the aggregate.
     public var description: String {
         switch self {
         case .alreadyExists(let key, let version): "aggregate \(key) already exists (version \(version))"

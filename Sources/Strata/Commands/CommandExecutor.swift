@@ -9,9 +9,13 @@ import Synchronization
 /// command on a hot aggregate reads and decodes only the events it has not seen (including those of the
 /// previous command).
 public final class CommandExecutor<Store: EventStore>: Sendable {
+    /// The store commands read and append to.
     public let store: Store
+    /// The payload codec of every event the executor reads and writes.
     public let codec: any EventCodec
+    /// How many times a command runs before a conflict with other writers is returned (≥ 1).
     public let maxAttempts: Int
+    /// How many aggregate states stay in memory (0: none).
     public let cachedAggregatesMax: Int
     private let lanes = KeyedLock<PartitionKey>()
     private let cache: Mutex<[CacheKey: any Sendable]> = Mutex([:])
@@ -21,6 +25,7 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
         var key: PartitionKey
     }
 
+    /// An executor on `store`; see the properties for the parameters.
     public init(store: Store, codec: any EventCodec = JSONEventCodec(), maxAttempts: Int = 5, cachedAggregatesMax: Int = 10_000) {
         precondition(maxAttempts >= 1 && cachedAggregatesMax >= 0)
         self.store = store

@@ -15,16 +15,20 @@
 /// Optional reads as nil from old payloads, and dictionaries work. Unknown fields are ignored, missing
 /// non-optional fields throw, and every length is checked against the payload before it is used.
 public struct BinaryEventCodec: EventCodec {
+    /// The first byte of every binary payload.
     public static let magic: UInt8 = 0xB1
 
+    /// The codec (it has no settings).
     public init() {}
 
+    /// The payload of `value`: the magic byte, then the value.
     public func encode<E: Encodable>(_ value: E) throws -> [UInt8] {
         var out: [UInt8] = [Self.magic]
         try BinaryValueEncoder.node(value, codingPath: []).write(into: &out)
         return out
     }
 
+    /// Decodes a payload read straight from a record; throws `BinaryCodecError` or `DecodingError`.
     public func decode<E: Decodable>(_ type: E.Type, from bytes: UnsafeRawBufferPointer) throws -> E {
         guard bytes.first == Self.magic else {
             throw BinaryCodecError(offset: 0, reason: bytes.isEmpty ? "empty payload" : "not a binary payload (first byte \(bytes[0]))")
@@ -40,8 +44,11 @@ public struct BinaryEventCodec: EventCodec {
 
 /// Why a binary payload did not decode (or a value could not be encoded).
 public struct BinaryCodecError: Error, Sendable, CustomStringConvertible {
+    /// Where in the payload.
     public var offset: Int
+    /// What was wrong there.
     public var reason: String
+    /// The offset and the reason.
     public var description: String { "binary payload at byte \(offset): \(reason)" }
 }
 

@@ -19,6 +19,7 @@ public protocol Event: Codable, Sendable {
 }
 
 extension Event {
+    /// 1, until the type says otherwise.
     public static var schemaVersion: UInt32 { 1 }
 }
 
@@ -41,10 +42,14 @@ public protocol UpcastableEvent: Event {
 /// An event whose (type name, schema version) the reader has not registered: surfaced as it is, with its raw
 /// payload — never dropped, never decoded into default values.
 public struct UnregisteredEvent: Sendable, Hashable {
+    /// The stored type name.
     public var typeName: String
+    /// The stored schema version.
     public var typeVersion: UInt32
+    /// The payload bytes, as stored.
     public var payload: [UInt8]
 
+    /// An unregistered event with these fields.
     public init(typeName: String, typeVersion: UInt32, payload: [UInt8]) {
         self.typeName = typeName
         self.typeVersion = typeVersion
@@ -54,13 +59,18 @@ public struct UnregisteredEvent: Sendable, Hashable {
 
 /// A stored event's payload did not decode as its registered type.
 public struct EventDecodingError: Error, Sendable, CustomStringConvertible {
+    /// The event's global sequence.
     public var sequence: UInt64
+    /// The event's stream.
     public var stream: PartitionKey
+    /// The event's type name.
     public var typeName: String
+    /// The event's schema version.
     public var typeVersion: UInt32
     /// What the codec reported.
     public var reason: String
 
+    /// The event and the codec's reason.
     public var description: String {
         "event at sequence \(sequence) of stream \(stream), type \(typeName) v\(typeVersion), does not decode: \(reason)"
     }

@@ -29,6 +29,7 @@ public struct EventTypes<Value>: Sendable {
     /// be chained to it.
     private var conversions: [ObjectIdentifier: any Sendable] = [:]
 
+    /// A registry that knows no event yet.
     public init() {}
 
     /// Registers `E` (its current schema version), turned into `Value` by `wrap`.

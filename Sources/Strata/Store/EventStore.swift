@@ -11,6 +11,7 @@ public enum EventStoreError: Error, Sendable, Equatable, CustomStringConvertible
     /// The backend failed (the native engine's `StorageError`: I/O, damage, a failed writer).
     case storage(StorageError)
 
+    /// What went wrong.
     public var description: String {
         switch self {
         case .versionConflict(let stream, let expected, let actual):
@@ -38,8 +39,11 @@ public enum EventStoreError: Error, Sendable, Equatable, CustomStringConvertible
 /// What an append committed: the global positions of its events (in batch order) and each stream's version
 /// after it.
 public struct AppendReceipt<Position: Sendable & Comparable>: Sendable {
+    /// The position of the batch's first event.
     public var first: Position
+    /// The position of the batch's last event.
     public var last: Position
+    /// Each appended stream's version after the append.
     public var versions: [PartitionKey: UInt64]
 }
 

@@ -4,6 +4,7 @@ import Synchronization
 /// encoded exactly as the native engine stores them (one uncompressed frame per event, FORMAT.md), so readers
 /// get the same `RecordView`s, and the same limits apply. Positions are global sequences, from 1.
 public final class InMemoryEventStore: EventStore {
+    /// The global sequence, from 1.
     public typealias Position = UInt64
 
     struct State {
@@ -16,6 +17,7 @@ public final class InMemoryEventStore: EventStore {
 
     private let state = Mutex(State())
 
+    /// An empty store.
     public init() {}
 
     /// Refuses every later call with `EventStoreError.closed`.

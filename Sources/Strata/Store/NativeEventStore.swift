@@ -1,5 +1,6 @@
 /// The event store on Strata's own storage engine (`LogStore`): positions are global sequences.
 public final class NativeEventStore: EventStore {
+    /// The engine's global sequence.
     public typealias Position = UInt64
 
     /// The engine underneath (for tools, statistics and what the protocol does not cover).

@@ -2,9 +2,12 @@
 public struct PartitionKeyError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `tenant`, `group` or `id`.
     public var part: String
+    /// The refused value.
     public var value: String
+    /// The rule it breaks.
     public var reason: String
 
+    /// The part, the value and the rule.
     public var description: String { "invalid \(part) \"\(value)\": \(reason)" }
 }
 
@@ -20,7 +23,9 @@ public struct PartitionKeyError: Error, Sendable, Equatable, CustomStringConvert
 /// URLs, logs and the `tenant/group/id` form; ids often come from users or other systems (UUIDs, e-mail
 /// addresses, composite keys with `/`), so they may hold any printable text.
 extension PartitionKey {
+    /// The longest tenant or group, in UTF-8 bytes.
     public static let nameBytesMax = 64
+    /// The longest id, in UTF-8 bytes.
     public static let idBytesMax = 128
 
     /// A key that follows the rules above, or the first rule it breaks.
