@@ -311,7 +311,8 @@ final class BinarySource {
     /// How deep values may nest: a recursive type must not let a hostile payload exhaust the stack.
     static let depthMax = 256
 
-    let bytes: UnsafeRawBufferPointer
+    /// The bytes a read may touch: the payload, narrowed to one field's value while that value is decoded.
+    var bytes: UnsafeRawBufferPointer
     var position: Int
     var depth = 0
 
@@ -374,10 +375,52 @@ final class BinarySource {
 
 struct BinaryValueDecoder: Decoder {
     let source: BinarySource
-    var codingPath: [any CodingKey]
+    /// The coding path is built only when asked for (errors): `pathPrefix` plus `key`.
+    let pathPrefix: [any CodingKey]
+    let key: String?
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
+    init(source: BinarySource, codingPath: [any CodingKey], key: String? = nil) {
+        self.source = source
+        self.pathPrefix = codingPath
+        self.key = key
+    }
+
+    var codingPath: [any CodingKey] { key.map { pathPrefix + [BinaryKey($0)] } ?? pathPrefix }
+
     func decodeValue<T: Decodable>(_ type: T.Type) throws -> T {
+        // Primitives first, by type identity (a pointer compare; `unsafeBitCast` is exact: T is that very type).
+        let id = ObjectIdentifier(type)
+        func integer<I: FixedWidthInteger & SignedInteger>(_: I.Type) throws -> T {
+            let value = unzigzag(try source.varint())
+            guard let exact = I(exactly: value) else { throw source.fail("\(value) does not fit \(I.self)") }
+            return unsafeBitCast(exact, to: T.self)
+        }
+        func natural<I: FixedWidthInteger & UnsignedInteger>(_: I.Type) throws -> T {
+            let value = try source.varint()
+            guard let exact = I(exactly: value) else { throw source.fail("\(value) does not fit \(I.self)") }
+            return unsafeBitCast(exact, to: T.self)
+        }
+        if id == ObjectIdentifier(String.self) { return unsafeBitCast(try source.string(), to: T.self) }
+        if id == ObjectIdentifier(Int.self) { return try integer(Int.self) }
+        if id == ObjectIdentifier(Bool.self) {
+            switch try source.u8() {
+            case 0: return unsafeBitCast(false, to: T.self)
+            case 1: return unsafeBitCast(true, to: T.self)
+            case let byte: throw source.fail("bool byte \(byte)")
+            }
+        }
+        if id == ObjectIdentifier(Double.self) { return unsafeBitCast(Double(bitPattern: try source.fixed64()), to: T.self) }
+        if id == ObjectIdentifier(Int64.self) { return try integer(Int64.self) }
+        if id == ObjectIdentifier(UInt64.self) { return try natural(UInt64.self) }
+        if id == ObjectIdentifier(Int32.self) { return try integer(Int32.self) }
+        if id == ObjectIdentifier(UInt32.self) { return try natural(UInt32.self) }
+        if id == ObjectIdentifier(UInt.self) { return try natural(UInt.self) }
+        if id == ObjectIdentifier(Int16.self) { return try integer(Int16.self) }
+        if id == ObjectIdentifier(UInt16.self) { return try natural(UInt16.self) }
+        if id == ObjectIdentifier(Int8.self) { return try integer(Int8.self) }
+        if id == ObjectIdentifier(UInt8.self) { return try natural(UInt8.self) }
+        if id == ObjectIdentifier(Float.self) { return unsafeBitCast(Float(bitPattern: try source.u32()), to: T.self) }
         if let optional = type as? any BinaryOptional.Type {
             switch try source.u8() {
             case 0: return optional.absent as! T
@@ -389,42 +432,10 @@ struct BinaryValueDecoder: Decoder {
             case let tag: throw source.fail("optional presence byte \(tag)")
             }
         }
-        func integer<I: FixedWidthInteger & SignedInteger>(_: I.Type) throws -> I {
-            let value = unzigzag(try source.varint())
-            guard let exact = I(exactly: value) else { throw source.fail("\(value) does not fit \(I.self)") }
-            return exact
-        }
-        func natural<I: FixedWidthInteger & UnsignedInteger>(_: I.Type) throws -> I {
-            let value = try source.varint()
-            guard let exact = I(exactly: value) else { throw source.fail("\(value) does not fit \(I.self)") }
-            return exact
-        }
-        switch type {
-        case is String.Type: return try source.string() as! T
-        case is Bool.Type:
-            switch try source.u8() {
-            case 0: return false as! T
-            case 1: return true as! T
-            case let byte: throw source.fail("bool byte \(byte)")
-            }
-        case is Int.Type: return try integer(Int.self) as! T
-        case is Int64.Type: return try integer(Int64.self) as! T
-        case is Int32.Type: return try integer(Int32.self) as! T
-        case is Int16.Type: return try integer(Int16.self) as! T
-        case is Int8.Type: return try integer(Int8.self) as! T
-        case is UInt.Type: return try natural(UInt.self) as! T
-        case is UInt64.Type: return try natural(UInt64.self) as! T
-        case is UInt32.Type: return try natural(UInt32.self) as! T
-        case is UInt16.Type: return try natural(UInt16.self) as! T
-        case is UInt8.Type: return try natural(UInt8.self) as! T
-        case is Double.Type: return Double(bitPattern: try source.fixed64()) as! T
-        case is Float.Type: return Float(bitPattern: try source.u32()) as! T
-        default:
-            guard source.depth < BinarySource.depthMax else { throw source.fail("values nest deeper than \(BinarySource.depthMax)") }
-            source.depth += 1
-            defer { source.depth -= 1 }
-            return try T(from: self)
-        }
+        guard source.depth < BinarySource.depthMax else { throw source.fail("values nest deeper than \(BinarySource.depthMax)") }
+        source.depth += 1
+        defer { source.depth -= 1 }
+        return try T(from: self)
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
@@ -518,19 +529,29 @@ struct BinaryKeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
         return try value(type, range, key.stringValue)
     }
 
-    /// A decoder over exactly one field's bytes.
+    /// A decoder with a source of its own over exactly one field's bytes (for containers and decoders handed
+    /// out to be read later, interleaved with this container's reads).
     private func fieldDecoder(_ range: Range<Int>, _ key: String) -> BinaryValueDecoder {
         let source = BinarySource(UnsafeRawBufferPointer(rebasing: decoder.source.bytes[..<range.upperBound]), position: range.lowerBound)
         source.depth = decoder.source.depth
-        return BinaryValueDecoder(source: source, codingPath: codingPath + [BinaryKey(key)])
+        return BinaryValueDecoder(source: source, codingPath: codingPath, key: key)
     }
 
-    /// Decodes a field's value from exactly its bytes.
+    /// Decodes a field's value from exactly its bytes. The value is read whole within this call, so it shares
+    /// the payload's source, narrowed to the field and restored afterwards (no allocation per field).
     private func value<T: Decodable>(_ type: T.Type, _ range: Range<Int>, _ key: String) throws -> T {
-        let fieldDecoder = fieldDecoder(range, key)
-        let value = try fieldDecoder.decodeValue(type)
-        guard fieldDecoder.source.position == range.upperBound else {
-            throw fieldDecoder.source.fail("\(range.upperBound - fieldDecoder.source.position) bytes left in field \"\(key)\"")
+        let source = decoder.source
+        let (bytes, position) = (source.bytes, source.position)
+        source.bytes = UnsafeRawBufferPointer(rebasing: bytes[..<range.upperBound])
+        source.position = range.lowerBound
+        defer {
+            source.bytes = bytes
+            source.position = position
+        }
+        let value = try BinaryValueDecoder(source: source, codingPath: decoder.key == nil ? decoder.pathPrefix : codingPath, key: key)
+            .decodeValue(type)
+        guard source.position == range.upperBound else {
+            throw source.fail("\(range.upperBound - source.position) bytes left in field \"\(key)\"")
         }
         return value
     }
