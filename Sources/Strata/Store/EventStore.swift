@@ -109,6 +109,13 @@ extension EventStore {
         return records
     }
 
+    /// Checks a batch before any backend touches it: every key against the partition-key rules, then that it
+    /// is not empty.
+    func validateBatch(_ events: [EventRecord], _ expecting: [PartitionKey: ExpectedVersion]) throws(EventStoreError) {
+        try validateKeys(events, expecting)
+        guard !events.isEmpty else { throw .invalidEvent(index: 0, reason: "an empty batch") }
+    }
+
     /// Checks every key of a batch against the partition-key rules.
     func validateKeys(_ events: [EventRecord], _ expecting: [PartitionKey: ExpectedVersion]) throws(EventStoreError) {
         do throws(PartitionKeyError) {

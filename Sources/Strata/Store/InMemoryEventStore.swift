@@ -29,8 +29,7 @@ public final class InMemoryEventStore: EventStore {
     public func append(
         _ events: [EventRecord], expecting: [PartitionKey: ExpectedVersion]
     ) async throws(EventStoreError) -> AppendReceipt<UInt64> {
-        try validateKeys(events, expecting)
-        guard !events.isEmpty else { throw .invalidEvent(index: 0, reason: "an empty batch") }
+        try validateBatch(events, expecting)
         return try state.withLock { (state) throws(EventStoreError) -> AppendReceipt<UInt64> in
             guard !state.closed else { throw .closed }
             for (key, expected) in expecting {

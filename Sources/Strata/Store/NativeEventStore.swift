@@ -27,8 +27,7 @@ public final class NativeEventStore: EventStore {
     public func append(
         _ events: [EventRecord], expecting: [PartitionKey: ExpectedVersion]
     ) async throws(EventStoreError) -> AppendReceipt<UInt64> {
-        try validateKeys(events, expecting)
-        guard !events.isEmpty else { throw .invalidEvent(index: 0, reason: "an empty batch") }
+        try validateBatch(events, expecting)
         do throws(StorageError) {
             let result = try await log.append(events, expecting: expecting)
             return AppendReceipt(first: result.sequences.lowerBound, last: result.sequences.upperBound, versions: result.versions)
