@@ -14,7 +14,7 @@ let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
     ("FuzzIndexRun", ["StrataStorage", "StrataTestSupport"]),
     ("FuzzStreamHeads", ["StrataStorage", "StrataTestSupport"]),
     ("FuzzImportLine", ["StrataTools"]),
-    ("FuzzBinaryPayload", ["Strata"]),
+    ("FuzzEventPayload", ["Strata"]),
 ]
 
 let package = Package(

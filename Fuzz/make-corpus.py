@@ -85,14 +85,18 @@ lines = [
 ]
 for i, line in enumerate(lines):
     put("FuzzImportLine", f"line-{i}", line.encode())
-# Binary event payloads (BinaryEventCodec): a few hand-made ones; the fuzzer finds the shapes from the code.
+# Event payloads (BinaryEventCodec and JSON): a few hand-made ones; the fuzzer finds the shapes from the code.
 payloads = [
     bytes([0xB1, 0, 0, 0, 0]),                                   # an empty keyed container
     bytes([0xB1, 1, 0, 0, 0, 1, ord("a"), 1, 1, 4]),             # {"a": 2}
     bytes([0xB1, 2, 0, 0, 0, 0, 1, 5]),                          # [nil, some(5)]
     bytes([0xB1, 1, 3]) + b"tea",                                # Optional("tea")
+    b'{"name":"tea","count":2,"small":-3,"flag":true,"ratio":1.5e2,"note":null,"tags":["a","\\u00e9"],'
+    b'"scores":{"x":7},"nested":{"a":1},"items":[null,{"a":2,"b":"c"}],"shape":{"rect":{"w":3,"h":4}}}',
+    b'[null,{"a":-0,"b":"\\ud83d\\ude00"}]',
+    b'{"k":{"circle":{"radius":2.5e-3}},"e":{"empty":{}}}',
 ]
 for i, payload in enumerate(payloads):
-    put("FuzzBinaryPayload", f"payload-{i}", payload)
+    put("FuzzEventPayload", f"payload-{i}", payload)
 for target in sorted(os.listdir(out)):
     print(f"{target}: {len(os.listdir(os.path.join(out, target)))} seeds")

@@ -59,8 +59,7 @@ enum BenchCart: AggregateProjector {
         .on(BenchCheckedOut.self, Events.checkedOut)
     static let initialState = State()
 
-    static func apply(_ state: State, _ event: Events) -> State {
-        var state = state
+    static func apply(_ state: consuming State, _ event: Events) -> State {
         state.events += 1
         switch event {
         case .added(let e):

@@ -33,10 +33,11 @@ public struct BinaryEventCodec: EventCodec {
         guard bytes.first == Self.magic else {
             throw BinaryCodecError(offset: 0, reason: bytes.isEmpty ? "empty payload" : "not a binary payload (first byte \(bytes[0]))")
         }
-        let source = BinarySource(bytes, position: 1)
-        let value = try BinaryValueDecoder(source: source, codingPath: []).decodeValue(type)
-        guard source.position == bytes.count else {
-            throw BinaryCodecError(offset: source.position, reason: "\(bytes.count - source.position) bytes after the value")
+        guard bytes.count < 1 << 31 else { throw BinaryCodecError(offset: 0, reason: "payload of \(bytes.count) bytes (2 GiB or more)") }
+        let reader = BinaryPayloadReader(bytes, position: 1)
+        let value = try reader.value(type, path: nil)
+        guard reader.position == bytes.count else {
+            throw BinaryCodecError(offset: reader.position, reason: "\(bytes.count - reader.position) bytes after the value")
         }
         return value
     }
@@ -50,29 +51,6 @@ public struct BinaryCodecError: Error, Sendable, CustomStringConvertible {
     public var reason: String
     /// The offset and the reason.
     public var description: String { "binary payload at byte \(offset): \(reason)" }
-}
-
-// MARK: Optionals
-
-/// Lets the codec see through `Optional` in unkeyed and single-value containers (where `Codable` itself has no
-/// way to mark presence).
-protocol BinaryOptional {
-    static var wrappedType: Any.Type { get }
-    static var absent: Self { get }
-    static func wrapping(_ value: Any) -> Self
-    var wrapped: Any? { get }
-}
-
-extension Optional: BinaryOptional {
-    static var wrappedType: Any.Type { Wrapped.self }
-    static var absent: Self { nil }
-    static func wrapping(_ value: Any) -> Self { .some(value as! Wrapped) }
-    var wrapped: Any? {
-        switch self {
-        case .some(let value): value
-        case .none: nil
-        }
-    }
 }
 
 // MARK: Encoding
@@ -166,7 +144,7 @@ struct BinaryValueEncoder: Encoder {
 
     /// The node of any value: primitives directly, optionals with presence, the rest through `Codable`.
     static func node<T: Encodable>(_ value: T, codingPath: [any CodingKey]) throws -> BinaryNode {
-        if let optional = value as? any BinaryOptional {
+        if let optional = value as? any PayloadOptional {
             guard let wrapped = optional.wrapped else { return .optional(nil) }
             guard let encodable = wrapped as? any Encodable else {
                 throw EncodingError.invalidValue(wrapped, EncodingError.Context(codingPath: codingPath, debugDescription: "not Encodable"))
@@ -222,9 +200,6 @@ struct BinaryValueEncoder: Encoder {
 @inline(__always) func zigzag(_ value: Int64) -> UInt64 { UInt64(bitPattern: (value << 1) ^ (value >> 63)) }
 @inline(__always) func unzigzag(_ value: UInt64) -> Int64 { Int64(bitPattern: value >> 1) ^ -Int64(bitPattern: value & 1) }
 
-/// The field name `superEncoder()` / `superDecoder()` use, as `JSONEncoder` does.
-let binarySuperKey = "super"
-
 struct BinaryKeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let node: KeyedNode
     var codingPath: [any CodingKey]
@@ -260,7 +235,7 @@ struct BinaryKeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
         return BinaryUnkeyedEncoder(node: nested, codingPath: codingPath + [key])
     }
 
-    mutating func superEncoder() -> any Encoder { BinaryValueEncoder(slot: field(binarySuperKey), codingPath: codingPath) }
+    mutating func superEncoder() -> any Encoder { BinaryValueEncoder(slot: field(superKey), codingPath: codingPath) }
 
     mutating func superEncoder(forKey key: Key) -> any Encoder {
         BinaryValueEncoder(slot: field(key.stringValue), codingPath: codingPath + [key])
@@ -303,351 +278,4 @@ struct BinarySingleValueEncoder: SingleValueEncodingContainer {
 
     mutating func encodeNil() throws { slot.node = .optional(nil) }
     mutating func encode<T: Encodable>(_ value: T) throws { slot.node = try BinaryValueEncoder.node(value, codingPath: codingPath) }
-}
-
-// MARK: Decoding
-
-final class BinarySource {
-    /// How deep values may nest: a recursive type must not let a hostile payload exhaust the stack.
-    static let depthMax = 256
-
-    /// The bytes a read may touch: the payload, narrowed to one field's value while that value is decoded.
-    var bytes: UnsafeRawBufferPointer
-    var position: Int
-    var depth = 0
-
-    init(_ bytes: UnsafeRawBufferPointer, position: Int) {
-        self.bytes = bytes
-        self.position = position
-    }
-
-    func fail(_ reason: String) -> BinaryCodecError { BinaryCodecError(offset: position, reason: reason) }
-
-    func u8() throws -> UInt8 {
-        guard position < bytes.count else { throw fail("payload ends early") }
-        defer { position += 1 }
-        return bytes[position]
-    }
-
-    func varint() throws -> UInt64 {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while true {
-            let byte = try u8()
-            if shift == 63 && byte > 1 { throw fail("varint overflows 64 bits") }
-            result |= UInt64(byte & 0x7F) << shift
-            if byte & 0x80 == 0 { return result }
-            shift += 7
-            if shift > 63 { throw fail("varint longer than 10 bytes") }
-        }
-    }
-
-    func length() throws -> Int {
-        let value = try varint()
-        guard value <= UInt64(bytes.count - position) else { throw fail("length \(value) runs past the payload") }
-        return Int(value)
-    }
-
-    func u32() throws -> UInt32 {
-        guard bytes.count - position >= 4 else { throw fail("payload ends early") }
-        var value: UInt32 = 0
-        for i in 0..<4 { value |= UInt32(bytes[position + i]) << (8 * UInt32(i)) }
-        position += 4
-        return value
-    }
-
-    func fixed64() throws -> UInt64 {
-        guard bytes.count - position >= 8 else { throw fail("payload ends early") }
-        var value: UInt64 = 0
-        for i in 0..<8 { value |= UInt64(bytes[position + i]) << (8 * UInt64(i)) }
-        position += 8
-        return value
-    }
-
-    func string() throws -> String {
-        let count = try length()
-        let slice = UnsafeRawBufferPointer(rebasing: bytes[position..<(position + count)])
-        guard let text = String(validating: slice, as: UTF8.self) else { throw fail("string is not UTF-8") }
-        position += count
-        return text
-    }
-}
-
-struct BinaryValueDecoder: Decoder {
-    let source: BinarySource
-    /// The coding path is built only when asked for (errors): `pathPrefix` plus `key`.
-    let pathPrefix: [any CodingKey]
-    let key: String?
-    var userInfo: [CodingUserInfoKey: Any] { [:] }
-
-    init(source: BinarySource, codingPath: [any CodingKey], key: String? = nil) {
-        self.source = source
-        self.pathPrefix = codingPath
-        self.key = key
-    }
-
-    var codingPath: [any CodingKey] { key.map { pathPrefix + [BinaryKey($0)] } ?? pathPrefix }
-
-    func decodeValue<T: Decodable>(_ type: T.Type) throws -> T {
-        // Primitives first, by type identity (a pointer compare; `unsafeBitCast` is exact: T is that very type).
-        let id = ObjectIdentifier(type)
-        func integer<I: FixedWidthInteger & SignedInteger>(_: I.Type) throws -> T {
-            let value = unzigzag(try source.varint())
-            guard let exact = I(exactly: value) else { throw source.fail("\(value) does not fit \(I.self)") }
-            return unsafeBitCast(exact, to: T.self)
-        }
-        func natural<I: FixedWidthInteger & UnsignedInteger>(_: I.Type) throws -> T {
-            let value = try source.varint()
-            guard let exact = I(exactly: value) else { throw source.fail("\(value) does not fit \(I.self)") }
-            return unsafeBitCast(exact, to: T.self)
-        }
-        if id == ObjectIdentifier(String.self) { return unsafeBitCast(try source.string(), to: T.self) }
-        if id == ObjectIdentifier(Int.self) { return try integer(Int.self) }
-        if id == ObjectIdentifier(Bool.self) {
-            switch try source.u8() {
-            case 0: return unsafeBitCast(false, to: T.self)
-            case 1: return unsafeBitCast(true, to: T.self)
-            case let byte: throw source.fail("bool byte \(byte)")
-            }
-        }
-        if id == ObjectIdentifier(Double.self) { return unsafeBitCast(Double(bitPattern: try source.fixed64()), to: T.self) }
-        if id == ObjectIdentifier(Int64.self) { return try integer(Int64.self) }
-        if id == ObjectIdentifier(UInt64.self) { return try natural(UInt64.self) }
-        if id == ObjectIdentifier(Int32.self) { return try integer(Int32.self) }
-        if id == ObjectIdentifier(UInt32.self) { return try natural(UInt32.self) }
-        if id == ObjectIdentifier(UInt.self) { return try natural(UInt.self) }
-        if id == ObjectIdentifier(Int16.self) { return try integer(Int16.self) }
-        if id == ObjectIdentifier(UInt16.self) { return try natural(UInt16.self) }
-        if id == ObjectIdentifier(Int8.self) { return try integer(Int8.self) }
-        if id == ObjectIdentifier(UInt8.self) { return try natural(UInt8.self) }
-        if id == ObjectIdentifier(Float.self) { return unsafeBitCast(Float(bitPattern: try source.u32()), to: T.self) }
-        if let optional = type as? any BinaryOptional.Type {
-            switch try source.u8() {
-            case 0: return optional.absent as! T
-            case 1:
-                guard let wrapped = optional.wrappedType as? any Decodable.Type else {
-                    throw source.fail("optional of a type that is not Decodable")
-                }
-                return optional.wrapping(try decodeValue(wrapped)) as! T
-            case let tag: throw source.fail("optional presence byte \(tag)")
-            }
-        }
-        guard source.depth < BinarySource.depthMax else { throw source.fail("values nest deeper than \(BinarySource.depthMax)") }
-        source.depth += 1
-        defer { source.depth -= 1 }
-        return try T(from: self)
-    }
-
-    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
-        KeyedDecodingContainer(try BinaryKeyedDecoder<Key>(decoder: self))
-    }
-
-    func unkeyedContainer() throws -> any UnkeyedDecodingContainer { try BinaryUnkeyedDecoder(decoder: self) }
-
-    func singleValueContainer() throws -> any SingleValueDecodingContainer { BinarySingleValueDecoder(decoder: self) }
-}
-
-struct BinaryKeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
-    struct Field {
-        var key: Range<Int>
-        /// nil: encoded as nil.
-        var value: Range<Int>?
-    }
-
-    let decoder: BinaryValueDecoder
-    let fields: [Field]
-    var codingPath: [any CodingKey] { decoder.codingPath }
-
-    init(decoder: BinaryValueDecoder) throws {
-        self.decoder = decoder
-        let source = decoder.source
-        let count = try source.u32()
-        // Each field takes at least two bytes: a count past that is damage, refused before any allocation.
-        guard Int(count) <= (source.bytes.count - source.position) / 2 else { throw source.fail("field count \(count) runs past the payload") }
-        var fields: [Field] = []
-        fields.reserveCapacity(Int(count))
-        for _ in 0..<count {
-            let keyLength = try source.length()
-            let key = source.position..<(source.position + keyLength)
-            source.position += keyLength
-            switch try source.u8() {
-            case 0: fields.append(Field(key: key, value: nil))
-            case 1:
-                let length = try source.length()
-                fields.append(Field(key: key, value: source.position..<(source.position + length)))
-                source.position += length
-            case let tag: throw source.fail("field presence byte \(tag)")
-            }
-        }
-        self.fields = fields
-    }
-
-    private func find(_ key: some CodingKey) -> Field? {
-        var name = key.stringValue
-        let bytes = decoder.source.bytes
-        return name.withUTF8 { (wanted: UnsafeBufferPointer<UInt8>) -> Field? in
-            for field in fields where field.key.count == wanted.count {
-                if UnsafeRawBufferPointer(rebasing: bytes[field.key]).elementsEqual(UnsafeRawBufferPointer(wanted)) { return field }
-            }
-            return nil
-        }
-    }
-
-    var allKeys: [Key] {
-        fields.compactMap { Key(stringValue: String(decoding: UnsafeRawBufferPointer(rebasing: decoder.source.bytes[$0.key]), as: UTF8.self)) }
-    }
-
-    func contains(_ key: Key) -> Bool { find(key) != nil }
-
-    func decodeNil(forKey key: Key) throws -> Bool {
-        guard let field = find(key) else { throw missing(key) }
-        return field.value == nil
-    }
-
-    private func missing(_ key: Key) -> DecodingError {
-        .keyNotFound(key, DecodingError.Context(codingPath: codingPath, debugDescription: "no field \"\(key.stringValue)\" in the binary payload"))
-    }
-
-    func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        // An optional is its field's presence (see the encoder).
-        if let optional = type as? any BinaryOptional.Type {
-            guard let field = find(key), let range = field.value else { return optional.absent as! T }
-            guard let wrapped = optional.wrappedType as? any Decodable.Type else {
-                throw decoder.source.fail("optional of a type that is not Decodable")
-            }
-            return optional.wrapping(try value(wrapped, range, key.stringValue)) as! T
-        }
-        guard let field = find(key) else { throw missing(key) }
-        guard let range = field.value else {
-            throw DecodingError.valueNotFound(type, DecodingError.Context(codingPath: codingPath + [key], debugDescription: "field is nil"))
-        }
-        return try value(type, range, key.stringValue)
-    }
-
-    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
-        guard let field = find(key), let range = field.value else { return nil }
-        return try value(type, range, key.stringValue)
-    }
-
-    /// A decoder with a source of its own over exactly one field's bytes (for containers and decoders handed
-    /// out to be read later, interleaved with this container's reads).
-    private func fieldDecoder(_ range: Range<Int>, _ key: String) -> BinaryValueDecoder {
-        let source = BinarySource(UnsafeRawBufferPointer(rebasing: decoder.source.bytes[..<range.upperBound]), position: range.lowerBound)
-        source.depth = decoder.source.depth
-        return BinaryValueDecoder(source: source, codingPath: codingPath, key: key)
-    }
-
-    /// Decodes a field's value from exactly its bytes. The value is read whole within this call, so it shares
-    /// the payload's source, narrowed to the field and restored afterwards (no allocation per field).
-    private func value<T: Decodable>(_ type: T.Type, _ range: Range<Int>, _ key: String) throws -> T {
-        let source = decoder.source
-        let (bytes, position) = (source.bytes, source.position)
-        source.bytes = UnsafeRawBufferPointer(rebasing: bytes[..<range.upperBound])
-        source.position = range.lowerBound
-        defer {
-            source.bytes = bytes
-            source.position = position
-        }
-        let value = try BinaryValueDecoder(source: source, codingPath: decoder.key == nil ? decoder.pathPrefix : codingPath, key: key)
-            .decodeValue(type)
-        guard source.position == range.upperBound else {
-            throw source.fail("\(range.upperBound - source.position) bytes left in field \"\(key)\"")
-        }
-        return value
-    }
-
-    private func present(_ key: String) throws -> Range<Int> {
-        guard let field = find(BinaryKey(key)), let range = field.value else {
-            throw DecodingError.keyNotFound(BinaryKey(key), DecodingError.Context(codingPath: codingPath, debugDescription: "no field \"\(key)\" with a value"))
-        }
-        return range
-    }
-
-    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
-        try fieldDecoder(try present(key.stringValue), key.stringValue).container(keyedBy: type)
-    }
-
-    func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
-        try fieldDecoder(try present(key.stringValue), key.stringValue).unkeyedContainer()
-    }
-
-    func superDecoder() throws -> any Decoder { fieldDecoder(try present(binarySuperKey), binarySuperKey) }
-    func superDecoder(forKey key: Key) throws -> any Decoder { fieldDecoder(try present(key.stringValue), key.stringValue) }
-}
-
-/// A key made from a string (for coding paths and lookups by name).
-struct BinaryKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(_ string: String) { stringValue = string }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { return nil }
-}
-
-struct BinaryUnkeyedDecoder: UnkeyedDecodingContainer {
-    let decoder: BinaryValueDecoder
-    let total: Int
-    var currentIndex = 0
-    var codingPath: [any CodingKey] { decoder.codingPath }
-    var count: Int? { total }
-    var isAtEnd: Bool { currentIndex >= total }
-
-    init(decoder: BinaryValueDecoder) throws {
-        self.decoder = decoder
-        let count = try decoder.source.u32()
-        // Every element takes at least one byte.
-        guard Int(count) <= decoder.source.bytes.count - decoder.source.position else {
-            throw decoder.source.fail("element count \(count) runs past the payload")
-        }
-        total = Int(count)
-    }
-
-    private mutating func next<T>(_ body: () throws -> T) throws -> T {
-        guard !isAtEnd else {
-            throw DecodingError.valueNotFound(T.self, DecodingError.Context(codingPath: codingPath, debugDescription: "no more elements"))
-        }
-        let value = try body()
-        currentIndex += 1
-        return value
-    }
-
-    mutating func decodeNil() throws -> Bool {
-        guard !isAtEnd else { return false }
-        let source = decoder.source
-        guard source.position < source.bytes.count, source.bytes[source.position] == 0 else { return false }
-        source.position += 1
-        currentIndex += 1
-        return true
-    }
-
-    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        let decoder = self.decoder
-        return try next { try decoder.decodeValue(type) }
-    }
-
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
-        let decoder = self.decoder
-        return try next { try decoder.container(keyedBy: type) }
-    }
-
-    mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
-        let decoder = self.decoder
-        return try next { try decoder.unkeyedContainer() }
-    }
-
-    mutating func superDecoder() throws -> any Decoder { decoder }
-}
-
-struct BinarySingleValueDecoder: SingleValueDecodingContainer {
-    let decoder: BinaryValueDecoder
-    var codingPath: [any CodingKey] { decoder.codingPath }
-
-    func decodeNil() -> Bool {
-        let source = decoder.source
-        guard source.position < source.bytes.count, source.bytes[source.position] == 0 else { return false }
-        source.position += 1
-        return true
-    }
-
-    func decode<T: Decodable>(_ type: T.Type) throws -> T { try decoder.decodeValue(type) }
 }

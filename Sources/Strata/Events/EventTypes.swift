@@ -17,14 +17,17 @@ public enum DecodedEvent<Value> {
 ///     .upcasting(ItemAddedV1.self)      // ItemAdded v1 → ItemAdded (v2) → .added
 /// ```
 public struct EventTypes<Value>: Sendable {
-    struct Key: Hashable, Sendable {
-        var name: String
-        var version: UInt32
-    }
-
     typealias Decoder = @Sendable (UnsafeRawBufferPointer, any EventCodec) throws -> Value
 
-    private var decoders: [Key: Decoder] = [:]
+    /// A registered (type name, schema version). Looked up by the record's type-name bytes, so reading an event
+    /// builds no `String` and hashes nothing.
+    struct Entry: Sendable {
+        var name: [UInt8]
+        var version: UInt32
+        var decode: Decoder
+    }
+
+    private var entries: [Entry] = []
     /// For each registered type, its conversion to `Value` (`@Sendable (E) -> Value`), so an older version can
     /// be chained to it.
     private var conversions: [ObjectIdentifier: any Sendable] = [:]
@@ -35,8 +38,13 @@ public struct EventTypes<Value>: Sendable {
     /// Registers `E` (its current schema version), turned into `Value` by `wrap`.
     public func on<E: Event>(_ type: E.Type, _ wrap: @escaping @Sendable (E) -> Value) -> Self {
         var copy = self
-        copy.decoders[Key(name: E.eventType, version: E.schemaVersion)] = { bytes, codec in
+        let entry = Entry(name: Array(E.eventType.utf8), version: E.schemaVersion) { bytes, codec in
             wrap(try codec.decode(E.self, from: bytes))
+        }
+        if let existing = entries.firstIndex(where: { $0.name == entry.name && $0.version == entry.version }) {
+            copy.entries[existing] = entry
+        } else {
+            copy.entries.append(entry)
         }
         copy.conversions[ObjectIdentifier(E.self)] = wrap
         return copy
@@ -55,20 +63,28 @@ public struct EventTypes<Value>: Sendable {
     }
 
     /// Whether (name, version) is registered.
-    public func knows(_ name: String, version: UInt32) -> Bool { decoders[Key(name: name, version: version)] != nil }
+    public func knows(_ name: String, version: UInt32) -> Bool {
+        Array(name.utf8).withUnsafeBytes { entry($0, version) != nil }
+    }
+
+    private func entry(_ name: UnsafeRawBufferPointer, _ version: UInt32) -> Entry? {
+        for entry in entries where entry.version == version && entry.name.count == name.count {
+            if entry.name.withUnsafeBytes({ $0.elementsEqual(name) }) { return entry }
+        }
+        return nil
+    }
 
     /// Decodes a stored event: registered → `Value`; not registered → `.unregistered` with its bytes; registered but
     /// not decodable → `EventDecodingError` naming the event.
     public func decode(_ record: RecordView, codec: any EventCodec) throws(EventDecodingError) -> DecodedEvent<Value> {
-        let name = record.typeName
-        guard let decoder = decoders[Key(name: name, version: record.typeVersion)] else {
-            return .unregistered(UnregisteredEvent(typeName: name, typeVersion: record.typeVersion, payload: Array(record.payload)))
+        guard let entry = entry(record.typeNameBytes, record.typeVersion) else {
+            return .unregistered(UnregisteredEvent(typeName: record.typeName, typeVersion: record.typeVersion, payload: Array(record.payload)))
         }
         do {
-            return .registered(try decoder(record.payload, codec))
+            return .registered(try entry.decode(record.payload, codec))
         } catch {
             throw EventDecodingError(
-                sequence: record.sequence, stream: record.key, typeName: name, typeVersion: record.typeVersion,
+                sequence: record.sequence, stream: record.key, typeName: record.typeName, typeVersion: record.typeVersion,
                 reason: "\(error)")
         }
     }

@@ -1,7 +1,8 @@
-// libFuzzer target: hostile event payloads for BinaryEventCodec (the bytes come from a store, so anything is
+// libFuzzer target: hostile event payloads for both codecs (the bytes come from a store, so anything is
 // possible): decoding into structs, enums with payloads, optionals, arrays and dictionaries must return a value
 // or throw, never trap, hang or allocate past the payload's size. A value that decodes must encode and decode
-// again to itself.
+// again to itself. JSON has an oracle besides: what Strata's decoder accepts, Foundation's `JSONDecoder` must
+// accept as the same value (Foundation is more lenient — a trailing comma — so not the other way round).
 import Foundation
 import Strata
 
@@ -46,21 +47,25 @@ struct Payload: Codable, Equatable {
     }
 }
 
-let codec = BinaryEventCodec()
-
-func check<T: Codable & Equatable>(_ type: T.Type, _ bytes: UnsafeRawBufferPointer) {
+func check<T: Codable & Equatable>(_ type: T.Type, _ bytes: UnsafeRawBufferPointer, _ codec: some EventCodec) {
     guard let value = try? codec.decode(type, from: bytes) else { return }
     let again = try! codec.encode(value)
     let back = try! again.withUnsafeBytes { try codec.decode(type, from: $0) }
     precondition(back == value, "a decoded value does not survive encode + decode")
+    if codec is JSONEventCodec {
+        let foundation = try? JSONDecoder().decode(type, from: Data(bytes))
+        precondition(foundation == value, "JSONDecoder reads \(String(describing: foundation)), Strata \(value)")
+    }
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeRawBufferPointer(start: data, count: size)
-    check(Payload.self, bytes)
-    check([Inner?].self, bytes)
-    check([String: Shape].self, bytes)
-    check(String?.self, bytes)
+    for codec in [BinaryEventCodec() as any EventCodec, JSONEventCodec()] {
+        check(Payload.self, bytes, codec)
+        check([Inner?].self, bytes, codec)
+        check([String: Shape].self, bytes, codec)
+        check(String?.self, bytes, codec)
+    }
     return 0
 }

@@ -1,0 +1,670 @@
+import Foundation
+
+// Decoding of JSON payloads (RFC 8259) in place, for `JSONEventCodec`: what Foundation's `JSONEncoder` writes
+// decodes to the same values Foundation's `JSONDecoder` gives (default strategies: `Data` as Base64, `Date` as
+// seconds since 2001, `URL` as its string, `Decimal` as a number), strictly (malformed JSON, a missing key or a
+// wrong type throws `DecodingError` with the coding path), without copying the payload and without building a
+// tree: a keyed container indexes its object's fields once, an unkeyed container its array's elements, and each
+// value is parsed where it lies when asked for.
+
+/// One decode of one JSON payload.
+final class JSONPayloadReader: PrimitiveReading {
+    /// How deep arrays and objects may nest: a hostile payload must not exhaust the stack.
+    static let depthMax = 256
+
+    let payload: UnsafeRawBufferPointer
+    // Unchecked exclusivity: a reader belongs to one decode, run synchronously on one thread, and no access to
+    // these properties overlaps another. Dynamic checks cost more than the reads they guard.
+    @exclusivity(unchecked) var position = 0
+    @exclusivity(unchecked) var depth = 0
+    /// Object fields (key, value token) and array elements (empty key, value token) of every container opened.
+    @exclusivity(unchecked) var fields = FieldTable()
+    /// The payload's value: where it starts, and where it ends once a container has parsed it (-1 before).
+    @exclusivity(unchecked) var topStart = -1
+    @exclusivity(unchecked) var topEnd = -1
+
+    init(_ payload: UnsafeRawBufferPointer) { self.payload = payload }
+
+    /// Decodes the whole payload as `type`: one value, nothing but whitespace around it.
+    func decodePayload<T: Decodable>(_ type: T.Type) throws -> T {
+        skipWhitespace()
+        topStart = position
+        let value = try value(type, at: topStart, path: nil)
+        if topEnd < 0 {
+            // No container parsed the value whole (a primitive, or a type that read nothing): check its syntax.
+            position = topStart
+            try skipValue()
+        } else {
+            position = topEnd
+        }
+        skipWhitespace()
+        guard position == payload.count else { throw syntaxError("data after the value") }
+        return value
+    }
+
+    // MARK: Errors
+
+    func syntaxError(_ reason: String, path: CodingPathNode? = nil) -> DecodingError {
+        .dataCorrupted(DecodingError.Context(codingPath: CodingPathNode.path(path), debugDescription: "JSON at byte \(position): \(reason)"))
+    }
+
+    func failure(_ reason: String) -> any Error { syntaxError(reason) }
+
+    // MARK: Tokens
+
+    @inline(__always) var byte: UInt8 { position < payload.count ? payload[position] : 0 }
+
+    @inline(__always) func skipWhitespace() {
+        while position < payload.count {
+            switch payload[position] {
+            case 0x20, 0x0A, 0x0D, 0x09: position += 1
+            default: return
+            }
+        }
+    }
+
+    @inline(__always) func expect(_ character: UInt8, _ what: String) throws {
+        guard byte == character else { throw syntaxError(position < payload.count ? "expected \(what)" : "ends early, expected \(what)") }
+        position += 1
+    }
+
+    /// Scans a string token from its opening quote and checks it (escapes, UTF-8); leaves `position` after the
+    /// closing quote. Returns the content's range and whether it holds escapes. Control characters must be
+    /// escaped (RFC 8259).
+    func scanString() throws -> (Range<Int>, escaped: Bool) {
+        try expect(0x22, "a string")
+        let start = position
+        var escaped = false
+        var bits: UInt8 = 0
+        while position < payload.count {
+            let c = payload[position]
+            if c == 0x22 {
+                position += 1
+                let range = start..<(position - 1)
+                if escaped {
+                    _ = try unescape(range)
+                } else if bits & 0x80 != 0 {
+                    guard utf8String(UnsafeRawBufferPointer(rebasing: payload[range])) != nil else { throw syntaxError("string is not UTF-8") }
+                }
+                return (range, escaped)
+            }
+            if c == 0x5C {
+                escaped = true
+                position += 2
+                continue
+            }
+            guard c >= 0x20 else { throw syntaxError("control character in a string") }
+            bits |= c
+            position += 1
+        }
+        throw syntaxError("unterminated string")
+    }
+
+    /// The text of a string's content with its escapes resolved.
+    func unescape(_ range: Range<Int>) throws -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(range.count)
+        var i = range.lowerBound
+        func hex4(_ at: Int) throws -> UInt32 {
+            guard at + 4 <= range.upperBound else { throw syntaxError("short \\u escape") }
+            var value: UInt32 = 0
+            for j in at..<(at + 4) {
+                let c = payload[j]
+                let digit: UInt32
+                switch c {
+                case 0x30...0x39: digit = UInt32(c - 0x30)
+                case 0x41...0x46: digit = UInt32(c - 0x41 + 10)
+                case 0x61...0x66: digit = UInt32(c - 0x61 + 10)
+                default: throw syntaxError("bad \\u escape")
+                }
+                value = value << 4 | digit
+            }
+            return value
+        }
+        while i < range.upperBound {
+            let c = payload[i]
+            guard c == 0x5C else {
+                out.append(c)
+                i += 1
+                continue
+            }
+            guard i + 1 < range.upperBound else { throw syntaxError("escape at the end of a string") }
+            let e = payload[i + 1]
+            i += 2
+            switch e {
+            case 0x22, 0x5C, 0x2F: out.append(e)
+            case 0x62: out.append(0x08)
+            case 0x66: out.append(0x0C)
+            case 0x6E: out.append(0x0A)
+            case 0x72: out.append(0x0D)
+            case 0x74: out.append(0x09)
+            case 0x75:
+                var scalar = try hex4(i)
+                i += 4
+                if (0xD800..<0xDC00).contains(scalar) {
+                    // A high surrogate must be followed by an escaped low one.
+                    guard i + 6 <= range.upperBound, payload[i] == 0x5C, payload[i + 1] == 0x75 else { throw syntaxError("lone surrogate") }
+                    let low = try hex4(i + 2)
+                    guard (0xDC00..<0xE000).contains(low) else { throw syntaxError("lone surrogate") }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    i += 6
+                } else if (0xDC00..<0xE000).contains(scalar) {
+                    throw syntaxError("lone surrogate")
+                }
+                out.append(contentsOf: String(Unicode.Scalar(scalar)!).utf8)
+            default: throw syntaxError("bad escape")
+            }
+        }
+        return try out.withUnsafeBytes { bytes in
+            guard let text = utf8String(bytes) else { throw syntaxError("string is not UTF-8") }
+            return text
+        }
+    }
+
+    /// Scans a number token (RFC 8259 grammar); leaves `position` after it. Returns whether it is an integer
+    /// (no fraction, no exponent).
+    func scanNumber() throws -> Bool {
+        let start = position
+        if byte == 0x2D { position += 1 }
+        func digits() -> Int {
+            let first = position
+            while position < payload.count, payload[position] &- 0x30 < 10 { position += 1 }
+            return position - first
+        }
+        let integerDigits = digits()
+        guard integerDigits > 0 else { throw syntaxError("bad number") }
+        guard integerDigits == 1 || payload[position - integerDigits] != 0x30 else {
+            position = start
+            throw syntaxError("number with a leading zero")
+        }
+        var integral = true
+        if byte == 0x2E {
+            position += 1
+            guard digits() > 0 else { throw syntaxError("bad number") }
+            integral = false
+        }
+        if byte == 0x65 || byte == 0x45 {
+            position += 1
+            if byte == 0x2B || byte == 0x2D { position += 1 }
+            guard digits() > 0 else { throw syntaxError("bad number") }
+            integral = false
+        }
+        return integral
+    }
+
+    /// Checks a value's syntax from `position` and leaves `position` after it.
+    func skipValue() throws {
+        switch byte {
+        case 0x22: _ = try scanString()
+        case 0x7B: _ = try openObject(path: nil, recordFields: false)
+        case 0x5B: _ = try openArray(path: nil, recordElements: false)
+        case 0x74: try literal("true")
+        case 0x66: try literal("false")
+        case 0x6E: try literal("null")
+        default: _ = try scanNumber()
+        }
+    }
+
+    func literal(_ word: StaticString) throws {
+        let count = word.utf8CodeUnitCount
+        guard payload.count - position >= count, memcmp(payload.baseAddress! + position, word.utf8Start, count) == 0 else {
+            throw syntaxError(position < payload.count ? "unexpected character" : "ends early")
+        }
+        position += count
+    }
+
+    func isNull(at start: Int) -> Bool {
+        payload.count - start >= 4 && payload[start] == 0x6E && payload[start + 1] == 0x75 && payload[start + 2] == 0x6C && payload[start + 3] == 0x6C
+    }
+
+    // MARK: Containers
+
+    private func nest(_ path: CodingPathNode?) throws {
+        guard depth < Self.depthMax else { throw syntaxError("values nest deeper than \(Self.depthMax)", path: path) }
+        depth += 1
+    }
+
+    /// Parses the object at `position` (checking every value's syntax), records its fields when asked, leaves
+    /// `position` after it. Returns the fields' run in the table.
+    func openObject(path: CodingPathNode?, recordFields: Bool = true) throws -> Range<Int> {
+        guard byte == 0x7B else { throw typeMismatch([String: Any].self, "an object", path) }
+        try nest(path)
+        let begin = position
+        defer {
+            depth -= 1
+            if begin == topStart { topEnd = position }
+        }
+        position += 1
+        let first = fields.count
+        skipWhitespace()
+        if byte == 0x7D {
+            position += 1
+            return first..<first
+        }
+        while true {
+            skipWhitespace()
+            let (key, escaped) = try scanString()
+            skipWhitespace()
+            try expect(0x3A, "':'")
+            skipWhitespace()
+            let start = position
+            try skipValue()
+            if recordFields { fields.append(key: key, value: start..<position, escaped: escaped) }
+            skipWhitespace()
+            if byte == 0x2C {
+                position += 1
+                continue
+            }
+            try expect(0x7D, "',' or '}'")
+            return first..<fields.count
+        }
+    }
+
+    /// Parses the array at `position`, records its elements when asked, leaves `position` after it.
+    func openArray(path: CodingPathNode?, recordElements: Bool = true) throws -> Range<Int> {
+        guard byte == 0x5B else { throw typeMismatch([Any].self, "an array", path) }
+        try nest(path)
+        let begin = position
+        defer {
+            depth -= 1
+            if begin == topStart { topEnd = position }
+        }
+        position += 1
+        let first = fields.count
+        skipWhitespace()
+        if byte == 0x5D {
+            position += 1
+            return first..<first
+        }
+        while true {
+            skipWhitespace()
+            let start = position
+            try skipValue()
+            if recordElements { fields.append(key: start..<start, value: start..<position) }
+            skipWhitespace()
+            if byte == 0x2C {
+                position += 1
+                continue
+            }
+            try expect(0x5D, "',' or ']'")
+            return first..<fields.count
+        }
+    }
+
+    /// Whether the escaped key of `field` reads `name`.
+    func escapedKey(_ field: Int, equals name: String) -> Bool {
+        (try? unescape(fields.key(field))) == name
+    }
+
+    func keyText(_ field: Int) -> String {
+        fields.isEscaped(field)
+            ? ((try? unescape(fields.key(field))) ?? "")
+            : String(decoding: UnsafeRawBufferPointer(rebasing: payload[fields.key(field)]), as: UTF8.self)
+    }
+
+    // MARK: Values
+
+    func typeMismatch(_ type: Any.Type, _ expected: String, _ path: CodingPathNode?) -> DecodingError {
+        let found: String =
+            switch byte {
+            case 0x22: "a string"
+            case 0x7B: "an object"
+            case 0x5B: "an array"
+            case 0x74, 0x66: "a bool"
+            case 0x6E: "null"
+            default: "a number"
+            }
+        return .typeMismatch(
+            type, DecodingError.Context(codingPath: CodingPathNode.path(path), debugDescription: "expected \(expected), found \(found) at byte \(position)"))
+    }
+
+    func bool() throws -> Bool {
+        switch byte {
+        case 0x74:
+            try literal("true")
+            return true
+        case 0x66:
+            try literal("false")
+            return false
+        default: throw typeMismatch(Bool.self, "a bool", nil)
+        }
+    }
+
+    func string() throws -> String {
+        guard byte == 0x22 else { throw typeMismatch(String.self, "a string", nil) }
+        let (range, escaped) = try scanString()
+        if escaped { return try unescape(range) }
+        guard let text = utf8String(UnsafeRawBufferPointer(rebasing: payload[range])) else { throw syntaxError("string is not UTF-8") }
+        return text
+    }
+
+    /// The text of the number token at `position` (moved past it), and whether it is an integer.
+    private func numberToken(_ type: Any.Type) throws -> (Range<Int>, integral: Bool) {
+        let c = byte
+        guard c == 0x2D || c &- 0x30 < 10 else { throw typeMismatch(type, "a number", nil) }
+        let start = position
+        let integral = try scanNumber()
+        return (start..<position, integral)
+    }
+
+    private func parseDouble(_ range: Range<Int>) -> Double? { Double(text(range)) }
+
+    /// Whether a number's digits before its exponent are not all zero: such a number read as 0 underflowed, and
+    /// is refused as `JSONDecoder` refuses it.
+    private func hasNonZeroDigit(_ range: Range<Int>) -> Bool {
+        for i in range {
+            switch payload[i] {
+            case 0x31...0x39: return true
+            case 0x65, 0x45: return false
+            default: continue
+            }
+        }
+        return false
+    }
+
+    func double() throws -> Double {
+        let (range, integral) = try numberToken(Double.self)
+        if integral && range.count <= 15 {
+            // Up to 15 digits: exact as an integer, and as a Double ("-0" is -0.0, as JSONDecoder reads it).
+            let value = parseInteger(range)
+            return value == 0 && payload[range.lowerBound] == 0x2D ? -0.0 : Double(value)
+        }
+        guard let value = parseDouble(range), value.isFinite, value != 0 || !hasNonZeroDigit(range) else {
+            throw syntaxError("number does not fit Double")
+        }
+        return value
+    }
+
+    func float() throws -> Float {
+        let (range, integral) = try numberToken(Float.self)
+        // Up to 7 digits: exact as an integer, and as a Float.
+        if integral && range.count <= 7 {
+            let value = parseInteger(range)
+            return value == 0 && payload[range.lowerBound] == 0x2D ? -0.0 : Float(value)
+        }
+        guard let value = Float(text(range)), value.isFinite, value != 0 || !hasNonZeroDigit(range) else {
+            throw syntaxError("number does not fit Float")
+        }
+        return value
+    }
+
+    /// The magnitude of an integer token of at most 19 digits (and its sign).
+    private func parseInteger(_ range: Range<Int>) -> Int64 {
+        var i = range.lowerBound
+        let negative = payload[i] == 0x2D
+        if negative { i += 1 }
+        var value: Int64 = 0
+        while i < range.upperBound {
+            value = value * 10 + Int64(payload[i] &- 0x30)
+            i += 1
+        }
+        return negative ? -value : value
+    }
+
+    /// A number with a fraction or an exponent that is exactly an integer (Foundation accepts those for integer
+    /// types), through `Decimal`'s exact parsing.
+    private func exactInteger(_ range: Range<Int>) throws -> Decimal {
+        guard let value = Decimal(string: text(range), locale: nil), value.isFinite else { throw syntaxError("bad number") }
+        var rounded = Decimal()
+        var copy = value
+        NSDecimalRound(&rounded, &copy, 0, .plain)
+        guard rounded == value else { throw syntaxError("number is not an integer") }
+        return value
+    }
+
+    private func text(_ range: Range<Int>) -> String { String(decoding: UnsafeRawBufferPointer(rebasing: payload[range]), as: UTF8.self) }
+
+    func int64() throws -> Int64 {
+        let (range, integral) = try numberToken(Int64.self)
+        let digits = range.count - (payload[range.lowerBound] == 0x2D ? 1 : 0)
+        if integral && digits <= 18 { return parseInteger(range) }
+        if integral, let value = Int64(text(range)) { return value }
+        if !integral, let value = Int64(try exactInteger(range).description) { return value }
+        throw syntaxError("number does not fit Int64")
+    }
+
+    func uint64() throws -> UInt64 {
+        let (range, integral) = try numberToken(UInt64.self)
+        if integral && range.count <= 18 {
+            let value = parseInteger(range)
+            guard value >= 0 else { throw syntaxError("\(value) does not fit UInt64") }
+            return UInt64(value)
+        }
+        if integral, let value = UInt64(text(range)) { return value }
+        if !integral, let value = UInt64(try exactInteger(range).description) { return value }
+        throw syntaxError("number does not fit UInt64")
+    }
+
+    /// Reads the value at `start` (a whole token, as the container recorded it).
+    func value<T: Decodable>(_ type: T.Type, at start: Int, path: CodingPathNode?) throws -> T {
+        position = start
+        do {
+            if let value = try primitive(type) { return value }
+        } catch let error as DecodingError {
+            throw error.at(path)
+        }
+        // The types `JSONEncoder` writes its own way (its default strategies).
+        if type == Data.self {
+            guard let data = Data(base64Encoded: try string()) else { throw syntaxError("string is not Base64", path: path) }
+            return data as! T
+        }
+        if type == URL.self {
+            guard let url = URL(string: try string()) else { throw syntaxError("string is not a URL", path: path) }
+            return url as! T
+        }
+        if type == Decimal.self {
+            let (range, _) = try numberToken(Decimal.self)
+            guard let value = Decimal(string: text(range), locale: nil) else {
+                throw syntaxError("bad number", path: path)
+            }
+            return value as! T
+        }
+        return try T(from: JSONValueDecoder(reader: self, start: start, path: path))
+    }
+}
+
+extension DecodingError {
+    /// The same error with `path` as its coding path (primitive reads do not know where they are).
+    func at(_ path: CodingPathNode?) -> DecodingError {
+        guard let path else { return self }
+        switch self {
+        case .typeMismatch(let type, let context):
+            return .typeMismatch(type, DecodingError.Context(codingPath: CodingPathNode.path(path), debugDescription: context.debugDescription))
+        case .dataCorrupted(let context):
+            return .dataCorrupted(DecodingError.Context(codingPath: CodingPathNode.path(path), debugDescription: context.debugDescription))
+        default: return self
+        }
+    }
+}
+
+/// The `Decoder` handed to a value's `init(from:)`: the value's first byte. (Three words: the `any Decoder`
+/// holding it needs no allocation.)
+struct JSONValueDecoder: Decoder {
+    let reader: JSONPayloadReader
+    let start: Int
+    let path: CodingPathNode?
+
+    var codingPath: [any CodingKey] { CodingPathNode.path(path) }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        reader.position = start
+        return KeyedDecodingContainer(JSONKeyedDecoder<Key>(reader: reader, fields: try reader.openObject(path: path), path: path))
+    }
+
+    func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        reader.position = start
+        return JSONUnkeyedDecoder(reader: reader, elements: try reader.openArray(path: path), path: path)
+    }
+
+    func singleValueContainer() throws -> any SingleValueDecodingContainer { JSONSingleValueDecoder(decoder: self) }
+}
+
+struct JSONKeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
+    let reader: JSONPayloadReader
+    let fields: Range<Int>
+    let path: CodingPathNode?
+
+    var codingPath: [any CodingKey] { CodingPathNode.path(path) }
+
+    var allKeys: [Key] { fields.compactMap { Key(stringValue: reader.keyText($0)) } }
+
+    private func find(_ name: String) -> Int? {
+        let reader = self.reader
+        return reader.fields.find(name, in: fields, payload: reader.payload) { reader.escapedKey($0, equals: $1) }
+    }
+
+    func contains(_ key: Key) -> Bool { find(key.stringValue) != nil }
+
+    private func missing(_ key: Key) -> DecodingError {
+        .keyNotFound(key, DecodingError.Context(codingPath: codingPath, debugDescription: "no field \"\(key.stringValue)\" in the JSON object"))
+    }
+
+    /// Where the value of `key` starts; throws when the field is absent.
+    private func start(_ key: Key) throws -> Int {
+        guard let field = find(key.stringValue) else { throw missing(key) }
+        return reader.fields.value(field)!.lowerBound
+    }
+
+    func decodeNil(forKey key: Key) throws -> Bool { reader.isNull(at: try start(key)) }
+
+    /// A field that must hold a value (not null), read by `body` at its start.
+    @inline(__always) private func required<T>(_ key: Key, _ body: (JSONPayloadReader) throws -> T) throws -> T {
+        let start = try start(key)
+        guard !reader.isNull(at: start) else {
+            throw DecodingError.valueNotFound(T.self, DecodingError.Context(codingPath: codingPath + [key], debugDescription: "field is null"))
+        }
+        reader.position = start
+        do {
+            return try body(reader)
+        } catch let error as DecodingError {
+            throw error.at(CodingPathNode(path, key))
+        }
+    }
+
+    /// A field's value, nil when the field is absent or null.
+    @inline(__always) private func optional<T>(_ key: Key, _ body: (JSONPayloadReader) throws -> T) throws -> T? {
+        guard let field = find(key.stringValue) else { return nil }
+        let start = reader.fields.value(field)!.lowerBound
+        guard !reader.isNull(at: start) else { return nil }
+        reader.position = start
+        do {
+            return try body(reader)
+        } catch let error as DecodingError {
+            throw error.at(CodingPathNode(path, key))
+        }
+    }
+
+    func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try required(key) { try $0.bool() } }
+    func decode(_ type: String.Type, forKey key: Key) throws -> String { try required(key) { try $0.string() } }
+    func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try required(key) { try $0.double() } }
+    func decode(_ type: Float.Type, forKey key: Key) throws -> Float { try required(key) { try $0.float() } }
+    func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try required(key) { try $0.signed(Int.self) } }
+    func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 { try required(key) { try $0.signed(Int8.self) } }
+    func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 { try required(key) { try $0.signed(Int16.self) } }
+    func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 { try required(key) { try $0.signed(Int32.self) } }
+    func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 { try required(key) { try $0.int64() } }
+    func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt { try required(key) { try $0.unsigned(UInt.self) } }
+    func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 { try required(key) { try $0.unsigned(UInt8.self) } }
+    func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 { try required(key) { try $0.unsigned(UInt16.self) } }
+    func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 { try required(key) { try $0.unsigned(UInt32.self) } }
+    func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 { try required(key) { try $0.uint64() } }
+
+    func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? { try optional(key) { try $0.bool() } }
+    func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? { try optional(key) { try $0.string() } }
+    func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? { try optional(key) { try $0.double() } }
+    func decodeIfPresent(_ type: Float.Type, forKey key: Key) throws -> Float? { try optional(key) { try $0.float() } }
+    func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try optional(key) { try $0.signed(Int.self) } }
+    func decodeIfPresent(_ type: Int8.Type, forKey key: Key) throws -> Int8? { try optional(key) { try $0.signed(Int8.self) } }
+    func decodeIfPresent(_ type: Int16.Type, forKey key: Key) throws -> Int16? { try optional(key) { try $0.signed(Int16.self) } }
+    func decodeIfPresent(_ type: Int32.Type, forKey key: Key) throws -> Int32? { try optional(key) { try $0.signed(Int32.self) } }
+    func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? { try optional(key) { try $0.int64() } }
+    func decodeIfPresent(_ type: UInt.Type, forKey key: Key) throws -> UInt? { try optional(key) { try $0.unsigned(UInt.self) } }
+    func decodeIfPresent(_ type: UInt8.Type, forKey key: Key) throws -> UInt8? { try optional(key) { try $0.unsigned(UInt8.self) } }
+    func decodeIfPresent(_ type: UInt16.Type, forKey key: Key) throws -> UInt16? { try optional(key) { try $0.unsigned(UInt16.self) } }
+    func decodeIfPresent(_ type: UInt32.Type, forKey key: Key) throws -> UInt32? { try optional(key) { try $0.unsigned(UInt32.self) } }
+    func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? { try optional(key) { try $0.uint64() } }
+
+    /// Any other type, `Optional`s included (an `Optional` reads null itself, as with `JSONDecoder`).
+    func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
+        try reader.value(type, at: try start(key), path: CodingPathNode(path, key))
+    }
+
+    func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard let field = find(key.stringValue) else { return nil }
+        let start = reader.fields.value(field)!.lowerBound
+        guard !reader.isNull(at: start) else { return nil }
+        return try reader.value(type, at: start, path: CodingPathNode(path, key))
+    }
+
+    private func fieldDecoder(_ key: any CodingKey) throws -> JSONValueDecoder {
+        guard let field = find(key.stringValue) else {
+            throw DecodingError.keyNotFound(key, DecodingError.Context(codingPath: codingPath, debugDescription: "no field \"\(key.stringValue)\" in the JSON object"))
+        }
+        return JSONValueDecoder(reader: reader, start: reader.fields.value(field)!.lowerBound, path: CodingPathNode(path, key))
+    }
+
+    func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
+        try fieldDecoder(key).container(keyedBy: type)
+    }
+
+    func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer { try fieldDecoder(key).unkeyedContainer() }
+
+    func superDecoder() throws -> any Decoder { try fieldDecoder(PayloadKey(superKey)) }
+    func superDecoder(forKey key: Key) throws -> any Decoder { try fieldDecoder(key) }
+}
+
+struct JSONUnkeyedDecoder: UnkeyedDecodingContainer {
+    let reader: JSONPayloadReader
+    let elements: Range<Int>
+    let path: CodingPathNode?
+    var currentIndex = 0
+
+    var codingPath: [any CodingKey] { CodingPathNode.path(path) }
+    var count: Int? { elements.count }
+    var isAtEnd: Bool { currentIndex >= elements.count }
+
+    /// The next element's start, and its path.
+    private mutating func next(_ type: Any.Type) throws -> (Int, CodingPathNode) {
+        guard !isAtEnd else {
+            throw DecodingError.valueNotFound(type, DecodingError.Context(codingPath: codingPath, debugDescription: "no more elements"))
+        }
+        defer { currentIndex += 1 }
+        return (reader.fields.value(elements.lowerBound + currentIndex)!.lowerBound, CodingPathNode(path, PayloadKey(index: currentIndex)))
+    }
+
+    mutating func decodeNil() throws -> Bool {
+        guard !isAtEnd, reader.isNull(at: reader.fields.value(elements.lowerBound + currentIndex)!.lowerBound) else { return false }
+        currentIndex += 1
+        return true
+    }
+
+    mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        let (start, path) = try next(type)
+        return try reader.value(type, at: start, path: path)
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+        let (start, path) = try next([String: Any].self)
+        return try JSONValueDecoder(reader: reader, start: start, path: path).container(keyedBy: type)
+    }
+
+    mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
+        let (start, path) = try next([Any].self)
+        return try JSONValueDecoder(reader: reader, start: start, path: path).unkeyedContainer()
+    }
+
+    mutating func superDecoder() throws -> any Decoder {
+        let (start, path) = try next(Any.self)
+        return JSONValueDecoder(reader: reader, start: start, path: path)
+    }
+}
+
+struct JSONSingleValueDecoder: SingleValueDecodingContainer {
+    let decoder: JSONValueDecoder
+    var codingPath: [any CodingKey] { decoder.codingPath }
+
+    func decodeNil() -> Bool { decoder.reader.isNull(at: decoder.start) }
+
+    func decode<T: Decodable>(_ type: T.Type) throws -> T { try decoder.reader.value(type, at: decoder.start, path: decoder.path) }
+}

@@ -1,0 +1,213 @@
+import Foundation
+
+// What the JSON and binary payload decoders share: coding paths built only for errors, the field tables of keyed
+// containers, and the reading of primitives by type identity.
+//
+// Both decoders read a payload in place (an `UnsafeRawBufferPointer` valid for the whole decode) through one
+// reader object per decode. `Codable` reaches a keyed container's fields through a box the standard library
+// allocates and calls through a protocol generic over the key type, so each container keeps that generic layer
+// thin: it takes the key's `stringValue` and hands it to non-generic code.
+
+/// A coding path as a chain of nodes, turned into `[any CodingKey]` only when an error or a caller asks for it.
+final class CodingPathNode {
+    let parent: CodingPathNode?
+    let key: any CodingKey
+
+    init(_ parent: CodingPathNode?, _ key: any CodingKey) {
+        self.parent = parent
+        self.key = key
+    }
+
+    static func path(_ node: CodingPathNode?) -> [any CodingKey] {
+        var keys: [any CodingKey] = []
+        var node = node
+        while let current = node {
+            keys.append(current.key)
+            node = current.parent
+        }
+        return keys.reversed()
+    }
+}
+
+/// A key made from a string or an index (coding paths, `allKeys`, `superDecoder()`).
+struct PayloadKey: CodingKey {
+    var stringValue: String
+    var intValue: Int?
+    init(_ string: String) { stringValue = string }
+    init(index: Int) {
+        stringValue = "Index \(index)"
+        intValue = index
+    }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) {
+        stringValue = "\(intValue)"
+        self.intValue = intValue
+    }
+}
+
+/// The field name `superEncoder()` / `superDecoder()` use, as `JSONEncoder` does.
+let superKey = "super"
+
+/// The fields of every keyed container a decode has opened: four integers per field (key start, key end, value
+/// start, value end; offsets into the payload; value start -1 for a nil value). A container owns a contiguous run
+/// of entries. Lookups compare the key's UTF-8 with the stored key bytes and start after the field found last, so
+/// fields read in the order they were written cost one compare each, and a dictionary's keys, read in `allKeys`
+/// order, one each too. (Raw storage: an array's uniqueness and bounds checks cost more than the lookups.)
+struct FieldTable: ~Copyable {
+    private var storage: UnsafeMutablePointer<Int>
+    private var capacity = 16
+    private(set) var count = 0
+    private var last = -1
+
+    init() { storage = .allocate(capacity: 4 * 16) }
+    deinit { storage.deallocate() }
+
+    /// Adds a field; `escaped` marks a key whose stored bytes are not its text (a JSON key with escapes), compared
+    /// by the caller's `equalEscaped`.
+    mutating func append(key: Range<Int>, value: Range<Int>?, escaped: Bool = false) {
+        if count == capacity {
+            let grown = UnsafeMutablePointer<Int>.allocate(capacity: 8 * capacity)
+            grown.moveInitialize(from: storage, count: 4 * count)
+            storage.deallocate()
+            storage = grown
+            capacity *= 2
+        }
+        let entry = storage + 4 * count
+        entry[0] = key.lowerBound
+        entry[1] = escaped ? ~key.upperBound : key.upperBound
+        entry[2] = value?.lowerBound ?? -1
+        entry[3] = value?.upperBound ?? -1
+        count += 1
+    }
+
+    func key(_ field: Int) -> Range<Int> {
+        let end = storage[4 * field + 1]
+        return storage[4 * field]..<(end < 0 ? ~end : end)
+    }
+
+    func isEscaped(_ field: Int) -> Bool { storage[4 * field + 1] < 0 }
+
+    /// nil: the field's value is nil.
+    func value(_ field: Int) -> Range<Int>? {
+        let start = storage[4 * field + 2]
+        return start < 0 ? nil : start..<storage[4 * field + 3]
+    }
+
+    /// The field of `fields` whose key is `name`: stored bytes equal to its UTF-8, or for an escaped key, what
+    /// `equalEscaped` says.
+    mutating func find(
+        _ name: String, in fields: Range<Int>, payload: UnsafeRawBufferPointer, equalEscaped: (Int, String) -> Bool = { _, _ in false }
+    ) -> Int? {
+        guard !fields.isEmpty else { return nil }
+        var utf8 = name
+        let found = utf8.withUTF8 { wanted -> Int? in
+            var i = last + 1 < fields.upperBound && last + 1 >= fields.lowerBound ? last + 1 : fields.lowerBound
+            for _ in 0..<fields.count {
+                let start = storage[4 * i], end = storage[4 * i + 1]
+                if end < 0 {
+                    if equalEscaped(i, name) { return i }
+                } else if end - start == wanted.count
+                    && (wanted.count == 0 || memcmp(payload.baseAddress! + start, wanted.baseAddress!, wanted.count) == 0)
+                {
+                    return i
+                }
+                i = i + 1 == fields.upperBound ? fields.lowerBound : i + 1
+            }
+            return nil
+        }
+        if let found { last = found }
+        return found
+    }
+}
+
+/// The string whose UTF-8 is `bytes`; nil when they are not valid UTF-8. (`String(validating:as:)` is generic
+/// and several times slower on the short strings events are made of.)
+@inline(__always) func utf8String(_ bytes: UnsafeRawBufferPointer) -> String? {
+    let units = bytes.assumingMemoryBound(to: UInt8.self)
+    let text = String(decoding: units, as: UTF8.self)
+    // Decoding repairs invalid UTF-8 with U+FFFD: the text is the bytes exactly when they were valid.
+    if isASCII(bytes) { return text }
+    var copy = text
+    return copy.withUTF8 { $0.count == units.count && memcmp($0.baseAddress!, units.baseAddress!, units.count) == 0 } ? text : nil
+}
+
+@inline(__always) func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    var i = 0
+    var bits: UInt64 = 0
+    while i + 8 <= bytes.count {
+        bits |= bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        i += 8
+    }
+    while i < bytes.count {
+        bits |= UInt64(bytes[i])
+        i += 1
+    }
+    return bits & 0x8080_8080_8080_8080 == 0
+}
+
+/// Reads the primitive types a payload holds directly; shared dispatch by type identity for both codecs.
+protocol PrimitiveReading: AnyObject {
+    func bool() throws -> Bool
+    func string() throws -> String
+    func double() throws -> Double
+    func float() throws -> Float
+    func int64() throws -> Int64
+    func uint64() throws -> UInt64
+    /// An error at the current position.
+    func failure(_ reason: String) -> any Error
+}
+
+extension PrimitiveReading {
+    @inline(__always) func signed<I: FixedWidthInteger & SignedInteger>(_: I.Type) throws -> I {
+        let value = try int64()
+        guard let exact = I(exactly: value) else { throw failure("\(value) does not fit \(I.self)") }
+        return exact
+    }
+
+    @inline(__always) func unsigned<I: FixedWidthInteger & UnsignedInteger>(_: I.Type) throws -> I {
+        let value = try uint64()
+        guard let exact = I(exactly: value) else { throw failure("\(value) does not fit \(I.self)") }
+        return exact
+    }
+
+    /// `type`'s value when `type` is a primitive (compared by identity: a pointer compare, and `unsafeBitCast`
+    /// is exact because `T` is that very type); nil for any other type.
+    func primitive<T>(_ type: T.Type) throws -> T? {
+        let id = ObjectIdentifier(type)
+        if id == ObjectIdentifier(String.self) { return unsafeBitCast(try string(), to: T.self) }
+        if id == ObjectIdentifier(Int.self) { return unsafeBitCast(try signed(Int.self), to: T.self) }
+        if id == ObjectIdentifier(Bool.self) { return unsafeBitCast(try bool(), to: T.self) }
+        if id == ObjectIdentifier(Double.self) { return unsafeBitCast(try double(), to: T.self) }
+        if id == ObjectIdentifier(Int64.self) { return unsafeBitCast(try int64(), to: T.self) }
+        if id == ObjectIdentifier(UInt64.self) { return unsafeBitCast(try uint64(), to: T.self) }
+        if id == ObjectIdentifier(Int32.self) { return unsafeBitCast(try signed(Int32.self), to: T.self) }
+        if id == ObjectIdentifier(UInt32.self) { return unsafeBitCast(try unsigned(UInt32.self), to: T.self) }
+        if id == ObjectIdentifier(UInt.self) { return unsafeBitCast(try unsigned(UInt.self), to: T.self) }
+        if id == ObjectIdentifier(Int16.self) { return unsafeBitCast(try signed(Int16.self), to: T.self) }
+        if id == ObjectIdentifier(UInt16.self) { return unsafeBitCast(try unsigned(UInt16.self), to: T.self) }
+        if id == ObjectIdentifier(Int8.self) { return unsafeBitCast(try signed(Int8.self), to: T.self) }
+        if id == ObjectIdentifier(UInt8.self) { return unsafeBitCast(try unsigned(UInt8.self), to: T.self) }
+        if id == ObjectIdentifier(Float.self) { return unsafeBitCast(try float(), to: T.self) }
+        return nil
+    }
+}
+
+/// Lets a decoder see through `Optional` where `Codable` itself has no way to mark presence.
+protocol PayloadOptional {
+    static var wrappedType: Any.Type { get }
+    static var absent: Self { get }
+    static func wrapping(_ value: Any) -> Self
+    var wrapped: Any? { get }
+}
+
+extension Optional: PayloadOptional {
+    static var wrappedType: Any.Type { Wrapped.self }
+    static var absent: Self { nil }
+    static func wrapping(_ value: Any) -> Self { .some(value as! Wrapped) }
+    var wrapped: Any? {
+        switch self {
+        case .some(let value): value
+        case .none: nil
+        }
+    }
+}
