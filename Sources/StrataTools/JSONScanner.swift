@@ -1,13 +1,10 @@
-/// A strict RFC 8259 JSON scanner over UTF-8 bytes: validates values, decodes strings and integers, and hands
-/// out the exact byte range of any value (so a payload can be carried verbatim, byte for byte). Nesting is
-/// limited, so hostile input cannot exhaust the stack.
-struct JSONScanner {
-    struct Failure: Error, Equatable {
-        var offset: Int
-        var reason: String
-    }
+import StrataStorage
 
-    static let depthMax = 256
+/// A strict RFC 8259 JSON scanner over a line's bytes, for `strata import`: validates values, decodes strings and
+/// integers, and hands out the exact byte range of any value (so a payload can be carried verbatim, byte for
+/// byte). The tokens themselves are `JSONSyntax`'s, shared with the JSON event codec.
+struct JSONScanner {
+    typealias Failure = JSONSyntax.Failure
 
     let bytes: [UInt8]
     private(set) var position: Int
@@ -21,10 +18,18 @@ struct JSONScanner {
 
     func fail(_ reason: String) -> Failure { Failure(offset: position, reason: reason) }
 
+    /// Runs a `JSONSyntax` reader at `position` and moves `position` past what it read.
+    private mutating func syntax<T>(_ read: (UnsafeRawBufferPointer, inout Int) throws(Failure) -> T) throws(Failure) -> T {
+        var at = position
+        let result = bytes.withUnsafeBytes { raw in Result { () throws(Failure) in try read(raw, &at) } }
+        position = at
+        return try result.get()
+    }
+
     mutating func skipWhitespace() {
-        while position < bytes.count, bytes[position] == 0x20 || bytes[position] == 0x09 || bytes[position] == 0x0A || bytes[position] == 0x0D {
-            position += 1
-        }
+        var at = position
+        bytes.withUnsafeBytes { JSONSyntax.skipWhitespace($0, &at) }
+        position = at
     }
 
     /// Consumes `byte` (after whitespace) or fails.
@@ -48,70 +53,11 @@ struct JSONScanner {
     }
 
     /// Validates one value and returns its byte range.
-    mutating func skipValue(depth: Int = 0) throws(Failure) -> Range<Int> {
-        guard depth < Self.depthMax else { throw fail("nesting deeper than \(Self.depthMax)") }
-        guard let first = peek() else { throw fail("expected a value") }
+    mutating func skipValue() throws(Failure) -> Range<Int> {
+        skipWhitespace()
         let start = position
-        switch first {
-        case UInt8(ascii: "{"):
-            position += 1
-            if !consume(UInt8(ascii: "}")) {
-                repeat {
-                    guard peek() == UInt8(ascii: "\"") else { throw fail("expected an object key") }
-                    _ = try parseString()
-                    try expect(UInt8(ascii: ":"), "':'")
-                    _ = try skipValue(depth: depth + 1)
-                } while consume(UInt8(ascii: ","))
-                try expect(UInt8(ascii: "}"), "',' or '}'")
-            }
-        case UInt8(ascii: "["):
-            position += 1
-            if !consume(UInt8(ascii: "]")) {
-                repeat { _ = try skipValue(depth: depth + 1) } while consume(UInt8(ascii: ","))
-                try expect(UInt8(ascii: "]"), "',' or ']'")
-            }
-        case UInt8(ascii: "\""):
-            _ = try parseString()
-        case UInt8(ascii: "t"): try literal("true")
-        case UInt8(ascii: "f"): try literal("false")
-        case UInt8(ascii: "n"): try literal("null")
-        default:
-            try skipNumber()
-        }
+        try syntax { raw, at throws(Failure) in try JSONSyntax.skipValue(raw, &at) }
         return start..<position
-    }
-
-    private mutating func literal(_ word: StaticString) throws(Failure) {
-        let count = word.utf8CodeUnitCount
-        guard position + count <= bytes.count else { throw fail("expected \(word)") }
-        for i in 0..<count where bytes[position + i] != word.utf8Start[i] { throw fail("expected \(word)") }
-        position += count
-    }
-
-    private mutating func digits() -> Int {
-        let start = position
-        while position < bytes.count, bytes[position] >= 0x30, bytes[position] <= 0x39 { position += 1 }
-        return position - start
-    }
-
-    /// -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
-    private mutating func skipNumber() throws(Failure) {
-        if position < bytes.count, bytes[position] == UInt8(ascii: "-") { position += 1 }
-        guard position < bytes.count, bytes[position] >= 0x30, bytes[position] <= 0x39 else { throw fail("expected a value") }
-        if bytes[position] == 0x30 {
-            position += 1
-        } else {
-            _ = digits()
-        }
-        if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
-            position += 1
-            guard digits() > 0 else { throw fail("expected digits after '.'") }
-        }
-        if position < bytes.count, bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E") {
-            position += 1
-            if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") { position += 1 }
-            guard digits() > 0 else { throw fail("expected digits in the exponent") }
-        }
     }
 
     /// A JSON integer without fraction or exponent, within Int64.
@@ -129,91 +75,30 @@ struct JSONScanner {
         return value
     }
 
-    /// A string (the scanner is at its opening quote), escapes decoded. Control characters must be escaped and
-    /// the bytes must be valid UTF-8.
+    /// A string (the scanner is at its opening quote, after whitespace), escapes decoded. Control characters must
+    /// be escaped and the bytes must be valid UTF-8.
     mutating func parseString() throws(Failure) -> String {
-        try expect(UInt8(ascii: "\""), "a string")
-        var out: [UInt8] = []
-        var runStart = position
-        while true {
-            guard position < bytes.count else { throw fail("unterminated string") }
-            let byte = bytes[position]
-            if byte == UInt8(ascii: "\"") {
-                out += bytes[runStart..<position]
-                position += 1
-                break
-            }
-            if byte < 0x20 { throw fail("control character in a string") }
-            if byte != UInt8(ascii: "\\") {
-                position += 1
-                continue
-            }
-            out += bytes[runStart..<position]
-            position += 1
-            guard position < bytes.count else { throw fail("unterminated escape") }
-            let escape = bytes[position]
-            position += 1
-            switch escape {
-            case UInt8(ascii: "\""): out.append(0x22)
-            case UInt8(ascii: "\\"): out.append(0x5C)
-            case UInt8(ascii: "/"): out.append(0x2F)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                var scalar = try hex4()
-                if scalar >= 0xD800 && scalar < 0xDC00 {
-                    guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u") else {
-                        throw fail("unpaired surrogate")
-                    }
-                    position += 2
-                    let low = try hex4()
-                    guard low >= 0xDC00 && low < 0xE000 else { throw fail("unpaired surrogate") }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                } else if scalar >= 0xDC00 && scalar < 0xE000 {
-                    throw fail("unpaired surrogate")
-                }
-                out += Array(String(Character(Unicode.Scalar(scalar)!)).utf8)
-            default:
-                throw fail("invalid escape")
-            }
-            runStart = position
+        skipWhitespace()
+        return try syntax { raw, at throws(Failure) in
+            let (range, escaped) = try JSONSyntax.scanString(raw, &at)
+            let text = escaped ? try JSONSyntax.unescape(raw, range) : Array(raw[range])
+            return String(decoding: text, as: UTF8.self)  // checked UTF-8 by the scan
         }
-        guard let string = String(validating: out, as: UTF8.self) else { throw fail("invalid UTF-8 in a string") }
-        return string
-    }
-
-    private mutating func hex4() throws(Failure) -> UInt32 {
-        guard position + 4 <= bytes.count else { throw fail("truncated \\u escape") }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let c = bytes[position]
-            let digit: UInt32
-            switch c {
-            case 0x30...0x39: digit = UInt32(c - 0x30)
-            case 0x41...0x46: digit = UInt32(c - 0x41 + 10)
-            case 0x61...0x66: digit = UInt32(c - 0x61 + 10)
-            default: throw fail("invalid \\u escape")
-            }
-            value = value << 4 | digit
-            position += 1
-        }
-        return value
     }
 
     /// Whether `bytes` are exactly one JSON value (surrounding whitespace allowed) in valid UTF-8.
     static func isValidJSON(_ bytes: [UInt8]) -> Bool {
-        guard String(validating: bytes, as: UTF8.self) != nil else { return false }
-        var scanner = JSONScanner(bytes)
-        do {
-            _ = try scanner.skipValue()
-        } catch {
-            return false
+        bytes.withUnsafeBytes { raw in
+            guard isValidUTF8(raw) else { return false }
+            var at = 0
+            do throws(Failure) {
+                try JSONSyntax.skipValue(raw, &at)
+            } catch {
+                return false
+            }
+            JSONSyntax.skipWhitespace(raw, &at)
+            return at == raw.count
         }
-        scanner.skipWhitespace()
-        return scanner.isAtEnd
     }
 }
 

@@ -1,3 +1,5 @@
+import StrataStorage
+
 // Decoding of BinaryEventCodec payloads (the layout is in BinaryEventCodec.swift), in place.
 //
 // One `BinaryPayloadReader` per decode. Every value is read from `position` without passing `limit`, and leaves

@@ -1,4 +1,5 @@
 import Foundation
+import StrataStorage
 
 // Decoding of JSON payloads (RFC 8259) in place, for `JSONEventCodec`: what Foundation's `JSONEncoder` writes
 // decodes to the same values Foundation's `JSONDecoder` gives (default strategies: `Data` as Base64, `Date` as
@@ -9,9 +10,6 @@ import Foundation
 
 /// One decode of one JSON payload.
 final class JSONPayloadReader: PrimitiveReading {
-    /// How deep arrays and objects may nest: a hostile payload must not exhaust the stack.
-    static let depthMax = 256
-
     let payload: UnsafeRawBufferPointer
     // Unchecked exclusivity: a reader belongs to one decode, run synchronously on one thread, and no access to
     // these properties overlaps another. Dynamic checks cost more than the reads they guard.
@@ -54,163 +52,47 @@ final class JSONPayloadReader: PrimitiveReading {
 
     @inline(__always) var byte: UInt8 { position < payload.count ? payload[position] : 0 }
 
-    @inline(__always) func skipWhitespace() {
-        while position < payload.count {
-            switch payload[position] {
-            case 0x20, 0x0A, 0x0D, 0x09: position += 1
-            default: return
-            }
+    /// A `JSONSyntax` token reader at `position`, its failure as a `DecodingError`.
+    @inline(__always) private func syntax<T>(_ read: (UnsafeRawBufferPointer, inout Int) throws(JSONSyntax.Failure) -> T) throws -> T {
+        do {
+            return try read(payload, &position)
+        } catch {
+            position = error.offset
+            throw syntaxError(error.reason)
         }
     }
+
+    @inline(__always) func skipWhitespace() { JSONSyntax.skipWhitespace(payload, &position) }
 
     @inline(__always) func expect(_ character: UInt8, _ what: String) throws {
         guard byte == character else { throw syntaxError(position < payload.count ? "expected \(what)" : "ends early, expected \(what)") }
         position += 1
     }
 
-    /// Scans a string token from its opening quote and checks it (escapes, UTF-8); leaves `position` after the
-    /// closing quote. Returns the content's range and whether it holds escapes. Control characters must be
-    /// escaped (RFC 8259).
+    /// A string token from its opening quote, checked whole: its content's range and whether it holds escapes.
     func scanString() throws -> (Range<Int>, escaped: Bool) {
-        try expect(0x22, "a string")
-        let start = position
-        var escaped = false
-        var bits: UInt8 = 0
-        while position < payload.count {
-            let c = payload[position]
-            if c == 0x22 {
-                position += 1
-                let range = start..<(position - 1)
-                if escaped {
-                    _ = try unescape(range)
-                } else if bits & 0x80 != 0 {
-                    guard utf8String(UnsafeRawBufferPointer(rebasing: payload[range])) != nil else { throw syntaxError("string is not UTF-8") }
-                }
-                return (range, escaped)
-            }
-            if c == 0x5C {
-                escaped = true
-                position += 2
-                continue
-            }
-            guard c >= 0x20 else { throw syntaxError("control character in a string") }
-            bits |= c
-            position += 1
-        }
-        throw syntaxError("unterminated string")
+        try syntax { payload, at throws(JSONSyntax.Failure) in try JSONSyntax.scanString(payload, &at) }
     }
 
     /// The text of a string's content with its escapes resolved.
     func unescape(_ range: Range<Int>) throws -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(range.count)
-        var i = range.lowerBound
-        func hex4(_ at: Int) throws -> UInt32 {
-            guard at + 4 <= range.upperBound else { throw syntaxError("short \\u escape") }
-            var value: UInt32 = 0
-            for j in at..<(at + 4) {
-                let c = payload[j]
-                let digit: UInt32
-                switch c {
-                case 0x30...0x39: digit = UInt32(c - 0x30)
-                case 0x41...0x46: digit = UInt32(c - 0x41 + 10)
-                case 0x61...0x66: digit = UInt32(c - 0x61 + 10)
-                default: throw syntaxError("bad \\u escape")
-                }
-                value = value << 4 | digit
-            }
-            return value
-        }
-        while i < range.upperBound {
-            let c = payload[i]
-            guard c == 0x5C else {
-                out.append(c)
-                i += 1
-                continue
-            }
-            guard i + 1 < range.upperBound else { throw syntaxError("escape at the end of a string") }
-            let e = payload[i + 1]
-            i += 2
-            switch e {
-            case 0x22, 0x5C, 0x2F: out.append(e)
-            case 0x62: out.append(0x08)
-            case 0x66: out.append(0x0C)
-            case 0x6E: out.append(0x0A)
-            case 0x72: out.append(0x0D)
-            case 0x74: out.append(0x09)
-            case 0x75:
-                var scalar = try hex4(i)
-                i += 4
-                if (0xD800..<0xDC00).contains(scalar) {
-                    // A high surrogate must be followed by an escaped low one.
-                    guard i + 6 <= range.upperBound, payload[i] == 0x5C, payload[i + 1] == 0x75 else { throw syntaxError("lone surrogate") }
-                    let low = try hex4(i + 2)
-                    guard (0xDC00..<0xE000).contains(low) else { throw syntaxError("lone surrogate") }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    i += 6
-                } else if (0xDC00..<0xE000).contains(scalar) {
-                    throw syntaxError("lone surrogate")
-                }
-                out.append(contentsOf: String(Unicode.Scalar(scalar)!).utf8)
-            default: throw syntaxError("bad escape")
-            }
-        }
-        return try out.withUnsafeBytes { bytes in
-            guard let text = utf8String(bytes) else { throw syntaxError("string is not UTF-8") }
-            return text
-        }
+        let text = try syntax { payload, _ throws(JSONSyntax.Failure) in try JSONSyntax.unescape(payload, range) }
+        return String(decoding: text, as: UTF8.self)  // checked UTF-8 by `unescape`
     }
 
-    /// Scans a number token (RFC 8259 grammar); leaves `position` after it. Returns whether it is an integer
-    /// (no fraction, no exponent).
+    /// A number token; whether it is an integer.
     func scanNumber() throws -> Bool {
-        let start = position
-        if byte == 0x2D { position += 1 }
-        func digits() -> Int {
-            let first = position
-            while position < payload.count, payload[position] &- 0x30 < 10 { position += 1 }
-            return position - first
-        }
-        let integerDigits = digits()
-        guard integerDigits > 0 else { throw syntaxError("bad number") }
-        guard integerDigits == 1 || payload[position - integerDigits] != 0x30 else {
-            position = start
-            throw syntaxError("number with a leading zero")
-        }
-        var integral = true
-        if byte == 0x2E {
-            position += 1
-            guard digits() > 0 else { throw syntaxError("bad number") }
-            integral = false
-        }
-        if byte == 0x65 || byte == 0x45 {
-            position += 1
-            if byte == 0x2B || byte == 0x2D { position += 1 }
-            guard digits() > 0 else { throw syntaxError("bad number") }
-            integral = false
-        }
-        return integral
+        try syntax { payload, at throws(JSONSyntax.Failure) in try JSONSyntax.scanNumber(payload, &at) }
     }
 
     /// Checks a value's syntax from `position` and leaves `position` after it.
     func skipValue() throws {
-        switch byte {
-        case 0x22: _ = try scanString()
-        case 0x7B: _ = try openObject(path: nil, recordFields: false)
-        case 0x5B: _ = try openArray(path: nil, recordElements: false)
-        case 0x74: try literal("true")
-        case 0x66: try literal("false")
-        case 0x6E: try literal("null")
-        default: _ = try scanNumber()
-        }
+        let depth = self.depth
+        try syntax { payload, at throws(JSONSyntax.Failure) in try JSONSyntax.skipValue(payload, &at, depth: depth) }
     }
 
     func literal(_ word: StaticString) throws {
-        let count = word.utf8CodeUnitCount
-        guard payload.count - position >= count, memcmp(payload.baseAddress! + position, word.utf8Start, count) == 0 else {
-            throw syntaxError(position < payload.count ? "unexpected character" : "ends early")
-        }
-        position += count
+        try syntax { payload, at throws(JSONSyntax.Failure) in try JSONSyntax.literal(payload, &at, word) }
     }
 
     func isNull(at start: Int) -> Bool {
@@ -220,13 +102,13 @@ final class JSONPayloadReader: PrimitiveReading {
     // MARK: Containers
 
     private func nest(_ path: CodingPathNode?) throws {
-        guard depth < Self.depthMax else { throw syntaxError("values nest deeper than \(Self.depthMax)", path: path) }
+        guard depth < JSONSyntax.depthMax else { throw syntaxError("values nest deeper than \(JSONSyntax.depthMax)", path: path) }
         depth += 1
     }
 
-    /// Parses the object at `position` (checking every value's syntax), records its fields when asked, leaves
-    /// `position` after it. Returns the fields' run in the table.
-    func openObject(path: CodingPathNode?, recordFields: Bool = true) throws -> Range<Int> {
+    /// Parses the object at `position` (checking every value's syntax), records its fields, leaves `position`
+    /// after it. Returns the fields' run in the table.
+    func openObject(path: CodingPathNode?) throws -> Range<Int> {
         guard byte == 0x7B else { throw typeMismatch([String: Any].self, "an object", path) }
         try nest(path)
         let begin = position
@@ -249,7 +131,7 @@ final class JSONPayloadReader: PrimitiveReading {
             skipWhitespace()
             let start = position
             try skipValue()
-            if recordFields { fields.append(key: key, value: start..<position, escaped: escaped) }
+            fields.append(key: key, value: start..<position, escaped: escaped)
             skipWhitespace()
             if byte == 0x2C {
                 position += 1
@@ -260,8 +142,8 @@ final class JSONPayloadReader: PrimitiveReading {
         }
     }
 
-    /// Parses the array at `position`, records its elements when asked, leaves `position` after it.
-    func openArray(path: CodingPathNode?, recordElements: Bool = true) throws -> Range<Int> {
+    /// Parses the array at `position`, records its elements, leaves `position` after it.
+    func openArray(path: CodingPathNode?) throws -> Range<Int> {
         guard byte == 0x5B else { throw typeMismatch([Any].self, "an array", path) }
         try nest(path)
         let begin = position
@@ -280,7 +162,7 @@ final class JSONPayloadReader: PrimitiveReading {
             skipWhitespace()
             let start = position
             try skipValue()
-            if recordElements { fields.append(key: start..<start, value: start..<position) }
+            fields.append(key: start..<start, value: start..<position)
             skipWhitespace()
             if byte == 0x2C {
                 position += 1

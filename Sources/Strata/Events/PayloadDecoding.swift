@@ -1,4 +1,5 @@
 import Foundation
+import StrataStorage
 
 // What the JSON and binary payload decoders share: coding paths built only for errors, the field tables of keyed
 // containers, and the reading of primitives by type identity.
@@ -118,31 +119,6 @@ struct FieldTable: ~Copyable {
         if let found { last = found }
         return found
     }
-}
-
-/// The string whose UTF-8 is `bytes`; nil when they are not valid UTF-8. (`String(validating:as:)` is generic
-/// and several times slower on the short strings events are made of.)
-@inline(__always) func utf8String(_ bytes: UnsafeRawBufferPointer) -> String? {
-    let units = bytes.assumingMemoryBound(to: UInt8.self)
-    let text = String(decoding: units, as: UTF8.self)
-    // Decoding repairs invalid UTF-8 with U+FFFD: the text is the bytes exactly when they were valid.
-    if isASCII(bytes) { return text }
-    var copy = text
-    return copy.withUTF8 { $0.count == units.count && memcmp($0.baseAddress!, units.baseAddress!, units.count) == 0 } ? text : nil
-}
-
-@inline(__always) func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
-    var i = 0
-    var bits: UInt64 = 0
-    while i + 8 <= bytes.count {
-        bits |= bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-        i += 8
-    }
-    while i < bytes.count {
-        bits |= UInt64(bytes[i])
-        i += 1
-    }
-    return bits & 0x8080_8080_8080_8080 == 0
 }
 
 /// Reads the primitive types a payload holds directly; shared dispatch by type identity for both codecs.
