@@ -128,8 +128,10 @@ public enum AggregateLoadError: Error, Sendable, CustomStringConvertible {
 
 extension EventStore {
     /// Loads an aggregate by folding its events; as of a position (`asOf`) or a version (`throughVersion`) when
-    /// given. (Snapshots, when they exist, will make this a snapshot plus the tail.)
-    public func load<P: AggregateProjector>(
+    /// given. (Snapshots, when they exist, will make this a snapshot plus the tail.) Runs on the caller's executor
+    /// (`nonisolated(nonsending)`): decoding and folding happen where the caller is, without a thread hop — call
+    /// it from a task or a `@concurrent` function to keep long folds off an actor.
+    public nonisolated(nonsending) func load<P: AggregateProjector>(
         _ projector: P.Type, _ key: PartitionKey, codec: any EventCodec = JSONEventCodec(),
         throughVersion: UInt64 = .max, asOf: Position? = nil
     ) async throws -> Aggregate<P> {

@@ -36,9 +36,10 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
 
     /// Runs `command` and returns what it committed. `metadata` (correlation and causation ids, the user) goes on
     /// each of its events, with a new UUID as correlation id when none is given. Throws `CommandError` (domain
-    /// errors come back as `.rejected`) or the store's `EventStoreError`.
+    /// errors come back as `.rejected`) or the store's `EventStoreError`. Runs on the concurrent executor
+    /// (`@concurrent`), whatever actor calls it: commands of different aggregates proceed in parallel.
     @discardableResult
-    public func execute<C: Command>(_ command: C, metadata: RecordMetadata = RecordMetadata()) async throws -> CommandResult<Store.Position> {
+    @concurrent public func execute<C: Command>(_ command: C, metadata: RecordMetadata = RecordMetadata()) async throws -> CommandResult<Store.Position> {
         let key = command.key
         guard key.group == C.Projector.group else {
             throw CommandError.invalidKey(key, "its group is not \(C.Projector.group)")
@@ -86,7 +87,7 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
     }
 
     /// The aggregate now: the cached state plus the events written since, or a full load.
-    func current<P: AggregateProjector>(_ projector: P.Type, _ key: PartitionKey) async throws -> Aggregate<P> {
+    nonisolated(nonsending) func current<P: AggregateProjector>(_ projector: P.Type, _ key: PartitionKey) async throws -> Aggregate<P> {
         let cacheKey = CacheKey(projector: ObjectIdentifier(P.self), key: key)
         var aggregate = cache.withLock { $0[cacheKey] } as? Aggregate<P> ?? Aggregate<P>(key: key)
         let codec = self.codec

@@ -6,7 +6,7 @@ final class KeyedLock<Key: Hashable & Sendable>: Sendable {
     /// For each held key, the continuations waiting for it (absent: free).
     private let waiting = Mutex<[Key: [CheckedContinuation<Void, Never>]]>([:])
 
-    func acquire(_ key: Key) async {
+    nonisolated(nonsending) func acquire(_ key: Key) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let acquired = waiting.withLock { waiting -> Bool in
                 if waiting[key] == nil {
@@ -35,7 +35,7 @@ final class KeyedLock<Key: Hashable & Sendable>: Sendable {
     }
 
     /// Runs `body` holding `key`.
-    func withLock<T>(_ key: Key, _ body: () async throws -> T) async rethrows -> T {
+    nonisolated(nonsending) func withLock<T>(_ key: Key, _ body: () async throws -> T) async rethrows -> T {
         await acquire(key)
         defer { release(key) }
         return try await body()

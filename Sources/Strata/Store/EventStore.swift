@@ -54,6 +54,10 @@ public struct AppendReceipt<Position: Sendable & Comparable>: Sendable {
 /// Events go in as `EventRecord`s and come out as `RecordView`s: borrowed views of the stored bytes, valid only
 /// inside the closure that receives them, so loading an aggregate copies nothing it does not decode.
 ///
+/// The methods are `nonisolated(nonsending)`: they run on the caller's executor (an actor's, the main actor's),
+/// so a read costs no hop to another thread and back — with the closure run where the caller runs. (Waiting for
+/// a durable append suspends the caller as any `await` does.)
+///
 /// `Position` is the backend's token for a place in the global order (DESIGN.md): the native engine's and the
 /// in-memory store's is the 64-bit global sequence; a PostgreSQL backend's would not be.
 public protocol EventStore: AnyObject, Sendable {
@@ -64,17 +68,17 @@ public protocol EventStore: AnyObject, Sendable {
     /// `expecting` is checked first (a stream may be named without events in the batch: a pure check); a failed
     /// check fails the batch with `versionConflict`. Keys are checked against the partition-key rules.
     @discardableResult
-    func append(
+    nonisolated(nonsending) func append(
         _ events: [EventRecord], expecting: [PartitionKey: ExpectedVersion]
     ) async throws(EventStoreError) -> AppendReceipt<Position>
 
     /// The stream's latest version (0: no events).
-    func version(of stream: PartitionKey) async throws(EventStoreError) -> UInt64
+    nonisolated(nonsending) func version(of stream: PartitionKey) async throws(EventStoreError) -> UInt64
 
     /// Calls `body` with the events of `stream` with versions `from...through`, in version order, at most `limit`,
     /// leaving out events after `asOf` (a position: "the stream as it was then"). Returns how many it delivered.
     @discardableResult
-    func readStream(
+    nonisolated(nonsending) func readStream(
         _ stream: PartitionKey, from: UInt64, through: UInt64, asOf: Position?, limit: Int,
         _ body: (RecordView) throws -> Void
     ) async throws -> Int
@@ -82,7 +86,7 @@ public protocol EventStore: AnyObject, Sendable {
     /// Calls `body` with up to `limit` events in global order after `position` (nil: from the start), each with
     /// its position. Returns the position of the last event delivered (nil: none).
     @discardableResult
-    func readAll(
+    nonisolated(nonsending) func readAll(
         after position: Position?, limit: Int, _ body: (RecordView, Position) throws -> Void
     ) async throws -> Position?
 }
@@ -90,18 +94,18 @@ public protocol EventStore: AnyObject, Sendable {
 extension EventStore {
     /// Appends with no expectations.
     @discardableResult
-    public func append(_ events: [EventRecord]) async throws(EventStoreError) -> AppendReceipt<Position> {
+    public nonisolated(nonsending) func append(_ events: [EventRecord]) async throws(EventStoreError) -> AppendReceipt<Position> {
         try await append(events, expecting: [:])
     }
 
     /// The whole stream, in version order.
     @discardableResult
-    public func readStream(_ stream: PartitionKey, _ body: (RecordView) throws -> Void) async throws -> Int {
+    public nonisolated(nonsending) func readStream(_ stream: PartitionKey, _ body: (RecordView) throws -> Void) async throws -> Int {
         try await readStream(stream, from: 1, through: .max, asOf: nil, limit: .max, body)
     }
 
     /// The stream's events as owned values (for tests and tools; hot paths read views).
-    public func streamRecords(
+    public nonisolated(nonsending) func streamRecords(
         _ stream: PartitionKey, from: UInt64 = 1, through: UInt64 = .max, asOf: Position? = nil, limit: Int = .max
     ) async throws -> [StoredRecord] {
         var records: [StoredRecord] = []

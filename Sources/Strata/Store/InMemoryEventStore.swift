@@ -26,7 +26,7 @@ public final class InMemoryEventStore: EventStore {
     }
 
     @discardableResult
-    public func append(
+    public nonisolated(nonsending) func append(
         _ events: [EventRecord], expecting: [PartitionKey: ExpectedVersion]
     ) async throws(EventStoreError) -> AppendReceipt<UInt64> {
         try validateBatch(events, expecting)
@@ -65,7 +65,7 @@ public final class InMemoryEventStore: EventStore {
         }
     }
 
-    public func version(of stream: PartitionKey) async throws(EventStoreError) -> UInt64 {
+    public nonisolated(nonsending) func version(of stream: PartitionKey) async throws(EventStoreError) -> UInt64 {
         try state.withLock { (state) throws(EventStoreError) -> UInt64 in
             guard !state.closed else { throw .closed }
             return UInt64(state.streams[stream]?.count ?? 0)
@@ -73,7 +73,7 @@ public final class InMemoryEventStore: EventStore {
     }
 
     @discardableResult
-    public func readStream(
+    public nonisolated(nonsending) func readStream(
         _ stream: PartitionKey, from: UInt64, through: UInt64, asOf: UInt64?, limit: Int,
         _ body: (RecordView) throws -> Void
     ) async throws -> Int {
@@ -105,7 +105,7 @@ public final class InMemoryEventStore: EventStore {
     }
 
     @discardableResult
-    public func readAll(
+    public nonisolated(nonsending) func readAll(
         after position: UInt64?, limit: Int, _ body: (RecordView, UInt64) throws -> Void
     ) async throws -> UInt64? {
         let frames = try state.withLock { (state) throws(EventStoreError) -> ArraySlice<[UInt8]> in

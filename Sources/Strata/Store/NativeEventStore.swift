@@ -24,7 +24,7 @@ public final class NativeEventStore: EventStore {
     }
 
     @discardableResult
-    public func append(
+    public nonisolated(nonsending) func append(
         _ events: [EventRecord], expecting: [PartitionKey: ExpectedVersion]
     ) async throws(EventStoreError) -> AppendReceipt<UInt64> {
         try validateBatch(events, expecting)
@@ -36,12 +36,12 @@ public final class NativeEventStore: EventStore {
         }
     }
 
-    public func version(of stream: PartitionKey) async throws(EventStoreError) -> UInt64 {
+    public nonisolated(nonsending) func version(of stream: PartitionKey) async throws(EventStoreError) -> UInt64 {
         do throws(StorageError) { return try log.streamVersion(stream) } catch { throw EventStoreError(error) }
     }
 
     @discardableResult
-    public func readStream(
+    public nonisolated(nonsending) func readStream(
         _ stream: PartitionKey, from: UInt64, through: UInt64, asOf: UInt64?, limit: Int,
         _ body: (RecordView) throws -> Void
     ) async throws -> Int {
@@ -49,7 +49,7 @@ public final class NativeEventStore: EventStore {
     }
 
     @discardableResult
-    public func readAll(
+    public nonisolated(nonsending) func readAll(
         after position: UInt64?, limit: Int, _ body: (RecordView, UInt64) throws -> Void
     ) async throws -> UInt64? {
         let reader = log.makeReader(from: (position ?? 0) + 1)
