@@ -2,7 +2,8 @@
 // possible): decoding into structs, enums with payloads, optionals, arrays and dictionaries must return a value
 // or throw, never trap, hang or allocate past the payload's size. A value that decodes must encode and decode
 // again to itself. JSON has an oracle besides: what Strata's decoder accepts, Foundation's `JSONDecoder` must
-// accept as the same value (Foundation is more lenient — a trailing comma — so not the other way round).
+// accept as the same value (Foundation is more lenient — a trailing comma — so not the other way round). And the
+// field path (`FieldDecodable`) must agree with the `Codable` path: the same value, or both refuse.
 import Foundation
 import Strata
 
@@ -47,6 +48,22 @@ struct Payload: Codable, Equatable {
     }
 }
 
+extension Payload: FieldDecodable {
+    init(fields: borrowing PayloadFields) throws {
+        name = try fields.decode(forKey: "name")
+        count = try fields.decode(forKey: "count")
+        small = try fields.decode(forKey: "small")
+        flag = try fields.decode(forKey: "flag")
+        ratio = try fields.decode(forKey: "ratio")
+        note = try fields.decodeIfPresent(forKey: "note")
+        tags = try fields.decode(forKey: "tags")
+        scores = try fields.decode(forKey: "scores")
+        nested = try fields.decode(forKey: "nested")
+        items = try fields.decode(forKey: "items")
+        shape = try fields.decode(forKey: "shape")
+    }
+}
+
 func check<T: Codable & Equatable>(_ type: T.Type, _ bytes: UnsafeRawBufferPointer, _ codec: some EventCodec) {
     guard let value = try? codec.decode(type, from: bytes) else { return }
     let again = try! codec.encode(value)
@@ -63,6 +80,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeRawBufferPointer(start: data, count: size)
     for codec in [BinaryEventCodec() as any EventCodec, JSONEventCodec()] {
         check(Payload.self, bytes, codec)
+        let viaFields = try? codec.decode(fields: Payload.self, from: bytes)
+        let viaCodable = try? codec.decode(Payload.self, from: bytes)
+        precondition(viaFields == viaCodable, "fields read \(String(describing: viaFields)), Codable \(String(describing: viaCodable))")
         check([Inner?].self, bytes, codec)
         check([String: Shape].self, bytes, codec)
         check(String?.self, bytes, codec)

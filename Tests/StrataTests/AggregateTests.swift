@@ -160,6 +160,15 @@ func raw(type: String, version: UInt32, payload: String) -> EventRecord {
         }
     }
 
+    @Test(arguments: Backend.allCases) func theFoldHandsTheStateOverWithoutCopyingIt(_ backend: Backend) async throws {
+        try await backend.withStore { store in
+            try await store.append((1...20).map { try EventRecord(ItemAdded(product: "tea", quantity: $0), key: cart) })
+            let loaded = try await store.load(Counter.self, cart)
+            #expect(loaded.state.box.count == 210)
+            #expect(loaded.state.sharedWhenApplied == 0)
+        }
+    }
+
     /// Loading equals folding the stream's events read one by one, for random histories, at every version.
     @Test(arguments: Backend.allCases) func loadingEqualsABruteForceFold(_ backend: Backend) async throws {
         await propertyCheck(count: backend == .native ? 15 : 40, input: Gen.int(in: 0...999_999).array(of: 1...40)) { steps in
@@ -190,6 +199,28 @@ func raw(type: String, version: UInt32, payload: String) -> EventRecord {
                 }
             }
         }
+    }
+}
+
+/// A projector whose state holds a class instance, to see whether `apply` gets the state's only reference (then
+/// a dictionary or array in a state changes in place instead of being copied for every event).
+enum Counter: AggregateProjector {
+    final class Box: @unchecked Sendable {  // only touched by the fold that owns it, one event at a time
+        var count = 0
+    }
+    struct State: Sendable {
+        var box = Box()
+        var sharedWhenApplied = 0
+    }
+    typealias Events = ItemAdded
+    static let group = "Cart"
+    static let events = EventTypes<ItemAdded>().on(ItemAdded.self) { $0 }
+    static var initialState: State { State() }
+
+    static func apply(_ state: consuming State, _ event: ItemAdded) -> State {
+        if !isKnownUniquelyReferenced(&state.box) { state.sharedWhenApplied += 1 }
+        state.box.count += event.quantity
+        return state
     }
 }
 

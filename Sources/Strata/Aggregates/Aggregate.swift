@@ -70,11 +70,11 @@ public struct Aggregate<Projector: AggregateProjector>: Sendable {
     /// Folds one stored event in (it must be the next of this aggregate's stream). When the event does not
     /// decode, nothing changes; when the projector's `apply` throws, the aggregate is no longer valid (its state
     /// went to `apply`): discard it.
-    public mutating func apply(_ record: RecordView, codec: any EventCodec) throws {
+    @inlinable public mutating func apply(_ record: RecordView, codec: any EventCodec) throws {
         do {
             switch try Projector.events.decode(record, codec: codec) {
-            case .registered(let event): try fold { try Projector.apply($0, event) }
-            case .unregistered(let event): try fold { try Projector.apply($0, unregistered: event) }
+            case .registered(let event): try fold { (state: consuming Projector.State) in try Projector.apply(consume state, event) }
+            case .unregistered(let event): try fold { (state: consuming Projector.State) in try Projector.apply(consume state, unregistered: event) }
             }
         } catch let error as EventDecodingError {
             throw AggregateLoadError.undecodable(error)
@@ -90,11 +90,11 @@ public struct Aggregate<Projector: AggregateProjector>: Sendable {
 
     /// Moves the state into `step` and stores what it returns: the state's storage is referenced once while the
     /// projector changes it, so it is not copied (unless a cache still holds the same state).
-    private mutating func fold(_ step: (consuming Projector.State) throws -> Projector.State) throws {
+    @inlinable mutating func fold(_ step: (consuming Projector.State) throws -> Projector.State) throws {
         try withUnsafeMutablePointer(to: &state) { slot in
             let current = slot.move()
             do {
-                slot.initialize(to: try step(current))
+                slot.initialize(to: try step(consume current))
             } catch {
                 slot.initialize(to: Projector.initialState)
                 throw error
@@ -131,7 +131,7 @@ extension EventStore {
     /// given. (Snapshots, when they exist, will make this a snapshot plus the tail.) Runs on the caller's executor
     /// (`nonisolated(nonsending)`): decoding and folding happen where the caller is, without a thread hop — call
     /// it from a task or a `@concurrent` function to keep long folds off an actor.
-    public nonisolated(nonsending) func load<P: AggregateProjector>(
+    @inlinable public nonisolated(nonsending) func load<P: AggregateProjector>(
         _ projector: P.Type, _ key: PartitionKey, codec: any EventCodec = JSONEventCodec(),
         throughVersion: UInt64 = .max, asOf: Position? = nil
     ) async throws -> Aggregate<P> {

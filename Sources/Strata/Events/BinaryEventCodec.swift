@@ -30,11 +30,7 @@ public struct BinaryEventCodec: EventCodec {
 
     /// Decodes a payload read straight from a record; throws `BinaryCodecError` or `DecodingError`.
     public func decode<E: Decodable>(_ type: E.Type, from bytes: UnsafeRawBufferPointer) throws -> E {
-        guard bytes.first == Self.magic else {
-            throw BinaryCodecError(offset: 0, reason: bytes.isEmpty ? "empty payload" : "not a binary payload (first byte \(bytes[0]))")
-        }
-        guard bytes.count < 1 << 31 else { throw BinaryCodecError(offset: 0, reason: "payload of \(bytes.count) bytes (2 GiB or more)") }
-        let reader = BinaryPayloadReader(bytes, position: 1)
+        let reader = try BinaryPayloadReader(payload: bytes)
         let value = try reader.value(type, path: nil)
         guard reader.position == bytes.count else {
             throw BinaryCodecError(offset: reader.position, reason: "\(bytes.count - reader.position) bytes after the value")

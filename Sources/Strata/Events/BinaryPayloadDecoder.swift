@@ -26,6 +26,15 @@ final class BinaryPayloadReader: PrimitiveReading {
         self.limit = payload.count
     }
 
+    /// A reader of a whole payload, after its magic byte (checked, as is the payload's size: under 2 GiB).
+    convenience init(payload bytes: UnsafeRawBufferPointer) throws(BinaryCodecError) {
+        guard bytes.first == BinaryEventCodec.magic else {
+            throw BinaryCodecError(offset: 0, reason: bytes.isEmpty ? "empty payload" : "not a binary payload (first byte \(bytes[0]))")
+        }
+        guard bytes.count < 1 << 31 else { throw BinaryCodecError(offset: 0, reason: "payload of \(bytes.count) bytes (2 GiB or more)") }
+        self.init(bytes, position: 1)
+    }
+
     func fail(_ reason: String) -> BinaryCodecError { BinaryCodecError(offset: position, reason: reason) }
     func failure(_ reason: String) -> any Error { fail(reason) }
 
@@ -111,6 +120,17 @@ final class BinaryPayloadReader: PrimitiveReading {
         depth += 1
         defer { depth -= 1 }
         return try T(from: BinaryValueDecoder(reader: self, start: position, limit: limit, path: path))
+    }
+
+    /// A keyed field's value, the reader on exactly its bytes. An `Optional` is its field's presence (see the
+    /// encoder): a field with a value holds the wrapped value itself.
+    func fieldValue<T: Decodable>(_ type: T.Type, path: CodingPathNode) throws -> T {
+        if let value = try primitive(type) { return value }
+        if let optional = type as? any PayloadOptional.Type {
+            guard let wrapped = optional.wrappedType as? any Decodable.Type else { throw fail("optional of a type that is not Decodable") }
+            return optional.wrapping(try value(wrapped, path: path)) as! T
+        }
+        return try value(type, path: path)
     }
 
     /// Runs `body` with the reader on exactly `range`, which it must read whole; restores the reader after.
@@ -230,13 +250,14 @@ struct BinaryKeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
         .keyNotFound(key, DecodingError.Context(codingPath: codingPath, debugDescription: "no field \"\(key.stringValue)\" in the binary payload"))
     }
 
+    private func nilValue(_ type: Any.Type, _ key: Key) -> DecodingError {
+        .valueNotFound(type, DecodingError.Context(codingPath: codingPath + [key], debugDescription: "field is nil"))
+    }
+
     /// The value of a field that must be present and not nil, read by `body` from exactly its bytes.
     @inline(__always) private func required<T>(_ key: Key, _ body: (BinaryPayloadReader) throws -> T) throws -> T {
         guard let field = find(key.stringValue) else { throw missing(key) }
-        guard let range = reader.fields.value(field) else {
-            throw DecodingError.valueNotFound(
-                T.self, DecodingError.Context(codingPath: codingPath + [key], debugDescription: "field is nil"))
-        }
+        guard let range = reader.fields.value(field) else { throw nilValue(T.self, key) }
         return try reader.within(range) { try body(reader) }
     }
 
@@ -277,17 +298,13 @@ struct BinaryKeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
     func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? { try optional(key) { try $0.uint64() } }
 
     func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-        // An optional is its field's presence (see the encoder).
-        if let optional = type as? any PayloadOptional.Type {
-            guard let wrapped = optional.wrappedType as? any Decodable.Type else {
-                throw reader.fail("optional of a type that is not Decodable")
-            }
-            guard let value = try self.optional(key, { try $0.value(wrapped, path: CodingPathNode(path, key)) }) else {
-                return optional.absent as! T
-            }
-            return optional.wrapping(value) as! T
+        // An optional is its field's presence (see the encoder): absent or nil reads as nil.
+        let field = find(key.stringValue)
+        guard let field, let range = reader.fields.value(field) else {
+            if let optional = type as? any PayloadOptional.Type { return optional.absent as! T }
+            throw field == nil ? missing(key) : nilValue(T.self, key)
         }
-        return try required(key) { try $0.value(type, path: CodingPathNode(path, key)) }
+        return try reader.within(range) { try reader.fieldValue(type, path: CodingPathNode(path, key)) }
     }
 
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {

@@ -6,6 +6,16 @@ public protocol EventCodec: Sendable {
     func encode<E: Encodable>(_ value: E) throws -> [UInt8]
     /// Decodes strictly: a payload that does not match `type` throws (it never yields default values).
     func decode<E: Decodable>(_ type: E.Type, from bytes: UnsafeRawBufferPointer) throws -> E
+    /// Decodes a `FieldDecodable` type through `init(fields:)`, as strictly. Both built-in codecs do; the default
+    /// decodes it through `Codable` (`decode(_:from:)`).
+    func decode<E: FieldDecodable>(fields type: E.Type, from bytes: UnsafeRawBufferPointer) throws -> E
+}
+
+extension EventCodec {
+    /// Decodes the type through `Codable`: a codec without a field view of its payloads.
+    public func decode<E: FieldDecodable>(fields type: E.Type, from bytes: UnsafeRawBufferPointer) throws -> E {
+        try decode(type, from: bytes)
+    }
 }
 
 /// JSON payloads (the default): what `strata dump` shows as JSON. Encoded by Foundation's `JSONEncoder` (sorted

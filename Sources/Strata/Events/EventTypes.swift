@@ -37,10 +37,18 @@ public struct EventTypes<Value>: Sendable {
 
     /// Registers `E` (its current schema version), turned into `Value` by `wrap`.
     public func on<E: Event>(_ type: E.Type, _ wrap: @escaping @Sendable (E) -> Value) -> Self {
+        register(E.self, wrap) { bytes, codec in wrap(try codec.decode(E.self, from: bytes)) }
+    }
+
+    /// Registers `E` (its current schema version), turned into `Value` by `wrap`, decoded by its fields
+    /// (`FieldDecodable`, the fast path) instead of `Codable`.
+    public func on<E: Event & FieldDecodable>(_ type: E.Type, _ wrap: @escaping @Sendable (E) -> Value) -> Self {
+        register(E.self, wrap) { bytes, codec in wrap(try codec.decode(fields: E.self, from: bytes)) }
+    }
+
+    private func register<E: Event>(_ type: E.Type, _ wrap: @escaping @Sendable (E) -> Value, _ decode: @escaping Decoder) -> Self {
         var copy = self
-        let entry = Entry(name: Array(E.eventType.utf8), version: E.schemaVersion) { bytes, codec in
-            wrap(try codec.decode(E.self, from: bytes))
-        }
+        let entry = Entry(name: Array(E.eventType.utf8), version: E.schemaVersion, decode: decode)
         if let existing = entries.firstIndex(where: { $0.name == entry.name && $0.version == entry.version }) {
             copy.entries[existing] = entry
         } else {
@@ -53,13 +61,21 @@ public struct EventTypes<Value>: Sendable {
     /// Registers an older schema version, read as itself and upcast to `Old.Next`, which must be registered
     /// already (directly or as an upcastable version itself).
     public func upcasting<Old: UpcastableEvent>(_ type: Old.Type) -> Self {
+        on(Old.self, upcast(Old.self))
+    }
+
+    /// Registers an older schema version that decodes by its fields (`FieldDecodable`); see `upcasting(_:)`.
+    public func upcasting<Old: UpcastableEvent & FieldDecodable>(_ type: Old.Type) -> Self {
+        on(Old.self, upcast(Old.self))
+    }
+
+    private func upcast<Old: UpcastableEvent>(_ type: Old.Type) -> @Sendable (Old) -> Value {
         guard let next = conversions[ObjectIdentifier(Old.Next.self)] as? @Sendable (Old.Next) -> Value else {
             preconditionFailure("register \(Old.Next.self) before the older version \(Old.self) that upcasts to it")
         }
         precondition(Old.eventType == Old.Next.eventType, "\(Old.self) upcasts to an event of another type name")
         precondition(Old.schemaVersion < Old.Next.schemaVersion, "\(Old.self) must be an older schema version than \(Old.Next.self)")
-        let wrap: @Sendable (Old) -> Value = { next($0.upcast()) }
-        return on(Old.self, wrap)
+        return { next($0.upcast()) }
     }
 
     /// Whether (name, version) is registered.

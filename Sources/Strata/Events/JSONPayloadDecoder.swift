@@ -40,6 +40,16 @@ final class JSONPayloadReader: PrimitiveReading {
         return value
     }
 
+    /// Parses the payload as one object (nothing but whitespace around it) for `PayloadFields`: its fields.
+    func openPayloadObject() throws -> Range<Int> {
+        skipWhitespace()
+        topStart = position
+        let fields = try openObject(path: nil)
+        skipWhitespace()
+        guard position == payload.count else { throw syntaxError("data after the value") }
+        return fields
+    }
+
     // MARK: Errors
 
     func syntaxError(_ reason: String, path: CodingPathNode? = nil) -> DecodingError {

@@ -99,25 +99,30 @@ struct FieldTable: ~Copyable {
     mutating func find(
         _ name: String, in fields: Range<Int>, payload: UnsafeRawBufferPointer, equalEscaped: (Int, String) -> Bool = { _, _ in false }
     ) -> Int? {
-        guard !fields.isEmpty else { return nil }
         var utf8 = name
-        let found = utf8.withUTF8 { wanted -> Int? in
-            var i = last + 1 < fields.upperBound && last + 1 >= fields.lowerBound ? last + 1 : fields.lowerBound
-            for _ in 0..<fields.count {
-                let start = storage[4 * i], end = storage[4 * i + 1]
-                if end < 0 {
-                    if equalEscaped(i, name) { return i }
-                } else if end - start == wanted.count
-                    && (wanted.count == 0 || memcmp(payload.baseAddress! + start, wanted.baseAddress!, wanted.count) == 0)
-                {
+        return utf8.withUTF8 { find(UnsafeRawBufferPointer($0), in: fields, payload: payload) { equalEscaped($0, name) } }
+    }
+
+    /// The field of `fields` whose key's bytes are `name`; an escaped key is compared by `equalEscaped`.
+    mutating func find(
+        _ name: UnsafeRawBufferPointer, in fields: Range<Int>, payload: UnsafeRawBufferPointer, equalEscaped: (Int) -> Bool = { _ in false }
+    ) -> Int? {
+        guard !fields.isEmpty else { return nil }
+        var i = last + 1 < fields.upperBound && last + 1 >= fields.lowerBound ? last + 1 : fields.lowerBound
+        for _ in 0..<fields.count {
+            let start = storage[4 * i], end = storage[4 * i + 1]
+            if end < 0 {
+                if equalEscaped(i) {
+                    last = i
                     return i
                 }
-                i = i + 1 == fields.upperBound ? fields.lowerBound : i + 1
+            } else if end - start == name.count && (name.count == 0 || memcmp(payload.baseAddress! + start, name.baseAddress!, name.count) == 0) {
+                last = i
+                return i
             }
-            return nil
+            i = i + 1 == fields.upperBound ? fields.lowerBound : i + 1
         }
-        if let found { last = found }
-        return found
+        return nil
     }
 }
 
