@@ -24,6 +24,7 @@ public struct BinaryEventCodec: EventCodec {
     /// The payload of `value`: the magic byte, then the value.
     public func encode<E: Encodable>(_ value: E) throws -> [UInt8] {
         var out: [UInt8] = [Self.magic]
+        out.reserveCapacity(128)
         try BinaryValueEncoder.node(value, codingPath: []).write(into: &out)
         return out
     }
@@ -51,27 +52,51 @@ public struct BinaryCodecError: Error, Sendable, CustomStringConvertible {
 
 // MARK: Encoding
 
-/// Encoding builds a small tree first (a container's length is known only when the caller has filled it,
-/// possibly after filling others), then writes it with every length in front. Encoding is off the read path;
-/// decoding reads the bytes in place.
-indirect enum BinaryNode {
-    case bytes([UInt8])
+/// Encoding builds a small tree first — a container may be asked for and filled after its parent has moved on —
+/// then writes it with every length in front. Primitives sit in the tree as values (no buffer of their own), the
+/// containers' concrete `encode(_:forKey:)` overloads take them without a dynamic cast, and a keyed field's
+/// length is written in front of its value once the value is written (moved only when it needs two bytes or more).
+enum BinaryNode {
+    case varint(UInt64)
+    case fixed32(UInt32)
+    case fixed64(UInt64)
+    case bool(Bool)
+    case string(String)
     case keyed(KeyedNode)
     case unkeyed(UnkeyedNode)
+    /// A value an encoder fills later (`superEncoder`).
+    case slot(BinarySlot)
     /// An optional in an unkeyed or single-value container: a presence byte, then the value.
-    case optional(BinaryNode?)
+    indirect case optional(BinaryNode?)
+
+    static func signed<I: FixedWidthInteger & SignedInteger>(_ value: I) -> BinaryNode { .varint(zigzag(Int64(value))) }
+    static func unsigned<I: FixedWidthInteger & UnsignedInteger>(_ value: I) -> BinaryNode { .varint(UInt64(value)) }
 }
 
+// Unchecked exclusivity on the containers' storage: a tree belongs to one encode, run synchronously on one thread,
+// and nothing appends to a container while its contents are read or appended to. Dynamic checks cost more than
+// the appends they guard.
+
 final class KeyedNode {
-    /// nil value: the field is nil.
-    var fields: [(key: String, value: BinarySlot)] = []
+    struct Field {
+        var key: String
+        /// nil: the field is nil.
+        var node: BinaryNode?
+    }
+
+    @exclusivity(unchecked) var fields: [Field]
+
+    init() {
+        fields = []
+        fields.reserveCapacity(8)
+    }
 }
 
 final class UnkeyedNode {
-    var items: [BinarySlot] = []
+    @exclusivity(unchecked) var items: [BinaryNode] = []
 }
 
-/// Where a value goes once encoded (a container may be asked for before it is filled).
+/// Where a value goes once encoded (the top-level value, a super encoder's value).
 final class BinarySlot {
     var node: BinaryNode?
     init(_ node: BinaryNode? = nil) { self.node = node }
@@ -86,10 +111,6 @@ func writeVarint(_ value: UInt64, into out: inout [UInt8]) {
     out.append(UInt8(v))
 }
 
-func writeU32(_ value: UInt32, into out: inout [UInt8]) {
-    withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
-}
-
 func writeString(_ value: String, into out: inout [UInt8]) {
     var value = value
     value.withUTF8 { utf8 in
@@ -98,10 +119,21 @@ func writeString(_ value: String, into out: inout [UInt8]) {
     }
 }
 
+@inline(__always) func writeLittleEndian<I: FixedWidthInteger>(_ value: I, into out: inout [UInt8]) {
+    withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+}
+
 extension BinaryNode {
     func write(into out: inout [UInt8]) throws {
         switch self {
-        case .bytes(let bytes): out += bytes
+        case .varint(let value): writeVarint(value, into: &out)
+        case .fixed32(let bits): writeLittleEndian(bits, into: &out)
+        case .fixed64(let bits): writeLittleEndian(bits, into: &out)
+        case .bool(let value): out.append(value ? 1 : 0)
+        case .string(let value): writeString(value, into: &out)
+        case .slot(let slot):
+            guard let node = slot.node else { throw BinaryCodecError(offset: out.count, reason: "a value was never encoded") }
+            try node.write(into: &out)
         case .optional(let node):
             guard let node else {
                 out.append(0)
@@ -110,24 +142,30 @@ extension BinaryNode {
             out.append(1)
             try node.write(into: &out)
         case .unkeyed(let container):
-            writeU32(UInt32(container.items.count), into: &out)
-            for item in container.items {
-                guard let node = item.node else { throw BinaryCodecError(offset: out.count, reason: "an unkeyed element was never encoded") }
-                try node.write(into: &out)
-            }
+            writeLittleEndian(UInt32(container.items.count), into: &out)
+            for item in container.items { try item.write(into: &out) }
         case .keyed(let container):
-            writeU32(UInt32(container.fields.count), into: &out)
-            for (key, slot) in container.fields {
-                writeString(key, into: &out)
-                guard let node = slot.node else {
+            writeLittleEndian(UInt32(container.fields.count), into: &out)
+            for field in container.fields {
+                writeString(field.key, into: &out)
+                let node = field.node
+                guard let node else {
                     out.append(0)
                     continue
                 }
                 out.append(1)
-                var value: [UInt8] = []
-                try node.write(into: &value)
-                writeVarint(UInt64(value.count), into: &out)
-                out += value
+                // The value's length goes in front of it: one byte reserved, more made room for when needed.
+                let lengthAt = out.count
+                out.append(0)
+                try node.write(into: &out)
+                let length = out.count - lengthAt - 1
+                if length < 0x80 {
+                    out[lengthAt] = UInt8(length)
+                } else {
+                    var prefix: [UInt8] = []
+                    writeVarint(UInt64(length), into: &prefix)
+                    out.replaceSubrange(lengthAt..<(lengthAt + 1), with: prefix)
+                }
             }
         }
     }
@@ -138,40 +176,43 @@ struct BinaryValueEncoder: Encoder {
     var codingPath: [any CodingKey] = []
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
+    /// The node of a primitive (compared by type identity, as decoding does; `unsafeBitCast` is exact because
+    /// `T` is that very type), nil for any other type.
+    static func primitive<T>(_ value: T) -> BinaryNode? {
+        let id = ObjectIdentifier(T.self)
+        if id == ObjectIdentifier(String.self) { return .string(unsafeBitCast(value, to: String.self)) }
+        if id == ObjectIdentifier(Int.self) { return .signed(unsafeBitCast(value, to: Int.self)) }
+        if id == ObjectIdentifier(Bool.self) { return .bool(unsafeBitCast(value, to: Bool.self)) }
+        if id == ObjectIdentifier(Double.self) { return .fixed64(unsafeBitCast(value, to: Double.self).bitPattern) }
+        if id == ObjectIdentifier(Int64.self) { return .signed(unsafeBitCast(value, to: Int64.self)) }
+        if id == ObjectIdentifier(UInt64.self) { return .unsigned(unsafeBitCast(value, to: UInt64.self)) }
+        if id == ObjectIdentifier(Int32.self) { return .signed(unsafeBitCast(value, to: Int32.self)) }
+        if id == ObjectIdentifier(UInt32.self) { return .unsigned(unsafeBitCast(value, to: UInt32.self)) }
+        if id == ObjectIdentifier(UInt.self) { return .unsigned(unsafeBitCast(value, to: UInt.self)) }
+        if id == ObjectIdentifier(Int16.self) { return .signed(unsafeBitCast(value, to: Int16.self)) }
+        if id == ObjectIdentifier(UInt16.self) { return .unsigned(unsafeBitCast(value, to: UInt16.self)) }
+        if id == ObjectIdentifier(Int8.self) { return .signed(unsafeBitCast(value, to: Int8.self)) }
+        if id == ObjectIdentifier(UInt8.self) { return .unsigned(unsafeBitCast(value, to: UInt8.self)) }
+        if id == ObjectIdentifier(Float.self) { return .fixed32(unsafeBitCast(value, to: Float.self).bitPattern) }
+        return nil
+    }
+
     /// The node of any value: primitives directly, optionals with presence, the rest through `Codable`.
-    static func node<T: Encodable>(_ value: T, codingPath: [any CodingKey]) throws -> BinaryNode {
+    static func node<T: Encodable>(_ value: T, codingPath: @autoclosure () -> [any CodingKey]) throws -> BinaryNode {
+        if let node = primitive(value) { return node }
         if let optional = value as? any PayloadOptional {
             guard let wrapped = optional.wrapped else { return .optional(nil) }
             guard let encodable = wrapped as? any Encodable else {
-                throw EncodingError.invalidValue(wrapped, EncodingError.Context(codingPath: codingPath, debugDescription: "not Encodable"))
+                throw EncodingError.invalidValue(wrapped, EncodingError.Context(codingPath: codingPath(), debugDescription: "not Encodable"))
             }
-            return .optional(try node(encodable, codingPath: codingPath))
+            return .optional(try node(encodable, codingPath: codingPath()))
         }
-        var out: [UInt8] = []
-        switch value {
-        case let v as String: writeString(v, into: &out)
-        case let v as Bool: out.append(v ? 1 : 0)
-        case let v as Int: writeVarint(zigzag(Int64(v)), into: &out)
-        case let v as Int64: writeVarint(zigzag(v), into: &out)
-        case let v as Int32: writeVarint(zigzag(Int64(v)), into: &out)
-        case let v as Int16: writeVarint(zigzag(Int64(v)), into: &out)
-        case let v as Int8: writeVarint(zigzag(Int64(v)), into: &out)
-        case let v as UInt: writeVarint(UInt64(v), into: &out)
-        case let v as UInt64: writeVarint(v, into: &out)
-        case let v as UInt32: writeVarint(UInt64(v), into: &out)
-        case let v as UInt16: writeVarint(UInt64(v), into: &out)
-        case let v as UInt8: writeVarint(UInt64(v), into: &out)
-        case let v as Double: withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) }
-        case let v as Float: withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) }
-        default:
-            let slot = BinarySlot()
-            try value.encode(to: BinaryValueEncoder(slot: slot, codingPath: codingPath))
-            guard let node = slot.node else {
-                throw EncodingError.invalidValue(value, EncodingError.Context(codingPath: codingPath, debugDescription: "\(T.self) encoded nothing"))
-            }
-            return node
+        let slot = BinarySlot()
+        try value.encode(to: BinaryValueEncoder(slot: slot, codingPath: codingPath()))
+        guard let node = slot.node else {
+            throw EncodingError.invalidValue(value, EncodingError.Context(codingPath: codingPath(), debugDescription: "\(T.self) encoded nothing"))
         }
-        return .bytes(out)
+        return node
     }
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
@@ -200,41 +241,59 @@ struct BinaryKeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let node: KeyedNode
     var codingPath: [any CodingKey]
 
-    private func field(_ key: String) -> BinarySlot {
-        let slot = BinarySlot()
-        node.fields.append((key, slot))
-        return slot
-    }
+    private func add(_ key: Key, _ value: BinaryNode?) { node.fields.append(KeyedNode.Field(key: key.stringValue, node: value)) }
 
-    mutating func encodeNil(forKey key: Key) throws { _ = field(key.stringValue) }
+    mutating func encodeNil(forKey key: Key) throws { add(key, nil) }
+
+    mutating func encode(_ value: Bool, forKey key: Key) throws { add(key, .bool(value)) }
+    mutating func encode(_ value: String, forKey key: Key) throws { add(key, .string(value)) }
+    mutating func encode(_ value: Double, forKey key: Key) throws { add(key, .fixed64(value.bitPattern)) }
+    mutating func encode(_ value: Float, forKey key: Key) throws { add(key, .fixed32(value.bitPattern)) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { add(key, .signed(value)) }
+    mutating func encode(_ value: Int8, forKey key: Key) throws { add(key, .signed(value)) }
+    mutating func encode(_ value: Int16, forKey key: Key) throws { add(key, .signed(value)) }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { add(key, .signed(value)) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { add(key, .signed(value)) }
+    mutating func encode(_ value: UInt, forKey key: Key) throws { add(key, .unsigned(value)) }
+    mutating func encode(_ value: UInt8, forKey key: Key) throws { add(key, .unsigned(value)) }
+    mutating func encode(_ value: UInt16, forKey key: Key) throws { add(key, .unsigned(value)) }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws { add(key, .unsigned(value)) }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws { add(key, .unsigned(value)) }
 
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
         // An optional is its field's presence: nil leaves the field nil, a value is stored as itself, so
         // `encode` and `encodeIfPresent` read back alike.
-        let node = try BinaryValueEncoder.node(value, codingPath: codingPath + [key])
+        let path = codingPath
+        let node = try BinaryValueEncoder.node(value, codingPath: path + [key])
         if case .optional(let inner) = node {
-            field(key.stringValue).node = inner
+            add(key, inner)
         } else {
-            field(key.stringValue).node = node
+            add(key, node)
         }
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
         let nested = KeyedNode()
-        field(key.stringValue).node = .keyed(nested)
+        add(key, .keyed(nested))
         return KeyedEncodingContainer(BinaryKeyedEncoder<NestedKey>(node: nested, codingPath: codingPath + [key]))
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
         let nested = UnkeyedNode()
-        field(key.stringValue).node = .unkeyed(nested)
+        add(key, .unkeyed(nested))
         return BinaryUnkeyedEncoder(node: nested, codingPath: codingPath + [key])
     }
 
-    mutating func superEncoder() -> any Encoder { BinaryValueEncoder(slot: field(superKey), codingPath: codingPath) }
+    mutating func superEncoder() -> any Encoder {
+        let slot = BinarySlot()
+        node.fields.append(KeyedNode.Field(key: superKey, node: .slot(slot)))
+        return BinaryValueEncoder(slot: slot, codingPath: codingPath)
+    }
 
     mutating func superEncoder(forKey key: Key) -> any Encoder {
-        BinaryValueEncoder(slot: field(key.stringValue), codingPath: codingPath + [key])
+        let slot = BinarySlot()
+        add(key, .slot(slot))
+        return BinaryValueEncoder(slot: slot, codingPath: codingPath + [key])
     }
 }
 
@@ -243,27 +302,33 @@ struct BinaryUnkeyedEncoder: UnkeyedEncodingContainer {
     var codingPath: [any CodingKey]
     var count: Int { node.items.count }
 
-    mutating func encodeNil() throws { node.items.append(BinarySlot(.optional(nil))) }
+    mutating func encodeNil() throws { node.items.append(.optional(nil)) }
+
+    mutating func encode(_ value: Bool) throws { node.items.append(.bool(value)) }
+    mutating func encode(_ value: String) throws { node.items.append(.string(value)) }
+    mutating func encode(_ value: Double) throws { node.items.append(.fixed64(value.bitPattern)) }
+    mutating func encode(_ value: Int) throws { node.items.append(.signed(value)) }
 
     mutating func encode<T: Encodable>(_ value: T) throws {
-        node.items.append(BinarySlot(try BinaryValueEncoder.node(value, codingPath: codingPath)))
+        let path = codingPath
+        node.items.append(try BinaryValueEncoder.node(value, codingPath: path))
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
         let nested = KeyedNode()
-        node.items.append(BinarySlot(.keyed(nested)))
+        node.items.append(.keyed(nested))
         return KeyedEncodingContainer(BinaryKeyedEncoder<NestedKey>(node: nested, codingPath: codingPath))
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
         let nested = UnkeyedNode()
-        node.items.append(BinarySlot(.unkeyed(nested)))
+        node.items.append(.unkeyed(nested))
         return BinaryUnkeyedEncoder(node: nested, codingPath: codingPath)
     }
 
     mutating func superEncoder() -> any Encoder {
         let slot = BinarySlot()
-        node.items.append(slot)
+        node.items.append(.slot(slot))
         return BinaryValueEncoder(slot: slot, codingPath: codingPath)
     }
 }
@@ -273,5 +338,8 @@ struct BinarySingleValueEncoder: SingleValueEncodingContainer {
     var codingPath: [any CodingKey]
 
     mutating func encodeNil() throws { slot.node = .optional(nil) }
-    mutating func encode<T: Encodable>(_ value: T) throws { slot.node = try BinaryValueEncoder.node(value, codingPath: codingPath) }
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        let path = codingPath
+        slot.node = try BinaryValueEncoder.node(value, codingPath: path)
+    }
 }
