@@ -2,7 +2,8 @@
 // possible): decoding into structs, enums with payloads, optionals, arrays and dictionaries must return a value
 // or throw, never trap, hang or allocate past the payload's size. A value that decodes must encode and decode
 // again to itself. JSON has an oracle besides: what Strata's decoder accepts, Foundation's `JSONDecoder` must
-// accept as the same value (Foundation is more lenient — a trailing comma — so not the other way round). And the
+// accept as the same value (Foundation is more lenient — a trailing comma — so not the other way round), and
+// Strata's JSON encoder must write what `JSONEncoder` writes, byte for byte. And the
 // field path (`FieldDecodable`) must agree with the `Codable` path: the same value, or both refuse.
 import Foundation
 import Strata
@@ -72,6 +73,11 @@ func check<T: Codable & Equatable>(_ type: T.Type, _ bytes: UnsafeRawBufferPoint
     if codec is JSONEventCodec {
         let foundation = try? JSONDecoder().decode(type, from: Data(bytes))
         precondition(foundation == value, "JSONDecoder reads \(String(describing: foundation)), Strata \(value)")
+        // Strata's encoder writes what JSONEncoder writes, byte for byte (what JSON decodes to is always encodable).
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let foundationBytes = Array(try! encoder.encode(value))
+        precondition(foundationBytes == again, "JSONEncoder writes \(foundationBytes), Strata \(again)")
     }
 }
 

@@ -40,6 +40,67 @@ import Testing
         #expect(try decode(Tree.self, String(decoding: try codec.encode(Tree.node([.leaf, .node([])])), as: UTF8.self)) == .node([.leaf, .node([])]))
     }
 
+    /// What Foundation's `JSONEncoder` writes with the codec's settings.
+    func foundationJSON<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    func ourJSON<T: Encodable>(_ value: T) throws -> String { String(decoding: try codec.encode(value), as: UTF8.self) }
+
+    func same<T: Encodable>(_ value: T, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let (ours, theirs) = (try ourJSON(value), try foundationJSON(value))
+        #expect(ours == theirs, sourceLocation: sourceLocation)
+    }
+
+    @Test func theEncoderWritesWhatJSONEncoderWritesByteForByte() async throws {
+        await propertyCheck(count: 300, input: Gen<UInt64>.value(in: 0...UInt64.max)) { seed in
+            let sample = Sample.random(seed)
+            try same(sample)
+            // Any finite Double and Float, from its bits.
+            var rng = SeededGenerator(seed: seed)
+            let double = Double(bitPattern: rng.next()), float = Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()))
+            if double.isFinite { try same([double]) }
+            if float.isFinite { try same([float]) }
+        }
+        let keys = ["b", "B", "a10", "a9", "_x", "Z", "é", "e", "ß", "~", "ｆ", "1", "10", "9", "", "a b", "quote\"", "tab\t"]
+        let dictionary = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
+        try same(dictionary)
+        let numbers: [Double] = [1, 0.1, -0.0, 1e20, 1e21, 1e-7, 123_456_789.125, 5e-324, .greatestFiniteMagnitude, 100, 1e16, 2.5, -3]
+        try same(numbers)
+        let floats: [Float] = [1, 0.1, 1e20, .greatestFiniteMagnitude, 1e-7, -0.5]
+        try same(floats)
+        let text = "a\"b\\c/d" + (0..<32).map { String(UnicodeScalar(UInt8($0))) }.joined() + "\u{7f}é😀\u{2028}"
+        try same([text: text])
+        let special = (Data([0, 1, 2, 250, 255]), URL(string: "https://example.com/a?b=c")!, Decimal(string: "-12345.678901234567890123")!)
+        try same([special.0])
+        try same([special.1])
+        try same([special.2])
+        try same([Int64.min, Int64.max, 0, -1])
+        try same([UInt64.max, 0])
+        try same([1: "a", -2: "b"])
+        try same([Int?.none, 1])
+        try same(Int?.none)
+        try same("plain")
+        try same([String: Int]())
+        try same(Twice())
+        #expect(try ourJSON(Twice()) == #"{"a":2,"n":null}"#)
+        #expect(throws: EncodingError.self) { try codec.encode([Double.nan]) }
+        #expect(throws: EncodingError.self) { try codec.encode([Float.infinity]) }
+    }
+
+    /// Encodes a key twice (the last value stands, as in `JSONEncoder`) and an explicit nil.
+    struct Twice: Encodable {
+        enum CodingKeys: CodingKey { case a, n }
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(1, forKey: .a)
+            try container.encodeNil(forKey: .n)
+            try container.encode(2, forKey: .a)
+        }
+    }
+
     @Test func jsonWrittenByHandReadsAsJSONDecoderReadsIt() throws {
         struct Item: Codable, Equatable {
             var name: String
