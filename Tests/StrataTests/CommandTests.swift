@@ -177,6 +177,74 @@ struct Note: Command {
     }
 }
 
+/// Captures the aggregate a command is handed (and appends nothing).
+struct Look: Command {
+    typealias Projector = Cart
+    var key: PartitionKey
+    let seen: Seen
+    final class Seen: Sendable { let aggregate = Mutex<Aggregate<Cart>?>(nil) }
+    func handle(_ cart: Aggregate<Cart>) throws -> [any Event] {
+        seen.aggregate.withLock { $0 = cart }
+        return []
+    }
+}
+
+extension CommandTests {
+    /// After its own append the executor folds the events it wrote into its cached aggregate: the next command
+    /// reads nothing back, and sees exactly what a load from the store gives — also after another process (a
+    /// second executor) wrote in between, and after events that change the state's shape.
+    @Test func theCachedAggregateMovesOnWithTheExecutorsOwnEvents() async throws {
+        for codec in [JSONEventCodec() as any EventCodec, BinaryEventCodec()] {
+            let store = CountingStore()
+            let executor = CommandExecutor(store: store, codec: codec), other = CommandExecutor(store: store, codec: codec)
+            let key = PartitionKey(tenant: "acme", group: "Cart", id: "c-1")
+            let seen = Look.Seen()
+            func look(_ executor: CommandExecutor<CountingStore>) async throws -> Aggregate<Cart> {
+                try await executor.execute(Look(key: key, seen: seen))
+                return seen.aggregate.withLock { $0! }
+            }
+            try await executor.execute(AddItem(key: key, product: "tea", quantity: 2))
+            try await executor.execute(AddItem(key: key, product: "coffee"))
+            try await executor.execute(RemoveItem(key: key, product: "tea"))
+            #expect(store.delivered.withLock { $0 } == 0, "the executor read back its own events")
+            var cached = try await look(executor)
+            var loaded = try await store.load(Cart.self, key, codec: codec)
+            #expect(cached.state == loaded.state && cached.version == 3 && loaded.version == 3)
+            #expect(cached.lastSequence == loaded.lastSequence)
+            try await other.execute(AddItem(key: key, product: "milk"))
+            try await executor.execute(AddItem(key: key, product: "jam"))
+            cached = try await look(executor)
+            loaded = try await store.load(Cart.self, key, codec: codec)
+            #expect(cached.state == .open(items: ["coffee": 1, "milk": 1, "jam": 1]) && cached.state == loaded.state)
+            #expect(cached.version == 5 && cached.lastSequence == loaded.lastSequence)
+        }
+    }
+}
+
+/// An in-memory store that counts the events its stream reads deliver.
+final class CountingStore: EventStore {
+    let inner = InMemoryEventStore()
+    let delivered = Mutex(0)
+
+    func append(_ events: [EventRecord], expecting: [PartitionKey: ExpectedVersion]) async throws(EventStoreError) -> AppendReceipt<UInt64> {
+        try await inner.append(events, expecting: expecting)
+    }
+
+    func version(of stream: PartitionKey) async throws(EventStoreError) -> UInt64 { try await inner.version(of: stream) }
+
+    func readStream(
+        _ stream: PartitionKey, from: UInt64, through: UInt64, asOf: UInt64?, limit: Int, _ body: (RecordView) throws -> Void
+    ) async throws -> Int {
+        let count = try await inner.readStream(stream, from: from, through: through, asOf: asOf, limit: limit, body)
+        delivered.withLock { $0 += count }
+        return count
+    }
+
+    func readAll(after position: UInt64?, limit: Int, _ body: (RecordView, UInt64) throws -> Void) async throws -> UInt64? {
+        try await inner.readAll(after: position, limit: limit, body)
+    }
+}
+
 /// An in-memory store where, before the first append, "another process" appends an ItemAdded(coffee) to the
 /// same stream.
 final class InterferingStore: EventStore {

@@ -71,8 +71,26 @@ public struct Aggregate<Projector: AggregateProjector>: Sendable {
     /// decode, nothing changes; when the projector's `apply` throws, the aggregate is no longer valid (its state
     /// went to `apply`): discard it.
     @inlinable public mutating func apply(_ record: RecordView, codec: any EventCodec) throws {
+        try fold(
+            try Projector.events.decode(record, codec: codec), version: record.version, sequence: record.sequence,
+            stream: record.key, typeName: record.typeName)
+    }
+
+    /// Folds in an event this process just appended, from its record as written (the same bytes a read would
+    /// return): `version` and `sequence` are what the append gave it.
+    mutating func apply(_ record: EventRecord, version: UInt64, sequence: UInt64, codec: any EventCodec) throws {
+        try fold(
+            try Projector.events.decode(record, sequence: sequence, codec: codec), version: version, sequence: sequence,
+            stream: record.key, typeName: record.typeName)
+    }
+
+    /// Folds a decoded event in (`decoded` is evaluated here, so its errors are reported like the projector's).
+    @inlinable mutating func fold(
+        _ decoded: @autoclosure () throws -> DecodedEvent<Projector.Events>, version: UInt64, sequence: UInt64,
+        stream: @autoclosure () -> PartitionKey, typeName: @autoclosure () -> String
+    ) throws {
         do {
-            switch try Projector.events.decode(record, codec: codec) {
+            switch try decoded() {
             case .registered(let event): try fold { (state: consuming Projector.State) in try Projector.apply(consume state, event) }
             case .unregistered(let event): try fold { (state: consuming Projector.State) in try Projector.apply(consume state, unregistered: event) }
             }
@@ -81,11 +99,10 @@ public struct Aggregate<Projector: AggregateProjector>: Sendable {
         } catch let error as AggregateLoadError {
             throw error
         } catch {
-            throw AggregateLoadError.applyFailed(
-                sequence: record.sequence, stream: record.key, typeName: record.typeName, reason: "\(error)")
+            throw AggregateLoadError.applyFailed(sequence: sequence, stream: stream(), typeName: typeName(), reason: "\(error)")
         }
-        version = record.version
-        lastSequence = record.sequence
+        self.version = version
+        lastSequence = sequence
     }
 
     /// Moves the state into `step` and stores what it returns: the state's storage is referenced once while the

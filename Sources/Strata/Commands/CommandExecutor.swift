@@ -5,9 +5,9 @@ import Synchronization
 /// aggregate in between, the append fails its version check and the command runs again on the new state, up to
 /// `maxAttempts` times.
 ///
-/// Recently used aggregates stay in memory (at most `cachedAggregatesMax`, tagged with their version), so a
-/// command on a hot aggregate reads and decodes only the events it has not seen (including those of the
-/// previous command).
+/// Recently used aggregates stay in memory (at most `cachedAggregatesMax`, tagged with their version). A command's
+/// own events are folded into the cached state from the bytes it appended (what a read would return), so the next
+/// command on a hot aggregate reads back only what other processes wrote since.
 public final class CommandExecutor<Store: EventStore>: Sendable {
     /// The store commands read and append to.
     public let store: Store
@@ -51,7 +51,12 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
             var attempts = 0
             while true {
                 attempts += 1
-                let aggregate = command.kind == .appendOnly ? Aggregate<C.Projector>(key: key) : try await current(C.Projector.self, key)
+                let appendOnly = command.kind == .appendOnly
+                var aggregate = appendOnly ? Aggregate<C.Projector>(key: key) : try await take(C.Projector.self, key)
+                // The aggregate goes back to the cache when the iteration ends — after the command's own events were
+                // folded in — unless it went stale (a conflict) or its state is unknown (a failed append).
+                var keep = !appendOnly
+                defer { if keep { store(aggregate, CacheKey(projector: ObjectIdentifier(C.Projector.self), key: key)) } }
                 switch command.kind {
                 case .create where aggregate.version > 0: throw CommandError.alreadyExists(key, version: aggregate.version)
                 case .update where aggregate.version == 0: throw CommandError.notFound(key)
@@ -68,34 +73,57 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
                 let records = try events.map { event in
                     try EventRecord(event, key: key, codec: codec, metadata: recordMetadata, timestampMicros: now)
                 }
-                let expected: ExpectedVersion = command.kind == .appendOnly ? .any : .exactly(aggregate.version)
+                let expected: ExpectedVersion = appendOnly ? .any : .exactly(aggregate.version)
+                let receipt: AppendReceipt<Store.Position>
                 do {
-                    let receipt = try await store.append(records, expecting: [key: expected])
-                    let version = receipt.versions[key] ?? aggregate.version
-                    // The cache keeps the state the command saw (still right at its version): the next command
-                    // reads and decodes just these events.
-                    return CommandResult(key: key, version: version, position: receipt.last, eventCount: records.count, attempts: attempts)
+                    receipt = try await store.append(records, expecting: [key: expected])
                 } catch EventStoreError.versionConflict(_, _, let actual) {
-                    // Another process wrote this aggregate: run again on its new state (the cache is behind).
-                    forget(C.Projector.self, key)
+                    // Another process wrote this aggregate: run again on its new state (the cached one is behind).
+                    keep = false
                     guard attempts < maxAttempts else {
                         throw CommandError.conflict(key, expected: aggregate.version, actual: actual)
                     }
+                    continue
+                } catch {
+                    keep = false
+                    throw error
                 }
+                let version = receipt.versions[key] ?? aggregate.version
+                // The cache moves on with the events just written (their bytes as stored, so the state is what a
+                // load would give), and the next command reads nothing back. Positions that are not global
+                // sequences, or events that do not fold: the next command loads them from the store instead.
+                if keep {
+                    keep = fold(records, into: &aggregate, firstSequence: receipt.first) && aggregate.version == version
+                }
+                return CommandResult(key: key, version: version, position: receipt.last, eventCount: records.count, attempts: attempts)
             }
         }
     }
 
-    /// The aggregate now: the cached state plus the events written since, or a full load.
-    nonisolated(nonsending) func current<P: AggregateProjector>(_ projector: P.Type, _ key: PartitionKey) async throws -> Aggregate<P> {
+    /// The aggregate now, taken out of the cache (so folding into it copies nothing): the cached state plus the
+    /// events written since, or a full load.
+    nonisolated(nonsending) func take<P: AggregateProjector>(_ projector: P.Type, _ key: PartitionKey) async throws -> Aggregate<P> {
         let cacheKey = CacheKey(projector: ObjectIdentifier(P.self), key: key)
-        var aggregate = cache.withLock { $0[cacheKey] } as? Aggregate<P> ?? Aggregate<P>(key: key)
+        var aggregate = cache.withLock { $0.removeValue(forKey: cacheKey) } as? Aggregate<P> ?? Aggregate<P>(key: key)
         let codec = self.codec
         try await store.readStream(key, from: aggregate.version + 1, through: .max, asOf: nil, limit: .max) { record in
             try aggregate.apply(record, codec: codec)
         }
-        store(aggregate, cacheKey)
         return aggregate
+    }
+
+    /// Folds a successful append's records (one stream, consecutive positions from `firstSequence`) into the
+    /// aggregate; false when that is not possible and the aggregate must not be kept.
+    private func fold<P: AggregateProjector>(_ records: [EventRecord], into aggregate: inout Aggregate<P>, firstSequence: Store.Position) -> Bool {
+        guard let first = firstSequence as? UInt64 else { return false }
+        do {
+            for (i, record) in records.enumerated() {
+                try aggregate.apply(record, version: aggregate.version + 1, sequence: first + UInt64(i), codec: codec)
+            }
+            return true
+        } catch {
+            return false
+        }
     }
 
     private func store<P: AggregateProjector>(_ aggregate: Aggregate<P>, _ cacheKey: CacheKey) {
@@ -109,7 +137,4 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
         }
     }
 
-    private func forget<P: AggregateProjector>(_ projector: P.Type, _ key: PartitionKey) {
-        _ = cache.withLock { $0.removeValue(forKey: CacheKey(projector: ObjectIdentifier(P.self), key: key)) }
-    }
 }

@@ -93,15 +93,38 @@ public struct EventTypes<Value>: Sendable {
     /// Decodes a stored event: registered → `Value`; not registered → `.unregistered` with its bytes; registered but
     /// not decodable → `EventDecodingError` naming the event.
     public func decode(_ record: RecordView, codec: any EventCodec) throws(EventDecodingError) -> DecodedEvent<Value> {
-        guard let entry = entry(record.typeNameBytes, record.typeVersion) else {
-            return .unregistered(UnregisteredEvent(typeName: record.typeName, typeVersion: record.typeVersion, payload: Array(record.payload)))
+        try decode(
+            typeName: record.typeNameBytes, version: record.typeVersion, payload: record.payload, codec: codec,
+            name: record.typeName, sequence: record.sequence, stream: record.key)
+    }
+
+    /// Decodes an event from its record as written (an append's own events), at global position `sequence`; the
+    /// same as decoding it read back.
+    func decode(_ record: EventRecord, sequence: UInt64, codec: any EventCodec) throws(EventDecodingError) -> DecodedEvent<Value> {
+        var name = record.typeName
+        let result = name.withUTF8 { nameBytes in
+            record.payload.withUnsafeBytes { payload in
+                Result { () throws(EventDecodingError) in
+                    try decode(
+                        typeName: UnsafeRawBufferPointer(nameBytes), version: record.typeVersion, payload: payload, codec: codec,
+                        name: record.typeName, sequence: sequence, stream: record.key)
+                }
+            }
+        }
+        return try result.get()
+    }
+
+    private func decode(
+        typeName: UnsafeRawBufferPointer, version: UInt32, payload: UnsafeRawBufferPointer, codec: any EventCodec,
+        name: @autoclosure () -> String, sequence: UInt64, stream: PartitionKey
+    ) throws(EventDecodingError) -> DecodedEvent<Value> {
+        guard let entry = entry(typeName, version) else {
+            return .unregistered(UnregisteredEvent(typeName: name(), typeVersion: version, payload: Array(payload)))
         }
         do {
-            return .registered(try entry.decode(record.payload, codec))
+            return .registered(try entry.decode(payload, codec))
         } catch {
-            throw EventDecodingError(
-                sequence: record.sequence, stream: record.key, typeName: record.typeName, typeVersion: record.typeVersion,
-                reason: "\(error)")
+            throw EventDecodingError(sequence: sequence, stream: stream, typeName: name(), typeVersion: version, reason: "\(error)")
         }
     }
 }
