@@ -28,8 +28,8 @@ import StrataStorage
 /// ```
 ///
 /// Decoding stays as strict as the `Codable` path: the payload must be a well-formed object (the whole payload
-/// is checked, also the fields not read), a missing field or a value of the wrong type throws `DecodingError`
-/// (or, binary, `BinaryCodecError`) naming the field. A codec other than the built-in ones decodes the type
+/// is checked, also the fields not read), a missing field or a primitive field of the wrong type throws
+/// `DecodingError` naming the field. A codec other than the built-in ones decodes the type
 /// through `Codable`.
 public protocol FieldDecodable: Decodable {
     /// The value from its payload's fields.
@@ -64,19 +64,21 @@ public struct PayloadFields: ~Copyable {
     /// The field `key` of the table: its value's bytes (nil: absent); `isNil` when the field is present without a
     /// value (binary nil, JSON null).
     @inline(__always) private func lookup(_ key: StaticString) -> (range: Range<Int>, isNil: Bool)? {
-        let name = UnsafeRawBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
-        switch source {
-        case .binary(let reader):
-            guard let field = reader.fields.find(name, in: fields, payload: reader.payload) else { return nil }
-            guard let range = reader.fields.value(field) else { return (0..<0, true) }
-            return (range, false)
-        case .json(let reader):
-            let found = reader.fields.find(name, in: fields, payload: reader.payload) { field in
-                reader.escapedKey(field, equals: key.description)
+        key.withUTF8Buffer { utf8 in
+            let name = UnsafeRawBufferPointer(utf8)
+            switch source {
+            case .binary(let reader):
+                guard let field = reader.fields.find(name, in: fields, payload: reader.payload) else { return nil }
+                guard let range = reader.fields.value(field) else { return (0..<0, true) }
+                return (range, false)
+            case .json(let reader):
+                let found = reader.fields.find(name, in: fields, payload: reader.payload) { field in
+                    reader.escapedKey(field, equals: key.description)
+                }
+                guard let field = found else { return nil }
+                let range = reader.fields.value(field)!
+                return (range, reader.isNull(at: range.lowerBound))
             }
-            guard let field = found else { return nil }
-            let range = reader.fields.value(field)!
-            return (range, reader.isNull(at: range.lowerBound))
         }
     }
 
@@ -107,7 +109,12 @@ public struct PayloadFields: ~Copyable {
             return nil
         }
         switch source {
-        case .binary(let reader): return try reader.within(range) { try body(reader) }
+        case .binary(let reader):
+            do {
+                return try reader.within(range) { try body(reader) }
+            } catch let error as BinaryCodecError {
+                throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: [PayloadKey(key.description)], debugDescription: "\(error)"))
+            }
         case .json(let reader):
             reader.position = range.lowerBound
             do {
