@@ -67,7 +67,7 @@ import Testing
         let keys = ["b", "B", "a10", "a9", "_x", "Z", "é", "e", "ß", "~", "ｆ", "1", "10", "9", "", "a b", "quote\"", "tab\t"]
         let dictionary = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
         try same(dictionary)
-        let numbers: [Double] = [1, 0.1, -0.0, 1e20, 1e21, 1e-7, 123_456_789.125, 5e-324, .greatestFiniteMagnitude, 100, 1e16, 2.5, -3]
+        let numbers: [Double] = [1, 0.1, -0.0, 1e20, 1e21, 1e-7, 123_456_789.125, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 100, 1e16, 2.5, -3]
         try same(numbers)
         let floats: [Float] = [1, 0.1, 1e20, .greatestFiniteMagnitude, 1e-7, -0.5]
         try same(floats)
