@@ -44,12 +44,16 @@ final class BinaryPayloadReader: PrimitiveReading {
         return payload[position]
     }
 
-    func varint() throws(BinaryCodecError) -> UInt64 {
-        // One byte: the common case (small integers, short strings).
+    @inline(__always) func varint() throws(BinaryCodecError) -> UInt64 {
+        // One byte: the common case (small integers, short strings, every key's length).
         if position < limit, payload[position] < 0x80 {
             defer { position += 1 }
             return UInt64(payload[position])
         }
+        return try longVarint()
+    }
+
+    private func longVarint() throws(BinaryCodecError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -62,7 +66,7 @@ final class BinaryPayloadReader: PrimitiveReading {
         }
     }
 
-    func length() throws(BinaryCodecError) -> Int {
+    @inline(__always) func length() throws(BinaryCodecError) -> Int {
         let value = try varint()
         guard value <= UInt64(limit - position) else { throw fail("length \(value) runs past the payload") }
         return Int(value)
