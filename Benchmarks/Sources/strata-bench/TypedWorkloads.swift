@@ -169,10 +169,10 @@ struct TypedCarts {
 /// P3 with typed aggregates: load a cart of 100 events and fold it — Strata with JSON and with binary payloads
 /// (two stores of the same events), each decoded through `Codable` (`BenchCart`) and through the events' fields
 /// (`BenchCartFields`, `FieldDecodable`); SQLite with the same JSON payloads decoded by `JSONDecoder`.
-/// Random carts among 1,000, alternating blocks of 1,000 loads.
+/// Random carts among 10,000 (as BENCHMARKS.md says), alternating blocks of 1,000 loads.
 enum P3Typed {
     static func run(directory: String, loads: Int, report: Report) async throws {
-        let carts = CartsData(streamCount: 1_000, seed: 11).streams
+        let carts = CartsData(streamCount: 10_000, seed: 11).streams
         var source = TypedCarts(seed: 12)
         let histories: [[any Event]] = carts.map { _ in (0..<100).map { _ in source.event() } }
         let jsonPath = fresh(directory + "/p3t-json"), binaryPath = fresh(directory + "/p3t-binary")
