@@ -78,7 +78,7 @@ public struct Aggregate<Projector: AggregateProjector>: Sendable {
 
     /// Folds in an event this process just appended, from its record as written (the same bytes a read would
     /// return): `version` and `sequence` are what the append gave it.
-    mutating func apply(_ record: EventRecord, version: UInt64, sequence: UInt64, codec: any EventCodec) throws {
+    @inlinable mutating func apply(_ record: EventRecord, version: UInt64, sequence: UInt64, codec: any EventCodec) throws {
         try fold(
             try Projector.events.decode(record, sequence: sequence, codec: codec), version: version, sequence: sequence,
             stream: record.key, typeName: record.typeName)

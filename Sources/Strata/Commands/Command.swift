@@ -57,6 +57,14 @@ public struct CommandResult<Position: Sendable & Comparable>: Sendable {
     public var eventCount: Int
     /// How many times the handler ran (more than once after conflicts with other writers).
     public var attempts: Int
+
+    @usableFromInline init(key: PartitionKey, version: UInt64, position: Position?, eventCount: Int, attempts: Int) {
+        self.key = key
+        self.version = version
+        self.position = position
+        self.eventCount = eventCount
+        self.attempts = attempts
+    }
 }
 
 /// Why a command did not commit.

@@ -17,12 +17,18 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
     public let maxAttempts: Int
     /// How many aggregate states stay in memory (0: none).
     public let cachedAggregatesMax: Int
-    private let lanes = KeyedLock<PartitionKey>()
-    private let cache: Mutex<[CacheKey: any Sendable]> = Mutex([:])
+    // Internal, usable from the inlinable command path (so that it is specialized for each command and store).
+    @usableFromInline let lanes = KeyedLock<PartitionKey>()
+    @usableFromInline let cache: Mutex<[CacheKey: any Sendable]> = Mutex([:])
 
-    struct CacheKey: Hashable, Sendable {
-        var projector: ObjectIdentifier
-        var key: PartitionKey
+    @usableFromInline struct CacheKey: Hashable, Sendable {
+        @usableFromInline var projector: ObjectIdentifier
+        @usableFromInline var key: PartitionKey
+
+        @usableFromInline init(projector: ObjectIdentifier, key: PartitionKey) {
+            self.projector = projector
+            self.key = key
+        }
     }
 
     /// An executor on `store`; see the properties for the parameters.
@@ -39,7 +45,7 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
     /// errors come back as `.rejected`) or the store's `EventStoreError`. Runs on the concurrent executor
     /// (`@concurrent`), whatever actor calls it: commands of different aggregates proceed in parallel.
     @discardableResult
-    @concurrent public func execute<C: Command>(_ command: C, metadata: RecordMetadata = RecordMetadata()) async throws -> CommandResult<Store.Position> {
+    @inlinable @concurrent public func execute<C: Command>(_ command: C, metadata: RecordMetadata = RecordMetadata()) async throws -> CommandResult<Store.Position> {
         let key = command.key
         guard key.group == C.Projector.group else {
             throw CommandError.invalidKey(key, "its group is not \(C.Projector.group)")
@@ -102,7 +108,7 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
 
     /// The aggregate now, taken out of the cache (so folding into it copies nothing): the cached state plus the
     /// events written since, or a full load.
-    nonisolated(nonsending) func take<P: AggregateProjector>(_ projector: P.Type, _ key: PartitionKey) async throws -> Aggregate<P> {
+    @inlinable nonisolated(nonsending) func take<P: AggregateProjector>(_ projector: P.Type, _ key: PartitionKey) async throws -> Aggregate<P> {
         let cacheKey = CacheKey(projector: ObjectIdentifier(P.self), key: key)
         var aggregate = cache.withLock { $0.removeValue(forKey: cacheKey) } as? Aggregate<P> ?? Aggregate<P>(key: key)
         let codec = self.codec
@@ -114,7 +120,7 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
 
     /// Folds a successful append's records (one stream, consecutive positions from `firstSequence`) into the
     /// aggregate; false when that is not possible and the aggregate must not be kept.
-    private func fold<P: AggregateProjector>(_ records: [EventRecord], into aggregate: inout Aggregate<P>, firstSequence: Store.Position) -> Bool {
+    @inlinable func fold<P: AggregateProjector>(_ records: [EventRecord], into aggregate: inout Aggregate<P>, firstSequence: Store.Position) -> Bool {
         guard let first = firstSequence as? UInt64 else { return false }
         do {
             for (i, record) in records.enumerated() {
@@ -126,7 +132,7 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
         }
     }
 
-    private func store<P: AggregateProjector>(_ aggregate: Aggregate<P>, _ cacheKey: CacheKey) {
+    @inlinable func store<P: AggregateProjector>(_ aggregate: Aggregate<P>, _ cacheKey: CacheKey) {
         guard cachedAggregatesMax > 0 else { return }
         cache.withLock { cache in
             if cache.count >= cachedAggregatesMax && cache[cacheKey] == nil {

@@ -2,11 +2,11 @@ import Synchronization
 
 /// One holder per key at a time, waiters served in arrival order; different keys never wait for each other.
 /// Suspends (never blocks a thread) while waiting.
-final class KeyedLock<Key: Hashable & Sendable>: Sendable {
+@usableFromInline final class KeyedLock<Key: Hashable & Sendable>: Sendable {
     /// For each held key, the continuations waiting for it (absent: free).
-    private let waiting = Mutex<[Key: [CheckedContinuation<Void, Never>]]>([:])
+    @usableFromInline let waiting = Mutex<[Key: [CheckedContinuation<Void, Never>]]>([:])
 
-    nonisolated(nonsending) func acquire(_ key: Key) async {
+    @usableFromInline nonisolated(nonsending) func acquire(_ key: Key) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let acquired = waiting.withLock { waiting -> Bool in
                 if waiting[key] == nil {
@@ -20,7 +20,7 @@ final class KeyedLock<Key: Hashable & Sendable>: Sendable {
         }
     }
 
-    func release(_ key: Key) {
+    @usableFromInline func release(_ key: Key) {
         let next = waiting.withLock { waiting -> CheckedContinuation<Void, Never>? in
             guard var queue = waiting[key] else { preconditionFailure("release of a key that is not held") }
             guard !queue.isEmpty else {
@@ -35,7 +35,7 @@ final class KeyedLock<Key: Hashable & Sendable>: Sendable {
     }
 
     /// Runs `body` holding `key`.
-    nonisolated(nonsending) func withLock<T>(_ key: Key, _ body: () async throws -> T) async rethrows -> T {
+    @inlinable nonisolated(nonsending) func withLock<T>(_ key: Key, _ body: () async throws -> T) async rethrows -> T {
         await acquire(key)
         defer { release(key) }
         return try await body()

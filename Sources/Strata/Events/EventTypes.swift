@@ -100,7 +100,7 @@ public struct EventTypes<Value>: Sendable {
 
     /// Decodes an event from its record as written (an append's own events), at global position `sequence`; the
     /// same as decoding it read back.
-    func decode(_ record: EventRecord, sequence: UInt64, codec: any EventCodec) throws(EventDecodingError) -> DecodedEvent<Value> {
+    @usableFromInline func decode(_ record: EventRecord, sequence: UInt64, codec: any EventCodec) throws(EventDecodingError) -> DecodedEvent<Value> {
         var name = record.typeName
         let result = name.withUTF8 { nameBytes in
             record.payload.withUnsafeBytes { payload in
