@@ -82,6 +82,20 @@ let recordGenerator = Generator<EventRecord, Shrink.None<EventRecord>> { rng in
         #expect(EventID(uuidString: "123e4567-e89b-12d3-a456-426614174000")?.description == "123e4567-e89b-12d3-a456-426614174000")
     }
 
+    /// Random ids come from the system generator in blocks: across many blocks and threads, all distinct, all
+    /// version 4 with the RFC 4122 variant, and their bits look random (each bit set about half the time).
+    @Test func randomEventIdsAreDistinctVersion4Uuids() async {
+        let ids = await withTaskGroup(of: [EventID].self) { group in
+            for _ in 0..<4 { group.addTask { (0..<5_000).map { _ in EventID.random() } } }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(Set(ids).count == ids.count)
+        #expect(ids.allSatisfy { $0.high & 0xF000 == 0x4000 && $0.low >> 62 == 0b10 })
+        let ones = ids.reduce(0) { $0 + ($1.high & 0xFFFF_FFFF_FFFF_0FFF).nonzeroBitCount + ($1.low & 0x3FFF_FFFF_FFFF_FFFF).nonzeroBitCount }
+        let bits = ids.count * (60 + 62)
+        #expect(abs(Double(ones) / Double(bits) - 0.5) < 0.01)
+    }
+
     @Test(arguments: [Compression.none, .lz4, .zlib(level: 6)])
     func framesRoundTripRandomBatches(compression: Compression) async {
         await propertyCheck(count: 60, input: recordGenerator.array(of: 1...40)) { records in

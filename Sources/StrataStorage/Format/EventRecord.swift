@@ -24,10 +24,10 @@ public struct EventID: Hashable, Sendable, CustomStringConvertible {
         self.low = low
     }
 
-    /// A random (version 4) UUID.
+    /// A random (version 4) UUID, from the operating system's generator (fetched in blocks, see `RandomWords`).
     public static func random() -> EventID {
-        var g = SystemRandomNumberGenerator()
-        return random(using: &g)
+        let (high, low) = RandomWords.shared.pair()
+        return EventID(high: (high & ~0xF000) | 0x4000, low: (low & ~(0xC000 << 48)) | (0x8000 << 48))
     }
 
     public static func random<G: RandomNumberGenerator>(using generator: inout G) -> EventID {
