@@ -23,6 +23,12 @@ extension LogStore {
     ) throws -> Int {
         let log = published.withLock { $0 }
         guard !log.closed else { throw StorageError.closed }
+        if version > 1 {
+            // A tail read (a cached aggregate asking what is new) past the stream's head finds nothing: answered
+            // by the head (in memory for a stream written lately) without looking through the index runs.
+            let head = try repairingIndex { () throws(StorageError) in try index.committedHead(of: stream) }
+            guard let head, head.version >= version else { return 0 }
+        }
         let watermark = asOfSequence == .max ? log.nextSequence : min(log.nextSequence, asOfSequence + 1)
         let entries = try repairingIndex { () throws(StorageError) in try index.entries(for: stream, committedBelow: watermark) }
             .filter { $0.lastVersion >= version && $0.firstVersion <= lastVersion }
