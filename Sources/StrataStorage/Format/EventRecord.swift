@@ -27,13 +27,17 @@ public struct EventID: Hashable, Sendable, CustomStringConvertible {
     /// A random (version 4) UUID, from the operating system's generator (fetched in blocks, see `RandomWords`).
     public static func random() -> EventID {
         let (high, low) = RandomWords.shared.pair()
-        return EventID(high: (high & ~0xF000) | 0x4000, low: (low & ~(0xC000 << 48)) | (0x8000 << 48))
+        return version4(high, low)
     }
 
+    /// A random (version 4) UUID from `generator`.
     public static func random<G: RandomNumberGenerator>(using generator: inout G) -> EventID {
-        let high = (generator.next() & ~0xF000) | 0x4000
-        let low = (generator.next() & ~(0xC000 << 48)) | (0x8000 << 48)
-        return EventID(high: high, low: low)
+        version4(generator.next(), generator.next())
+    }
+
+    /// The version 4 UUID of 122 random bits: version nibble 4, RFC 4122 variant.
+    private static func version4(_ high: UInt64, _ low: UInt64) -> EventID {
+        EventID(high: (high & ~0xF000) | 0x4000, low: (low & ~(0xC000 << 48)) | (0x8000 << 48))
     }
 
     /// Parses the canonical 8-4-4-4-12 hexadecimal form (either case).
