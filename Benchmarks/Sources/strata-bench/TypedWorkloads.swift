@@ -94,7 +94,7 @@ enum BenchCartFields: AggregateProjector {
         .on(BenchItemRemoved.self, Events.removed)
         .on(BenchCheckedOut.self, Events.checkedOut)
     static let initialState = State()
-    static func apply(_ state: consuming State, _ event: Events) -> State { BenchCart.apply(state, event) }
+    static func apply(_ state: consuming State, _ event: Events) -> State { BenchCart.apply(consume state, event) }
 }
 
 /// `E` as an event decoded through `Codable` only: the same type name, version and payload, without `E`'s
