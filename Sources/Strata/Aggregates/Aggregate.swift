@@ -29,7 +29,9 @@ public protocol AggregateProjector: Sendable {
     ///
     /// The state is handed over, not copied: declare the parameter `consuming` and change it in place (`state.x
     /// = …; return state`), and a dictionary or array in the state is updated where it lies instead of being
-    /// copied for every event. (A plain `State` parameter works too, at the price of that copy.)
+    /// copied for every event. For an enum state, match on `consume state` (`switch (consume state, event)`),
+    /// so the case's payload bound with `var` is the only reference to it; hand the state on to another function
+    /// with `consume state` too. (A plain `State` parameter works, at the price of a copy per event.)
     static func apply(_ state: consuming State, _ event: Events) throws -> State
     /// The state after an event of a type this aggregate has not registered. The default throws
     /// `AggregateLoadError.unregisteredEvent`: an unknown event is never skipped unless the projector says so.
