@@ -226,8 +226,8 @@ final class JSONPayloadReader: PrimitiveReading {
         guard byte == 0x22 else { throw typeMismatch(String.self, "a string", nil) }
         let (range, escaped) = try scanString()
         if escaped { return try unescape(range) }
-        guard let text = utf8String(UnsafeRawBufferPointer(rebasing: payload[range])) else { throw syntaxError("string is not UTF-8") }
-        return text
+        // `scanString` checked the bytes are UTF-8: decoding them repairs nothing.
+        return String(decoding: UnsafeRawBufferPointer(rebasing: payload[range]), as: UTF8.self)
     }
 
     /// The text of the number token at `position` (moved past it), and whether it is an integer.
