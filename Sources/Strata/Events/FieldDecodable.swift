@@ -134,34 +134,63 @@ public struct PayloadFields: ~Copyable {
     }
 
     // The primitives, read without generic dispatch (what `decode<T>` would reach through `T`'s metadata).
+
+    /// The `Bool` in field `key`; throws when the field is absent, nil or not a `Bool`.
     public func decode(_ type: Bool.Type = Bool.self, forKey key: StaticString) throws -> Bool { try primitive(key, required: true) { try $0.bool() }! }
+    /// The `String` in field `key`; throws when the field is absent, nil or not a `String`.
     public func decode(_ type: String.Type = String.self, forKey key: StaticString) throws -> String { try primitive(key, required: true) { try $0.string() }! }
+    /// The `Double` in field `key`; throws when the field is absent, nil or not a `Double`.
     public func decode(_ type: Double.Type = Double.self, forKey key: StaticString) throws -> Double { try primitive(key, required: true) { try $0.double() }! }
+    /// The `Float` in field `key`; throws when the field is absent, nil or not a `Float`.
     public func decode(_ type: Float.Type = Float.self, forKey key: StaticString) throws -> Float { try primitive(key, required: true) { try $0.float() }! }
+    /// The `Int` in field `key`; throws when the field is absent, nil or not a `Int`.
     public func decode(_ type: Int.Type = Int.self, forKey key: StaticString) throws -> Int { try primitive(key, required: true) { try $0.signed(Int.self) }! }
+    /// The `Int8` in field `key`; throws when the field is absent, nil or not a `Int8`.
     public func decode(_ type: Int8.Type = Int8.self, forKey key: StaticString) throws -> Int8 { try primitive(key, required: true) { try $0.signed(Int8.self) }! }
+    /// The `Int16` in field `key`; throws when the field is absent, nil or not a `Int16`.
     public func decode(_ type: Int16.Type = Int16.self, forKey key: StaticString) throws -> Int16 { try primitive(key, required: true) { try $0.signed(Int16.self) }! }
+    /// The `Int32` in field `key`; throws when the field is absent, nil or not a `Int32`.
     public func decode(_ type: Int32.Type = Int32.self, forKey key: StaticString) throws -> Int32 { try primitive(key, required: true) { try $0.signed(Int32.self) }! }
+    /// The `Int64` in field `key`; throws when the field is absent, nil or not a `Int64`.
     public func decode(_ type: Int64.Type = Int64.self, forKey key: StaticString) throws -> Int64 { try primitive(key, required: true) { try $0.int64() }! }
+    /// The `UInt` in field `key`; throws when the field is absent, nil or not a `UInt`.
     public func decode(_ type: UInt.Type = UInt.self, forKey key: StaticString) throws -> UInt { try primitive(key, required: true) { try $0.unsigned(UInt.self) }! }
+    /// The `UInt8` in field `key`; throws when the field is absent, nil or not a `UInt8`.
     public func decode(_ type: UInt8.Type = UInt8.self, forKey key: StaticString) throws -> UInt8 { try primitive(key, required: true) { try $0.unsigned(UInt8.self) }! }
+    /// The `UInt16` in field `key`; throws when the field is absent, nil or not a `UInt16`.
     public func decode(_ type: UInt16.Type = UInt16.self, forKey key: StaticString) throws -> UInt16 { try primitive(key, required: true) { try $0.unsigned(UInt16.self) }! }
+    /// The `UInt32` in field `key`; throws when the field is absent, nil or not a `UInt32`.
     public func decode(_ type: UInt32.Type = UInt32.self, forKey key: StaticString) throws -> UInt32 { try primitive(key, required: true) { try $0.unsigned(UInt32.self) }! }
+    /// The `UInt64` in field `key`; throws when the field is absent, nil or not a `UInt64`.
     public func decode(_ type: UInt64.Type = UInt64.self, forKey key: StaticString) throws -> UInt64 { try primitive(key, required: true) { try $0.uint64() }! }
 
+    /// The `Bool` in field `key`, nil when the field is absent or nil; throws when it is not a `Bool`.
     public func decodeIfPresent(_ type: Bool.Type = Bool.self, forKey key: StaticString) throws -> Bool? { try primitive(key, required: false) { try $0.bool() } }
+    /// The `String` in field `key`, nil when the field is absent or nil; throws when it is not a `String`.
     public func decodeIfPresent(_ type: String.Type = String.self, forKey key: StaticString) throws -> String? { try primitive(key, required: false) { try $0.string() } }
+    /// The `Double` in field `key`, nil when the field is absent or nil; throws when it is not a `Double`.
     public func decodeIfPresent(_ type: Double.Type = Double.self, forKey key: StaticString) throws -> Double? { try primitive(key, required: false) { try $0.double() } }
+    /// The `Float` in field `key`, nil when the field is absent or nil; throws when it is not a `Float`.
     public func decodeIfPresent(_ type: Float.Type = Float.self, forKey key: StaticString) throws -> Float? { try primitive(key, required: false) { try $0.float() } }
+    /// The `Int` in field `key`, nil when the field is absent or nil; throws when it is not a `Int`.
     public func decodeIfPresent(_ type: Int.Type = Int.self, forKey key: StaticString) throws -> Int? { try primitive(key, required: false) { try $0.signed(Int.self) } }
+    /// The `Int8` in field `key`, nil when the field is absent or nil; throws when it is not a `Int8`.
     public func decodeIfPresent(_ type: Int8.Type = Int8.self, forKey key: StaticString) throws -> Int8? { try primitive(key, required: false) { try $0.signed(Int8.self) } }
+    /// The `Int16` in field `key`, nil when the field is absent or nil; throws when it is not a `Int16`.
     public func decodeIfPresent(_ type: Int16.Type = Int16.self, forKey key: StaticString) throws -> Int16? { try primitive(key, required: false) { try $0.signed(Int16.self) } }
+    /// The `Int32` in field `key`, nil when the field is absent or nil; throws when it is not a `Int32`.
     public func decodeIfPresent(_ type: Int32.Type = Int32.self, forKey key: StaticString) throws -> Int32? { try primitive(key, required: false) { try $0.signed(Int32.self) } }
+    /// The `Int64` in field `key`, nil when the field is absent or nil; throws when it is not a `Int64`.
     public func decodeIfPresent(_ type: Int64.Type = Int64.self, forKey key: StaticString) throws -> Int64? { try primitive(key, required: false) { try $0.int64() } }
+    /// The `UInt` in field `key`, nil when the field is absent or nil; throws when it is not a `UInt`.
     public func decodeIfPresent(_ type: UInt.Type = UInt.self, forKey key: StaticString) throws -> UInt? { try primitive(key, required: false) { try $0.unsigned(UInt.self) } }
+    /// The `UInt8` in field `key`, nil when the field is absent or nil; throws when it is not a `UInt8`.
     public func decodeIfPresent(_ type: UInt8.Type = UInt8.self, forKey key: StaticString) throws -> UInt8? { try primitive(key, required: false) { try $0.unsigned(UInt8.self) } }
+    /// The `UInt16` in field `key`, nil when the field is absent or nil; throws when it is not a `UInt16`.
     public func decodeIfPresent(_ type: UInt16.Type = UInt16.self, forKey key: StaticString) throws -> UInt16? { try primitive(key, required: false) { try $0.unsigned(UInt16.self) } }
+    /// The `UInt32` in field `key`, nil when the field is absent or nil; throws when it is not a `UInt32`.
     public func decodeIfPresent(_ type: UInt32.Type = UInt32.self, forKey key: StaticString) throws -> UInt32? { try primitive(key, required: false) { try $0.unsigned(UInt32.self) } }
+    /// The `UInt64` in field `key`, nil when the field is absent or nil; throws when it is not a `UInt64`.
     public func decodeIfPresent(_ type: UInt64.Type = UInt64.self, forKey key: StaticString) throws -> UInt64? { try primitive(key, required: false) { try $0.uint64() } }
 
     /// The value of field `key`; throws `DecodingError.keyNotFound` when the payload has no such field and
