@@ -122,6 +122,8 @@ struct SeededGenerator: RandomNumberGenerator {
 indirect enum Tree: Codable, Equatable {
     case leaf
     case node([Tree])
+
+    init(depth: Int) { self = (0..<depth).reduce(Tree.leaf) { tree, _ in .node([tree]) } }
 }
 
 extension BinaryEventCodecTests {
@@ -129,9 +131,26 @@ extension BinaryEventCodecTests {
         var deep = Tree.leaf
         for _ in 0..<100 { deep = .node([deep]) }
         #expect(try roundTrip(deep) == deep)
-        var tooDeep = Tree.leaf
-        for _ in 0..<300 { tooDeep = .node([tooDeep]) }
-        let bytes = try codec.encode(tooDeep)
-        #expect(throws: BinaryCodecError.self) { try bytes.withUnsafeBytes { try codec.decode(Tree.self, from: $0) } }
+        // The encoder refuses to write a tree too deep to read, so the hostile payload is built by hand (the
+        // builder checked against the encoder on a shallow tree).
+        #expect(treeBytes(depth: 3) == (try codec.encode(Tree.node([.node([.node([.leaf])])]))))
+        #expect(throws: EncodingError.self) { try codec.encode(Tree(depth: 300)) }
+        #expect(throws: BinaryCodecError.self) { try treeBytes(depth: 300).withUnsafeBytes { try codec.decode(Tree.self, from: $0) } }
+    }
+
+    /// The binary payload of a `Tree` nested `depth` times, from the layout in `BinaryEventCodec`'s documentation.
+    func treeBytes(depth: Int) -> [UInt8] {
+        func varint(_ value: Int) -> [UInt8] {
+            var v = value, out: [UInt8] = []
+            while v >= 0x80 {
+                out.append(UInt8(v & 0x7F) | 0x80)
+                v >>= 7
+            }
+            return out + [UInt8(v)]
+        }
+        func keyed(_ key: String, _ value: [UInt8]) -> [UInt8] { [1, 0, 0, 0] + varint(key.utf8.count) + Array(key.utf8) + [1] + varint(value.count) + value }
+        var bytes = keyed("leaf", [0, 0, 0, 0])
+        for _ in 0..<depth { bytes = keyed("node", keyed("_0", [1, 0, 0, 0] + bytes)) }
+        return [BinaryEventCodec.magic] + bytes
     }
 }

@@ -93,3 +93,25 @@ extension Array where Element == UInt8 {
         self = bytes
     }
 }
+
+/// A recursive value: each link is a value (a level for both codecs) and a nested container (a level in JSON).
+indirect enum Chain: Codable, Equatable {
+    case end
+    case link(Chain)
+
+    init(length: Int) { self = (0..<length).reduce(Chain.end) { chain, _ in .link(chain) } }
+}
+
+@Suite struct EncodingDepthTests {
+    /// What the encoders write, the decoders read: a value nested deeper than the decoders accept is refused when
+    /// it is encoded, not discovered when the event is read back.
+    @Test(arguments: [JSONEventCodec() as any EventCodec, BinaryEventCodec()])
+    func valuesTooDeepForTheDecodersAreRefusedWhenEncoded(codec: any EventCodec) throws {
+        // JSON: two levels per link (128 links fill the 256), binary: one (256 links).
+        let most = codec is JSONEventCodec ? 127 : 255
+        let deep = Chain(length: most)
+        let bytes = try codec.encode(deep)
+        #expect(try bytes.withUnsafeBytes { try codec.decode(Chain.self, from: $0) } == deep)
+        #expect(throws: EncodingError.self) { try codec.encode(Chain(length: codec is JSONEventCodec ? 129 : 257)) }
+    }
+}

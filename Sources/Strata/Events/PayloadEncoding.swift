@@ -60,15 +60,23 @@ final class NodeSlot {
     var node: PayloadNode?
 }
 
+/// How deep values may nest: what the decoders accept, so a payload that is written can always be read. The binary
+/// decoder counts each value decoded through `Codable`, the JSON decoder each object and array; the encoder counts
+/// each value encoded through `Codable`, and for JSON each nested container and super encoder too (never fewer
+/// levels than the decoder will meet).
+let encodingDepthMax = 256
+
 struct PayloadEncoder: Encoder {
     let slot: NodeSlot
     let style: EncodingStyle
     var codingPath: [any CodingKey] = []
+    /// How many levels hold this encoder's value.
+    var depth = 0
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     /// The tree of `value`.
     static func tree<T: Encodable>(_ value: T, style: EncodingStyle) throws -> PayloadNode {
-        try node(value, style: style, codingPath: [])
+        try node(value, style: style, depth: 0, codingPath: [])
     }
 
     /// The node of a primitive (compared by type identity, as decoding does; `unsafeBitCast` is exact because
@@ -102,18 +110,24 @@ struct PayloadEncoder: Encoder {
     }
 
     /// The node of any value: primitives directly, optionals as presence, the rest through `Codable`.
-    static func node<T: Encodable>(_ value: T, style: EncodingStyle, codingPath: @autoclosure () -> [any CodingKey]) throws -> PayloadNode {
+    static func node<T: Encodable>(
+        _ value: T, style: EncodingStyle, depth: Int, codingPath: @autoclosure () -> [any CodingKey]
+    ) throws -> PayloadNode {
         if let node = primitive(value) { return node }
         if let optional = value as? any PayloadOptional {
             guard let wrapped = optional.wrapped else { return .null }
             guard let encodable = wrapped as? any Encodable else {
                 throw EncodingError.invalidValue(wrapped, EncodingError.Context(codingPath: codingPath(), debugDescription: "not Encodable"))
             }
-            return .present(try node(encodable, style: style, codingPath: codingPath()))
+            return .present(try node(encodable, style: style, depth: depth, codingPath: codingPath()))
         }
         if style == .json, let node = jsonSpecial(value) { return node }
+        guard depth < encodingDepthMax else {
+            throw EncodingError.invalidValue(
+                value, EncodingError.Context(codingPath: codingPath(), debugDescription: "values nest deeper than \(encodingDepthMax): no decoder would read them"))
+        }
         let slot = NodeSlot()
-        try value.encode(to: PayloadEncoder(slot: slot, style: style, codingPath: codingPath()))
+        try value.encode(to: PayloadEncoder(slot: slot, style: style, codingPath: codingPath(), depth: depth + 1))
         guard let node = slot.node else {
             throw EncodingError.invalidValue(value, EncodingError.Context(codingPath: codingPath(), debugDescription: "\(T.self) encoded nothing"))
         }
@@ -122,27 +136,33 @@ struct PayloadEncoder: Encoder {
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
         if case .keyed(let existing)? = slot.node {
-            return KeyedEncodingContainer(PayloadKeyedEncoder<Key>(node: existing, style: style, codingPath: codingPath))
+            return KeyedEncodingContainer(PayloadKeyedEncoder<Key>(node: existing, style: style, codingPath: codingPath, depth: depth))
         }
         let node = KeyedNode()
         slot.node = .keyed(node)
-        return KeyedEncodingContainer(PayloadKeyedEncoder<Key>(node: node, style: style, codingPath: codingPath))
+        return KeyedEncodingContainer(PayloadKeyedEncoder<Key>(node: node, style: style, codingPath: codingPath, depth: depth))
     }
 
     func unkeyedContainer() -> any UnkeyedEncodingContainer {
-        if case .unkeyed(let existing)? = slot.node { return PayloadUnkeyedEncoder(node: existing, style: style, codingPath: codingPath) }
+        if case .unkeyed(let existing)? = slot.node { return PayloadUnkeyedEncoder(node: existing, style: style, codingPath: codingPath, depth: depth) }
         let node = UnkeyedNode()
         slot.node = .unkeyed(node)
-        return PayloadUnkeyedEncoder(node: node, style: style, codingPath: codingPath)
+        return PayloadUnkeyedEncoder(node: node, style: style, codingPath: codingPath, depth: depth)
     }
 
-    func singleValueContainer() -> any SingleValueEncodingContainer { PayloadSingleValueEncoder(slot: slot, style: style, codingPath: codingPath) }
+    func singleValueContainer() -> any SingleValueEncodingContainer {
+        PayloadSingleValueEncoder(slot: slot, style: style, codingPath: codingPath, depth: depth)
+    }
 }
 
 struct PayloadKeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let node: KeyedNode
     let style: EncodingStyle
     var codingPath: [any CodingKey]
+    let depth: Int
+
+    /// The depth of a container or super encoder nested in this one (a level of its own in JSON).
+    private var nestedDepth: Int { style == .json ? depth + 1 : depth }
 
     private func add(_ key: Key, _ value: PayloadNode) { node.fields.append(KeyedNode.Field(key: key.stringValue, node: value)) }
 
@@ -165,31 +185,31 @@ struct PayloadKeyedEncoder<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
         let path = codingPath
-        add(key, try PayloadEncoder.node(value, style: style, codingPath: path + [key]))
+        add(key, try PayloadEncoder.node(value, style: style, depth: depth, codingPath: path + [key]))
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
         let nested = KeyedNode()
         add(key, .keyed(nested))
-        return KeyedEncodingContainer(PayloadKeyedEncoder<NestedKey>(node: nested, style: style, codingPath: codingPath + [key]))
+        return KeyedEncodingContainer(PayloadKeyedEncoder<NestedKey>(node: nested, style: style, codingPath: codingPath + [key], depth: nestedDepth))
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
         let nested = UnkeyedNode()
         add(key, .unkeyed(nested))
-        return PayloadUnkeyedEncoder(node: nested, style: style, codingPath: codingPath + [key])
+        return PayloadUnkeyedEncoder(node: nested, style: style, codingPath: codingPath + [key], depth: nestedDepth)
     }
 
     mutating func superEncoder() -> any Encoder {
         let slot = NodeSlot()
         node.fields.append(KeyedNode.Field(key: superKey, node: .slot(slot)))
-        return PayloadEncoder(slot: slot, style: style, codingPath: codingPath)
+        return PayloadEncoder(slot: slot, style: style, codingPath: codingPath, depth: nestedDepth)
     }
 
     mutating func superEncoder(forKey key: Key) -> any Encoder {
         let slot = NodeSlot()
         add(key, .slot(slot))
-        return PayloadEncoder(slot: slot, style: style, codingPath: codingPath + [key])
+        return PayloadEncoder(slot: slot, style: style, codingPath: codingPath + [key], depth: nestedDepth)
     }
 }
 
@@ -197,6 +217,10 @@ struct PayloadUnkeyedEncoder: UnkeyedEncodingContainer {
     let node: UnkeyedNode
     let style: EncodingStyle
     var codingPath: [any CodingKey]
+    let depth: Int
+
+    /// The depth of a container or super encoder nested in this one (a level of its own in JSON).
+    private var nestedDepth: Int { style == .json ? depth + 1 : depth }
     var count: Int { node.items.count }
 
     mutating func encodeNil() throws { node.items.append(.null) }
@@ -208,25 +232,25 @@ struct PayloadUnkeyedEncoder: UnkeyedEncodingContainer {
 
     mutating func encode<T: Encodable>(_ value: T) throws {
         let path = codingPath
-        node.items.append(try PayloadEncoder.node(value, style: style, codingPath: path))
+        node.items.append(try PayloadEncoder.node(value, style: style, depth: depth, codingPath: path))
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
         let nested = KeyedNode()
         node.items.append(.keyed(nested))
-        return KeyedEncodingContainer(PayloadKeyedEncoder<NestedKey>(node: nested, style: style, codingPath: codingPath))
+        return KeyedEncodingContainer(PayloadKeyedEncoder<NestedKey>(node: nested, style: style, codingPath: codingPath, depth: nestedDepth))
     }
 
     mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
         let nested = UnkeyedNode()
         node.items.append(.unkeyed(nested))
-        return PayloadUnkeyedEncoder(node: nested, style: style, codingPath: codingPath)
+        return PayloadUnkeyedEncoder(node: nested, style: style, codingPath: codingPath, depth: nestedDepth)
     }
 
     mutating func superEncoder() -> any Encoder {
         let slot = NodeSlot()
         node.items.append(.slot(slot))
-        return PayloadEncoder(slot: slot, style: style, codingPath: codingPath)
+        return PayloadEncoder(slot: slot, style: style, codingPath: codingPath, depth: nestedDepth)
     }
 }
 
@@ -234,11 +258,12 @@ struct PayloadSingleValueEncoder: SingleValueEncodingContainer {
     let slot: NodeSlot
     let style: EncodingStyle
     var codingPath: [any CodingKey]
+    let depth: Int
 
     mutating func encodeNil() throws { slot.node = .null }
     mutating func encode<T: Encodable>(_ value: T) throws {
         let path = codingPath
-        slot.node = try PayloadEncoder.node(value, style: style, codingPath: path)
+        slot.node = try PayloadEncoder.node(value, style: style, depth: depth, codingPath: path)
     }
 }
 
