@@ -49,9 +49,9 @@ public enum EventLine {
             guard let value else { continue }
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
-            appendJSONString(name, to: &out)
+            JSONSyntax.writeString(name, into: &out)
             out.append(UInt8(ascii: ":"))
-            appendJSONString(value, to: &out)
+            JSONSyntax.writeString(value, into: &out)
         }
         out.append(UInt8(ascii: "}"))
         let payload = Array(record.payload)
@@ -76,9 +76,9 @@ public enum EventLine {
 
     private static func field(_ name: String, _ value: String, _ out: inout [UInt8]) {
         out.append(UInt8(ascii: ","))
-        appendJSONString(name, to: &out)
+        JSONSyntax.writeString(name, into: &out)
         out.append(UInt8(ascii: ":"))
-        appendJSONString(value, to: &out)
+        JSONSyntax.writeString(value, into: &out)
     }
 
     // MARK: Decoding

@@ -88,10 +88,7 @@ public struct PayloadFields: ~Copyable {
     @inline(__always) private func read<T: Decodable>(_ type: T.Type, _ key: StaticString, _ range: Range<Int>) throws -> T {
         switch source {
         case .binary(let reader):
-            return try reader.within(range) {
-                if let value = try reader.primitive(type) { return value }
-                return try reader.fieldValue(type, path: path(key))
-            }
+            return try reader.within(range) { try reader.fieldValue(type, path: path(key)) }
         case .json(let reader):
             return try reader.value(type, at: range.lowerBound, path: path(key))
         }

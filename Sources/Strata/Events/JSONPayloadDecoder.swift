@@ -43,7 +43,6 @@ final class JSONPayloadReader: PrimitiveReading {
     /// Parses the payload as one object (nothing but whitespace around it) for `PayloadFields`: its fields.
     func openPayloadObject() throws -> Range<Int> {
         skipWhitespace()
-        topStart = position
         let fields = try openObject(path: nil)
         skipWhitespace()
         guard position == payload.count else { throw syntaxError("data after the value") }

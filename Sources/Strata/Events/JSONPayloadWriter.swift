@@ -1,4 +1,5 @@
 import Foundation
+import StrataStorage
 
 // Writing a payload tree (PayloadEncoding.swift) as JSON, byte for byte what Foundation's `JSONEncoder` writes with
 // `[.sortedKeys, .withoutEscapingSlashes]` and its default strategies: keys sorted by their UTF-8 bytes (a key
@@ -26,7 +27,7 @@ extension PayloadNode {
         case .float(let value):
             guard value.isFinite else { throw nonFinite(value) }
             writeNumberText(value.description, into: &out)
-        case .string(let value): writeJSONString(value, into: &out)
+        case .string(let value): JSONSyntax.writeString(value, into: &out)
         case .number(let text): out.append(contentsOf: text.utf8)
         case .null: out.append(contentsOf: JSONText.null)
         case .present(let node): try node.writeJSON(into: &out)
@@ -44,7 +45,7 @@ extension PayloadNode {
             for field in sortedFields(container.fields) {
                 if !first { out.append(0x2C) }
                 first = false
-                writeJSONString(field.key, into: &out)
+                JSONSyntax.writeString(field.key, into: &out)
                 out.append(0x3A)
                 try field.node.writeJSON(into: &out)
             }
@@ -116,35 +117,5 @@ private func writeNumberText(_ text: String, into out: inout [UInt8]) {
     text.withUTF8 { utf8 in
         let count = utf8.count >= 2 && utf8[utf8.count - 2] == 0x2E && utf8[utf8.count - 1] == 0x30 ? utf8.count - 2 : utf8.count
         out.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[..<count]))
-    }
-}
-
-private let hexDigits = Array("0123456789abcdef".utf8)
-
-/// A JSON string: quoted, with `"`, `\` and control characters escaped.
-func writeJSONString(_ value: String, into out: inout [UInt8]) {
-    var value = value
-    value.withUTF8 { utf8 in
-        out.append(0x22)
-        defer { out.append(0x22) }
-        guard let base = utf8.baseAddress else { return }
-        var runStart = 0
-        for i in 0..<utf8.count {
-            let byte = base[i]
-            guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
-            out.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: i - runStart))
-            runStart = i + 1
-            switch byte {
-            case 0x22: out.append(contentsOf: [0x5C, 0x22])
-            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-            case 0x08: out.append(contentsOf: [0x5C, 0x62])
-            case 0x0C: out.append(contentsOf: [0x5C, 0x66])
-            case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
-            case 0x0D: out.append(contentsOf: [0x5C, 0x72])
-            case 0x09: out.append(contentsOf: [0x5C, 0x74])
-            default: out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xF)]])
-            }
-        }
-        out.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: utf8.count - runStart))
     }
 }

@@ -208,6 +208,39 @@ package enum JSONSyntax {
     }
 }
 
+extension JSONSyntax {
+    /// Writes `value` as a JSON string, escaped as Foundation's `JSONEncoder` escapes (with slashes unescaped):
+    /// `"` and `\` and control characters (`\b \f \n \r \t`, else `\u00XX`); everything else as its UTF-8.
+    @inlinable package static func writeString(_ value: String, into out: inout [UInt8]) {
+        var value = value
+        value.withUTF8 { utf8 in
+            out.append(0x22)
+            defer { out.append(0x22) }
+            guard let base = utf8.baseAddress else { return }
+            var runStart = 0
+            for i in 0..<utf8.count {
+                let byte = base[i]
+                guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
+                out.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: i - runStart))
+                runStart = i + 1
+                switch byte {
+                case 0x22: out.append(contentsOf: [0x5C, 0x22])
+                case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+                case 0x08: out.append(contentsOf: [0x5C, 0x62])
+                case 0x0C: out.append(contentsOf: [0x5C, 0x66])
+                case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
+                case 0x0D: out.append(contentsOf: [0x5C, 0x72])
+                case 0x09: out.append(contentsOf: [0x5C, 0x74])
+                default:
+                    let low = byte & 0xF
+                    out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, 0x30 + (byte >> 4), low < 10 ? 0x30 + low : 0x57 + low])
+                }
+            }
+            out.append(contentsOf: UnsafeBufferPointer(start: base + runStart, count: utf8.count - runStart))
+        }
+    }
+}
+
 /// Whether `bytes` are valid UTF-8 (checked by decoding: decoding repairs invalid UTF-8 with U+FFFD, so the text
 /// has exactly these bytes only when they were valid).
 @inlinable package func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool { utf8String(bytes) != nil }
