@@ -26,6 +26,77 @@ extension Sample: FieldDecodable {
     }
 }
 
+/// More fields than the binary codec's field table holds on the stack (16): the table moves to the heap midway.
+struct Wide: Codable, FieldDecodable, Equatable {
+    var f0: Int
+    var f1: String
+    var f2: Int
+    var f3: String
+    var f4: Int
+    var f5: String
+    var f6: Int
+    var f7: String
+    var f8: Int
+    var f9: String
+    var f10: Int
+    var f11: String
+    var f12: Int
+    var f13: String
+    var f14: Int
+    var f15: String
+    var f16: Int
+    var f17: String
+    var f18: Int
+    var f19: String
+
+    init(seed: Int) {
+        f0 = seed &* 1
+        f1 = "v\(seed + 1)"
+        f2 = seed &* 3
+        f3 = "v\(seed + 3)"
+        f4 = seed &* 5
+        f5 = "v\(seed + 5)"
+        f6 = seed &* 7
+        f7 = "v\(seed + 7)"
+        f8 = seed &* 9
+        f9 = "v\(seed + 9)"
+        f10 = seed &* 11
+        f11 = "v\(seed + 11)"
+        f12 = seed &* 13
+        f13 = "v\(seed + 13)"
+        f14 = seed &* 15
+        f15 = "v\(seed + 15)"
+        f16 = seed &* 17
+        f17 = "v\(seed + 17)"
+        f18 = seed &* 19
+        f19 = "v\(seed + 19)"
+    }
+
+    // Read back to front: every lookup starts where the last one ended and wraps around.
+    init(fields: borrowing PayloadFields) throws {
+        f19 = try fields.decode(forKey: "f19")
+        f18 = try fields.decode(forKey: "f18")
+        f17 = try fields.decode(forKey: "f17")
+        f16 = try fields.decode(forKey: "f16")
+        f15 = try fields.decode(forKey: "f15")
+        f14 = try fields.decode(forKey: "f14")
+        f13 = try fields.decode(forKey: "f13")
+        f12 = try fields.decode(forKey: "f12")
+        f11 = try fields.decode(forKey: "f11")
+        f10 = try fields.decode(forKey: "f10")
+        f9 = try fields.decode(forKey: "f9")
+        f8 = try fields.decode(forKey: "f8")
+        f7 = try fields.decode(forKey: "f7")
+        f6 = try fields.decode(forKey: "f6")
+        f5 = try fields.decode(forKey: "f5")
+        f4 = try fields.decode(forKey: "f4")
+        f3 = try fields.decode(forKey: "f3")
+        f2 = try fields.decode(forKey: "f2")
+        f1 = try fields.decode(forKey: "f1")
+        f0 = try fields.decode(forKey: "f0")
+    }
+}
+
 /// An event that records which path decoded it (`viaFields` is not part of its payload).
 struct Tracked: Event, FieldDecodable, Equatable {
     static let eventType = "Tracked"
@@ -68,6 +139,14 @@ struct PlainCodec: EventCodec {
             let sample = Sample.random(seed)
             let bytes = try codec.encode(sample)
             #expect(try viaFields(Sample.self, bytes, codec) == sample)
+        }
+    }
+
+    @Test(arguments: codecs)
+    func aPayloadWithMoreFieldsThanTheStackTableHoldsReadsWhole(codec: any EventCodec) throws {
+        for seed in [0, 7, -123_456] {
+            let wide = Wide(seed: seed)
+            #expect(try viaFields(Wide.self, try codec.encode(wide), codec) == wide)
         }
     }
 

@@ -6,45 +6,29 @@ import StrataStorage
 // `position` at its end: a keyed container's field is read with `position`/`limit` set to exactly the field's
 // bytes (and must use them all); an unkeyed container keeps its own cursor and lends it to each element.
 
-/// One decode of one binary payload.
-final class BinaryPayloadReader: PrimitiveReading {
-    /// How deep values may nest: a recursive type must not let a hostile payload exhaust the stack.
-    static let depthMax = 256
-
+/// A cursor on a binary payload: the primitive reads, each from `position` without passing `limit`, leaving
+/// `position` after what it read. A value, no allocation: `PayloadFields` reads a `FieldDecodable` event's
+/// primitive fields with one, the reader below keeps one for everything else.
+struct BinarySpan {
     let payload: UnsafeRawBufferPointer
-    // Unchecked exclusivity: a reader belongs to one decode, run synchronously on one thread, and no access to
-    // these properties overlaps another (none is passed `inout` across a call that reaches the reader again).
-    // Dynamic checks cost more than the reads they guard.
-    @exclusivity(unchecked) var position: Int
-    @exclusivity(unchecked) var limit: Int
-    @exclusivity(unchecked) var depth = 0
-    @exclusivity(unchecked) var fields = FieldTable()
+    var position: Int
+    var limit: Int
 
-    init(_ payload: UnsafeRawBufferPointer, position: Int) {
+    init(_ payload: UnsafeRawBufferPointer, position: Int, limit: Int) {
         self.payload = payload
         self.position = position
-        self.limit = payload.count
-    }
-
-    /// A reader of a whole payload, after its magic byte (checked, as is the payload's size: under 2 GiB).
-    convenience init(payload bytes: UnsafeRawBufferPointer) throws(BinaryCodecError) {
-        guard bytes.first == BinaryEventCodec.magic else {
-            throw BinaryCodecError(offset: 0, reason: bytes.isEmpty ? "empty payload" : "not a binary payload (first byte \(bytes[0]))")
-        }
-        guard bytes.count < 1 << 31 else { throw BinaryCodecError(offset: 0, reason: "payload of \(bytes.count) bytes (2 GiB or more)") }
-        self.init(bytes, position: 1)
+        self.limit = limit
     }
 
     func fail(_ reason: String) -> BinaryCodecError { BinaryCodecError(offset: position, reason: reason) }
-    func failure(_ reason: String) -> any Error { fail(reason) }
 
-    @inline(__always) func u8() throws(BinaryCodecError) -> UInt8 {
+    @inline(__always) mutating func u8() throws(BinaryCodecError) -> UInt8 {
         guard position < limit else { throw fail("payload ends early") }
         defer { position += 1 }
         return payload[position]
     }
 
-    @inline(__always) func varint() throws(BinaryCodecError) -> UInt64 {
+    @inline(__always) mutating func varint() throws(BinaryCodecError) -> UInt64 {
         // One byte: the common case (small integers, short strings, every key's length).
         if position < limit, payload[position] < 0x80 {
             defer { position += 1 }
@@ -53,7 +37,7 @@ final class BinaryPayloadReader: PrimitiveReading {
         return try longVarint()
     }
 
-    private func longVarint() throws(BinaryCodecError) -> UInt64 {
+    private mutating func longVarint() throws(BinaryCodecError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -66,21 +50,21 @@ final class BinaryPayloadReader: PrimitiveReading {
         }
     }
 
-    @inline(__always) func length() throws(BinaryCodecError) -> Int {
+    @inline(__always) mutating func length() throws(BinaryCodecError) -> Int {
         let value = try varint()
         guard value <= UInt64(limit - position) else { throw fail("length \(value) runs past the payload") }
         return Int(value)
     }
 
-    private func fixed<I: FixedWidthInteger>(_: I.Type) throws(BinaryCodecError) -> I {
+    @inline(__always) private mutating func fixed<I: FixedWidthInteger>(_: I.Type) throws(BinaryCodecError) -> I {
         guard limit - position >= MemoryLayout<I>.size else { throw fail("payload ends early") }
         defer { position += MemoryLayout<I>.size }
         return I(littleEndian: payload.loadUnaligned(fromByteOffset: position, as: I.self))
     }
 
-    func u32() throws(BinaryCodecError) -> UInt32 { try fixed(UInt32.self) }
+    mutating func u32() throws(BinaryCodecError) -> UInt32 { try fixed(UInt32.self) }
 
-    func bool() throws -> Bool {
+    mutating func bool() throws(BinaryCodecError) -> Bool {
         switch try u8() {
         case 0: return false
         case 1: return true
@@ -90,19 +74,112 @@ final class BinaryPayloadReader: PrimitiveReading {
         }
     }
 
-    func string() throws -> String {
+    mutating func string() throws(BinaryCodecError) -> String {
         let count = try length()
-        guard let text = utf8String(UnsafeRawBufferPointer(rebasing: payload[position..<(position + count)])) else {
+        guard let text = utf8String(UnsafeRawBufferPointer(start: payload.baseAddress! + position, count: count)) else {
             throw fail("string is not UTF-8")
         }
         position += count
         return text
     }
 
-    func double() throws -> Double { Double(bitPattern: try fixed(UInt64.self)) }
-    func float() throws -> Float { Float(bitPattern: try fixed(UInt32.self)) }
-    func int64() throws -> Int64 { unzigzag(try varint()) }
-    func uint64() throws -> UInt64 { try varint() }
+    mutating func double() throws(BinaryCodecError) -> Double { Double(bitPattern: try fixed(UInt64.self)) }
+    mutating func float() throws(BinaryCodecError) -> Float { Float(bitPattern: try fixed(UInt32.self)) }
+    mutating func int64() throws(BinaryCodecError) -> Int64 { unzigzag(try varint()) }
+    mutating func uint64() throws(BinaryCodecError) -> UInt64 { try varint() }
+
+    mutating func signed<I: FixedWidthInteger & SignedInteger>(_: I.Type) throws(BinaryCodecError) -> I {
+        let value = try int64()
+        guard let exact = I(exactly: value) else { throw fail("\(value) does not fit \(I.self)") }
+        return exact
+    }
+
+    mutating func unsigned<I: FixedWidthInteger & UnsignedInteger>(_: I.Type) throws(BinaryCodecError) -> I {
+        let value = try uint64()
+        guard let exact = I(exactly: value) else { throw fail("\(value) does not fit \(I.self)") }
+        return exact
+    }
+
+    /// Parses a keyed container's header at `position` into `fields`; leaves `position` after the container.
+    /// Returns the container's fields in the table.
+    mutating func openKeyed(into fields: inout FieldTable) throws(BinaryCodecError) -> Range<Int> {
+        let count = try u32()
+        // Each field takes at least two bytes: a count past that is damage, refused before any allocation.
+        guard Int(count) <= (limit - position) / 2 else { throw fail("field count \(count) runs past the payload") }
+        let first = fields.count
+        for _ in 0..<count {
+            let keyLength = try length()
+            let key = position..<(position + keyLength)
+            position += keyLength
+            switch try u8() {
+            case 0: fields.append(key: key, value: nil)
+            case 1:
+                let length = try length()
+                fields.append(key: key, value: position..<(position + length))
+                position += length
+            case let tag:
+                position -= 1
+                throw fail("field presence byte \(tag)")
+            }
+        }
+        return first..<(first + Int(count))
+    }
+}
+
+/// One decode of one binary payload.
+final class BinaryPayloadReader: PrimitiveReading {
+    /// How deep values may nest: a recursive type must not let a hostile payload exhaust the stack.
+    static let depthMax = 256
+
+    // Unchecked exclusivity: a reader belongs to one decode, run synchronously on one thread, and no access to
+    // these properties overlaps another (none is passed `inout` across a call that reaches the reader again).
+    // Dynamic checks cost more than the reads they guard.
+    @exclusivity(unchecked) var span: BinarySpan
+    @exclusivity(unchecked) var depth = 0
+    @exclusivity(unchecked) var fields = FieldTable()
+
+    var payload: UnsafeRawBufferPointer { span.payload }
+
+    var position: Int {
+        get { span.position }
+        set { span.position = newValue }
+    }
+
+    var limit: Int {
+        get { span.limit }
+        set { span.limit = newValue }
+    }
+
+    init(_ payload: UnsafeRawBufferPointer, position: Int, limit: Int? = nil) {
+        span = BinarySpan(payload, position: position, limit: limit ?? payload.count)
+    }
+
+    /// A reader of a whole payload, after its magic byte (checked, as is the payload's size: under 2 GiB).
+    convenience init(payload bytes: UnsafeRawBufferPointer) throws(BinaryCodecError) {
+        try Self.checkHeader(bytes)
+        self.init(bytes, position: 1)
+    }
+
+    /// Checks a whole payload's magic byte and size (under 2 GiB).
+    static func checkHeader(_ bytes: UnsafeRawBufferPointer) throws(BinaryCodecError) {
+        guard bytes.first == BinaryEventCodec.magic else {
+            throw BinaryCodecError(offset: 0, reason: bytes.isEmpty ? "empty payload" : "not a binary payload (first byte \(bytes[0]))")
+        }
+        guard bytes.count < 1 << 31 else { throw BinaryCodecError(offset: 0, reason: "payload of \(bytes.count) bytes (2 GiB or more)") }
+    }
+
+    func fail(_ reason: String) -> BinaryCodecError { span.fail(reason) }
+    func failure(_ reason: String) -> any Error { fail(reason) }
+
+    @inline(__always) func u8() throws(BinaryCodecError) -> UInt8 { try span.u8() }
+    @inline(__always) func length() throws(BinaryCodecError) -> Int { try span.length() }
+    func u32() throws(BinaryCodecError) -> UInt32 { try span.u32() }
+    func bool() throws -> Bool { try span.bool() }
+    func string() throws -> String { try span.string() }
+    func double() throws -> Double { try span.double() }
+    func float() throws -> Float { try span.float() }
+    func int64() throws -> Int64 { try span.int64() }
+    func uint64() throws -> UInt64 { try span.uint64() }
 
     /// Reads one value from `start` up to `limit`, leaving `position` at its end.
     func value<T: Decodable>(_ type: T.Type, path: CodingPathNode?) throws -> T {
@@ -153,28 +230,7 @@ final class BinaryPayloadReader: PrimitiveReading {
 
     /// Parses a keyed container's header at `position` into the field table; leaves `position` after the
     /// container. Returns the container's fields in the table.
-    func openKeyed() throws(BinaryCodecError) -> Range<Int> {
-        let count = try u32()
-        // Each field takes at least two bytes: a count past that is damage, refused before any allocation.
-        guard Int(count) <= (limit - position) / 2 else { throw fail("field count \(count) runs past the payload") }
-        let first = fields.count
-        for _ in 0..<count {
-            let keyLength = try length()
-            let key = position..<(position + keyLength)
-            position += keyLength
-            switch try u8() {
-            case 0: fields.append(key: key, value: nil)
-            case 1:
-                let length = try length()
-                fields.append(key: key, value: position..<(position + length))
-                position += length
-            case let tag:
-                position -= 1
-                throw fail("field presence byte \(tag)")
-            }
-        }
-        return first..<(first + Int(count))
-    }
+    func openKeyed() throws(BinaryCodecError) -> Range<Int> { try span.openKeyed(into: &fields) }
 }
 
 /// The `Decoder` handed to a value's `init(from:)`: where the value starts and may end. (Three words, so the

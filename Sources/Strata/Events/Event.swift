@@ -70,6 +70,14 @@ public struct EventDecodingError: Error, Sendable, CustomStringConvertible {
     /// What the codec reported.
     public var reason: String
 
+    @usableFromInline init(sequence: UInt64, stream: PartitionKey, typeName: String, typeVersion: UInt32, reason: String) {
+        self.sequence = sequence
+        self.stream = stream
+        self.typeName = typeName
+        self.typeVersion = typeVersion
+        self.reason = reason
+    }
+
     /// The event and the codec's reason.
     public var description: String {
         "event at sequence \(sequence) of stream \(stream), type \(typeName) v\(typeVersion), does not decode: \(reason)"

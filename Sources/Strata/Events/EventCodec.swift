@@ -6,15 +6,35 @@ public protocol EventCodec: Sendable {
     func encode<E: Encodable>(_ value: E) throws -> [UInt8]
     /// Decodes strictly: a payload that does not match `type` throws (it never yields default values).
     func decode<E: Decodable>(_ type: E.Type, from bytes: UnsafeRawBufferPointer) throws -> E
-    /// Decodes a `FieldDecodable` type through `init(fields:)`, as strictly. Both built-in codecs do; the default
-    /// decodes it through `Codable` (`decode(_:from:)`).
-    func decode<E: FieldDecodable>(fields type: E.Type, from bytes: UnsafeRawBufferPointer) throws -> E
+    /// Runs `body` on the fields of the payload's top-level keyed value and returns true; or returns false without
+    /// calling it when the codec has no field view of its payloads (the default). Throws when the payload is not a
+    /// well-formed keyed value, and what `body` throws. Both built-in codecs read fields; `FieldDecodable` types
+    /// are decoded through this (`decode(fields:from:)`).
+    func withFields(of bytes: UnsafeRawBufferPointer, _ body: (borrowing PayloadFields) throws -> Void) throws -> Bool
 }
 
 extension EventCodec {
-    /// Decodes the type through `Codable`: a codec without a field view of its payloads.
-    public func decode<E: FieldDecodable>(fields type: E.Type, from bytes: UnsafeRawBufferPointer) throws -> E {
-        try decode(type, from: bytes)
+    /// No field view: `FieldDecodable` types are decoded through `Codable`.
+    public func withFields(of bytes: UnsafeRawBufferPointer, _ body: (borrowing PayloadFields) throws -> Void) throws -> Bool {
+        false
+    }
+
+    /// Decodes a `FieldDecodable` type through `init(fields:)` (`withFields(of:_:)`), as strictly as `Codable`
+    /// would; through `decode(_:from:)` when the codec has no field view.
+    @inlinable public func decode<E: FieldDecodable>(fields type: E.Type, from bytes: UnsafeRawBufferPointer) throws -> E {
+        guard let value = try E.decoded(fieldsOf: bytes, codec: self) else { return try decode(type, from: bytes) }
+        return value
+    }
+}
+
+extension FieldDecodable {
+    /// The value from `bytes` read through `init(fields:)`; nil when `codec` has no field view. Generic only over
+    /// `Self`, so a caller that knows the type (also one that holds an `any EventCodec`) gets it specialised: no
+    /// generic type is built per call.
+    @inlinable static func decoded(fieldsOf bytes: UnsafeRawBufferPointer, codec: any EventCodec) throws -> Self? {
+        var value: Self? = nil
+        guard try codec.withFields(of: bytes, { value = try Self(fields: $0) }) else { return nil }
+        return value
     }
 }
 

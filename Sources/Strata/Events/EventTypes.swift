@@ -1,3 +1,5 @@
+import Foundation
+
 /// A decoded stored event: one the reader registered (as its own `Value`, usually an enum of an aggregate's
 /// events), or one it did not.
 public enum DecodedEvent<Value> {
@@ -17,17 +19,23 @@ public enum DecodedEvent<Value> {
 ///     .upcasting(ItemAddedV1.self)      // ItemAdded v1 → ItemAdded (v2) → .added
 /// ```
 public struct EventTypes<Value>: Sendable {
-    typealias Decoder = @Sendable (UnsafeRawBufferPointer, any EventCodec) throws -> Value
+    @usableFromInline typealias Decoder = @Sendable (UnsafeRawBufferPointer, any EventCodec) throws -> Value
 
     /// A registered (type name, schema version). Looked up by the record's type-name bytes, so reading an event
     /// builds no `String` and hashes nothing.
-    struct Entry: Sendable {
-        var name: [UInt8]
-        var version: UInt32
-        var decode: Decoder
+    @usableFromInline struct Entry: Sendable {
+        @usableFromInline var name: [UInt8]
+        @usableFromInline var version: UInt32
+        @usableFromInline var decode: Decoder
+
+        @usableFromInline init(name: [UInt8], version: UInt32, decode: @escaping Decoder) {
+            self.name = name
+            self.version = version
+            self.decode = decode
+        }
     }
 
-    private var entries: [Entry] = []
+    @usableFromInline var entries: [Entry] = []
     /// For each registered type, its conversion to `Value` (`@Sendable (E) -> Value`), so an older version can
     /// be chained to it.
     private var conversions: [ObjectIdentifier: any Sendable] = [:]
@@ -42,11 +50,15 @@ public struct EventTypes<Value>: Sendable {
 
     /// Registers `E` (its current schema version), turned into `Value` by `wrap`, decoded by its fields
     /// (`FieldDecodable`, the fast path) instead of `Codable`.
-    public func on<E: Event & FieldDecodable>(_ type: E.Type, _ wrap: @escaping @Sendable (E) -> Value) -> Self {
-        register(E.self, wrap) { bytes, codec in wrap(try codec.decode(fields: E.self, from: bytes)) }
+    @inlinable public func on<E: Event & FieldDecodable>(_ type: E.Type, _ wrap: @escaping @Sendable (E) -> Value) -> Self {
+        // Inlined: the decoder is specialised for `E` and `Value` in the caller's module.
+        register(E.self, wrap) { bytes, codec in
+            guard let value = try E.decoded(fieldsOf: bytes, codec: codec) else { return wrap(try codec.decode(E.self, from: bytes)) }
+            return wrap(value)
+        }
     }
 
-    private func register<E: Event>(_ type: E.Type, _ wrap: @escaping @Sendable (E) -> Value, _ decode: @escaping Decoder) -> Self {
+    @usableFromInline func register<E: Event>(_ type: E.Type, _ wrap: @escaping @Sendable (E) -> Value, _ decode: @escaping Decoder) -> Self {
         var copy = self
         let entry = Entry(name: Array(E.eventType.utf8), version: E.schemaVersion, decode: decode)
         if let existing = entries.firstIndex(where: { $0.name == entry.name && $0.version == entry.version }) {
@@ -83,16 +95,20 @@ public struct EventTypes<Value>: Sendable {
         Array(name.utf8).withUnsafeBytes { entry($0, version) != nil }
     }
 
-    private func entry(_ name: UnsafeRawBufferPointer, _ version: UInt32) -> Entry? {
+    @inlinable func entry(_ name: UnsafeRawBufferPointer, _ version: UInt32) -> Entry? {
         for entry in entries where entry.version == version && entry.name.count == name.count {
-            if entry.name.withUnsafeBytes({ $0.elementsEqual(name) }) { return entry }
+            let equal = entry.name.withUnsafeBytes { stored in name.isEmpty || memcmp(stored.baseAddress!, name.baseAddress!, name.count) == 0 }
+            if equal { return entry }
         }
         return nil
     }
 
     /// Decodes a stored event: registered → `Value`; not registered → `.unregistered` with its bytes; registered but
     /// not decodable → `EventDecodingError` naming the event.
-    public func decode(_ record: RecordView, codec: any EventCodec) throws(EventDecodingError) -> DecodedEvent<Value> {
+    @inlinable public func decode(_ record: RecordView, codec: any EventCodec) throws(EventDecodingError) -> DecodedEvent<Value> {
+        // Inlined, so the caller's `Value` is concrete (generic `EventTypes` code built its types' metadata on
+        // every event); the event's name and stream are made into strings only for an error or an unregistered
+        // event.
         try decode(
             typeName: record.typeNameBytes, version: record.typeVersion, payload: record.payload, codec: codec,
             name: record.typeName, sequence: record.sequence, stream: record.key)
@@ -100,7 +116,7 @@ public struct EventTypes<Value>: Sendable {
 
     /// Decodes an event from its record as written (an append's own events), at global position `sequence`; the
     /// same as decoding it read back.
-    @usableFromInline func decode(_ record: EventRecord, sequence: UInt64, codec: any EventCodec) throws(EventDecodingError) -> DecodedEvent<Value> {
+    @inlinable func decode(_ record: EventRecord, sequence: UInt64, codec: any EventCodec) throws(EventDecodingError) -> DecodedEvent<Value> {
         var name = record.typeName
         let result = name.withUTF8 { nameBytes in
             record.payload.withUnsafeBytes { payload in
@@ -114,9 +130,9 @@ public struct EventTypes<Value>: Sendable {
         return try result.get()
     }
 
-    private func decode(
+    @inlinable func decode(
         typeName: UnsafeRawBufferPointer, version: UInt32, payload: UnsafeRawBufferPointer, codec: any EventCodec,
-        name: @autoclosure () -> String, sequence: UInt64, stream: PartitionKey
+        name: @autoclosure () -> String, sequence: UInt64, stream: @autoclosure () -> PartitionKey
     ) throws(EventDecodingError) -> DecodedEvent<Value> {
         guard let entry = entry(typeName, version) else {
             return .unregistered(UnregisteredEvent(typeName: name(), typeVersion: version, payload: Array(payload)))
@@ -124,7 +140,7 @@ public struct EventTypes<Value>: Sendable {
         do {
             return .registered(try entry.decode(payload, codec))
         } catch {
-            throw EventDecodingError(sequence: sequence, stream: stream, typeName: name(), typeVersion: version, reason: "\(error)")
+            throw EventDecodingError(sequence: sequence, stream: stream(), typeName: name(), typeVersion: version, reason: "\(error)")
         }
     }
 }

@@ -44,15 +44,16 @@ public protocol FieldDecodable: Decodable {
 /// nested struct, `Date`, an enum) through `Codable`, exactly as the codec would decode it as a field.
 public struct PayloadFields: ~Copyable {
     private enum Source {
-        case binary(BinaryPayloadReader)
+        /// A binary payload and its top-level field table (the codec's, valid for the whole call).
+        case binary(UnsafeRawBufferPointer, UnsafeMutablePointer<FieldTable>)
         case json(JSONPayloadReader)
     }
 
     private let source: Source
     private let fields: Range<Int>
 
-    init(binary reader: BinaryPayloadReader, fields: Range<Int>) {
-        source = .binary(reader)
+    init(binary payload: UnsafeRawBufferPointer, table: UnsafeMutablePointer<FieldTable>, fields: Range<Int>) {
+        source = .binary(payload, table)
         self.fields = fields
     }
 
@@ -67,9 +68,9 @@ public struct PayloadFields: ~Copyable {
         key.withUTF8Buffer { utf8 in
             let name = UnsafeRawBufferPointer(utf8)
             switch source {
-            case .binary(let reader):
-                guard let field = reader.fields.find(name, in: fields, payload: reader.payload) else { return nil }
-                guard let range = reader.fields.value(field) else { return (0..<0, true) }
+            case .binary(let payload, let table):
+                guard let field = table.pointee.find(name, in: fields, payload: payload) else { return nil }
+                guard let range = table.pointee.value(field) else { return (0..<0, true) }
                 return (range, false)
             case .json(let reader):
                 let found = reader.fields.find(name, in: fields, payload: reader.payload) { field in
@@ -87,16 +88,19 @@ public struct PayloadFields: ~Copyable {
     /// Reads the value of a present, non-nil field.
     @inline(__always) private func read<T: Decodable>(_ type: T.Type, _ key: StaticString, _ range: Range<Int>) throws -> T {
         switch source {
-        case .binary(let reader):
+        case .binary(let payload, _):
+            let reader = BinaryPayloadReader(payload, position: range.lowerBound, limit: range.upperBound)
             return try reader.within(range) { try reader.fieldValue(type, path: path(key)) }
         case .json(let reader):
             return try reader.value(type, at: range.lowerBound, path: path(key))
         }
     }
 
-    /// A primitive field read by `body` (the codec's reader on its value); nil when absent or nil and not
-    /// `required`.
-    @inline(__always) private func primitive<T>(_ key: StaticString, required: Bool, _ body: (any PrimitiveReading) throws -> T) throws -> T? {
+    /// A primitive field read by `binary` (a cursor on exactly its bytes, which it must read whole) or `json` (the
+    /// reader at its value); nil when absent or nil and not `required`.
+    @inline(__always) private func primitive<T>(
+        _ key: StaticString, required: Bool, _ binary: (inout BinarySpan) throws -> T, _ json: (JSONPayloadReader) throws -> T
+    ) throws -> T? {
         guard let (range, isNil) = lookup(key) else {
             if required { throw missing(key) }
             return nil
@@ -106,16 +110,19 @@ public struct PayloadFields: ~Copyable {
             return nil
         }
         switch source {
-        case .binary(let reader):
+        case .binary(let payload, _):
+            var span = BinarySpan(payload, position: range.lowerBound, limit: range.upperBound)
             do {
-                return try reader.within(range) { try body(reader) }
+                let value = try binary(&span)
+                guard span.position == range.upperBound else { throw span.fail("\(range.upperBound - span.position) bytes left in the value") }
+                return value
             } catch let error as BinaryCodecError {
                 throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: [PayloadKey(key.description)], debugDescription: "\(error)"))
             }
         case .json(let reader):
             reader.position = range.lowerBound
             do {
-                return try body(reader)
+                return try json(reader)
             } catch let error as DecodingError {
                 throw error.at(path(key))
             }
@@ -133,62 +140,62 @@ public struct PayloadFields: ~Copyable {
     // The primitives, read without generic dispatch (what `decode<T>` would reach through `T`'s metadata).
 
     /// The `Bool` in field `key`; throws when the field is absent, nil or not a `Bool`.
-    public func decode(_ type: Bool.Type = Bool.self, forKey key: StaticString) throws -> Bool { try primitive(key, required: true) { try $0.bool() }! }
+    public func decode(_ type: Bool.Type = Bool.self, forKey key: StaticString) throws -> Bool { try primitive(key, required: true, { try $0.bool() }, { try $0.bool() })! }
     /// The `String` in field `key`; throws when the field is absent, nil or not a `String`.
-    public func decode(_ type: String.Type = String.self, forKey key: StaticString) throws -> String { try primitive(key, required: true) { try $0.string() }! }
+    public func decode(_ type: String.Type = String.self, forKey key: StaticString) throws -> String { try primitive(key, required: true, { try $0.string() }, { try $0.string() })! }
     /// The `Double` in field `key`; throws when the field is absent, nil or not a `Double`.
-    public func decode(_ type: Double.Type = Double.self, forKey key: StaticString) throws -> Double { try primitive(key, required: true) { try $0.double() }! }
+    public func decode(_ type: Double.Type = Double.self, forKey key: StaticString) throws -> Double { try primitive(key, required: true, { try $0.double() }, { try $0.double() })! }
     /// The `Float` in field `key`; throws when the field is absent, nil or not a `Float`.
-    public func decode(_ type: Float.Type = Float.self, forKey key: StaticString) throws -> Float { try primitive(key, required: true) { try $0.float() }! }
+    public func decode(_ type: Float.Type = Float.self, forKey key: StaticString) throws -> Float { try primitive(key, required: true, { try $0.float() }, { try $0.float() })! }
     /// The `Int` in field `key`; throws when the field is absent, nil or not a `Int`.
-    public func decode(_ type: Int.Type = Int.self, forKey key: StaticString) throws -> Int { try primitive(key, required: true) { try $0.signed(Int.self) }! }
+    public func decode(_ type: Int.Type = Int.self, forKey key: StaticString) throws -> Int { try primitive(key, required: true, { try $0.signed(Int.self) }, { try $0.signed(Int.self) })! }
     /// The `Int8` in field `key`; throws when the field is absent, nil or not a `Int8`.
-    public func decode(_ type: Int8.Type = Int8.self, forKey key: StaticString) throws -> Int8 { try primitive(key, required: true) { try $0.signed(Int8.self) }! }
+    public func decode(_ type: Int8.Type = Int8.self, forKey key: StaticString) throws -> Int8 { try primitive(key, required: true, { try $0.signed(Int8.self) }, { try $0.signed(Int8.self) })! }
     /// The `Int16` in field `key`; throws when the field is absent, nil or not a `Int16`.
-    public func decode(_ type: Int16.Type = Int16.self, forKey key: StaticString) throws -> Int16 { try primitive(key, required: true) { try $0.signed(Int16.self) }! }
+    public func decode(_ type: Int16.Type = Int16.self, forKey key: StaticString) throws -> Int16 { try primitive(key, required: true, { try $0.signed(Int16.self) }, { try $0.signed(Int16.self) })! }
     /// The `Int32` in field `key`; throws when the field is absent, nil or not a `Int32`.
-    public func decode(_ type: Int32.Type = Int32.self, forKey key: StaticString) throws -> Int32 { try primitive(key, required: true) { try $0.signed(Int32.self) }! }
+    public func decode(_ type: Int32.Type = Int32.self, forKey key: StaticString) throws -> Int32 { try primitive(key, required: true, { try $0.signed(Int32.self) }, { try $0.signed(Int32.self) })! }
     /// The `Int64` in field `key`; throws when the field is absent, nil or not a `Int64`.
-    public func decode(_ type: Int64.Type = Int64.self, forKey key: StaticString) throws -> Int64 { try primitive(key, required: true) { try $0.int64() }! }
+    public func decode(_ type: Int64.Type = Int64.self, forKey key: StaticString) throws -> Int64 { try primitive(key, required: true, { try $0.int64() }, { try $0.int64() })! }
     /// The `UInt` in field `key`; throws when the field is absent, nil or not a `UInt`.
-    public func decode(_ type: UInt.Type = UInt.self, forKey key: StaticString) throws -> UInt { try primitive(key, required: true) { try $0.unsigned(UInt.self) }! }
+    public func decode(_ type: UInt.Type = UInt.self, forKey key: StaticString) throws -> UInt { try primitive(key, required: true, { try $0.unsigned(UInt.self) }, { try $0.unsigned(UInt.self) })! }
     /// The `UInt8` in field `key`; throws when the field is absent, nil or not a `UInt8`.
-    public func decode(_ type: UInt8.Type = UInt8.self, forKey key: StaticString) throws -> UInt8 { try primitive(key, required: true) { try $0.unsigned(UInt8.self) }! }
+    public func decode(_ type: UInt8.Type = UInt8.self, forKey key: StaticString) throws -> UInt8 { try primitive(key, required: true, { try $0.unsigned(UInt8.self) }, { try $0.unsigned(UInt8.self) })! }
     /// The `UInt16` in field `key`; throws when the field is absent, nil or not a `UInt16`.
-    public func decode(_ type: UInt16.Type = UInt16.self, forKey key: StaticString) throws -> UInt16 { try primitive(key, required: true) { try $0.unsigned(UInt16.self) }! }
+    public func decode(_ type: UInt16.Type = UInt16.self, forKey key: StaticString) throws -> UInt16 { try primitive(key, required: true, { try $0.unsigned(UInt16.self) }, { try $0.unsigned(UInt16.self) })! }
     /// The `UInt32` in field `key`; throws when the field is absent, nil or not a `UInt32`.
-    public func decode(_ type: UInt32.Type = UInt32.self, forKey key: StaticString) throws -> UInt32 { try primitive(key, required: true) { try $0.unsigned(UInt32.self) }! }
+    public func decode(_ type: UInt32.Type = UInt32.self, forKey key: StaticString) throws -> UInt32 { try primitive(key, required: true, { try $0.unsigned(UInt32.self) }, { try $0.unsigned(UInt32.self) })! }
     /// The `UInt64` in field `key`; throws when the field is absent, nil or not a `UInt64`.
-    public func decode(_ type: UInt64.Type = UInt64.self, forKey key: StaticString) throws -> UInt64 { try primitive(key, required: true) { try $0.uint64() }! }
+    public func decode(_ type: UInt64.Type = UInt64.self, forKey key: StaticString) throws -> UInt64 { try primitive(key, required: true, { try $0.uint64() }, { try $0.uint64() })! }
 
     /// The `Bool` in field `key`, nil when the field is absent or nil; throws when it is not a `Bool`.
-    public func decodeIfPresent(_ type: Bool.Type = Bool.self, forKey key: StaticString) throws -> Bool? { try primitive(key, required: false) { try $0.bool() } }
+    public func decodeIfPresent(_ type: Bool.Type = Bool.self, forKey key: StaticString) throws -> Bool? { try primitive(key, required: false, { try $0.bool() }, { try $0.bool() }) }
     /// The `String` in field `key`, nil when the field is absent or nil; throws when it is not a `String`.
-    public func decodeIfPresent(_ type: String.Type = String.self, forKey key: StaticString) throws -> String? { try primitive(key, required: false) { try $0.string() } }
+    public func decodeIfPresent(_ type: String.Type = String.self, forKey key: StaticString) throws -> String? { try primitive(key, required: false, { try $0.string() }, { try $0.string() }) }
     /// The `Double` in field `key`, nil when the field is absent or nil; throws when it is not a `Double`.
-    public func decodeIfPresent(_ type: Double.Type = Double.self, forKey key: StaticString) throws -> Double? { try primitive(key, required: false) { try $0.double() } }
+    public func decodeIfPresent(_ type: Double.Type = Double.self, forKey key: StaticString) throws -> Double? { try primitive(key, required: false, { try $0.double() }, { try $0.double() }) }
     /// The `Float` in field `key`, nil when the field is absent or nil; throws when it is not a `Float`.
-    public func decodeIfPresent(_ type: Float.Type = Float.self, forKey key: StaticString) throws -> Float? { try primitive(key, required: false) { try $0.float() } }
+    public func decodeIfPresent(_ type: Float.Type = Float.self, forKey key: StaticString) throws -> Float? { try primitive(key, required: false, { try $0.float() }, { try $0.float() }) }
     /// The `Int` in field `key`, nil when the field is absent or nil; throws when it is not a `Int`.
-    public func decodeIfPresent(_ type: Int.Type = Int.self, forKey key: StaticString) throws -> Int? { try primitive(key, required: false) { try $0.signed(Int.self) } }
+    public func decodeIfPresent(_ type: Int.Type = Int.self, forKey key: StaticString) throws -> Int? { try primitive(key, required: false, { try $0.signed(Int.self) }, { try $0.signed(Int.self) }) }
     /// The `Int8` in field `key`, nil when the field is absent or nil; throws when it is not a `Int8`.
-    public func decodeIfPresent(_ type: Int8.Type = Int8.self, forKey key: StaticString) throws -> Int8? { try primitive(key, required: false) { try $0.signed(Int8.self) } }
+    public func decodeIfPresent(_ type: Int8.Type = Int8.self, forKey key: StaticString) throws -> Int8? { try primitive(key, required: false, { try $0.signed(Int8.self) }, { try $0.signed(Int8.self) }) }
     /// The `Int16` in field `key`, nil when the field is absent or nil; throws when it is not a `Int16`.
-    public func decodeIfPresent(_ type: Int16.Type = Int16.self, forKey key: StaticString) throws -> Int16? { try primitive(key, required: false) { try $0.signed(Int16.self) } }
+    public func decodeIfPresent(_ type: Int16.Type = Int16.self, forKey key: StaticString) throws -> Int16? { try primitive(key, required: false, { try $0.signed(Int16.self) }, { try $0.signed(Int16.self) }) }
     /// The `Int32` in field `key`, nil when the field is absent or nil; throws when it is not a `Int32`.
-    public func decodeIfPresent(_ type: Int32.Type = Int32.self, forKey key: StaticString) throws -> Int32? { try primitive(key, required: false) { try $0.signed(Int32.self) } }
+    public func decodeIfPresent(_ type: Int32.Type = Int32.self, forKey key: StaticString) throws -> Int32? { try primitive(key, required: false, { try $0.signed(Int32.self) }, { try $0.signed(Int32.self) }) }
     /// The `Int64` in field `key`, nil when the field is absent or nil; throws when it is not a `Int64`.
-    public func decodeIfPresent(_ type: Int64.Type = Int64.self, forKey key: StaticString) throws -> Int64? { try primitive(key, required: false) { try $0.int64() } }
+    public func decodeIfPresent(_ type: Int64.Type = Int64.self, forKey key: StaticString) throws -> Int64? { try primitive(key, required: false, { try $0.int64() }, { try $0.int64() }) }
     /// The `UInt` in field `key`, nil when the field is absent or nil; throws when it is not a `UInt`.
-    public func decodeIfPresent(_ type: UInt.Type = UInt.self, forKey key: StaticString) throws -> UInt? { try primitive(key, required: false) { try $0.unsigned(UInt.self) } }
+    public func decodeIfPresent(_ type: UInt.Type = UInt.self, forKey key: StaticString) throws -> UInt? { try primitive(key, required: false, { try $0.unsigned(UInt.self) }, { try $0.unsigned(UInt.self) }) }
     /// The `UInt8` in field `key`, nil when the field is absent or nil; throws when it is not a `UInt8`.
-    public func decodeIfPresent(_ type: UInt8.Type = UInt8.self, forKey key: StaticString) throws -> UInt8? { try primitive(key, required: false) { try $0.unsigned(UInt8.self) } }
+    public func decodeIfPresent(_ type: UInt8.Type = UInt8.self, forKey key: StaticString) throws -> UInt8? { try primitive(key, required: false, { try $0.unsigned(UInt8.self) }, { try $0.unsigned(UInt8.self) }) }
     /// The `UInt16` in field `key`, nil when the field is absent or nil; throws when it is not a `UInt16`.
-    public func decodeIfPresent(_ type: UInt16.Type = UInt16.self, forKey key: StaticString) throws -> UInt16? { try primitive(key, required: false) { try $0.unsigned(UInt16.self) } }
+    public func decodeIfPresent(_ type: UInt16.Type = UInt16.self, forKey key: StaticString) throws -> UInt16? { try primitive(key, required: false, { try $0.unsigned(UInt16.self) }, { try $0.unsigned(UInt16.self) }) }
     /// The `UInt32` in field `key`, nil when the field is absent or nil; throws when it is not a `UInt32`.
-    public func decodeIfPresent(_ type: UInt32.Type = UInt32.self, forKey key: StaticString) throws -> UInt32? { try primitive(key, required: false) { try $0.unsigned(UInt32.self) } }
+    public func decodeIfPresent(_ type: UInt32.Type = UInt32.self, forKey key: StaticString) throws -> UInt32? { try primitive(key, required: false, { try $0.unsigned(UInt32.self) }, { try $0.unsigned(UInt32.self) }) }
     /// The `UInt64` in field `key`, nil when the field is absent or nil; throws when it is not a `UInt64`.
-    public func decodeIfPresent(_ type: UInt64.Type = UInt64.self, forKey key: StaticString) throws -> UInt64? { try primitive(key, required: false) { try $0.uint64() } }
+    public func decodeIfPresent(_ type: UInt64.Type = UInt64.self, forKey key: StaticString) throws -> UInt64? { try primitive(key, required: false, { try $0.uint64() }, { try $0.uint64() }) }
 
     /// The value of field `key`; throws `DecodingError.keyNotFound` when the payload has no such field and
     /// `valueNotFound` when it is nil (unless `T` is an `Optional`, which then reads as nil).
@@ -215,21 +222,33 @@ public struct PayloadFields: ~Copyable {
 }
 
 extension BinaryEventCodec {
-    /// Decodes a `FieldDecodable` type through `init(fields:)`: the payload must be a keyed value (a struct or
-    /// class with a keyed `Codable` form) and is read whole.
-    public func decode<E: FieldDecodable>(fields type: E.Type, from bytes: UnsafeRawBufferPointer) throws -> E {
-        let reader = try BinaryPayloadReader(payload: bytes)
-        let fields = try reader.openKeyed()
-        guard reader.position == bytes.count else { throw reader.fail("\(bytes.count - reader.position) bytes after the value") }
-        return try E(fields: PayloadFields(binary: reader, fields: fields))
+    /// Runs `body` on the fields of the payload's top-level keyed value (a struct or class with a keyed `Codable`
+    /// form), after checking the payload's structure whole. Nothing is allocated for it: the field table lives on
+    /// the stack (up to 16 fields) and primitive fields are read by a cursor; a reader is made only for a field of
+    /// another type.
+    public func withFields(of bytes: UnsafeRawBufferPointer, _ body: (borrowing PayloadFields) throws -> Void) throws -> Bool {
+        try BinaryPayloadReader.checkHeader(bytes)
+        try withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * 16) { buffer in
+            try withUnsafeTemporaryAllocation(of: FieldTable.self, capacity: 1) { place in
+                let table = place.baseAddress!
+                table.initialize(to: FieldTable(on: buffer))
+                defer { table.deinitialize(count: 1) }
+                var span = BinarySpan(bytes, position: 1, limit: bytes.count)
+                let fields = try span.openKeyed(into: &table.pointee)
+                guard span.position == bytes.count else { throw span.fail("\(bytes.count - span.position) bytes after the value") }
+                try body(PayloadFields(binary: bytes, table: table, fields: fields))
+            }
+        }
+        return true
     }
 }
 
 extension JSONEventCodec {
-    /// Decodes a `FieldDecodable` type through `init(fields:)`: the payload must be one JSON object (checked whole,
-    /// with nothing but whitespace around it).
-    public func decode<E: FieldDecodable>(fields type: E.Type, from bytes: UnsafeRawBufferPointer) throws -> E {
+    /// Runs `body` on the fields of the payload's JSON object (checked whole, with nothing but whitespace around
+    /// it).
+    public func withFields(of bytes: UnsafeRawBufferPointer, _ body: (borrowing PayloadFields) throws -> Void) throws -> Bool {
         let reader = JSONPayloadReader(bytes)
-        return try E(fields: PayloadFields(json: reader, fields: try reader.openPayloadObject()))
+        try body(PayloadFields(json: reader, fields: try reader.openPayloadObject()))
+        return true
     }
 }

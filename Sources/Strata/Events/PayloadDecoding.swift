@@ -56,22 +56,38 @@ let superKey = "super"
 /// order, one each too. (Raw storage: an array's uniqueness and bounds checks cost more than the lookups.)
 struct FieldTable: ~Copyable {
     private var storage: UnsafeMutablePointer<Int>
-    private var capacity = 16
+    private var capacity: Int
+    /// Whether `storage` is the table's own (heap) memory; not while it is still on the caller's buffer.
+    private var owned: Bool
     private(set) var count = 0
     private var last = -1
 
-    init() { storage = .allocate(capacity: 4 * 16) }
-    deinit { storage.deallocate() }
+    init() {
+        capacity = 16
+        storage = .allocate(capacity: 4 * capacity)
+        owned = true
+    }
+
+    /// A table on `buffer` (the caller's, on the stack say, and valid while the table is used); it moves to the
+    /// heap when it outgrows it.
+    init(on buffer: UnsafeMutableBufferPointer<Int>) {
+        capacity = buffer.count / 4
+        storage = buffer.baseAddress!
+        owned = false
+    }
+
+    deinit { if owned { storage.deallocate() } }
 
     /// Adds a field; `escaped` marks a key whose stored bytes are not its text (a JSON key with escapes), compared
     /// by the caller's `equalEscaped`.
     mutating func append(key: Range<Int>, value: Range<Int>?, escaped: Bool = false) {
         if count == capacity {
-            let grown = UnsafeMutablePointer<Int>.allocate(capacity: 8 * capacity)
+            let grown = UnsafeMutablePointer<Int>.allocate(capacity: 8 * max(capacity, 1))
             grown.moveInitialize(from: storage, count: 4 * count)
-            storage.deallocate()
+            if owned { storage.deallocate() }
             storage = grown
-            capacity *= 2
+            owned = true
+            capacity = 2 * max(capacity, 1)
         }
         let entry = storage + 4 * count
         entry[0] = key.lowerBound
