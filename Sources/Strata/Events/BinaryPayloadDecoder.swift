@@ -109,14 +109,15 @@ struct BinarySpan {
         let first = fields.count
         for _ in 0..<count {
             let keyLength = try length()
-            let key = position..<(position + keyLength)
-            position += keyLength
+            let keyStart = position
+            position &+= keyLength
+            let keyEnd = position
             switch try u8() {
-            case 0: fields.append(key: key, value: nil)
+            case 0: fields.append(keyStart, keyEnd, -1, -1)
             case 1:
                 let length = try length()
-                fields.append(key: key, value: position..<(position + length))
-                position += length
+                fields.append(keyStart, keyEnd, position, position &+ length)
+                position &+= length
             case let tag:
                 position -= 1
                 throw fail("field presence byte \(tag)")

@@ -63,22 +63,23 @@ public struct PayloadFields: ~Copyable {
     }
 
     /// The field `key` of the table: its value's bytes (nil: absent); `isNil` when the field is present without a
-    /// value (binary nil, JSON null).
-    @inline(__always) private func lookup(_ key: StaticString) -> (range: Range<Int>, isNil: Bool)? {
+    /// value (binary nil, JSON null); `plainString` when it is a JSON string already checked, without escapes.
+    @inline(__always) private func lookup(_ key: StaticString) -> (range: Range<Int>, isNil: Bool, plainString: Bool)? {
         key.withUTF8Buffer { utf8 in
             let name = UnsafeRawBufferPointer(utf8)
             switch source {
             case .binary(let payload, let table):
                 guard let field = table.pointee.find(name, in: fields, payload: payload) else { return nil }
-                guard let range = table.pointee.value(field) else { return (0..<0, true) }
-                return (range, false)
+                guard let range = table.pointee.value(field) else { return (0..<0, true, false) }
+                return (range, false, false)
             case .json(let reader):
                 let found = reader.fields.find(name, in: fields, payload: reader.payload) { field in
                     reader.escapedKey(field, equals: key.description)
                 }
                 guard let field = found else { return nil }
                 let range = reader.fields.value(field)!
-                return (range, reader.isNull(at: range.lowerBound))
+                if reader.fields.isPlainString(field) { return (range, false, true) }
+                return (range, reader.isNull(at: range.lowerBound), false)
             }
         }
     }
@@ -97,11 +98,13 @@ public struct PayloadFields: ~Copyable {
     }
 
     /// A primitive field read by `binary` (a cursor on exactly its bytes, which it must read whole) or `json` (the
-    /// reader at its value); nil when absent or nil and not `required`.
+    /// reader at its value), or made by `text` from the bytes of a JSON string checked already; nil when absent or
+    /// nil and not `required`.
     @inline(__always) private func primitive<T>(
-        _ key: StaticString, required: Bool, _ binary: (inout BinarySpan) throws -> T, _ json: (JSONPayloadReader) throws -> T
+        _ key: StaticString, required: Bool, _ binary: (inout BinarySpan) throws -> T, _ json: (JSONPayloadReader) throws -> T,
+        text: ((UnsafeRawBufferPointer) -> T)? = nil
     ) throws -> T? {
-        guard let (range, isNil) = lookup(key) else {
+        guard let (range, isNil, plainString) = lookup(key) else {
             if required { throw missing(key) }
             return nil
         }
@@ -120,6 +123,9 @@ public struct PayloadFields: ~Copyable {
                 throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: [PayloadKey(key.description)], debugDescription: "\(error)"))
             }
         case .json(let reader):
+            if plainString, let text {
+                return text(UnsafeRawBufferPointer(start: reader.payload.baseAddress! + range.lowerBound + 1, count: range.count - 2))
+            }
             reader.position = range.lowerBound
             do {
                 return try json(reader)
@@ -128,6 +134,9 @@ public struct PayloadFields: ~Copyable {
             }
         }
     }
+
+    /// The text of a JSON string value checked already (valid UTF-8, no escapes): nothing to repair.
+    private static func plainText(_ bytes: UnsafeRawBufferPointer) -> String { String(decoding: bytes, as: UTF8.self) }
 
     private func missing(_ key: StaticString) -> DecodingError {
         .keyNotFound(PayloadKey(key.description), DecodingError.Context(codingPath: [], debugDescription: "no field \"\(key)\" in the payload"))
@@ -142,7 +151,7 @@ public struct PayloadFields: ~Copyable {
     /// The `Bool` in field `key`; throws when the field is absent, nil or not a `Bool`.
     public func decode(_ type: Bool.Type = Bool.self, forKey key: StaticString) throws -> Bool { try primitive(key, required: true, { try $0.bool() }, { try $0.bool() })! }
     /// The `String` in field `key`; throws when the field is absent, nil or not a `String`.
-    public func decode(_ type: String.Type = String.self, forKey key: StaticString) throws -> String { try primitive(key, required: true, { try $0.string() }, { try $0.string() })! }
+    public func decode(_ type: String.Type = String.self, forKey key: StaticString) throws -> String { try primitive(key, required: true, { try $0.string() }, { try $0.string() }, text: Self.plainText)! }
     /// The `Double` in field `key`; throws when the field is absent, nil or not a `Double`.
     public func decode(_ type: Double.Type = Double.self, forKey key: StaticString) throws -> Double { try primitive(key, required: true, { try $0.double() }, { try $0.double() })! }
     /// The `Float` in field `key`; throws when the field is absent, nil or not a `Float`.
@@ -171,7 +180,7 @@ public struct PayloadFields: ~Copyable {
     /// The `Bool` in field `key`, nil when the field is absent or nil; throws when it is not a `Bool`.
     public func decodeIfPresent(_ type: Bool.Type = Bool.self, forKey key: StaticString) throws -> Bool? { try primitive(key, required: false, { try $0.bool() }, { try $0.bool() }) }
     /// The `String` in field `key`, nil when the field is absent or nil; throws when it is not a `String`.
-    public func decodeIfPresent(_ type: String.Type = String.self, forKey key: StaticString) throws -> String? { try primitive(key, required: false, { try $0.string() }, { try $0.string() }) }
+    public func decodeIfPresent(_ type: String.Type = String.self, forKey key: StaticString) throws -> String? { try primitive(key, required: false, { try $0.string() }, { try $0.string() }, text: Self.plainText) }
     /// The `Double` in field `key`, nil when the field is absent or nil; throws when it is not a `Double`.
     public func decodeIfPresent(_ type: Double.Type = Double.self, forKey key: StaticString) throws -> Double? { try primitive(key, required: false, { try $0.double() }, { try $0.double() }) }
     /// The `Float` in field `key`, nil when the field is absent or nil; throws when it is not a `Float`.
@@ -200,7 +209,7 @@ public struct PayloadFields: ~Copyable {
     /// The value of field `key`; throws `DecodingError.keyNotFound` when the payload has no such field and
     /// `valueNotFound` when it is nil (unless `T` is an `Optional`, which then reads as nil).
     public func decode<T: Decodable>(_ type: T.Type = T.self, forKey key: StaticString) throws -> T {
-        guard let (range, isNil) = lookup(key) else {
+        guard let (range, isNil, _) = lookup(key) else {
             if let optional = type as? any PayloadOptional.Type { return optional.absent as! T }
             throw missing(key)
         }
@@ -213,7 +222,7 @@ public struct PayloadFields: ~Copyable {
 
     /// The value of field `key`, nil when the payload has no such field or it is nil.
     public func decodeIfPresent<T: Decodable>(_ type: T.Type = T.self, forKey key: StaticString) throws -> T? {
-        guard let (range, isNil) = lookup(key), !isNil else { return nil }
+        guard let (range, isNil, _) = lookup(key), !isNil else { return nil }
         return try read(type, key, range)
     }
 

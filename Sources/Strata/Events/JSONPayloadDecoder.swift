@@ -139,8 +139,14 @@ final class JSONPayloadReader: PrimitiveReading {
             try expect(0x3A, "':'")
             skipWhitespace()
             let start = position
-            try skipValue()
-            fields.append(key: key, value: start..<position, escaped: escaped)
+            if byte == 0x22 {
+                // A string value is checked here once; `PayloadFields` then makes its text without a second scan.
+                let (_, valueEscaped) = try scanString()
+                fields.append(key: key, value: start..<position, escaped: escaped, plainString: !valueEscaped)
+            } else {
+                try skipValue()
+                fields.append(key: key, value: start..<position, escaped: escaped)
+            }
             skipWhitespace()
             if byte == 0x2C {
                 position += 1

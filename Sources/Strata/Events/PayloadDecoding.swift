@@ -79,25 +79,35 @@ struct FieldTable: ~Copyable {
     deinit { if owned { storage.deallocate() } }
 
     /// Adds a field; `escaped` marks a key whose stored bytes are not its text (a JSON key with escapes), compared
-    /// by the caller's `equalEscaped`.
-    mutating func append(key: Range<Int>, value: Range<Int>?, escaped: Bool = false) {
-        if count == capacity {
-            let grown = UnsafeMutablePointer<Int>.allocate(capacity: 8 * max(capacity, 1))
-            grown.moveInitialize(from: storage, count: 4 * count)
-            if owned { storage.deallocate() }
-            storage = grown
-            owned = true
-            capacity = 2 * max(capacity, 1)
-        }
+    /// by the caller's `equalEscaped`; `plainString` a value that is a JSON string already checked whole and
+    /// without escapes (its text is the bytes between its quotes).
+    mutating func append(key: Range<Int>, value: Range<Int>?, escaped: Bool = false, plainString: Bool = false) {
+        append(
+            key.lowerBound, escaped ? ~key.upperBound : key.upperBound, value?.lowerBound ?? -1,
+            value.map { plainString ? ~$0.upperBound : $0.upperBound } ?? -1)
+    }
+
+    /// Adds a field as its four stored integers (see the type's comment and `append(key:value:…)`).
+    @inline(__always) mutating func append(_ keyStart: Int, _ keyEnd: Int, _ valueStart: Int, _ valueEnd: Int) {
+        if count == capacity { grow() }
         let entry = storage + 4 * count
-        entry[0] = key.lowerBound
-        entry[1] = escaped ? ~key.upperBound : key.upperBound
-        entry[2] = value?.lowerBound ?? -1
-        entry[3] = value?.upperBound ?? -1
+        entry[0] = keyStart
+        entry[1] = keyEnd
+        entry[2] = valueStart
+        entry[3] = valueEnd
         count += 1
     }
 
-    func key(_ field: Int) -> Range<Int> {
+    private mutating func grow() {
+        let grown = UnsafeMutablePointer<Int>.allocate(capacity: 8 * max(capacity, 1))
+        grown.moveInitialize(from: storage, count: 4 * count)
+        if owned { storage.deallocate() }
+        storage = grown
+        owned = true
+        capacity = 2 * max(capacity, 1)
+    }
+
+    @inline(__always) func key(_ field: Int) -> Range<Int> {
         let end = storage[4 * field + 1]
         return storage[4 * field]..<(end < 0 ? ~end : end)
     }
@@ -105,10 +115,13 @@ struct FieldTable: ~Copyable {
     func isEscaped(_ field: Int) -> Bool { storage[4 * field + 1] < 0 }
 
     /// nil: the field's value is nil.
-    func value(_ field: Int) -> Range<Int>? {
-        let start = storage[4 * field + 2]
-        return start < 0 ? nil : start..<storage[4 * field + 3]
+    @inline(__always) func value(_ field: Int) -> Range<Int>? {
+        let start = storage[4 * field + 2], end = storage[4 * field + 3]
+        return start < 0 ? nil : start..<(end < 0 ? ~end : end)
     }
+
+    /// Whether the field's value was recorded as a plain string (see `append`).
+    @inline(__always) func isPlainString(_ field: Int) -> Bool { storage[4 * field + 2] >= 0 && storage[4 * field + 3] < 0 }
 
     /// The field of `fields` whose key is `name`: stored bytes equal to its UTF-8, or for an escaped key, what
     /// `equalEscaped` says.

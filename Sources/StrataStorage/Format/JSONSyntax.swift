@@ -20,7 +20,9 @@ package enum JSONSyntax {
     /// How deep arrays and objects may nest: hostile input must not exhaust the stack.
     package static let depthMax = 256
 
-    @inlinable package static func skipWhitespace(_ bytes: UnsafeRawBufferPointer, _ position: inout Int) {
+    @inlinable @inline(__always) package static func skipWhitespace(_ bytes: UnsafeRawBufferPointer, _ position: inout Int) {
+        // The common case first: no whitespace at all (what the encoders write).
+        if position < bytes.count, bytes[position] > 0x20 { return }
         while position < bytes.count {
             switch bytes[position] {
             case 0x20, 0x0A, 0x0D, 0x09: position += 1
@@ -37,7 +39,19 @@ package enum JSONSyntax {
         let start = position
         var escaped = false
         var bits: UInt8 = 0
-        while position < bytes.count {
+        while true {
+            // Eight bytes at a time up to the first that needs a look: a quote, a backslash, a control character
+            // or a non-ASCII byte.
+            if bytes.count &- position >= 8 {
+                let special = specialStringBytes(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: UInt64.self)))
+                if special == 0 {
+                    position &+= 8
+                    continue
+                }
+                position &+= special.trailingZeroBitCount >> 3
+            } else if position >= bytes.count {
+                break
+            }
             let c = bytes[position]
             if c == 0x22 {
                 position += 1
@@ -59,6 +73,17 @@ package enum JSONSyntax {
             position += 1
         }
         throw Failure(offset: position, reason: "unterminated string")
+    }
+
+    /// Bit 7 of each byte of `word` (eight string bytes, the first in the low byte) set where that byte is a
+    /// quote, a backslash, a control character (below 0x20) or not ASCII; exact per byte (no carries between
+    /// bytes).
+    @inlinable @inline(__always) package static func specialStringBytes(_ word: UInt64) -> UInt64 {
+        let high: UInt64 = 0x8080_8080_8080_8080, low: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        /// Bit 7 set in each byte of `x` that is zero.
+        func zeroBytes(_ x: UInt64) -> UInt64 { ~(((x & low) &+ low) | x) & high }
+        return zeroBytes(word ^ 0x2222_2222_2222_2222) | zeroBytes(word ^ 0x5C5C_5C5C_5C5C_5C5C)
+            | zeroBytes(word & 0xE0E0_E0E0_E0E0_E0E0) | (word & high)
     }
 
     /// The UTF-8 of a string's content with its escapes resolved; checks the result is valid UTF-8.
