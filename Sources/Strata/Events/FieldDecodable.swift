@@ -119,8 +119,8 @@ public struct PayloadFields: ~Copyable {
                 let value = try binary(&span)
                 guard span.position == range.upperBound else { throw span.fail("\(range.upperBound - span.position) bytes left in the value") }
                 return value
-            } catch let error as BinaryCodecError {
-                throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: [PayloadKey(key.description)], debugDescription: "\(error)"))
+            } catch {
+                throw Self.failure(error, key)
             }
         case .json(let reader):
             if plainString, let text {
@@ -129,9 +129,20 @@ public struct PayloadFields: ~Copyable {
             reader.position = range.lowerBound
             do {
                 return try json(reader)
-            } catch let error as DecodingError {
-                throw error.at(path(key))
+            } catch {
+                throw Self.failure(error, key)
             }
+        }
+    }
+
+    /// A primitive field's error, with the field in its coding path. (Not inlined: the casts would cost every
+    /// read a stack slot for the error.)
+    @inline(never) private static func failure(_ error: any Error, _ key: StaticString) -> any Error {
+        switch error {
+        case let error as BinaryCodecError:
+            DecodingError.dataCorrupted(DecodingError.Context(codingPath: [PayloadKey(key.description)], debugDescription: "\(error)"))
+        case let error as DecodingError: error.at(CodingPathNode(nil, PayloadKey(key.description)))
+        default: error
         }
     }
 
