@@ -243,6 +243,8 @@ final class CountingStore: EventStore {
     func readAll(after position: UInt64?, limit: Int, _ body: (RecordView, UInt64) throws -> Void) async throws -> UInt64? {
         try await inner.readAll(after: position, limit: limit, body)
     }
+
+    func waitForEvents(after position: UInt64?) async throws { try await inner.waitForEvents(after: position) }
 }
 
 /// An in-memory store where, before the first append, "another process" appends an ItemAdded(coffee) to the
@@ -269,4 +271,6 @@ final class InterferingStore: EventStore {
     func readAll(after position: UInt64?, limit: Int, _ body: (RecordView, UInt64) throws -> Void) async throws -> UInt64? {
         try await inner.readAll(after: position, limit: limit, body)
     }
+
+    func waitForEvents(after position: UInt64?) async throws { try await inner.waitForEvents(after: position) }
 }

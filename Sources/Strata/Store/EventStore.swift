@@ -60,7 +60,7 @@ public struct AppendReceipt<Position: Sendable & Comparable>: Sendable {
 ///
 /// `Position` is the backend's token for a place in the global order (DESIGN.md): the native engine's and the
 /// in-memory store's is the 64-bit global sequence; a PostgreSQL backend's would not be.
-public protocol EventStore: AnyObject, Sendable {
+public protocol EventStore<Position>: AnyObject, Sendable {
     associatedtype Position: Sendable & Hashable & Comparable
 
     /// Appends `events` atomically, in order: all or nothing. Each stream's events get the next versions of the
@@ -89,6 +89,12 @@ public protocol EventStore: AnyObject, Sendable {
     nonisolated(nonsending) func readAll(
         after position: Position?, limit: Int, _ body: (RecordView, Position) throws -> Void
     ) async throws -> Position?
+
+    /// Suspends until the store holds an event after `position` (nil: any event) that `readAll` delivers;
+    /// returns at once when it already does. What live subscriptions and projections wait on. Throws
+    /// `EventStoreError.closed` when the store is or gets closed and `CancellationError` when the calling task is
+    /// cancelled.
+    nonisolated(nonsending) func waitForEvents(after position: Position?) async throws
 }
 
 extension EventStore {

@@ -16,6 +16,8 @@ public final class InMemoryEventStore: EventStore {
     }
 
     private let state = Mutex(State())
+    /// Wakes `waitForEvents` callers after each append.
+    private let commits = CommitSignal()
 
     /// An empty store.
     public init() {}
@@ -23,6 +25,7 @@ public final class InMemoryEventStore: EventStore {
     /// Refuses every later call with `EventStoreError.closed`.
     public func close() {
         state.withLock { $0.closed = true }
+        commits.close()
     }
 
     @discardableResult
@@ -30,7 +33,7 @@ public final class InMemoryEventStore: EventStore {
         _ events: [EventRecord], expecting: [PartitionKey: ExpectedVersion]
     ) async throws(EventStoreError) -> AppendReceipt<UInt64> {
         try validateBatch(events, expecting)
-        return try state.withLock { (state) throws(EventStoreError) -> AppendReceipt<UInt64> in
+        let receipt = try state.withLock { (state) throws(EventStoreError) -> AppendReceipt<UInt64> in
             guard !state.closed else { throw .closed }
             for (key, expected) in expecting {
                 let actual = UInt64(state.streams[key]?.count ?? 0)
@@ -62,6 +65,14 @@ public final class InMemoryEventStore: EventStore {
             }
             state.frames += frames
             return AppendReceipt(first: base, last: base + UInt64(events.count) - 1, versions: versions)
+        }
+        commits.published(receipt.last)
+        return receipt
+    }
+
+    public nonisolated(nonsending) func waitForEvents(after position: UInt64?) async throws {
+        guard try await commits.wait(after: position ?? 0, head: { state.withLock { UInt64($0.frames.count) } }) else {
+            throw EventStoreError.closed
         }
     }
 

@@ -36,6 +36,14 @@ public final class NativeEventStore: EventStore {
         }
     }
 
+    public nonisolated(nonsending) func waitForEvents(after position: UInt64?) async throws {
+        do {
+            try await log.waitForCommit(after: position ?? 0)
+        } catch let error as StorageError {
+            throw EventStoreError(error)
+        }
+    }
+
     public nonisolated(nonsending) func version(of stream: PartitionKey) async throws(EventStoreError) -> UInt64 {
         do throws(StorageError) { return try log.streamVersion(stream) } catch { throw EventStoreError(error) }
     }

@@ -195,6 +195,7 @@ extension LogStore {
         w.segments[w.segments.count - 1] = last
         let snapshot = PublishedLog(segments: w.segments, nextSequence: w.nextSequence)
         published.withLock { $0 = snapshot }
+        commits.published(w.nextSequence - 1)
     }
 
     /// Writes the footer of the active segment, syncs it, then starts the next segment (temporary name,

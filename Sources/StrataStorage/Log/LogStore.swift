@@ -71,6 +71,8 @@ public final class LogStore: Sendable {
     let writerQueue: DispatchQueue
     let lock: any FileLock
     let counters = Counters()
+    /// Wakes `waitForCommit` callers after each published commit.
+    let commits = CommitSignal()
     let index: PartitionIndex
     let readBuffers = ReadBufferPool()
 
@@ -101,6 +103,12 @@ public final class LogStore: Sendable {
     public var lastSequence: UInt64 { nextSequence - 1 }
 
     public var statistics: Statistics { counters.snapshot() }
+
+    /// Suspends until a record after `sequence` is committed and readable; returns at once if one is. Throws
+    /// `StorageError.closed` when the store is (or gets) closed, `CancellationError` when the task is cancelled.
+    public func waitForCommit(after sequence: UInt64) async throws {
+        guard try await commits.wait(after: sequence, head: { lastSequence }) else { throw StorageError.closed }
+    }
 
     /// Appends `records` as one atomic batch and returns their sequences once the batch is committed (durable
     /// under `.always`). The records may belong to any streams; each stream's records get the next versions
@@ -230,6 +238,7 @@ public final class LogStore: Sendable {
             log.segments = []
             log.closed = true
         }
+        commits.close()
         lock.release()
         try result.get()
     }
