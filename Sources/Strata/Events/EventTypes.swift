@@ -114,6 +114,17 @@ public struct EventTypes<Value>: Sendable {
             name: record.typeName, sequence: record.sequence, stream: record.key)
     }
 
+    /// Decodes a stored event of a registered type; nil (without touching the payload) for any other type.
+    @inlinable func decodeIfRegistered(_ record: RecordView, codec: any EventCodec) throws(EventDecodingError) -> Value? {
+        guard let entry = entry(record.typeNameBytes, record.typeVersion) else { return nil }
+        do {
+            return try entry.decode(record.payload, codec)
+        } catch {
+            throw EventDecodingError(
+                sequence: record.sequence, stream: record.key, typeName: record.typeName, typeVersion: record.typeVersion, reason: "\(error)")
+        }
+    }
+
     /// Decodes an event from its record as written (an append's own events), at global position `sequence`; the
     /// same as decoding it read back.
     @inlinable func decode(_ record: EventRecord, sequence: UInt64, codec: any EventCodec) throws(EventDecodingError) -> DecodedEvent<Value> {

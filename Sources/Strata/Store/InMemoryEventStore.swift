@@ -17,7 +17,7 @@ public final class InMemoryEventStore: EventStore {
 
     private let state = Mutex(State())
     /// Wakes `waitForEvents` callers after each append.
-    private let commits = CommitSignal()
+    private let commits = CommitSignal<UInt64>()
 
     /// An empty store.
     public init() {}

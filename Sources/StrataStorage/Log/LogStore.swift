@@ -72,7 +72,7 @@ public final class LogStore: Sendable {
     let lock: any FileLock
     let counters = Counters()
     /// Wakes `waitForCommit` callers after each published commit.
-    let commits = CommitSignal()
+    let commits = CommitSignal<UInt64>()
     let index: PartitionIndex
     let readBuffers = ReadBufferPool()
 

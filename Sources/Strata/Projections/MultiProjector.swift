@@ -1,0 +1,93 @@
+import StrataStorage
+
+/// A read model folded from the global stream: events of many aggregates (of every tenant, or of one — a tenant
+/// projection), in global order. Run it with `Projection`.
+///
+/// ```swift
+/// enum ItemsPerProduct: MultiProjector {
+///     struct State: Sendable { var quantities: [String: Int] = [:] }
+///     enum Events { case added(ItemAdded), removed(ItemRemoved) }
+///     static let projectorName = "items-per-product"
+///     static let events = EventTypes<Events>().on(ItemAdded.self, Events.added).on(ItemRemoved.self, Events.removed)
+///     static let initialState = State()
+///     static func apply(_ state: inout State, _ event: Events, _ context: EventContext) throws {
+///         switch event {
+///         case .added(let e): state.quantities[e.product, default: 0] += e.quantity
+///         case .removed(let e): state.quantities[e.product, default: 0] -= e.quantity
+///         }
+///     }
+/// }
+/// ```
+public protocol MultiProjector: Sendable {
+    associatedtype State: Sendable
+    associatedtype Events
+
+    /// The identity of this projection (checkpoints and snapshots are kept under it).
+    static var projectorName: String { get }
+    /// Bump it when `apply` changes what a given history folds to: state saved by another version is rebuilt.
+    static var projectorVersion: Int { get }
+    /// The event types the projection folds; events of other types are passed over without being decoded.
+    static var events: EventTypes<Events> { get }
+    /// Which events of the global stream it reads (default: all); a tenant projection adds its tenant.
+    static var filter: EventFilter { get }
+    /// The state before the first event.
+    static var initialState: State { get }
+    /// Folds `event` into `state`, in place. Throwing reports the event (`ProjectionError`); the projection then
+    /// stops or skips the event (`ProjectionErrorPolicy`) — when it skips, it goes on from `state` as the throwing
+    /// call left it, so change the state only once nothing can fail.
+    static func apply(_ state: inout State, _ event: Events, _ context: EventContext) throws
+}
+
+extension MultiProjector {
+    /// 1, until the projector says otherwise.
+    public static var projectorVersion: Int { 1 }
+    /// Every event.
+    public static var filter: EventFilter { .all }
+}
+
+/// Where an event being folded stands: its stored record (valid only during `apply`; copy out what you keep).
+public struct EventContext {
+    /// The stored record: sequence, stream version, time, ids, metadata, and the partition key's bytes.
+    public let record: RecordView
+
+    public init(record: RecordView) { self.record = record }
+
+    /// The event's global sequence.
+    public var sequence: UInt64 { record.sequence }
+    /// The event's version in its stream.
+    public var version: UInt64 { record.version }
+    /// The event's partition key (makes three strings: read `record`'s bytes where that matters).
+    public var key: PartitionKey { record.key }
+    /// The event's tenant.
+    public var tenant: String { record.tenant }
+    /// When the event was appended, in microseconds since 1970.
+    public var timestampMicros: Int64 { record.timestampMicros }
+}
+
+/// What a projection does when an event does not decode or its projector throws.
+public enum ProjectionErrorPolicy: Sendable, Hashable {
+    /// Stop: `Projection.run()` throws the `ProjectionError`; the projection's state and position stay just
+    /// before the failing event (running again retries it).
+    case stop
+    /// Pass over the event and go on; the failure is kept in `Projection.failures` (the latest 100) and counted.
+    case skip
+}
+
+/// An event a projection could not fold: which one, and why.
+public struct ProjectionError: Error, Sendable, CustomStringConvertible {
+    /// The projection's name.
+    public var projection: String
+    /// The event's global sequence.
+    public var sequence: UInt64
+    /// The event's stream.
+    public var stream: PartitionKey
+    /// The event's type name and schema version.
+    public var typeName: String
+    public var typeVersion: UInt32
+    /// What failed: the decoding error or what the projector threw.
+    public var reason: String
+
+    public var description: String {
+        "projection \(projection) failed at sequence \(sequence) (stream \(stream), type \(typeName) v\(typeVersion)): \(reason)"
+    }
+}

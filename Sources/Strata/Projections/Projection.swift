@@ -1,0 +1,231 @@
+import StrataStorage
+import Synchronization
+
+/// A `MultiProjector`'s read model over a store, kept up to date: `catchUp()` folds every event stored so far,
+/// `run()` catches up and then folds each new event as it is appended, until cancelled. Read the state with
+/// `read(_:)` (or `state`), at any time and from any task; wait for your own writes with `wait(until:timeout:)`.
+///
+/// ```swift
+/// let projection = Projection(ItemsPerProduct.self, store: store)
+/// let runner = Task { try await projection.run() }
+/// let receipt = try await store.append(…)
+/// try await projection.wait(until: receipt.last, timeout: .seconds(1))
+/// let coffee = projection.read { $0.quantities["coffee"] }
+/// ```
+///
+/// Events are folded in global order, each exactly once; the fold runs in place (no copy of the state per
+/// event). Events of types the projector has not registered are passed over without decoding their payloads.
+/// A failing event (it does not decode, or `apply` throws) is reported as a `ProjectionError` naming it, then
+/// handled per the `ProjectionErrorPolicy` — never silently.
+public final class Projection<Projector: MultiProjector, Store: EventStore>: Sendable {
+    /// The store the projection reads.
+    public let store: Store
+    /// Which events it reads: the projector's filter, narrowed to the tenant of a tenant projection.
+    public let filter: EventFilter
+    /// What it does with an event that fails.
+    public let policy: ProjectionErrorPolicy
+    let codec: any EventCodec
+    let matcher: EventFilter.Matcher
+    let events: EventTypes<Projector.Events>
+    let batchSize: Int
+
+    struct Progress {
+        var state: Projector.State
+        /// The last event read (folded, passed over, or skipped after failing).
+        var position: Store.Position?
+        var failures: [ProjectionError] = []
+        var failureCount = 0
+        var running = false
+    }
+
+    let progress: Mutex<Progress>
+    /// Wakes `wait(until:timeout:)` callers as the position advances.
+    let advanced = CommitSignal<Store.Position>()
+
+    /// A projection of `projector` over `store`, from the first event. `tenant` makes it a tenant projection: it
+    /// never reads another tenant's events. `batchSize` bounds how many records one read takes from the store.
+    public init(
+        _ projector: Projector.Type, store: Store, codec: any EventCodec = JSONEventCodec(), tenant: String? = nil,
+        onError policy: ProjectionErrorPolicy = .stop, batchSize: Int = 1_024
+    ) {
+        precondition(batchSize > 0, "a projection reads at least one record at a time")
+        var filter = Projector.filter
+        if let tenant { filter.tenants = (filter.tenants ?? [tenant]).intersection([tenant]) }
+        self.store = store
+        self.filter = filter
+        self.policy = policy
+        self.codec = codec
+        self.matcher = EventFilter.Matcher(filter)
+        self.events = Projector.events
+        self.batchSize = batchSize
+        self.progress = Mutex(Progress(state: Projector.initialState))
+    }
+
+    /// Runs `body` on the current state (under the projection's lock: keep it short; the fold waits for it).
+    public func read<T>(_ body: (borrowing Projector.State) throws -> T) rethrows -> T {
+        try progress.withLock { try body($0.state) }
+    }
+
+    /// A copy of the current state. (While the projection runs, its next event then copies the state's
+    /// collections once; prefer `read(_:)` for large states.)
+    public var state: Projector.State { progress.withLock { $0.state } }
+
+    /// The position of the last event read (nil: none yet).
+    public var position: Store.Position? { progress.withLock { $0.position } }
+
+    /// The latest failures skipped under `.skip` (at most 100), oldest first.
+    public var failures: [ProjectionError] { progress.withLock { $0.failures } }
+
+    /// How many events have failed under `.skip` in all.
+    public var failureCount: Int { progress.withLock { $0.failureCount } }
+
+    /// Folds every event stored now (and any appended while it reads); returns the position reached.
+    @discardableResult
+    public func catchUp() async throws -> Store.Position? {
+        try await exclusive {
+            while try await foldBatch() {}
+            return position
+        }
+    }
+
+    /// Catches up, then folds each new event as it is appended, until the task is cancelled (throws
+    /// `CancellationError`), the store is closed (`EventStoreError.closed`), or — under `.stop` — an event fails
+    /// (`ProjectionError`).
+    public func run() async throws {
+        try await exclusive {
+            while true {
+                while try await foldBatch() {}
+                try await store.waitForEvents(after: position)
+            }
+        }
+    }
+
+    /// Waits until the projection has read every event up to `target` (an append's `AppendReceipt.last`, say:
+    /// read-your-writes). Throws `ProjectionTimeout` after `timeout` — also when the projection is not running or
+    /// has stopped on a failing event before `target`.
+    public func wait(until target: Store.Position, timeout: Duration) async throws {
+        let reached = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask { try await self.advanced.wait(after: target, reaching: true) { self.position } }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return false
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? false
+        }
+        guard reached else { throw ProjectionTimeout(projection: Projector.projectorName, waitedFor: "\(target)", reached: position.map { "\($0)" }) }
+    }
+
+    /// Runs `body` as the projection's only reader of the store (two concurrent `run`/`catchUp` calls would fold
+    /// events twice).
+    private func exclusive<T>(_ body: () async throws -> T) async throws -> T {
+        let first = progress.withLock { progress in
+            defer { progress.running = true }
+            return !progress.running
+        }
+        precondition(first, "Projection.run() or catchUp() called while another is running")
+        defer { progress.withLock { $0.running = false } }
+        return try await body()
+    }
+
+    /// Reads and folds the next batch; false when there was nothing after the position.
+    private func foldBatch() async throws -> Bool {
+        let start = position
+        let last = try await store.readAll(after: start, limit: batchSize) { record, position in
+            try fold(record, at: position)
+        }
+        if let last { advanced.published(last) }
+        return last != nil
+    }
+
+    /// Folds one record (or passes it over), then moves the position past it.
+    private func fold(_ record: RecordView, at position: Store.Position) throws {
+        let value: Projector.Events?
+        do {
+            value = matcher.matches(record) ? try events.decodeIfRegistered(record, codec: codec) : nil
+        } catch {
+            try failed(record, at: position, reason: error.reason)  // (the codec's reason: the error names the event)
+            return
+        }
+        try progress.withLock { progress in
+            if let value {
+                do {
+                    try Projector.apply(&progress.state, value, EventContext(record: record))
+                } catch {
+                    let failure = ProjectionError(record, projection: Projector.projectorName, reason: "\(error)")
+                    guard policy == .skip else { throw failure }
+                    progress.skip(failure)
+                }
+            }
+            progress.position = position
+        }
+    }
+
+    private func failed(_ record: RecordView, at position: Store.Position, reason: String) throws {
+        let failure = ProjectionError(record, projection: Projector.projectorName, reason: reason)
+        guard policy == .skip else { throw failure }
+        progress.withLock { progress in
+            progress.skip(failure)
+            progress.position = position
+        }
+    }
+}
+
+extension Projection.Progress {
+    mutating func skip(_ failure: ProjectionError) {
+        if failures.count == 100 { failures.removeFirst() }
+        failures.append(failure)
+        failureCount += 1
+    }
+}
+
+extension Projection {
+    /// The projection's state as of `position` (nil: everything stored now), folded from the first event: what
+    /// the read model was right after that event. Independent of any running projection.
+    public static func state(
+        of projector: Projector.Type, store: Store, asOf position: Store.Position?, codec: any EventCodec = JSONEventCodec(),
+        tenant: String? = nil
+    ) async throws -> Projector.State {
+        let projection = Projection(projector, store: store, codec: codec, tenant: tenant)
+        guard let position else {
+            try await projection.catchUp()
+            return projection.state
+        }
+        try await projection.exclusive {
+            while true {
+                var reached = false
+                let last = try await store.readAll(after: projection.position, limit: projection.batchSize) { record, at in
+                    guard !reached, at <= position else {
+                        reached = true
+                        return
+                    }
+                    try projection.fold(record, at: at)
+                }
+                if last == nil || reached || projection.position == position { break }
+            }
+        }
+        return projection.state
+    }
+}
+
+extension ProjectionError {
+    init(_ record: RecordView, projection: String, reason: String) {
+        self.init(
+            projection: projection, sequence: record.sequence, stream: record.key, typeName: record.typeName,
+            typeVersion: record.typeVersion, reason: reason)
+    }
+}
+
+
+/// `Projection.wait(until:timeout:)` ran out of time.
+public struct ProjectionTimeout: Error, Sendable, CustomStringConvertible {
+    /// The projection's name.
+    public var projection: String
+    /// The position waited for, and the one reached (nil: none).
+    public var waitedFor: String
+    public var reached: String?
+
+    public var description: String {
+        "projection \(projection) did not reach position \(waitedFor) in time (it is at \(reached ?? "the start"))"
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import PropertyBased
+import Strata
+import StrataTestSupport
+import Testing
+
+/// Quantities per product per tenant, checkouts per tenant, and which tenants it saw.
+enum ProductQuantities: MultiProjector {
+    struct State: Sendable, Equatable {
+        var quantities: [String: [String: Int]] = [:]
+        var checkouts: [String: Int] = [:]
+        var tenants: Set<String> = []
+        var folded = 0
+    }
+
+    enum Events {
+        case added(ItemAdded)
+        case removed(ItemRemoved)
+        case checkedOut(CheckedOut)
+    }
+
+    static let projectorName = "product-quantities"
+    static let events = EventTypes<Events>()
+        .on(ItemAdded.self, Events.added)
+        .on(ItemRemoved.self, Events.removed)
+        .on(CheckedOut.self, Events.checkedOut)
+    static let initialState = State()
+
+    static func apply(_ state: inout State, _ event: Events, _ context: EventContext) throws {
+        let tenant = context.tenant
+        switch event {
+        case .added(let e):
+            if e.quantity == 13 { throw Unlucky(product: e.product) }
+            state.quantities[tenant, default: [:]][e.product, default: 0] += e.quantity
+        case .removed(let e): state.quantities[tenant, default: [:]][e.product] = nil
+        case .checkedOut: state.checkouts[tenant, default: 0] += 1
+        }
+        state.tenants.insert(tenant)
+        state.folded += 1
+    }
+
+    struct Unlucky: Error { var product: String }
+
+    /// The same fold by brute force: every stored event decoded by Foundation's `JSONDecoder`, by type name.
+    static func bruteForce(_ records: [StoredRecord], through position: UInt64 = .max, tenant: String? = nil) throws -> State {
+        var state = State()
+        let decoder = JSONDecoder()
+        for stored in records where stored.sequence <= position && (tenant == nil || stored.record.key.tenant == tenant) {
+            let t = stored.record.key.tenant
+            let payload = Data(stored.record.payload)
+            switch stored.record.typeName {
+            case "ItemAdded":
+                let e = try decoder.decode(ItemAdded.self, from: payload)
+                state.quantities[t, default: [:]][e.product, default: 0] += e.quantity
+            case "ItemRemoved": state.quantities[t, default: [:]][try decoder.decode(ItemRemoved.self, from: payload).product] = nil
+            case "CheckedOut": state.checkouts[t, default: 0] += 1
+            default: continue
+            }
+            state.tenants.insert(t)
+            state.folded += 1
+        }
+        return state
+    }
+}
+
+/// A random multi-tenant history: carts of three tenants, the three cart events and an event type the
+/// projection does not know; no quantity is 13 (`ProductQuantities` refuses that one).
+func randomHistory(_ seed: UInt64, events count: Int) throws -> [EventRecord] {
+    var rng = SplitMix64(seed: seed)
+    let products = ["tea", "coffee", "milk", "jam"]
+    return try (0..<count).map { _ in
+        let key = PartitionKey(tenant: ["acme", "globex", "initech"][Int(rng.next() % 3)], group: "Cart", id: "c\(rng.next() % 6)")
+        let product = products[Int(rng.next() % 4)]
+        switch rng.next() % 10 {
+        case 0..<6: return try EventRecord(ItemAdded(product: product, quantity: Int(1 + rng.next() % 12)), key: key, timestampMicros: 0)
+        case 6..<8: return try EventRecord(ItemRemoved(product: product), key: key, timestampMicros: 0)
+        case 8: return try EventRecord(CheckedOut(), key: key, timestampMicros: 0)
+        default:
+            return EventRecord(
+                key: key, version: 0, typeName: "CouponApplied", typeVersion: 1, timestampMicros: 0, eventId: .random(),
+                metadata: RecordMetadata(), payload: Array(#"{"code":"X"}"#.utf8))
+        }
+    }
+}
+
+@Suite struct ProjectionTests {
+    /// Random histories appended in random batches: the projection (whole, per tenant, and as of random
+    /// positions) equals the brute-force fold.
+    @Test(arguments: Backend.allCases) func projectionsEqualABruteForceFoldAsOfAnyPosition(_ backend: Backend) async throws {
+        await propertyCheck(count: 12, input: Gen<UInt64>.value(in: 0...UInt64.max)) { seed in
+            try await backend.withStore { store in try await Self.equalsBruteForce(store, seed: seed) }
+        }
+    }
+
+    static func equalsBruteForce(_ store: some EventStoreUnderTest, seed: UInt64) async throws {
+        let history = try randomHistory(seed, events: 300)
+        var rng = SplitMix64(seed: seed ^ 0x5EED)
+        var next = 0
+        while next < history.count {
+            let size = min(Int(1 + rng.next() % 9), history.count - next)
+            try await store.append(Array(history[next..<(next + size)]))
+            next += size
+        }
+        let records = try await store.readAllRecords()
+        let projection = Projection(ProductQuantities.self, store: store, batchSize: Int(1 + rng.next() % 64))
+        #expect(try await projection.catchUp() == UInt64(history.count))
+        #expect(projection.state == (try ProductQuantities.bruteForce(records)))
+        for tenant in ["acme", "globex", "initech"] {
+            let own = Projection(ProductQuantities.self, store: store, tenant: tenant)
+            try await own.catchUp()
+            #expect(own.state == (try ProductQuantities.bruteForce(records, tenant: tenant)))
+            #expect(own.state.tenants.isSubset(of: [tenant]), "a tenant projection sees only its tenant")
+        }
+        for position in [0, 1, UInt64(1 + rng.next() % 299), UInt64(history.count)] {
+            let asOf = try await Projection<ProductQuantities, _>.state(of: ProductQuantities.self, store: store, asOf: position)
+            #expect(asOf == (try ProductQuantities.bruteForce(records, through: position)), "as of \(position)")
+        }
+    }
+
+    /// A running projection follows appends; `wait(until:)` returns once it has folded the receipt's events and
+    /// times out when nothing runs.
+    @Test(arguments: Backend.allCases) func aRunningProjectionFollowsAppendsAndReadsYourWrites(_ backend: Backend) async throws {
+        try await backend.withStore { store in try await Self.followsAppends(store) }
+    }
+
+    static func followsAppends(_ store: some EventStoreUnderTest) async throws {
+        let key = PartitionKey(tenant: "acme", group: "Cart", id: "1")
+        let projection = Projection(ProductQuantities.self, store: store)
+        let runner = Task { try await projection.run() }
+        for n in 1...20 {
+            let receipt = try await store.append([try EventRecord(ItemAdded(product: "tea", quantity: n % 12 + 1), key: key)])
+            try await projection.wait(until: receipt.last, timeout: .seconds(10))
+            #expect(projection.read { $0.folded } == n)
+        }
+        runner.cancel()
+        await #expect(throws: CancellationError.self) { try await runner.value }
+        let receipt = try await store.append([try EventRecord(CheckedOut(), key: key)])
+        await #expect(throws: ProjectionTimeout.self) { try await projection.wait(until: receipt.last, timeout: .milliseconds(50)) }
+        try await projection.catchUp()
+        try await projection.wait(until: receipt.last, timeout: .milliseconds(50))
+        #expect(projection.state.checkouts == ["acme": 1])
+    }
+
+    /// An event the projector refuses, and one that does not decode: under `.stop` the projection throws an error
+    /// naming the event and stays before it; under `.skip` it records the failure and goes on.
+    @Test func aFailingEventIsReportedAndStopsOrIsSkipped() async throws {
+        let store = InMemoryEventStore()
+        let key = PartitionKey(tenant: "acme", group: "Cart", id: "1")
+        try await store.append([try EventRecord(ItemAdded(product: "tea", quantity: 2), key: key)])
+        try await store.append([try EventRecord(ItemAdded(product: "jam", quantity: 13), key: key)])  // refused by apply
+        try await store.append([
+            EventRecord(
+                key: key, version: 0, typeName: "ItemAdded", typeVersion: 2, timestampMicros: 0, eventId: .random(),
+                metadata: RecordMetadata(), payload: Array(#"{"product":5,"quantity":1}"#.utf8))  // does not decode
+        ])
+        try await store.append([try EventRecord(ItemAdded(product: "tea", quantity: 1), key: key)])
+
+        let stopping = Projection(ProductQuantities.self, store: store, onError: .stop)
+        do {
+            try await stopping.catchUp()
+            Issue.record("the refused event did not stop the projection")
+        } catch let error as ProjectionError {
+            #expect(error.sequence == 2 && error.typeName == "ItemAdded" && error.stream == key && error.reason.contains("Unlucky"))
+        }
+        #expect(stopping.position == 1 && stopping.state.quantities == ["acme": ["tea": 2]])
+
+        let skipping = Projection(ProductQuantities.self, store: store, onError: .skip)
+        try await skipping.catchUp()
+        #expect(skipping.position == 4 && skipping.state.quantities == ["acme": ["tea": 3]])
+        #expect(skipping.failures.map(\.sequence) == [2, 3] && skipping.failureCount == 2)
+        #expect(skipping.failures[1].reason.contains("product"), "the decoding error names the field: \(skipping.failures[1].reason)")
+    }
+}
+
+extension EventStore where Position == UInt64 {
+    /// Every stored event, owned.
+    func readAllRecords() async throws -> [StoredRecord] {
+        var records: [StoredRecord] = []
+        try await readAll(after: nil, limit: .max) { record, _ in records.append(record.materialize()) }
+        return records
+    }
+}
