@@ -180,3 +180,62 @@ extension EventStore where Position == UInt64 {
         return records
     }
 }
+
+@Suite struct QueryTests {
+    /// Random lists, filters, orders and page sizes: the pages put together are the filtered, stably sorted list;
+    /// counts are right; pages past the end are empty; a page or size below 1 is refused.
+    @Test func pagesCoverTheFilteredSortedListExactly() async throws {
+        await propertyCheck(count: 200, input: Gen<UInt64>.value(in: 0...UInt64.max)) { seed in
+            var rng = SplitMix64(seed: seed)
+            let items = (0..<Int(rng.next() % 60)).map { i in (id: i, score: Int(rng.next() % 10)) }
+            let size = Int(1 + rng.next() % 12)
+            let threshold = Int(rng.next() % 10)
+            let expected = items.filter { $0.score >= threshold }.sorted { $0.score > $1.score || ($0.score == $1.score && $0.id < $1.id) }
+            var collected: [Int] = []
+            var page = 1
+            while true {
+                let result = try items.page(where: { $0.score >= threshold }, sortedBy: { $0.score > $1.score }, page: page, pageSize: size)
+                #expect(result.totalCount == expected.count && result.totalPages == (expected.count + size - 1) / size)
+                #expect(result.page == page && result.pageSize == size && result.items.count <= size)
+                if result.items.isEmpty { break }
+                collected += result.items.map(\.id)
+                page += 1
+            }
+            #expect(collected == expected.map(\.id))
+            #expect(page == max(1, (expected.count + size - 1) / size + 1), "the first empty page is the one after the last")
+            #expect(try items.page(page: Int.max, pageSize: Int.max).items.isEmpty)
+        }
+        #expect(throws: QueryError.self) { try [1, 2].page(page: 0, pageSize: 1) }
+        #expect(throws: QueryError.self) { try [1, 2].page(page: 1, pageSize: 0) }
+    }
+
+    /// The built-in aggregate list holds every aggregate of the group, each equal to loading it; list queries
+    /// page over it.
+    @Test(arguments: Backend.allCases) func theAggregateListEqualsLoadingEachAggregate(_ backend: Backend) async throws {
+        try await backend.withStore { store in try await Self.aggregateList(store) }
+    }
+
+    static func aggregateList(_ store: some EventStoreUnderTest) async throws {
+        // A history `Cart` accepts: nothing after a checkout.
+        var checkedOut: Set<PartitionKey> = []
+        let history = try randomHistory(7, events: 200).filter { record in
+            guard record.typeName != "CouponApplied", !checkedOut.contains(record.key) else { return false }
+            if record.typeName == "CheckedOut" { checkedOut.insert(record.key) }
+            return true
+        }
+        for record in history { try await store.append([record]) }
+        try await store.append([try EventRecord(ItemAdded(product: "tea", quantity: 1), key: PartitionKey(tenant: "acme", group: "Wishlist", id: "w"))])
+        let list = Projection(AggregateList<Cart>.self, store: store)
+        try await list.catchUp()
+        let keys = Set(history.map(\.key))
+        #expect(Set(list.state.aggregates.keys) == keys, "every cart, and nothing of another group")
+        for key in keys {
+            let loaded = try await store.load(Cart.self, key)
+            let entry = list.state.aggregates[key]
+            #expect(entry?.state == loaded.state && entry?.version == loaded.version)
+        }
+        let page = try list.list({ $0.aggregates.values }, sortedBy: { ($0.key.tenant, $0.key.id) < ($1.key.tenant, $1.key.id) }, page: 2, pageSize: 5)
+        let all = list.state.aggregates.values.sorted { ($0.key.tenant, $0.key.id) < ($1.key.tenant, $1.key.id) }
+        #expect(page.items.map(\.key) == all.dropFirst(5).prefix(5).map(\.key) && page.totalCount == keys.count)
+    }
+}
