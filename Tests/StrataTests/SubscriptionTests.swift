@@ -118,24 +118,88 @@ import Testing
             if tenant == "t2" { expectedT2.append(receipt.first) }
             if type == "ItemRemoved" && receipt.first > 10 { expectedRemoved.append(receipt.first) }
         }
-        func collect(_ subscription: EventSubscription<some EventStore<UInt64>>, count: Int) async throws -> [SubscribedEvent<UInt64>] {
-            var seen: [SubscribedEvent<UInt64>] = []
-            guard count > 0 else { return seen }
-            for try await event in subscription {
-                seen.append(event)
-                if seen.count == count { break }
-            }
-            return seen
-        }
-        let t2 = try await collect(store.subscribe(filter: .tenant("t2"), batchSize: 7), count: expectedT2.count)
+        let t2 = try await take(store.subscribe(filter: .tenant("t2"), batchSize: 7), count: expectedT2.count)
         #expect(t2.map(\.position) == expectedT2 && t2.allSatisfy { $0.stored.record.key.tenant == "t2" })
-        let removed = try await collect(
+        let removed = try await take(
             store.subscribe(after: 10, filter: EventFilter(groups: ["Cart"], eventTypes: ["ItemRemoved"])), count: expectedRemoved.count)
         #expect(removed.map(\.position) == expectedRemoved)
         // Nothing matches: the subscription reads on past every event and waits live (cancelled here).
-        let nothing = Task { try await collect(store.subscribe(filter: .tenant("t3")), count: 1) }
+        let nothing = Task { try await take(store.subscribe(filter: .tenant("t3")), count: 1) }
         try await Task.sleep(for: .milliseconds(30))
         nothing.cancel()
         await #expect(throws: CancellationError.self) { try await nothing.value }
     }
+}
+
+@Suite struct DurableSubscriptionTests {
+    /// A durable subscription resumes after its last commit when the store is closed and opened again,
+    /// redelivering what was handled but not committed (at least once); its checkpoints are not events anyone
+    /// else sees.
+    @Test func aDurableSubscriptionResumesAfterTheStoreIsReopened() async throws {
+        let folder = NSTemporaryDirectory() + "strata-durable-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var store = try NativeEventStore(path: folder)
+        for n in 1...30 { try await store.append([event(key("c\(n % 4)"), n)]) }
+
+        var mailer = try await store.durableSubscription("mailer")
+        #expect(mailer.resumedFrom == nil)
+        let first = try await take(mailer, count: 10)
+        try await mailer.commit(first[9].position)
+        let handledNotCommitted = try await take(mailer, count: 5)
+        #expect(handledNotCommitted.map(\.position) == Array(11...15))
+        try await store.close()
+
+        store = try NativeEventStore(path: folder)
+        #expect(try await store.checkpoint(of: "mailer") == 10)
+        mailer = try await store.durableSubscription("mailer")
+        #expect(mailer.resumedFrom == 10)
+        let again = try await take(mailer, count: 20)
+        #expect(again.map(\.position) == Array(11...30), "11…15 again (at least once), then the rest, no checkpoint event")
+        try await mailer.commit(30)
+        // Live after the restart: a new event arrives.
+        async let live = take(mailer, count: 1)
+        let receipt = try await store.append([event(key("c9"), 31)])
+        #expect(try await live.map(\.position) == [receipt.last])
+        try await store.close()
+
+        store = try NativeEventStore(path: folder)
+        #expect(try await store.checkpoint(of: "mailer") == 30)
+        // The checkpoints are in the store, but neither subscriptions nor projections see them by default.
+        var all: [SubscribedEvent<UInt64>] = []
+        for try await event in store.subscribe() {
+            all.append(event)
+            if all.count == 31 { break }
+        }
+        #expect(all.allSatisfy { $0.stored.record.key.tenant != systemTenant })
+        var system: [String] = []
+        for try await event in store.subscribe(filter: .tenant(systemTenant)) {
+            system.append(event.stored.record.typeName)
+            if system.count == 2 { break }
+        }
+        #expect(system == ["strata.checkpoint", "strata.checkpoint"])
+        try await store.close()
+    }
+
+    @Test func twoConsumersOfOneNameConflict() async throws {
+        let store = InMemoryEventStore()
+        try await store.append([event(key("a"), 1), event(key("a"), 2)])
+        let one = try await store.durableSubscription("billing")
+        let two = try await store.durableSubscription("billing")
+        try await one.commit(1)
+        await #expect(throws: EventStoreError.self) { try await two.commit(2) }
+        try await one.commit(2)
+        #expect(try await store.checkpoint(of: "billing") == 2)
+        await #expect(throws: EventStoreError.self) { try await store.durableSubscription("") }
+    }
+}
+
+/// The first `count` events of a subscription (ends the iteration there).
+func take<S: AsyncSequence>(_ subscription: S, count: Int) async throws -> [SubscribedEvent<UInt64>] where S.Element == SubscribedEvent<UInt64> {
+    var taken: [SubscribedEvent<UInt64>] = []
+    guard count > 0 else { return taken }
+    for try await event in subscription {
+        taken.append(event)
+        if taken.count == count { break }
+    }
+    return taken
 }

@@ -2,8 +2,9 @@ import Foundation
 import StrataStorage
 
 /// Which events of the global stream a subscription or a projection receives: by tenant, by group (aggregate
-/// type) and by event type name; each `nil` set lets everything through. Matching compares the stored bytes (no
-/// strings are made for events that are left out).
+/// type) and by event type name; each `nil` set lets everything through — except Strata's own events (tenant
+/// `systemTenant`, e.g. durable subscriptions' checkpoints), which only a filter naming that tenant receives.
+/// Matching compares the stored bytes (no strings are made for events that are left out).
 public struct EventFilter: Sendable, Hashable {
     /// The tenants let through (nil: every tenant).
     public var tenants: Set<String>?
@@ -30,16 +31,20 @@ public struct EventFilter: Sendable, Hashable {
         let tenants: [[UInt8]]?
         let groups: [[UInt8]]?
         let eventTypes: [[UInt8]]?
+        /// Whether the filter names the system tenant (else its events are left out).
+        let system: Bool
+        static let systemBytes = [Array(systemTenant.utf8)]
 
         init(_ filter: EventFilter) {
             tenants = filter.tenants.map { $0.map { Array($0.utf8) } }
             groups = filter.groups.map { $0.map { Array($0.utf8) } }
             eventTypes = filter.eventTypes.map { $0.map { Array($0.utf8) } }
+            system = filter.tenants?.contains(systemTenant) ?? false
         }
 
         func matches(_ record: RecordView) -> Bool {
             Self.contains(tenants, record.tenantBytes) && Self.contains(groups, record.groupBytes)
-                && Self.contains(eventTypes, record.typeNameBytes)
+                && Self.contains(eventTypes, record.typeNameBytes) && (system || !Self.contains(Self.systemBytes, record.tenantBytes))
         }
 
         private static func contains(_ values: [[UInt8]]?, _ bytes: UnsafeRawBufferPointer) -> Bool {
