@@ -12,7 +12,7 @@ struct StrataBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strata-bench",
         abstract: "The standard workloads of BENCHMARKS.md, Strata beside SQLite (GRDB) in one run.",
-        subcommands: [Run.self, P5Build.self, P5Probe.self, P5CrashWriter.self],
+        subcommands: [Run.self, P4Build.self, P4Probe.self, P5Build.self, P5Probe.self, P5CrashWriter.self],
         defaultSubcommand: Run.self)
 }
 
@@ -33,7 +33,7 @@ enum BenchSize: String, ExpressibleByArgument, CaseIterable, Sendable {
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run P1, P1p, P3, P5 and P6 with the disk limit; print the table and write the JSON file.")
+        abstract: "Run P1, P1p, P2, P3, P4, P5 and P6 with the disk limit; print the table and write the JSON file.")
 
     @Option(help: "quick (a few minutes) or full (the sizes of BENCHMARKS.md).")
     var size: BenchSize = .quick
@@ -44,8 +44,8 @@ struct Run: AsyncParsableCommand {
     @Option(help: "JSON file for every figure (default: <directory>/results-<size>.json).")
     var json: String?
 
-    @Option(help: "Workloads to run (comma-separated: p1,p3,p1p,extra,p2,p3t,p5).")
-    var only = "p1,p3,p1p,extra,p2,p3t,p5"
+    @Option(help: "Workloads to run (comma-separated: p1,p3,p1p,extra,p2,p3t,p4,p5).")
+    var only = "p1,p3,p1p,extra,p2,p3t,p4,p5"
 
     @Option(help: "MiB the killed Strata writer leaves in its active segment after its last rollover (target 64).")
     var tailMiB = 56
@@ -73,7 +73,7 @@ struct Run: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let selected = Set(only.split(separator: ",").map(String.init))
         let report = Report()
-        say("strata-bench run --size \(size.rawValue): P1/P1p \(grouped(Double(size.p1Events))) events, P3 \(grouped(Double(size.p3Loads))) loads, P5 \(grouped(Double(size.p5Events))) events / \(grouped(Double(size.p5Streams))) streams")
+        say("strata-bench run --size \(size.rawValue): P1/P1p \(grouped(Double(size.p1Events))) events, P3 \(grouped(Double(size.p3Loads))) loads, P4/P5 \(grouped(Double(size.p5Events))) events / \(grouped(Double(size.p5Streams))) streams")
         say("ratio = how many times better Strata is (Strata/SQLite for rates, SQLite/Strata for times and sizes)")
         say("")
 
@@ -99,6 +99,9 @@ struct Run: AsyncParsableCommand {
         }
         if selected.contains("p3t") {
             try await P3Typed.run(directory: directory, loads: size.p3Loads, report: report)
+        }
+        if selected.contains("p4") {
+            try await P4.run(events: size.p5Events, streams: size.p5Streams, directory: directory, report: report)
         }
         if selected.contains("p5") {
             try await P5.run(

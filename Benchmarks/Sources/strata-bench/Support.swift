@@ -94,6 +94,11 @@ func residentMiB() -> Double {
     procField("/proc/self/status", "VmRSS:").map { $0 / 1024 } ?? -1
 }
 
+/// The process's peak resident set so far in MiB (VmHWM of /proc/self/status).
+func peakResidentMiB() -> Double {
+    procField("/proc/self/status", "VmHWM:").map { $0 / 1024 } ?? -1
+}
+
 /// Bytes this process (all threads) caused to be sent to the storage layer (`write_bytes` of /proc/self/io).
 func storageWriteBytes() -> Int64 {
     Int64(procField("/proc/self/io", "write_bytes:") ?? 0)

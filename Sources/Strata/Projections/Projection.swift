@@ -24,21 +24,25 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
     public let filter: EventFilter
     /// What it does with an event that fails.
     public let policy: ProjectionErrorPolicy
-    let codec: any EventCodec
-    let matcher: EventFilter.Matcher
-    let events: EventTypes<Projector.Events>
-    let batchSize: Int
+    // (The fold is `@inlinable`, so a client's projection runs specialised for its projector and store: generic
+    // code looked up type metadata for every event.)
+    @usableFromInline let codec: any EventCodec
+    @usableFromInline let matcher: EventFilter.Matcher
+    @usableFromInline let events: EventTypes<Projector.Events>
+    @usableFromInline let batchSize: Int
 
-    struct Progress {
-        var state: Projector.State
+    @usableFromInline struct Progress {
+        @usableFromInline var state: Projector.State
         /// The last event read (folded, passed over, or skipped after failing).
-        var position: Store.Position?
-        var failures: [ProjectionError] = []
-        var failureCount = 0
-        var running = false
+        @usableFromInline var position: Store.Position?
+        @usableFromInline var failures: [ProjectionError] = []
+        @usableFromInline var failureCount = 0
+        @usableFromInline var running = false
+
+        @usableFromInline init(state: Projector.State) { self.state = state }
     }
 
-    let progress: Mutex<Progress>
+    @usableFromInline let progress: Mutex<Progress>
     /// Wakes `wait(until:timeout:)` callers as the position advances.
     let advanced = CommitSignal<Store.Position>()
 
@@ -71,7 +75,7 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
     public var state: Projector.State { progress.withLock { $0.state } }
 
     /// The position of the last event read (nil: none yet).
-    public var position: Store.Position? { progress.withLock { $0.position } }
+    @inlinable public var position: Store.Position? { progress.withLock { $0.position } }
 
     /// The latest failures skipped under `.skip` (at most 100), oldest first.
     public var failures: [ProjectionError] { progress.withLock { $0.failures } }
@@ -80,7 +84,7 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
     public var failureCount: Int { progress.withLock { $0.failureCount } }
 
     /// Folds every event stored now (and any appended while it reads); returns the position reached.
-    @discardableResult
+    @inlinable @discardableResult
     public func catchUp() async throws -> Store.Position? {
         try await exclusive {
             while try await foldBatch() {}
@@ -91,7 +95,7 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
     /// Catches up, then folds each new event as it is appended, until the task is cancelled (throws
     /// `CancellationError`), the store is closed (`EventStoreError.closed`), or — under `.stop` — an event fails
     /// (`ProjectionError`).
-    public func run() async throws {
+    @inlinable public func run() async throws {
         try await exclusive {
             while true {
                 while try await foldBatch() {}
@@ -118,7 +122,7 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
 
     /// Runs `body` as the projection's only reader of the store (two concurrent `run`/`catchUp` calls would fold
     /// events twice).
-    private func exclusive<T>(_ body: () async throws -> T) async throws -> T {
+    @inlinable func exclusive<T>(_ body: () async throws -> T) async throws -> T {
         let first = progress.withLock { progress in
             defer { progress.running = true }
             return !progress.running
@@ -129,22 +133,24 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
     }
 
     /// Reads and folds the next batch; false when there was nothing after the position.
-    private func foldBatch() async throws -> Bool {
+    @inlinable func foldBatch() async throws -> Bool {
         let start = position
         let last = try await store.readAll(after: start, limit: batchSize) { record, position in
             try fold(record, at: position)
         }
-        if let last { advanced.published(last) }
+        if let last { published(last) }
         return last != nil
     }
 
+    @usableFromInline func published(_ position: Store.Position) { advanced.published(position) }
+
     /// Folds one record (or passes it over), then moves the position past it.
-    private func fold(_ record: RecordView, at position: Store.Position) throws {
+    @inlinable func fold(_ record: RecordView, at position: Store.Position) throws {
         let value: Projector.Events?
         do {
             value = matcher.matches(record) ? try events.decodeIfRegistered(record, codec: codec) : nil
         } catch {
-            try failed(record, at: position, reason: error.reason)  // (the codec's reason: the error names the event)
+            try failed(record, at: position, reason: error.reason)  // (the codec's reason: the failure names the event)
             return
         }
         try progress.withLock { progress in
@@ -161,7 +167,7 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
         }
     }
 
-    private func failed(_ record: RecordView, at position: Store.Position, reason: String) throws {
+    @usableFromInline func failed(_ record: RecordView, at position: Store.Position, reason: String) throws {
         let failure = ProjectionError(record, projection: Projector.projectorName, reason: reason)
         guard policy == .skip else { throw failure }
         progress.withLock { progress in
@@ -172,7 +178,7 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
 }
 
 extension Projection.Progress {
-    mutating func skip(_ failure: ProjectionError) {
+    @usableFromInline mutating func skip(_ failure: ProjectionError) {
         if failures.count == 100 { failures.removeFirst() }
         failures.append(failure)
         failureCount += 1
@@ -209,7 +215,7 @@ extension Projection {
 }
 
 extension ProjectionError {
-    init(_ record: RecordView, projection: String, reason: String) {
+    @usableFromInline init(_ record: RecordView, projection: String, reason: String) {
         self.init(
             projection: projection, sequence: record.sequence, stream: record.key, typeName: record.typeName,
             typeVersion: record.typeVersion, reason: reason)

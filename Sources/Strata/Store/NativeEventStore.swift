@@ -1,3 +1,4 @@
+import Synchronization
 /// The event store on Strata's own storage engine (`LogStore`): positions are global sequences.
 public final class NativeEventStore: EventStore {
     /// The engine's global sequence.
@@ -5,6 +6,11 @@ public final class NativeEventStore: EventStore {
 
     /// The engine underneath (for tools, statistics and what the protocol does not cover).
     public let log: LogStore
+    /// Readers `readAll` used last, by where they stand: a reader made afresh scans its segment from the start
+    /// to reach its position, so the next batch of a subscription or projection goes on with the reader the last
+    /// one left (a few, each with its read-ahead buffer).
+    private let readers = Mutex<[PooledReader]>([])
+    private static let pooledReadersMax = 8
 
     /// Opens (or creates) the store in the folder at `path`.
     public init(path: String, options: LogStore.Options = LogStore.Options()) throws(EventStoreError) {
@@ -20,6 +26,7 @@ public final class NativeEventStore: EventStore {
 
     /// Flushes and closes the engine (see `LogStore.close()`).
     public func close() async throws(EventStoreError) {
+        readers.withLock { $0.removeAll() }
         do throws(StorageError) { try await log.close() } catch { throw EventStoreError(error) }
     }
 
@@ -60,12 +67,28 @@ public final class NativeEventStore: EventStore {
     public nonisolated(nonsending) func readAll(
         after position: UInt64?, limit: Int, _ body: (RecordView, UInt64) throws -> Void
     ) async throws -> UInt64? {
-        let reader = log.makeReader(from: (position ?? 0) + 1)
+        let start = (position ?? 0) + 1
+        let pooled = readers.withLock { pool in
+            pool.firstIndex { $0.reader.position == start }.map { pool.remove(at: $0) }
+        }
+        let reader = pooled?.reader ?? log.makeReader(from: start)
         var last: UInt64?
         try reader.read(maxRecords: limit) { record in
             try body(record, record.sequence)
             last = record.sequence
         }
+        // Only a reader that finished its read goes back (one that threw may have stopped inside a frame).
+        readers.withLock { pool in
+            if pool.count == Self.pooledReadersMax { pool.removeFirst() }
+            pool.append(PooledReader(reader: reader))
+        }
         return last
     }
+}
+
+/// A `LogReader` in `NativeEventStore`'s pool. `@unchecked Sendable`: a reader is not thread-safe, but a pooled
+/// one is used by one caller at a time — taken out of the pool under its lock before use and put back only after
+/// its read returned — so no two threads ever touch it at once.
+private struct PooledReader: @unchecked Sendable {
+    let reader: LogReader
 }

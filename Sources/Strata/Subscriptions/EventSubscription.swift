@@ -27,30 +27,30 @@ public struct EventFilter: Sendable, Hashable {
     }
 
     /// The filter as byte strings, for matching stored records.
-    struct Matcher: Sendable {
-        let tenants: [[UInt8]]?
-        let groups: [[UInt8]]?
-        let eventTypes: [[UInt8]]?
+    @usableFromInline struct Matcher: Sendable {
+        @usableFromInline let tenants: [[UInt8]]?
+        @usableFromInline let groups: [[UInt8]]?
+        @usableFromInline let eventTypes: [[UInt8]]?
         /// Whether the filter names the system tenant (else its events are left out).
-        let system: Bool
-        static let systemBytes = [Array(systemTenant.utf8)]
+        @usableFromInline let system: Bool
+        @usableFromInline static let systemBytes = [Array(systemTenant.utf8)]
 
-        init(_ filter: EventFilter) {
+        @usableFromInline init(_ filter: EventFilter) {
             tenants = filter.tenants.map { $0.map { Array($0.utf8) } }
             groups = filter.groups.map { $0.map { Array($0.utf8) } }
             eventTypes = filter.eventTypes.map { $0.map { Array($0.utf8) } }
             system = filter.tenants?.contains(systemTenant) ?? false
         }
 
-        func matches(_ record: RecordView) -> Bool {
+        @inlinable func matches(_ record: RecordView) -> Bool {
             Self.contains(tenants, record.tenantBytes) && Self.contains(groups, record.groupBytes)
                 && Self.contains(eventTypes, record.typeNameBytes) && (system || !Self.contains(Self.systemBytes, record.tenantBytes))
         }
 
-        private static func contains(_ values: [[UInt8]]?, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        @inlinable static func contains(_ values: [[UInt8]]?, _ bytes: UnsafeRawBufferPointer) -> Bool {
             guard let values else { return true }
             return values.contains { value in
-                value.count == bytes.count && value.withUnsafeBytes { $0.elementsEqual(bytes) }
+                value.count == bytes.count && (bytes.isEmpty || value.withUnsafeBytes { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 })
             }
         }
     }

@@ -1,0 +1,207 @@
+import ArgumentParser
+import BenchData
+import Foundation
+import GRDB
+import Strata
+
+/// P4's read model: items per product per tenant, and the open carts of each tenant (a cart is open from its first
+/// event until it is checked out). Written as a user would write it.
+enum CartsOverview: MultiProjector {
+    struct State: Sendable, Equatable {
+        var items: [String: [String: Int]] = [:]
+        var openCarts: [String: Set<String>] = [:]
+    }
+
+    typealias Events = BenchCart.Events
+    static let projectorName = "carts-overview"
+    static let events = BenchCartFields.events
+    static let initialState = State()
+
+    static func apply(_ state: inout State, _ event: Events, _ context: EventContext) throws {
+        fold(&state, event, tenant: context.tenant, version: context.version, id: context.record.id)
+    }
+
+    /// The fold both engines run; `id` is made only when the cart opens or closes.
+    static func fold(_ state: inout State, _ event: Events, tenant: String, version: UInt64, id: @autoclosure () -> String) {
+        if version == 1 { state.openCarts[tenant, default: []].insert(id()) }
+        switch event {
+        case .added(let e): state.items[tenant, default: [:]][e.item, default: 0] += e.quantity
+        case .removed(let e): state.items[tenant, default: [:]][e.item, default: 0] -= e.quantity
+        case .checkedOut: state.openCarts[tenant]?.remove(id())
+        }
+    }
+
+    /// A rough size of the state's memory: what P4's RSS goal allows beyond 64 MiB.
+    static func estimatedBytes(_ state: State) -> Double {
+        let carts = state.openCarts.values.reduce(0) { $0 + $1.count }
+        let products = state.items.values.reduce(0) { $0 + $1.count }
+        // A set slot and a 36-byte id's heap string; a dictionary slot with a short key.
+        return Double(carts * (16 + 64) + products * 48)
+    }
+}
+
+/// P4: rebuild `CartsOverview` over the carts store (the P5 data), each engine in a fresh process (cold open):
+/// Strata with JSON and with binary payloads, SQLite with `SELECT … ORDER BY seq` and `JSONDecoder`.
+enum P4 {
+    static func run(events: Int, streams: Int, directory: String, report: Report) async throws {
+        let me = try selfExecutable()
+        let size = ["--events", "\(events)", "--streams", "\(streams)"]
+        let name = "v\(CartsData.dataVersion)-\(events)-\(streams)"
+        let engines = ["strata-json", "strata-binary", "sqlite"]
+        func path(_ engine: String) -> String { directory + "/p4-\(engine)-\(name)" + (engine == "sqlite" ? ".db" : "") }
+        for engine in engines where !FileManager.default.fileExists(atPath: path(engine) + ".complete") {
+            say("  building the P4 \(engine) store (once; kept in \(directory)/)")
+            try runChild(me, ["p4-build", engine, path(engine)] + size)
+            _ = FileManager.default.createFile(atPath: path(engine) + ".complete", contents: nil)
+        }
+        let resultFile = directory + "/p4-result.txt"
+        var results: [String: [String: Double]] = [:]
+        for engine in engines {
+            progress("P4 rebuilding over \(engine)")
+            unlink(resultFile)
+            try runChild(me, ["p4-probe", engine, path(engine), "--result", resultFile])
+            results[engine] = try ChildResult.read(resultFile)
+        }
+        progressDone()
+        let sqlite = results["sqlite"]!
+        guard results.values.allSatisfy({ $0["events"] == Double(events) && $0["checksum"] == sqlite["checksum"] }) else {
+            throw ValidationError("P4: the engines folded different events or states: \(results)")
+        }
+        for engine in engines {
+            for (field, value) in results[engine]! { report.record("p4.\(engine).\(field)", value) }
+        }
+        for (engine, label, goal) in [("strata-binary", "binary", 5e6), ("strata-json", "JSON", 1e6)] {
+            let r = results[engine]!
+            report.row(
+                "P4 rebuild a multi-projection (\(label), events/s)", strata: grouped(r["events_per_s"]!),
+                sqlite: grouped(sqlite["events_per_s"]!) + " JSON", ratio: r["events_per_s"]! / sqlite["events_per_s"]!,
+                goal: "≥ \(grouped(goal))", met: r["events_per_s"]! >= goal, goalKey: "p4_\(label.lowercased())")
+            let allowed = r["state_mib"]! + 64
+            report.row(
+                "P4 peak RSS over the open store (\(label), MiB)", strata: "\(fixed(r["rss_growth_mib"]!, 1)) (state ~\(fixed(r["state_mib"]!, 1)))",
+                sqlite: fixed(sqlite["rss_growth_mib"]!, 1), ratio: sqlite["rss_growth_mib"]! / max(r["rss_growth_mib"]!, 0.1),
+                goal: "≤ state + 64", met: r["rss_growth_mib"]! <= allowed, goalKey: "p4_rss_\(label.lowercased())")
+        }
+    }
+}
+
+/// Child: builds a P4 store from the P5 carts data (not measured; no fdatasync).
+struct P4Build: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "p4-build", shouldDisplay: false)
+    @Argument var engine: String
+    @Argument var path: String
+    @OptionGroup var size: P5Size
+
+    func run() async throws {
+        if engine == "sqlite" {
+            SQLiteBaseline.remove(path)
+            let sqlite = try SQLiteBaseline(path: path, sync: .off)
+            var pending: [[EventRecord]] = []
+            try P5.forEachBatch(events: size.events, streams: size.streams) { batch in
+                pending.append(batch)
+                if pending.count == 100 {
+                    try sqlite.appendInOneTransaction(pending)
+                    pending.removeAll(keepingCapacity: true)
+                }
+            }
+            if !pending.isEmpty { try sqlite.appendInOneTransaction(pending) }
+            try sqlite.close()
+            return
+        }
+        removeTree(path)
+        let store = try LogStore.open(at: path, options: LogStore.Options(durability: .never))
+        let binary = engine == "strata-binary"
+        var batches: [[EventRecord]] = []
+        try P5.forEachBatch(events: size.events, streams: size.streams) { batch in
+            batches.append(binary ? try batch.map(Self.binaryRecord) : batch)
+        }
+        for (n, batch) in batches.enumerated() {
+            try await store.append(batch)
+            if n % 1_000 == 0 { progress("P4 \(engine) store: \(grouped(Double(n * 100))) events") }
+        }
+        progressDone()
+        try await store.close()
+    }
+
+    /// The record with its JSON payload re-encoded by the binary codec.
+    static func binaryRecord(_ record: EventRecord) throws -> EventRecord {
+        var copy = record
+        let codec = BinaryEventCodec(), json = JSONEventCodec()
+        copy.payload = try record.payload.withUnsafeBytes { bytes in
+            switch record.typeName {
+            case BenchItemAdded.eventType: try codec.encode(try json.decode(BenchItemAdded.self, from: bytes))
+            case BenchItemRemoved.eventType: try codec.encode(try json.decode(BenchItemRemoved.self, from: bytes))
+            default: try codec.encode(try json.decode(BenchCheckedOut.self, from: bytes))
+            }
+        }
+        return copy
+    }
+}
+
+/// Child: opens a P4 store in this fresh process and rebuilds the projection; reports events/s and memory.
+struct P4Probe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "p4-probe", shouldDisplay: false)
+    @Argument var engine: String
+    @Argument var path: String
+    @Option var result: String
+
+    func run() async throws {
+        var values: [String: Double] = [:]
+        let state: CartsOverview.State
+        var events = 0
+        let rssOpen: Double
+        let start: ContinuousClock.Instant
+        if engine == "sqlite" {
+            let sqlite = try SQLiteBaseline(path: path)
+            rssOpen = residentMiB()
+            start = ContinuousClock.now
+            (state, events) = try Self.sqliteRebuild(sqlite)
+            try sqlite.close()
+        } else {
+            let store = try NativeEventStore(path: path)
+            rssOpen = residentMiB()
+            start = ContinuousClock.now
+            let codec: any EventCodec = engine == "strata-binary" ? BinaryEventCodec() : JSONEventCodec()
+            let projection = Projection(CartsOverview.self, store: store, codec: codec)
+            let last = try await projection.catchUp()
+            events = Int(last ?? 0)
+            state = projection.state
+            try await store.close()
+        }
+        let elapsed = seconds(ContinuousClock.now - start)
+        values["events"] = Double(events)
+        values["events_per_s"] = Double(events) / elapsed
+        values["rss_open_mib"] = rssOpen
+        values["rss_peak_mib"] = peakResidentMiB()
+        values["rss_growth_mib"] = peakResidentMiB() - rssOpen
+        values["state_mib"] = CartsOverview.estimatedBytes(state) / 1_048_576
+        values["open_carts"] = Double(state.openCarts.values.reduce(0) { $0 + $1.count })
+        // The same state from every engine: a digest of it.
+        var checksum = 0
+        for (tenant, items) in state.items { for (item, quantity) in items { checksum &+= (tenant + item).utf8.reduce(0) { $0 &* 31 &+ Int($1) } &* quantity } }
+        checksum &+= Int(values["open_carts"]!)
+        values["checksum"] = Double(checksum & 0xFFFF_FFFF)
+        try ChildResult.write(values, to: result)
+    }
+
+    /// SQLite's rebuild: every event in sequence order, its JSON decoded by `JSONDecoder`, the same fold.
+    static func sqliteRebuild(_ sqlite: SQLiteBaseline) throws -> (CartsOverview.State, Int) {
+        try sqlite.queue.read { db in
+            var folded = CartsOverview.State()
+            var events = 0
+            let decoder = JSONDecoder()
+            let rows = try Row.fetchCursor(db, sql: "SELECT tenant, aggregate_id, version, type, payload FROM events ORDER BY seq")
+            while let row = try rows.next() {
+                let json: Data = row[4]
+                let event: BenchCart.Events = switch row[3] as String {
+                case BenchItemAdded.eventType: .added(try decoder.decode(BenchItemAdded.self, from: json))
+                case BenchItemRemoved.eventType: .removed(try decoder.decode(BenchItemRemoved.self, from: json))
+                default: .checkedOut(try decoder.decode(BenchCheckedOut.self, from: json))
+                }
+                CartsOverview.fold(&folded, event, tenant: row[0], version: UInt64(row[2] as Int64), id: row[1])
+                events += 1
+            }
+            return (folded, events)
+        }
+    }
+}
