@@ -50,6 +50,7 @@ public struct EventContext {
     /// The stored record: sequence, stream version, time, ids, metadata, and the partition key's bytes.
     public let record: RecordView
 
+    /// The context of the event stored as `record`.
     public init(record: RecordView) { self.record = record }
 
     /// The event's global sequence.
@@ -81,12 +82,14 @@ public struct ProjectionError: Error, Sendable, CustomStringConvertible {
     public var sequence: UInt64
     /// The event's stream.
     public var stream: PartitionKey
-    /// The event's type name and schema version.
+    /// The event's type name.
     public var typeName: String
+    /// The event's schema version.
     public var typeVersion: UInt32
     /// What failed: the decoding error or what the projector threw.
     public var reason: String
 
+    /// The projection, the event and the reason.
     public var description: String {
         "projection \(projection) failed at sequence \(sequence) (stream \(stream), type \(typeName) v\(typeVersion)): \(reason)"
     }

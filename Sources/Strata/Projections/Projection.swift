@@ -227,10 +227,12 @@ extension ProjectionError {
 public struct ProjectionTimeout: Error, Sendable, CustomStringConvertible {
     /// The projection's name.
     public var projection: String
-    /// The position waited for, and the one reached (nil: none).
+    /// The position waited for.
     public var waitedFor: String
+    /// The position the projection had reached (nil: none).
     public var reached: String?
 
+    /// The projection, the position waited for and the one reached.
     public var description: String {
         "projection \(projection) did not reach position \(waitedFor) in time (it is at \(reached ?? "the start"))"
     }

@@ -17,7 +17,9 @@ extension QueryPage: Equatable where Item: Equatable {}
 
 /// A list query's paging was out of range.
 public struct QueryError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What was out of range.
     public var reason: String
+    /// The reason.
     public var description: String { reason }
 }
 
@@ -70,23 +72,32 @@ extension Projection {
 public enum AggregateList<Aggregate: AggregateProjector>: MultiProjector {
     /// One aggregate: its key, state and version.
     public struct Entry: Sendable {
+        /// The aggregate's partition key.
         public var key: PartitionKey
+        /// Its state after its events so far.
         public var state: Aggregate.State
+        /// The version of its last event folded in.
         public var version: UInt64
     }
 
+    /// The aggregates of the group.
     public struct State: Sendable {
         /// Every aggregate of the group seen so far, by key.
         public var aggregates: [PartitionKey: Entry] = [:]
     }
 
+    /// `aggregate-list.` and the aggregate's projector name.
     public static var projectorName: String { "aggregate-list." + Aggregate.projectorName }
+    /// The aggregate's projector version.
     public static var projectorVersion: Int { Aggregate.projectorVersion }
+    /// The aggregate's events.
     public static var events: EventTypes<Aggregate.Events> { Aggregate.events }
     /// The aggregate's group.
     public static var filter: EventFilter { EventFilter(groups: [Aggregate.group]) }
+    /// No aggregates.
     public static var initialState: State { State() }
 
+    /// Folds the event into its aggregate's entry with the aggregate's projector.
     public static func apply(_ state: inout State, _ event: Aggregate.Events, _ context: EventContext) throws {
         let key = context.key
         // The aggregate's state is copied into `apply` (a failure leaves the list as it was).

@@ -44,6 +44,7 @@ public final class DurableSubscription<Store: EventStore>: AsyncSequence, Sendab
     /// The last checkpoint committed (nil: none).
     public var checkpoint: Store.Position? { committed.withLock { $0.position } }
 
+    /// An iterator from the last checkpoint committed.
     public func makeAsyncIterator() -> EventSubscription<Store>.Iterator {
         store.subscribe(after: checkpoint, filter: filter, batchSize: batchSize).makeAsyncIterator()
     }

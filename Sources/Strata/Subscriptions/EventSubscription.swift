@@ -63,6 +63,7 @@ public struct SubscribedEvent<Position: Sendable & Hashable>: Sendable, Hashable
     /// The event as stored.
     public var stored: StoredRecord
 
+    /// The event `stored` at `position`.
     public init(position: Position, stored: StoredRecord) {
         self.position = position
         self.stored = stored
@@ -99,6 +100,7 @@ public struct EventSubscription<Store: EventStore>: AsyncSequence, Sendable {
     let matcher: EventFilter.Matcher
     let batchSize: Int
 
+    /// An iterator from the subscription's start.
     public func makeAsyncIterator() -> Iterator {
         Iterator(store: store, position: start, matcher: matcher, batchSize: batchSize)
     }
@@ -113,6 +115,7 @@ public struct EventSubscription<Store: EventStore>: AsyncSequence, Sendable {
         var buffer: [Element] = []
         var next = 0
 
+        /// The next matching event, waiting for it when everything stored has been read.
         public mutating func next() async throws -> Element? {
             while next == buffer.count {
                 var batch: [Element] = []
