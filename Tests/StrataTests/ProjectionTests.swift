@@ -132,6 +132,7 @@ func randomHistory(_ seed: UInt64, events count: Int) throws -> [EventRecord] {
             try await projection.wait(until: receipt.last, timeout: .seconds(10))
             #expect(projection.read { $0.folded } == n)
         }
+        await #expect(throws: ProjectionAlreadyRunning.self) { try await projection.catchUp() }
         runner.cancel()
         await #expect(throws: CancellationError.self) { try await runner.value }
         let receipt = try await store.append([try EventRecord(CheckedOut(), key: key)])

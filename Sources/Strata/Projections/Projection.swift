@@ -121,13 +121,13 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
     }
 
     /// Runs `body` as the projection's only reader of the store (two concurrent `run`/`catchUp` calls would fold
-    /// events twice).
+    /// events twice: the second throws `ProjectionAlreadyRunning`).
     @inlinable func exclusive<T>(_ body: () async throws -> T) async throws -> T {
         let first = progress.withLock { progress in
             defer { progress.running = true }
             return !progress.running
         }
-        precondition(first, "Projection.run() or catchUp() called while another is running")
+        guard first else { throw ProjectionAlreadyRunning(projection: Projector.projectorName) }
         defer { progress.withLock { $0.running = false } }
         return try await body()
     }
@@ -236,4 +236,15 @@ public struct ProjectionTimeout: Error, Sendable, CustomStringConvertible {
     public var description: String {
         "projection \(projection) did not reach position \(waitedFor) in time (it is at \(reached ?? "the start"))"
     }
+}
+
+/// `Projection.run()` or `catchUp()` was called while another call of them was still running on the projection.
+public struct ProjectionAlreadyRunning: Error, Sendable, CustomStringConvertible {
+    /// The projection's name.
+    public var projection: String
+
+    @usableFromInline init(projection: String) { self.projection = projection }
+
+    /// What happened.
+    public var description: String { "projection \(projection) is already catching up or running" }
 }
