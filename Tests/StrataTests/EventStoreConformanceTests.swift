@@ -137,6 +137,37 @@ func event(_ key: PartitionKey, _ n: Int, type: String = "ItemAdded") -> EventRe
 
     /// 16 writers race on 4 streams with exact expectations, retrying on conflicts: no version is written twice
     /// and every append lands exactly once.
+    /// Global reads in batches from interleaved positions (the native store keeps the reader a batch left, for the
+    /// next batch from there), and after a read whose body threw midway: every read delivers exactly the events
+    /// after its position.
+    @Test(arguments: Backend.allCases) func globalReadsInBatchesResumeExactlyWhereAsked(_ backend: Backend) async throws {
+        try await backend.withStore { store in
+            for n in 1...120 { try await store.append([event(key("s\(n % 9)"), n)]) }
+            func read(after position: UInt64?, limit: Int) async throws -> [UInt64] {
+                var seen: [UInt64] = []
+                try await store.readAll(after: position, limit: limit) { _, at in seen.append(at) }
+                return seen
+            }
+            #expect(try await read(after: nil, limit: 10) == Array(1...10))
+            #expect(try await read(after: 50, limit: 10) == Array(51...60))
+            #expect(try await read(after: 10, limit: 10) == Array(11...20))
+            #expect(try await read(after: 60, limit: 100) == Array(61...120))
+            #expect(try await read(after: 20, limit: 5) == Array(21...25))
+            struct Stop: Error {}
+            var delivered: [UInt64] = []
+            await #expect(throws: Stop.self) {
+                try await store.readAll(after: 25, limit: 10) { _, at in
+                    if at == 28 { throw Stop() }
+                    delivered.append(at)
+                }
+            }
+            #expect(delivered == [26, 27])
+            #expect(try await read(after: 27, limit: 3) == [28, 29, 30])
+            #expect(try await read(after: 25, limit: 3) == [26, 27, 28])
+            #expect(try await read(after: 120, limit: 3) == [])
+        }
+    }
+
     @Test(arguments: Backend.allCases) func concurrentWritersNeverWriteAVersionTwice(_ backend: Backend) async throws {
         try await backend.withStore { store in
             let streams = (0..<4).map { key("s\($0)") }
