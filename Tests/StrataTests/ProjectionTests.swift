@@ -133,6 +133,11 @@ func randomHistory(_ seed: UInt64, events count: Int) throws -> [EventRecord] {
             #expect(projection.read { $0.folded } == n)
         }
         await #expect(throws: ProjectionAlreadyRunning.self) { try await projection.catchUp() }
+        let cancelledBeforeItStarts = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            try await Projection(ProductQuantities.self, store: store).catchUp()
+        }
+        await #expect(throws: CancellationError.self) { try await cancelledBeforeItStarts.value }
         runner.cancel()
         await #expect(throws: CancellationError.self) { try await runner.value }
         let receipt = try await store.append([try EventRecord(CheckedOut(), key: key)])

@@ -134,6 +134,7 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
 
     /// Reads and folds the next batch; false when there was nothing after the position.
     @inlinable func foldBatch() async throws -> Bool {
+        try Task.checkCancellation()  // (a long catch-up stops between batches when cancelled)
         let start = position
         let last = try await store.readAll(after: start, limit: batchSize) { record, position in
             try fold(record, at: position)
