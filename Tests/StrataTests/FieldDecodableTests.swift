@@ -27,7 +27,8 @@ extension Sample: FieldDecodable {
 }
 
 /// More fields than the binary codec's field table holds on the stack (16): the table moves to the heap midway.
-struct Wide: Codable, FieldDecodable, Equatable {
+struct Wide: Event, FieldDecodable, Equatable {
+    static let eventType = "Wide"
     var f0: Int
     var f1: String
     var f2: Int

@@ -245,3 +245,63 @@ extension EventStore where Position == UInt64 {
         #expect(page.items.map(\.key) == all.dropFirst(5).prefix(5).map(\.key) && page.totalCount == keys.count)
     }
 }
+
+/// A projection's view of an event: its own type under the event's name and version, reading two of its fields.
+struct AddedQuantity: Event, FieldDecodable, Equatable {
+    static let eventType = "Wide"
+    var f0: Int
+    var f19: String
+
+    init(fields: borrowing PayloadFields) throws {
+        f0 = try fields.decode(forKey: "f0")
+        f19 = try fields.decode(forKey: "f19")
+    }
+}
+
+@Suite struct EventViewTests {
+    /// A slim view registered under a bigger event's name decodes that event's stored payloads, through its fields
+    /// and through `Codable`, with every codec; a payload damaged in a field the view does not read still fails.
+    @Test(arguments: Codecs.allCases) func aViewOfAnEventReadsItsStoredPayloads(_ codecs: Codecs) async throws {
+        enum Events { case added(AddedQuantity) }
+        let store = InMemoryEventStore()
+        let key = PartitionKey(tenant: "acme", group: "Wide", id: "1")
+        try await store.append([try EventRecord(Wide(seed: 3), key: key, codec: codecs.codec)])
+        let viaFields = EventTypes<Events>().on(AddedQuantity.self, Events.added)
+        let viaCodable = EventTypes<Events>().on(CodableView.self) { Events.added($0.view) }
+        var seen: [AddedQuantity] = []
+        try await store.readStream(key) { record in
+            for types in [viaFields, viaCodable] {
+                if case .registered(.added(let view)) = try types.decode(record, codec: codecs.codec) { seen.append(view) }
+            }
+        }
+        let wide = Wide(seed: 3)
+        #expect(seen.map(\.f0) == [wide.f0, wide.f0] && seen.map(\.f19) == [wide.f19, wide.f19])
+
+        guard codecs == .json else { return }
+        // JSON is checked whole: field f5 (not read by the view) made malformed fails the decode.
+        var damaged = Array(String(decoding: try codecs.codec.encode(Wide(seed: 3)), as: UTF8.self).replacingOccurrences(of: #""f5":""#, with: #""f5":{"#).utf8)
+        #expect(damaged != (try codecs.codec.encode(Wide(seed: 3))))
+        #expect(throws: (any Error).self) { try damaged.withUnsafeBytes { try codecs.codec.decode(fields: AddedQuantity.self, from: $0) } }
+        damaged = try codecs.codec.encode(Wide(seed: 3))
+        #expect(try damaged.withUnsafeBytes { try codecs.codec.decode(fields: AddedQuantity.self, from: $0) } == AddedQuantity(f0: wide.f0, f19: wide.f19))
+    }
+}
+
+/// `AddedQuantity` through `Codable` only.
+struct CodableView: Event {
+    static let eventType = "Wide"
+    var view: AddedQuantity
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Keys.self)
+        view = try AddedQuantity(f0: container.decode(Int.self, forKey: .f0), f19: container.decode(String.self, forKey: .f19))
+    }
+    func encode(to encoder: any Encoder) throws {}
+    enum Keys: CodingKey { case f0, f19 }
+}
+
+extension AddedQuantity {
+    init(f0: Int, f19: String) {
+        self.f0 = f0
+        self.f19 = f19
+    }
+}

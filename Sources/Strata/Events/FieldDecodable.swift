@@ -27,8 +27,9 @@ import StrataStorage
 /// }
 /// ```
 ///
-/// Decoding stays as strict as the `Codable` path: the payload must be a well-formed object (the whole payload
-/// is checked, also the fields not read), a missing field or a primitive field of the wrong type throws
+/// Decoding stays as strict as the `Codable` path: the payload must be a well-formed object (a JSON payload is
+/// checked whole, also the fields not read; a binary payload's framing of every field is checked, and a field's
+/// own bytes when it is read, as with `Codable`), a missing field or a primitive field of the wrong type throws
 /// `DecodingError` naming the field. A codec other than the built-in ones decodes the type
 /// through `Codable`.
 public protocol FieldDecodable: Decodable {
@@ -249,7 +250,7 @@ public struct PayloadFields: ~Copyable {
 
 extension BinaryEventCodec {
     /// Runs `body` on the fields of the payload's top-level keyed value (a struct or class with a keyed `Codable`
-    /// form), after checking the payload's structure whole. Nothing is allocated for it: the field table lives on
+    /// form), after checking the framing of all its fields. Nothing is allocated for it: the field table lives on
     /// the stack (up to 16 fields) and primitive fields are read by a cursor; a reader is made only for a field of
     /// another type.
     public func withFields(of bytes: UnsafeRawBufferPointer, _ body: (borrowing PayloadFields) throws -> Void) throws -> Bool {
