@@ -132,15 +132,22 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
         return try await body()
     }
 
-    /// Reads and folds the next batch; false when there was nothing after the position.
-    @inlinable func foldBatch() async throws -> Bool {
+    /// Reads and folds the next batch, up to `bound` (nil: no bound); false when there was nothing after the
+    /// position to fold.
+    @inlinable func foldBatch(through bound: Store.Position? = nil) async throws -> Bool {
         try Task.checkCancellation()  // (a long catch-up stops between batches when cancelled)
         let start = position
-        let last = try await store.readAll(after: start, limit: batchSize) { record, position in
-            try fold(record, at: position)
+        if let bound, let start, start >= bound { return false }
+        var passedBound = false
+        let last = try await store.readAll(after: start, limit: batchSize) { record, at in
+            if let bound, at > bound {
+                passedBound = true
+                return
+            }
+            try fold(record, at: at)
         }
-        if let last { published(last) }
-        return last != nil
+        if last != nil, let reached = position { published(reached) }
+        return last != nil && !passedBound
     }
 
     @usableFromInline func published(_ position: Store.Position) { advanced.published(position) }
@@ -194,22 +201,8 @@ extension Projection {
         tenant: String? = nil
     ) async throws -> Projector.State {
         let projection = Projection(projector, store: store, codec: codec, tenant: tenant)
-        guard let position else {
-            try await projection.catchUp()
-            return projection.state
-        }
         try await projection.exclusive {
-            while true {
-                var reached = false
-                let last = try await store.readAll(after: projection.position, limit: projection.batchSize) { record, at in
-                    guard !reached, at <= position else {
-                        reached = true
-                        return
-                    }
-                    try projection.fold(record, at: at)
-                }
-                if last == nil || reached || projection.position == position { break }
-            }
+            while try await projection.foldBatch(through: position) {}
         }
         return projection.state
     }
