@@ -157,6 +157,21 @@ struct P4Probe: AsyncParsableCommand {
             start = ContinuousClock.now
             (state, events) = try Self.sqliteRebuild(sqlite)
             try sqlite.close()
+        } else if engine == "strata-scan" {
+            // Not a P4 row: the floor under it. Every record read through the same batched `readAll` a projection
+            // uses (frames read, checksummed, decompressed, records split), no payload decoded, no fold.
+            let store = try NativeEventStore(path: path)
+            rssOpen = residentMiB()
+            start = ContinuousClock.now
+            var position: UInt64?
+            var touched = 0
+            while let last = try await store.readAll(after: position, limit: 1_024, { record, _ in
+                touched &+= record.payload.count &+ record.typeNameBytes.count
+            }) { position = last }
+            events = Int(position ?? 0)
+            state = CartsOverview.State()
+            values["payload_bytes"] = Double(touched)
+            try await store.close()
         } else {
             let store = try NativeEventStore(path: path)
             rssOpen = residentMiB()

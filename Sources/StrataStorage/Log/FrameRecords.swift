@@ -3,13 +3,18 @@
 /// a reader of uncompressed frames never allocates it.
 final class FrameRecordDecoder {
     private lazy var raw = ScratchBuffer(capacity: 256 << 10)
+    /// Size of the body last decompressed into `raw` (-1 when `raw` holds no complete body).
+    private var decodedBodyBytes = -1
 
     /// Calls `body` for each record of the frame with sequence ≥ `from`. `frame` is the whole frame as returned
     /// by `FrameScanner`; errors carry offsets relative to the decompressed body. A lost-range frame has no
     /// records (its body is checked).
     /// Returns false if `body` asked to stop.
+    ///
+    /// `reusingBody`: the caller knows `frame` is the frame this decoder decoded last (a reader resuming inside the
+    /// frame it stopped in), so the decompressed body from then is still valid and is not decompressed again.
     func forEachRecord(
-        in frame: UnsafeRawBufferPointer, header: FrameHeader, from: UInt64,
+        in frame: UnsafeRawBufferPointer, header: FrameHeader, from: UInt64, reusingBody: Bool = false,
         _ body: (RecordView) throws -> Bool
     ) rethrows -> Result<Bool, DecodeError> {
         if header.kind == .lost {
@@ -22,7 +27,10 @@ final class FrameRecordDecoder {
         let bodyBytes: UnsafeRawBufferPointer
         if header.codec == .none {
             bodyBytes = stored
+        } else if reusingBody, decodedBodyBytes == Int(header.rawBodyBytes) {
+            bodyBytes = UnsafeRawBufferPointer(rebasing: raw.memory[0..<decodedBodyBytes])
         } else {
+            decodedBodyBytes = -1
             raw.reserve(Int(header.rawBodyBytes))
             let target = UnsafeMutableRawBufferPointer(rebasing: raw.memory[0..<Int(header.rawBodyBytes)])
             do {
@@ -30,6 +38,7 @@ final class FrameRecordDecoder {
             } catch {
                 return .failure(error)
             }
+            decodedBodyBytes = target.count
             bodyBytes = UnsafeRawBufferPointer(target)
         }
         var position = 0

@@ -126,6 +126,13 @@ final class FrameScanner {
         }
     }
 
+    /// Moves back to `offset` (a frame boundary between the scanner's start and its current offset). Bytes still in
+    /// the read-ahead buffer are not read again.
+    func rewind(to offset: Int64) {
+        precondition(offset <= self.offset, "a scanner rewinds, it does not skip")
+        self.offset = offset
+    }
+
     /// Reads and validates a footer at `offset`; the file must end right after it.
     func readFooter(at offset: Int64, fileSize: Int64) throws(IOError) -> Result<SegmentFooter, DecodeError> {
         guard fileSize - offset == Int64(SegmentFooter.byteCount) else {

@@ -11,6 +11,8 @@ public final class LogReader {
     private var scannerSegment: UInt64 = 0
     /// Sequence of the first record of the frame at `scanner.offset`.
     private var scannerNext: UInt64 = 0
+    /// Offset of the frame the last read stopped inside (its body is still decompressed in `decoder`).
+    private var stoppedInFrame: Int64?
 
     init(store: LogStore, from sequence: UInt64) {
         self.store = store
@@ -21,6 +23,7 @@ public final class LogReader {
     public func seek(to sequence: UInt64) {
         position = max(sequence, 1)
         scanner = nil
+        stoppedInFrame = nil
     }
 
     /// Calls `body` for up to `maxRecords` committed records from `position` on, in order, and advances.
@@ -31,6 +34,9 @@ public final class LogReader {
         let log = store.published.withLock { $0 }
         guard !log.closed else { throw StorageError.closed }
         var delivered = 0
+        // Set again below if this read stops inside a frame; any other path leaves the decoder's body stale.
+        var resumeFrame = stoppedInFrame
+        stoppedInFrame = nil
         while delivered < maxRecords && position < log.nextSequence {
             let index = log.segmentIndex(for: position)
             let segment = log.segments[index]
@@ -41,6 +47,7 @@ public final class LogReader {
                 } catch { throw StorageError.io(error) }
                 scanner = FrameScanner(
                     handle: handle, from: Int64(SegmentHeader.byteCount), to: segment.dataEnd, buffer: buffer)
+                resumeFrame = nil
                 scannerSegment = segment.file.number
                 scannerNext = segment.file.baseSequence
             } else if scanner!.end != segment.dataEnd {
@@ -79,7 +86,12 @@ public final class LogReader {
                 guard header.lastSequence >= position else { continue }
                 let budget = maxRecords - delivered
                 var taken = 0
-                let outcome = try decoder.forEachRecord(in: scanner.frameBytes, header: header, from: position) { record in
+                // Only the first frame this read decodes can be the one the last read stopped in.
+                let resuming = resumeFrame == offset
+                resumeFrame = nil
+                let outcome = try decoder.forEachRecord(
+                    in: scanner.frameBytes, header: header, from: position, reusingBody: resuming
+                ) { record in
                     try body(record)
                     taken += 1
                     return taken < budget
@@ -95,10 +107,12 @@ public final class LogReader {
                     if finished {
                         position = scannerNext
                     } else {
-                        // Stopped inside the frame: the next call rescans this frame from its start.
+                        // Stopped inside the frame: the next call starts at this frame again (its bytes are still in
+                        // the read-ahead buffer, its body still decompressed) and skips the records delivered.
                         position += UInt64(taken)
-                        self.scanner = FrameScanner(handle: scanner.handle, from: offset, to: segment.dataEnd, buffer: buffer)
+                        scanner.rewind(to: offset)
                         scannerNext = header.baseSequence
+                        stoppedInFrame = offset
                     }
                 }
             }
