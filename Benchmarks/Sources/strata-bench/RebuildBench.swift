@@ -82,6 +82,15 @@ enum P4 {
                 sqlite: fixed(sqlite["rss_growth_mib"]!, 1), ratio: sqlite["rss_growth_mib"]! / max(r["rss_growth_mib"]!, 0.1),
                 goal: "≤ state + 64", met: r["rss_growth_mib"]! <= allowed, goalKey: "p4_rss_\(label.lowercased())")
         }
+        // The floor under both rows: the same batched reads with nothing decoded or folded.
+        progress("P4 scanning the binary store without decoding")
+        unlink(resultFile)
+        try runChild(me, ["p4-probe", "strata-scan", path("strata-binary"), "--result", resultFile])
+        progressDone()
+        let scan = try ChildResult.read(resultFile)
+        guard scan["events"] == Double(events) else { throw ValidationError("P4 scan read \(scan["events"] ?? 0) events") }
+        report.record("p4.strata-scan.events_per_s", scan["events_per_s"]!)
+        report.row("P4 floor: the same reads, nothing decoded (events/s)", strata: grouped(scan["events_per_s"]!))
     }
 }
 
