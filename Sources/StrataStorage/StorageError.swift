@@ -71,6 +71,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A repair (`strata fsck --repair`) of the store was interrupted; the store does not open until a repair
     /// has been run again to finish it (its `REPAIRING` file says so).
     case repairInterrupted(path: String)
+    /// A snapshot to be written breaks a limit of the snapshot format; nothing was written.
+    case invalidSnapshot(String)
 
     public var description: String {
         switch self {
@@ -85,6 +87,7 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         case .writerFailed(let reason): "store writer failed earlier (\(reason)); reopen the store"
         case .notFound(let path): "no store at \(path)"
         case .repairInterrupted(let path): "a repair of the store at \(path) was interrupted: run `strata fsck --repair` to finish it"
+        case .invalidSnapshot(let reason): "invalid snapshot: \(reason)"
         case .versionConflict(let stream, let expected, let actual):
             "version conflict on stream \(stream): expected \(expected), the stream is at version \(actual)"
         }

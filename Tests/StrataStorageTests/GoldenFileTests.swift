@@ -193,4 +193,54 @@ import Testing
         #expect(try again.readRecords() == records)
         try await again.close()
     }
+
+    /// The snapshot file of format version 1: a folder holding only `snapshots/0000000001.snapshots`.
+    static let v1SnapshotStore = goldenDirectory + "/v1-snapshot-store"
+
+    /// Its snapshots; fixed forever.
+    static func v1Snapshots() -> [SnapshotRecord] {
+        var rng = SplitMix64(seed: 20_261_129)
+        let subjects: [SnapshotSubject] = [
+            .stream(PartitionKey(tenant: "acme", group: "Cart", id: "cart-1")),
+            .stream(PartitionKey(tenant: "ünïcode-tenant", group: "Cart", id: "cart-2")),
+            .projection(name: "CartsOverview", tenant: nil),
+            .projection(name: "CartsOverview", tenant: "acme"),
+            .stream(PartitionKey(tenant: "acme", group: "Cart", id: "cart-1")),
+        ]
+        return subjects.enumerated().map { i, subject in
+            let version: UInt64 = if case .stream = subject { UInt64(3 + i) } else { 0 }
+            return SnapshotRecord(
+                subject: subject, projectorName: i == 2 || i == 3 ? "CartsOverview" : "Cart", projectorVersion: UInt32(1 + i % 2),
+                codecName: i % 2 == 0 ? "json" : "binary", sequence: UInt64(10 * (i + 1)), version: version,
+                createdMicros: 1_795_000_000_000_000 + Int64(i),
+                state: (0..<(i * 37)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+        }
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["STRATA_WRITE_GOLDEN"] == "1"))
+    func writeGoldenSnapshotFile() throws {
+        try? FileManager.default.removeItem(atPath: Self.v1SnapshotStore)
+        try FileManager.default.createDirectory(atPath: Self.v1SnapshotStore, withIntermediateDirectories: true)
+        let store = try SnapshotStore(storePath: Self.v1SnapshotStore, fileSystem: PosixFileSystem())
+        try store.write(Self.v1Snapshots(), createdMicros: 1_795_000_000_000_000)
+    }
+
+    @Test func v1SnapshotFileReadsExactlyAndIsWhatThisBuildWrites() throws {
+        let store = try SnapshotStore(storePath: Self.v1SnapshotStore, fileSystem: PosixFileSystem())
+        #expect(store.skippedFiles.isEmpty)
+        #expect(store.fileCount == 1 && store.snapshotCount == 5)
+        let snapshots = Self.v1Snapshots()
+        func latest(_ i: Int) -> SnapshotRecord? {
+            store.latest(snapshots[i].subject, projectorName: snapshots[i].projectorName) { _ in nil }.snapshot
+        }
+        #expect(latest(0) == snapshots[4])  // the same stream, later
+        for i in 1...4 { #expect(latest(i) == snapshots[i]) }
+        #expect(store.latest(snapshots[0].subject, projectorName: "Cart", maxSequence: 49) { _ in nil }.snapshot == snapshots[0])
+        // Byte for byte what this build writes from the same snapshots.
+        let fs = SimulatedFileSystem()
+        try fs.createDirectory("/store")
+        try SnapshotStore(storePath: "/store", fileSystem: fs).write(snapshots, createdMicros: 1_795_000_000_000_000)
+        let golden = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.v1SnapshotStore + "/snapshots/0000000001.snapshots")))
+        #expect(fs.contents(of: "/store/snapshots/0000000001.snapshots") == golden)
+    }
 }

@@ -20,6 +20,10 @@ public enum Limits {
     public static let recordsPerFrameMax = 1 << 20
     /// A whole frame on disk: header + body + trailer. Readers reject larger lengths before allocating.
     public static let frameBytesMax = FrameHeader.byteCount + frameRawBytesMax + FrameHeader.trailerByteCount
+    /// A projector's, projection's or codec's name in a snapshot file (one length byte on disk).
+    public static let snapshotNameBytesMax = 128
+    /// One snapshot's encoded state. A read model can be large, but one snapshot is read and written whole.
+    public static let snapshotStateBytesMax = 1 << 30
     /// Segments listed in one checkpoint (64 MiB segments: 64 TiB of log).
     public static let checkpointSegmentsMax = 1 << 20
 }

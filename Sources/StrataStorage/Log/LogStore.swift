@@ -75,12 +75,15 @@ public final class LogStore: Sendable {
     let commits = CommitSignal<UInt64>()
     let index: PartitionIndex
     let readBuffers = ReadBufferPool()
+    /// The store's snapshot files (written by the compactor, never by the command path).
+    public let snapshots: SnapshotStore
 
     init(
         path: String, options: Options, lock: any FileLock, recovery: RecoveryReport, published: PublishedLog,
-        writer: WriterState, index: PartitionIndex
+        writer: WriterState, index: PartitionIndex, snapshots: SnapshotStore
     ) {
         self.index = index
+        self.snapshots = snapshots
         self.path = path
         self.options = options
         self.fileSystem = options.fileSystem

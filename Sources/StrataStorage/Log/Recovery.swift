@@ -71,9 +71,10 @@ enum Recovery {
             let (published, writer) = try recover(path: path, fs: fs, report: &report)
             let index = try PartitionIndex.open(
                 storePath: path, log: published, fileSystem: fs, hasher: options.streamKeyHash, report: &report)
+            let snapshots = try SnapshotStore(storePath: path, fileSystem: fs)
             return LogStore(
                 path: path, options: options, lock: lock, recovery: report, published: published, writer: writer,
-                index: index)
+                index: index, snapshots: snapshots)
         } catch {
             lock.release()
             throw error
