@@ -27,7 +27,7 @@ struct CheckedOut: Event, Equatable {
 }
 
 enum Cart: AggregateProjector {
-    enum State: Sendable, Equatable {
+    enum State: Sendable, Equatable, Codable {
         case empty
         case open(items: [String: Int])
         case checkedOut(items: [String: Int])

@@ -36,6 +36,13 @@ public protocol AggregateProjector: Sendable {
     /// The state after an event of a type this aggregate has not registered. The default throws
     /// `AggregateLoadError.unregisteredEvent`: an unknown event is never skipped unless the projector says so.
     static func apply(_ state: consuming State, unregistered event: UnregisteredEvent) throws -> State
+    /// When the compactor snapshots this aggregate (default: every 80 versions, once 15 past the multiple).
+    static var snapshotPolicy: SnapshotPolicy { get }
+    /// The state as snapshot bytes; nil when this aggregate's state is not snapshotted. Default: a `Codable`
+    /// state is encoded with `codec`, any other state is not snapshotted.
+    static func snapshotBytes(of state: State, codec: any EventCodec) throws -> [UInt8]?
+    /// The state from snapshot bytes (what `snapshotBytes(of:codec:)` made); nil when not snapshotted.
+    static func state(fromSnapshot bytes: UnsafeRawBufferPointer, codec: any EventCodec) throws -> State?
 }
 
 extension AggregateProjector {
@@ -44,9 +51,30 @@ extension AggregateProjector {
     /// 1, until the projector says otherwise.
     public static var projectorVersion: Int { 1 }
 
+    /// Every 80 versions, taken once 15 past the multiple (Sekiban's default).
+    public static var snapshotPolicy: SnapshotPolicy { .every(80, after: 15) }
+
+    /// Not snapshotted (the state is not `Codable`).
+    public static func snapshotBytes(of state: State, codec: any EventCodec) throws -> [UInt8]? { nil }
+
+    /// Not snapshotted (the state is not `Codable`).
+    public static func state(fromSnapshot bytes: UnsafeRawBufferPointer, codec: any EventCodec) throws -> State? { nil }
+
     /// Refuses the event (`AggregateLoadError.unregisteredEvent`).
     public static func apply(_ state: consuming State, unregistered event: UnregisteredEvent) throws -> State {
         throw AggregateLoadError.unregisteredEvent(event)
+    }
+}
+
+extension AggregateProjector where State: Codable {
+    /// The state encoded with `codec`.
+    public static func snapshotBytes(of state: State, codec: any EventCodec) throws -> [UInt8]? {
+        try codec.encode(state)
+    }
+
+    /// The state decoded with `codec`.
+    public static func state(fromSnapshot bytes: UnsafeRawBufferPointer, codec: any EventCodec) throws -> State? {
+        try codec.decode(State.self, from: bytes)
     }
 }
 
@@ -146,17 +174,20 @@ public enum AggregateLoadError: Error, Sendable, CustomStringConvertible {
 }
 
 extension EventStore {
-    /// Loads an aggregate by folding its events; as of a position (`asOf`) or a version (`throughVersion`) when
-    /// given. (Snapshots, when they exist, will make this a snapshot plus the tail.) Runs on the caller's executor
+    /// Loads an aggregate: its latest valid snapshot (see `loadSnapshot`) plus the events after it, or all its
+    /// events; as of a position (`asOf`) or a version (`throughVersion`) when given. Runs on the caller's executor
     /// (`nonisolated(nonsending)`): decoding and folding happen where the caller is, without a thread hop — call
     /// it from a task or a `@concurrent` function to keep long folds off an actor.
     @inlinable public nonisolated(nonsending) func load<P: AggregateProjector>(
         _ projector: P.Type, _ key: PartitionKey, codec: any EventCodec = JSONEventCodec(),
-        throughVersion: UInt64 = .max, asOf: Position? = nil
+        throughVersion: UInt64 = .max, asOf: Position? = nil, useSnapshots: Bool = true
     ) async throws -> Aggregate<P> {
         guard key.group == P.group else { throw AggregateLoadError.wrongGroup(key: key, expected: P.group) }
         var aggregate = Aggregate<P>(key: key)
-        try await readStream(key, from: 1, through: throughVersion, asOf: asOf, limit: .max) { record in
+        if useSnapshots, let snapshot = try await loadSnapshot(P.self, key, codec: codec, throughVersion: throughVersion, asOf: asOf).aggregate {
+            aggregate = snapshot
+        }
+        try await readStream(key, from: aggregate.version + 1, through: throughVersion, asOf: asOf, limit: .max) { record in
             try aggregate.apply(record, codec: codec)
         }
         return aggregate

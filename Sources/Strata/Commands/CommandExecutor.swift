@@ -107,11 +107,13 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
     }
 
     /// The aggregate now, taken out of the cache (so folding into it copies nothing): the cached state plus the
-    /// events written since, or a full load.
+    /// events written since, or a load (its latest snapshot plus the events after it).
     @inlinable nonisolated(nonsending) func take<P: AggregateProjector>(_ projector: P.Type, _ key: PartitionKey) async throws -> Aggregate<P> {
         let cacheKey = CacheKey(projector: ObjectIdentifier(P.self), key: key)
-        var aggregate = cache.withLock { $0.removeValue(forKey: cacheKey) } as? Aggregate<P> ?? Aggregate<P>(key: key)
         let codec = self.codec
+        guard var aggregate = cache.withLock({ $0.removeValue(forKey: cacheKey) }) as? Aggregate<P> else {
+            return try await store.load(P.self, key, codec: codec)  // (from its latest snapshot, if any)
+        }
         try await store.readStream(key, from: aggregate.version + 1, through: .max, asOf: nil, limit: .max) { record in
             try aggregate.apply(record, codec: codec)
         }

@@ -21,6 +21,8 @@ public struct BinaryEventCodec: EventCodec {
     /// The codec (it has no settings).
     public init() {}
 
+    public var name: String { "binary" }
+
     /// The payload of `value`: the magic byte, then the value.
     public func encode<E: Encodable>(_ value: E) throws -> [UInt8] {
         var out: [UInt8] = [Self.magic]

@@ -11,9 +11,14 @@ public protocol EventCodec: Sendable {
     /// well-formed keyed value, and what `body` throws. Both built-in codecs read fields; `FieldDecodable` types
     /// are decoded through this (`decode(fields:from:)`).
     func withFields(of bytes: UnsafeRawBufferPointer, _ body: (borrowing PayloadFields) throws -> Void) throws -> Bool
+    /// The codec's name, recorded with the snapshots it encodes (a snapshot written by another codec is not read).
+    /// Default: the codec type's name. The built-in codecs are `json` and `binary`.
+    var name: String { get }
 }
 
 extension EventCodec {
+    public var name: String { String(reflecting: Self.self) }
+
     /// No field view: `FieldDecodable` types are decoded through `Codable`.
     public func withFields(of bytes: UnsafeRawBufferPointer, _ body: (borrowing PayloadFields) throws -> Void) throws -> Bool {
         false

@@ -8,6 +8,8 @@ public enum EventStoreError: Error, Sendable, Equatable, CustomStringConvertible
     case invalidEvent(index: Int, reason: String)
     /// The store is closed.
     case closed
+    /// The backend does not do this.
+    case unsupported(String)
     /// The backend failed (the native engine's `StorageError`: I/O, damage, a failed writer).
     case storage(StorageError)
 
@@ -19,6 +21,7 @@ public enum EventStoreError: Error, Sendable, Equatable, CustomStringConvertible
         case .invalidKey(let error): "\(error)"
         case .invalidEvent(let index, let reason): "invalid event #\(index): \(reason)"
         case .closed: "the event store is closed"
+        case .unsupported(let what): "unsupported: \(what)"
         case .storage(let error): "\(error)"
         }
     }
@@ -95,6 +98,29 @@ public protocol EventStore<Position>: AnyObject, Sendable {
     /// `EventStoreError.closed` when the store is or gets closed and `CancellationError` when the calling task is
     /// cancelled.
     nonisolated(nonsending) func waitForEvents(after position: Position?) async throws
+
+    /// The latest snapshot of `subject` by projector `projectorName` at or before global sequence `maxSequence` that
+    /// `accept` takes (it returns why not, or nil to take it); what was passed over, and why, comes back too.
+    /// Backends without snapshots find none (the default).
+    nonisolated(nonsending) func latestSnapshot(
+        of subject: SnapshotSubject, projectorName: String, maxSequence: UInt64, accept: (SnapshotRecord) -> String?
+    ) async throws -> SnapshotStore.Lookup
+
+    /// Stores snapshots (all or none). Never called on the command path. Backends without snapshots throw
+    /// `EventStoreError.unsupported` (the default).
+    nonisolated(nonsending) func writeSnapshots(_ snapshots: [SnapshotRecord]) async throws
+}
+
+extension EventStore {
+    public nonisolated(nonsending) func latestSnapshot(
+        of subject: SnapshotSubject, projectorName: String, maxSequence: UInt64, accept: (SnapshotRecord) -> String?
+    ) async throws -> SnapshotStore.Lookup {
+        SnapshotStore.Lookup(snapshot: nil, ignored: [])
+    }
+
+    public nonisolated(nonsending) func writeSnapshots(_ snapshots: [SnapshotRecord]) async throws {
+        throw EventStoreError.unsupported("\(Self.self) keeps no snapshots")
+    }
 }
 
 extension EventStore {

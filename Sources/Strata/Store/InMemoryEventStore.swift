@@ -13,6 +13,8 @@ public final class InMemoryEventStore: EventStore {
         /// Each stream's events as indices into `frames`, in version order (version = index + 1).
         var streams: [PartitionKey: [Int]] = [:]
         var closed = false
+        /// Snapshots, in the order written.
+        var snapshots: [SnapshotRecord] = []
     }
 
     private let state = Mutex(State())
@@ -147,6 +149,39 @@ public final class InMemoryEventStore: EventStore {
                 do { try body(record) } catch { failure = error }
             }
             if let failure { throw failure }
+        }
+    }
+}
+
+extension InMemoryEventStore {
+    /// The latest snapshot kept in memory (no files; the same rules as the native store's).
+    public nonisolated(nonsending) func latestSnapshot(
+        of subject: SnapshotSubject, projectorName: String, maxSequence: UInt64, accept: (SnapshotRecord) -> String?
+    ) async throws -> SnapshotStore.Lookup {
+        let (candidates, last) = try state.withLock { (state) throws(EventStoreError) in
+            guard !state.closed else { throw .closed }
+            return (state.snapshots.filter { $0.subject == subject && $0.projectorName == projectorName && $0.sequence <= maxSequence },
+                    UInt64(state.frames.count))
+        }
+        var ignored: [String] = []
+        for record in candidates.sorted(by: { $0.sequence > $1.sequence }) {
+            if let reason = record.sequence > last ? "past the end of the log (sequence \(last))" : accept(record) {
+                ignored.append("snapshot at sequence \(record.sequence): \(reason)")
+                continue
+            }
+            return SnapshotStore.Lookup(snapshot: record, ignored: ignored)
+        }
+        return SnapshotStore.Lookup(snapshot: nil, ignored: ignored)
+    }
+
+    /// Keeps the snapshots in memory (checked against the snapshot format's limits, as the native store does).
+    public nonisolated(nonsending) func writeSnapshots(_ snapshots: [SnapshotRecord]) async throws {
+        do throws(StorageError) {
+            for snapshot in snapshots { _ = try snapshot.encode() }
+        } catch { throw EventStoreError(error) }
+        try state.withLock { (state) throws(EventStoreError) in
+            guard !state.closed else { throw .closed }
+            state.snapshots += snapshots
         }
     }
 }

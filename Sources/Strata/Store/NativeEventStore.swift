@@ -86,6 +86,24 @@ public final class NativeEventStore: EventStore {
     }
 }
 
+extension NativeEventStore {
+    /// Snapshots past the end of the log (the log lost events to a repair after the snapshot was taken) are
+    /// passed over too.
+    public nonisolated(nonsending) func latestSnapshot(
+        of subject: SnapshotSubject, projectorName: String, maxSequence: UInt64, accept: (SnapshotRecord) -> String?
+    ) async throws -> SnapshotStore.Lookup {
+        let last = log.lastSequence
+        return log.snapshots.latest(subject, projectorName: projectorName, maxSequence: maxSequence) { record in
+            record.sequence > last ? "past the end of the log (sequence \(last))" : accept(record)
+        }
+    }
+
+    /// Writes the snapshots as one snapshot file (synchronously, on the caller's thread).
+    public nonisolated(nonsending) func writeSnapshots(_ snapshots: [SnapshotRecord]) async throws {
+        do throws(StorageError) { try log.snapshots.write(snapshots) } catch { throw EventStoreError(error) }
+    }
+}
+
 /// A `LogReader` in `NativeEventStore`'s pool. `@unchecked Sendable`: a reader is not thread-safe, but a pooled
 /// one is used by one caller at a time — taken out of the pool under its lock before use and put back only after
 /// its read returned — so no two threads ever touch it at once.

@@ -85,7 +85,7 @@ public struct SnapshotRecord: Sendable, Equatable {
     ///     | createdMicros i64 | str8 a | str8 b | str8 c | str8 projectorName | str8 codecName | state
     ///
     /// `length` counts everything after itself; the CRC covers everything after itself.
-    func encode() throws(StorageError) -> [UInt8] {
+    package func encode() throws(StorageError) -> [UInt8] {
         try subject.validate()
         guard !projectorName.isEmpty, projectorName.utf8.count <= Limits.snapshotNameBytesMax,
             !codecName.isEmpty, codecName.utf8.count <= Limits.snapshotNameBytesMax

@@ -67,6 +67,11 @@ public final class SnapshotStore: Sendable {
         public var snapshot: SnapshotRecord?
         /// Snapshots of the subject passed over: damaged, or of another projector version or codec (why, in words).
         public var ignored: [String]
+
+        public init(snapshot: SnapshotRecord?, ignored: [String]) {
+            self.snapshot = snapshot
+            self.ignored = ignored
+        }
     }
 
     /// The latest snapshot of `subject` by projector `projectorName` for which `accept` says yes (the caller checks

@@ -1,0 +1,123 @@
+/// When an aggregate's state is snapshotted: at every multiple of `interval` versions, once the aggregate is
+/// `after` versions past that multiple (so the snapshot is of a version that is no longer hot). Sekiban's default,
+/// and Strata's, is every 80 versions, 15 past.
+public struct SnapshotPolicy: Sendable, Hashable {
+    /// Versions between snapshots; 0: never.
+    public var interval: UInt64
+    /// How far past a multiple of `interval` the aggregate must be before that multiple is snapshotted.
+    public var after: UInt64
+
+    /// A snapshot at every multiple of `interval` versions, taken once the aggregate is `after` versions past it.
+    public static func every(_ interval: UInt64, after: UInt64 = 0) -> SnapshotPolicy {
+        SnapshotPolicy(interval: interval, after: after)
+    }
+
+    /// No automatic snapshots (explicit ones still can be taken).
+    public static let never = SnapshotPolicy(interval: 0, after: 0)
+
+    /// The version to snapshot an aggregate at `version` whose latest snapshot is at `snapshotted` (0: none):
+    /// the highest multiple of `interval` that is at least `after` behind, if it is past `snapshotted`.
+    public func dueVersion(at version: UInt64, snapshotted: UInt64) -> UInt64? {
+        guard interval > 0, version >= after else { return nil }
+        let due = (version - after) / interval * interval
+        return due > snapshotted ? due : nil
+    }
+}
+
+/// A snapshot lookup for an aggregate: the aggregate as of the snapshot (nil: none usable), and the snapshots
+/// passed over with why (another projector version, another codec, damaged, undecodable, past the bounds).
+public struct AggregateSnapshotLookup<P: AggregateProjector>: Sendable {
+    public var aggregate: Aggregate<P>?
+    public var ignored: [String]
+}
+
+/// Why snapshots could not be taken.
+public enum SnapshotError: Error, Sendable, CustomStringConvertible {
+    /// The projector's state is not snapshotted (not `Codable`, and no `snapshotBytes(of:codec:)` of its own).
+    case notSnapshotted(projector: String)
+
+    public var description: String {
+        switch self {
+        case .notSnapshotted(let projector): "\(projector)'s state is not snapshotted: make it Codable or implement snapshotBytes(of:codec:)"
+        }
+    }
+}
+
+extension EventStore {
+    /// The latest usable snapshot of an aggregate, decoded: by the same projector name and version, encoded by
+    /// `codec`, at or before `throughVersion` and `asOf`, not past the end of the log, and decoding. Anything
+    /// else is passed over (`ignored` says why) and the next older snapshot is tried; loading then replays the
+    /// events after the snapshot — or all of them — so a load equals a full replay, always.
+    public nonisolated(nonsending) func loadSnapshot<P: AggregateProjector>(
+        _ projector: P.Type, _ key: PartitionKey, codec: any EventCodec = JSONEventCodec(),
+        throughVersion: UInt64 = .max, asOf: Position? = nil
+    ) async throws -> AggregateSnapshotLookup<P> {
+        let bound: UInt64
+        if let asOf {
+            // Only a backend whose positions are global sequences can bound a snapshot by one.
+            guard let sequence = asOf as? UInt64 else { return AggregateSnapshotLookup(aggregate: nil, ignored: []) }
+            bound = sequence
+        } else {
+            bound = .max
+        }
+        var state: P.State?
+        let lookup = try await latestSnapshot(of: .stream(key), projectorName: P.projectorName, maxSequence: bound) { record in
+            guard record.projectorVersion == UInt32(truncatingIfNeeded: P.projectorVersion) else {
+                return "projector version \(record.projectorVersion), this one is \(P.projectorVersion)"
+            }
+            guard record.codecName == codec.name else { return "encoded by codec \(record.codecName), not \(codec.name)" }
+            guard record.version > 0, record.version <= throughVersion else {
+                return "at version \(record.version), past version \(throughVersion)"
+            }
+            do {
+                guard let decoded = try record.state.withUnsafeBytes({ try P.state(fromSnapshot: $0, codec: codec) }) else {
+                    return "\(P.projectorName)'s state is not snapshotted"
+                }
+                state = decoded
+                return nil
+            } catch {
+                return "the state does not decode: \(error)"
+            }
+        }
+        guard let record = lookup.snapshot, let state else { return AggregateSnapshotLookup(aggregate: nil, ignored: lookup.ignored) }
+        var aggregate = Aggregate<P>(key: key)
+        aggregate.state = state
+        aggregate.version = record.version
+        aggregate.lastSequence = record.sequence
+        return AggregateSnapshotLookup(aggregate: aggregate, ignored: lookup.ignored)
+    }
+
+    /// Snapshots these aggregates in one snapshot file: each at its current version (`followingPolicy` false), or
+    /// at the version its projector's `snapshotPolicy` says is due (`followingPolicy` true; aggregates with none due
+    /// are left alone). An aggregate whose latest snapshot is already at that version, or that has no events, is
+    /// left alone too. Returns the snapshots written. Never called on the command path: the compactor (or the
+    /// user) calls it.
+    @discardableResult
+    public nonisolated(nonsending) func snapshot<P: AggregateProjector>(
+        _ projector: P.Type, _ keys: some Sequence<PartitionKey>, codec: any EventCodec = JSONEventCodec(),
+        followingPolicy: Bool = false
+    ) async throws -> [SnapshotRecord] {
+        var snapshots: [SnapshotRecord] = []
+        let now = wallClockMicros()
+        for key in keys {
+            guard key.group == P.group else { throw AggregateLoadError.wrongGroup(key: key, expected: P.group) }
+            let latest = try await loadSnapshot(P.self, key, codec: codec).aggregate?.version ?? 0
+            var target = UInt64.max
+            if followingPolicy {
+                guard let due = P.snapshotPolicy.dueVersion(at: try await version(of: key), snapshotted: latest) else { continue }
+                target = due
+            }
+            let aggregate = try await load(P.self, key, codec: codec, throughVersion: target)
+            guard aggregate.version > latest else { continue }
+            guard let bytes = try P.snapshotBytes(of: aggregate.state, codec: codec) else {
+                throw SnapshotError.notSnapshotted(projector: P.projectorName)
+            }
+            snapshots.append(SnapshotRecord(
+                subject: .stream(key), projectorName: P.projectorName,
+                projectorVersion: UInt32(truncatingIfNeeded: P.projectorVersion), codecName: codec.name,
+                sequence: aggregate.lastSequence, version: aggregate.version, createdMicros: now, state: bytes))
+        }
+        if !snapshots.isEmpty { try await writeSnapshots(snapshots) }
+        return snapshots
+    }
+}
