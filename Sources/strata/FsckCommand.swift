@@ -49,6 +49,7 @@ struct FsckCommand: AsyncParsableCommand {
             let object: [String: Any] = [
                 "path": path, "segments": report.segments, "frames": report.frames, "events": report.events,
                 "streams": report.streams, "bytes": report.bytes, "indexFiles": report.indexFiles,
+                "snapshotFiles": report.snapshotFiles, "snapshots": report.snapshots,
                 "problems": report.problems.map { problem -> [String: Any] in
                     var entry: [String: Any] = ["file": problem.file, "kind": problem.kind, "detail": problem.detail]
                     if let offset = problem.offset { entry["offset"] = offset }
@@ -73,7 +74,7 @@ struct FsckCommand: AsyncParsableCommand {
                 "lost: sequences \(range.firstSequence)...\(range.lastSequence) (\(range.count) events), repaired \(Timestamp.format(micros: range.repairedMicros)): \(range.finding); the segment as it was is quarantine/\(range.quarantineFile) (bytes \(range.originalOffset) +\(range.originalLength))"
             }
             lines += report.notes.map { "note: \($0)" }
-            lines.append("\(path): \(report.segments) segments, \(report.frames) frames, \(report.events) events, \(report.streams) streams, \(report.bytes) bytes of segments, \(report.indexFiles) index files; \(report.problems.isEmpty ? "no problems" : report.problems.count == 1 ? "1 problem" : "\(report.problems.count) problems")")
+            lines.append("\(path): \(report.segments) segments, \(report.frames) frames, \(report.events) events, \(report.streams) streams, \(report.bytes) bytes of segments, \(report.indexFiles) index files, \(report.snapshots) snapshots in \(report.snapshotFiles) files; \(report.problems.isEmpty ? "no problems" : report.problems.count == 1 ? "1 problem" : "\(report.problems.count) problems")")
             writeAll(1, Array(lines.joined(separator: "\n").utf8) + [0x0A])
         }
         if !report.problems.isEmpty { throw ExitCode(CommandFailure.problems) }

@@ -27,6 +27,47 @@ import Testing
         #expect(fs.files.map { fs.contents(of: $0) } == before, "fsck and stats must not write")
     }
 
+    /// fsck reads every snapshot and checks each against the log; a repair moves the snapshot files aside.
+    @Test func snapshotsAreCheckedAgainstTheLogAndARepairSetsBadOnesAside() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs)
+        for stream in 0..<3 { try await store.append(sampleBatch(stream: stream, after: 0, count: 5)) }  // sequences 1...15
+        func snapshot(_ stream: Int, version: UInt64, sequence: UInt64) -> SnapshotRecord {
+            SnapshotRecord(
+                subject: .stream(sampleRecord(stream: stream, version: 1).key), projectorName: "Cart", projectorVersion: 1,
+                codecName: "json", sequence: sequence, version: version, createdMicros: 0, state: Array(repeating: 7, count: 50))
+        }
+        try store.snapshots.write([snapshot(0, version: 5, sequence: 5), snapshot(1, version: 2, sequence: 7)])
+        try store.snapshots.write([SnapshotRecord(
+            subject: .projection(name: "Overview", tenant: nil), projectorName: "Overview", projectorVersion: 1,
+            codecName: "json", sequence: 15, version: 0, createdMicros: 0, state: [1])])
+        try await store.close()
+        var report = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs)
+        #expect(report.problems.isEmpty, "\(report.problems)")
+        #expect(report.snapshotFiles == 2 && report.snapshots == 3)
+        // Wrong version for its sequence, past the log's end, and a damaged record.
+        let reopened = try openSimulated(fs)
+        try reopened.snapshots.write([snapshot(2, version: 4, sequence: 13), snapshot(2, version: 16, sequence: 16)])
+        try await reopened.close()
+        let first = simulatedStorePath + "/snapshots/0000000001.snapshots"
+        var bytes = try #require(fs.contents(of: first))
+        bytes[SnapshotFileHeader.byteCount + 60] ^= 1
+        fs.setContents(of: first, to: bytes)
+        let before = fs.files.map { fs.contents(of: $0) }
+        report = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs)
+        #expect(fs.files.map { fs.contents(of: $0) } == before, "fsck must not write")
+        let found = report.problems.map { "\($0.file) \($0.kind)" }.sorted()
+        #expect(found == [
+            "snapshots/0000000001.snapshots badChecksum",
+            "snapshots/0000000003.snapshots snapshotMismatch", "snapshots/0000000003.snapshots snapshotMismatch",
+        ], "\(report.problems)")
+        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: report.problems, fileSystem: fs, nowMicros: 2_000_000)
+        #expect(done.contains { $0.hasPrefix("moved the snapshot files to quarantine/snapshots.fsck-2/") }, "\(done)")
+        report = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs)
+        #expect(report.problems.isEmpty && report.snapshots == 0, "\(report.problems)")
+        #expect(report.events == 15)
+    }
+
     @Test func aCleanStoreHasNoProblemsAndEveryFileIsCounted() async throws {
         let fs = SimulatedFileSystem()
         let store = try openSimulated(fs, segmentBytes: 4_096)

@@ -138,9 +138,16 @@ import Testing
 
     @Test func repairKeepsEveryIntactFrameAndReadersSkipTheLostRanges() async throws {
         let (fs, all, lost, originals) = try await damagedStore()
+        // A snapshot taken before the damage: it may hold events the repair loses, so it must not be used after.
+        try SnapshotStore(storePath: simulatedStorePath, fileSystem: fs).write([SnapshotRecord(
+            subject: .stream(all[0].record.key), projectorName: "Cart", projectorVersion: 1, codecName: "json",
+            sequence: UInt64(all.count), version: 1, createdMicros: 0, state: [1, 2, 3])])
         let found = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs)
         #expect(found.problems.count >= 2, "\(found.problems)")
         let done = try await StoreRepair.repair(store: simulatedStorePath, problems: found.problems, fileSystem: fs, nowMicros: 1_000_000)
+        #expect(done.contains { $0.hasPrefix("moved the snapshot files to quarantine/snapshots.fsck-1/") }, "\(done)")
+        #expect(fs.files.filter { $0.contains("/snapshots/") }.isEmpty)
+        #expect(fs.files.contains(simulatedStorePath + "/quarantine/snapshots.fsck-1/0000000001.snapshots"))
         #expect(done.filter { $0.hasPrefix("rewrote") }.count == 2, "\(done)")
         #expect(!done.contains { $0.hasPrefix("not repaired") }, "\(done)")
         // The segments as they were are in quarantine, byte for byte.

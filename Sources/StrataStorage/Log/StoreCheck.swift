@@ -1,7 +1,8 @@
 /// `strata fsck`: verifies a store without changing it — every segment header, frame checksum, record and
 /// footer, sequence continuity within and across segments, dense stream versions, the checkpoint against the
 /// segments, and the index (manifest, every run and stream-heads file with all their checksums, run entries
-/// against the frames of the log, stream heads against the log at the point each file covers).
+/// against the frames of the log, stream heads against the log at the point each file covers), and the snapshot
+/// files (every record's checksum; each stream snapshot's sequence holds that stream's event of that version).
 package enum StoreCheck {
     package struct Problem: Sendable, Equatable, CustomStringConvertible {
         /// Path of the file, relative to the store folder.
@@ -22,6 +23,8 @@ package enum StoreCheck {
         package var streams = 0
         package var bytes: Int64 = 0
         package var indexFiles = 0
+        package var snapshotFiles = 0
+        package var snapshots = 0
         package var problems: [Problem] = []
         /// Things worth knowing that are not damage (leftover temporary files, no index yet, lost ranges).
         package var notes: [String] = []
@@ -79,6 +82,8 @@ package enum StoreCheck {
         var indexedThrough: UInt64 = 0
         var logEntries: Set<IndexEntry> = []
         var headsDue: [(file: String, coveredThrough: UInt64, heads: [StreamHead])] = []
+        /// Snapshots by sequence: the log's record there must match (a stream snapshot's key and version).
+        var snapshotsDue: [UInt64: [(file: String, offset: Int64, subject: SnapshotSubject, version: UInt64)]] = [:]
         /// Set once a segment stops at damage: what follows (sequence gaps, version jumps, index and checkpoint
         /// disagreements) is a consequence, not another problem, so those checks stand down.
         var damaged: Set<String> = []
@@ -104,6 +109,7 @@ package enum StoreCheck {
                 .sorted { $0.number < $1.number }
             let known: Set<String> = [
                 StoreFileName.lock, StoreFileName.checkpoint, StoreFileName.quarantine, IndexFileName.folder, StoreFileName.repairMarker,
+                SnapshotStore.folderName,
             ]
             if names.contains(StoreFileName.repairMarker) {
                 problem(StoreFileName.repairMarker, nil, "repairInterrupted", "a repair was interrupted; the store does not open until `strata fsck --repair` has finished it")
@@ -122,6 +128,7 @@ package enum StoreCheck {
                 if kept > 0 { report.notes.append("quarantine/ holds \(kept) file(s) that recovery or a repair set aside") }
             }
             let runs = try prepareIndex()
+            try prepareSnapshots()
             if segments.isEmpty { problem(".", nil, "missingSegment", "no segment files in the store") }
             if let first = segments.first, first.base != 1 {
                 problem(first.name, nil, "missingSegment", "the log starts at sequence \(first.base), not 1: the segments before this one are missing")
@@ -140,9 +147,53 @@ package enum StoreCheck {
             verifyHeads(through: .max)
             compareRuns(runs)
             try checkCheckpoint()
+            finishSnapshots()
             noteLosses()
             report.streams = streams.count
         }
+
+        // MARK: Snapshots
+
+        /// Reads every snapshot file and record (checksums), and notes what the log must hold for each.
+        mutating func prepareSnapshots() throws(StorageError) {
+            let store = try SnapshotStore(storePath: path, fileSystem: fs, removingTemporaryFiles: false)
+            for skipped in store.skippedFiles {
+                problem(relative(skipped.file), skipped.offset, skipped.kind.rawValue, skipped.detail)
+            }
+            for file in store.openFiles {
+                report.snapshotFiles += 1
+                let name = relative(file.path)
+                do throws(StorageError) {
+                    for entry in try file.allEntries() {
+                        do throws(StorageError) {
+                            let record = try file.record(at: entry)
+                            report.snapshots += 1
+                            snapshotsDue[record.sequence, default: []].append((name, Int64(entry.offset), record.subject, record.version))
+                        } catch {
+                            if case .corrupt(let c) = error { problem(name, c.offset, c.kind.rawValue, c.detail) } else { throw error }
+                        }
+                    }
+                } catch {
+                    if case .corrupt(let c) = error { problem(name, c.offset, c.kind.rawValue, c.detail) } else { throw error }
+                }
+            }
+        }
+
+        /// Snapshots whose sequence the log never reached.
+        mutating func finishSnapshots() {
+            guard damaged.isEmpty else { return }
+            let end = next ?? 1
+            for (sequence, due) in snapshotsDue.sorted(by: { $0.key < $1.key }) {
+                let lost = report.lostRanges.contains { $0.firstSequence <= sequence && sequence <= $0.lastSequence }
+                for snapshot in due where sequence >= end || (lost && snapshot.version > 0) {
+                    problem(snapshot.file, snapshot.offset, "snapshotMismatch",
+                        lost ? "the snapshot of \(snapshot.subject) is at sequence \(sequence), in a lost range"
+                            : "the snapshot of \(snapshot.subject) is at sequence \(sequence), past the log's end \(end - 1)")
+                }
+            }
+        }
+
+        func relative(_ file: String) -> String { file.hasPrefix(path + "/") ? String(file.dropFirst(path.count + 1)) : file }
 
         mutating func noteLosses() {
             guard !report.lostRanges.isEmpty else { return }
@@ -258,6 +309,14 @@ package enum StoreCheck {
                         }
                     }
                     streams[key] = StreamState(version: record.version, lastSequence: record.sequence)
+                    if let due = snapshotsDue.removeValue(forKey: record.sequence) {
+                        for snapshot in due {
+                            guard case .stream(let subject) = snapshot.subject else { continue }
+                            if subject != key || snapshot.version != record.version {
+                                problem(snapshot.file, snapshot.offset, "snapshotMismatch", "the snapshot of \(subject) version \(snapshot.version) is at sequence \(record.sequence), where the log has \(key) version \(record.version)")
+                            }
+                        }
+                    }
                     if indexed {
                         if perStream[key] == nil {
                             order.append(key)

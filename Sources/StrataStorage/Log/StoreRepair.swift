@@ -10,6 +10,9 @@
 /// - A damaged checkpoint or index is moved to `quarantine/` (both are also moved when a segment is rewritten:
 ///   they describe the segments as they were) and rebuilt by opening the store.
 /// - A torn tail (bytes after the last whole frame of the last segment) is cut by that open, as always.
+/// - Snapshot files are moved to `quarantine/` when one is damaged or does not match the log, and when a segment is
+///   rewritten (a snapshot taken before the damage may hold events that are now lost, and a load from it would no
+///   longer equal a replay).
 ///
 /// A crash at any step loses nothing, and running the repair again finishes it. A `REPAIRING` file is written
 /// first and removed last; while it exists the store refuses to open (`StorageError.repairInterrupted`), since
@@ -57,7 +60,8 @@ package enum StoreRepair {
                 try surgery.run(
                     damagedSegments: damagedNames,
                     checkpointDamaged: interrupted || problems.contains { $0.file == StoreFileName.checkpoint },
-                    indexDamaged: interrupted || problems.contains { $0.file == "index" || $0.file.hasPrefix("index/") })
+                    indexDamaged: interrupted || problems.contains { $0.file == "index" || $0.file.hasPrefix("index/") },
+                    snapshotsDamaged: problems.contains { $0.file.hasPrefix(SnapshotStore.folderName + "/") })
             }
             done += surgery.done
             if !surgery.refused.isEmpty { return done + surgery.refused }
@@ -128,12 +132,12 @@ package enum StoreRepair {
             }
         }
 
-        mutating func run(damagedSegments: Set<String>, checkpointDamaged: Bool, indexDamaged: Bool) throws(IOError) {
+        mutating func run(damagedSegments: Set<String>, checkpointDamaged: Bool, indexDamaged: Bool, snapshotsDamaged: Bool) throws(IOError) {
             let segments = try fs.listDirectory(path).compactMap { name in
                 SegmentFileName.parse(name).map { (name: name, number: $0.number, base: $0.baseSequence) }
             }.sorted { $0.number < $1.number }
             let checkpoint = readCheckpoint()
-            reserveQuarantineNames(damagedSegments.sorted() + [StoreFileName.checkpoint, IndexFileName.folder])
+            reserveQuarantineNames(damagedSegments.sorted() + [StoreFileName.checkpoint, IndexFileName.folder, SnapshotStore.folderName])
             var plans: [Plan] = []
             for (i, segment) in segments.enumerated() where damagedSegments.contains(segment.name) {
                 let next = i + 1 < segments.count ? segments[i + 1] : nil
@@ -161,9 +165,11 @@ package enum StoreRepair {
             let indexPath = joinPath(path, IndexFileName.folder)
             let moveCheckpoint = (checkpointDamaged || !plans.isEmpty) && fs.fileExists(checkpointPath)
             let moveIndex = (indexDamaged || !plans.isEmpty) && fs.directoryExists(indexPath)
+            let snapshotsPath = joinPath(path, SnapshotStore.folderName)
+            let moveSnapshots = (snapshotsDamaged || !plans.isEmpty) && fs.directoryExists(snapshotsPath)
             let marker = joinPath(path, StoreFileName.repairMarker)
             let interrupted = fs.fileExists(marker)
-            guard !plans.isEmpty || moveCheckpoint || moveIndex || interrupted else { return }
+            guard !plans.isEmpty || moveCheckpoint || moveIndex || moveSnapshots || interrupted else { return }
             // 0. The marker: until it is removed, an open refuses the store (a half-done repair must be finished
             //    by a repair, not scanned by recovery).
             if !interrupted {
@@ -202,16 +208,14 @@ package enum StoreRepair {
                     + (checkpointDamaged ? "" : " (it described the segments before the repair)"))
             }
             if moveIndex {
-                // File by file (a folder rename is not in the FileSystem protocol); the empty folder stays.
-                let target = joinPath(quarantine, quarantineName(IndexFileName.folder))
-                try fs.createDirectory(target)
-                for name in try fs.listDirectory(indexPath) {
-                    try fs.rename(joinPath(indexPath, name), to: joinPath(target, name))
-                }
-                try fs.syncDirectory(target)
-                try fs.syncDirectory(indexPath)
+                try moveFiles(of: IndexFileName.folder)
                 done.append("moved the index files to quarantine/\(quarantineName(IndexFileName.folder))/"
                     + (indexDamaged ? "" : " (they pointed into the segments before the repair)"))
+            }
+            if moveSnapshots {
+                try moveFiles(of: SnapshotStore.folderName)
+                done.append("moved the snapshot files to quarantine/\(quarantineName(SnapshotStore.folderName))/"
+                    + (plans.isEmpty ? "" : " (they may hold events the repair lost)") + "; loads replay until new snapshots are taken")
             }
             if fs.directoryExists(quarantine) { try fs.syncDirectory(quarantine) }
             try fs.syncDirectory(path)
@@ -221,6 +225,19 @@ package enum StoreRepair {
         }
 
         /// The last sequence in a sealed segment's footer, if it has a valid one.
+        /// Moves the files of the store's folder `folder` into its quarantine folder, file by file (a folder rename
+        /// is not in the FileSystem protocol); the empty folder stays.
+        func moveFiles(of folder: String) throws(IOError) {
+            let source = joinPath(path, folder)
+            let target = joinPath(quarantine, quarantineName(folder))
+            try fs.createDirectory(target)
+            for name in try fs.listDirectory(source) {
+                try fs.rename(joinPath(source, name), to: joinPath(target, name))
+            }
+            try fs.syncDirectory(target)
+            try fs.syncDirectory(source)
+        }
+
         func footerLastSequence(_ name: String) throws(IOError) -> UInt64? {
             let handle = try fs.open(joinPath(path, name), mode: .read)
             defer { handle.close() }

@@ -24,8 +24,9 @@ public final class SnapshotStore: Sendable {
     /// Files passed over when the store opened, with why.
     public let skippedFiles: [Corruption]
 
-    /// Opens the snapshot files of the store at `storePath` (removing leftover temporary files).
-    public init(storePath: String, fileSystem: any FileSystem) throws(StorageError) {
+    /// Opens the snapshot files of the store at `storePath`, removing leftover temporary files unless told not to
+    /// (a check changes nothing).
+    public init(storePath: String, fileSystem: any FileSystem, removingTemporaryFiles: Bool = true) throws(StorageError) {
         self.fileSystem = fileSystem
         let directory = storePath + "/" + Self.folderName
         self.directory = directory
@@ -37,6 +38,7 @@ public final class SnapshotStore: Sendable {
             for name in names.sorted() {
                 let path = directory + "/" + name
                 if name.hasSuffix(StoreFileName.temporarySuffix) {
+                    guard removingTemporaryFiles else { continue }
                     try io { () throws(IOError) in try fileSystem.remove(path) }
                     continue
                 }
@@ -54,6 +56,9 @@ public final class SnapshotStore: Sendable {
         writer.withLock { $0 = highest }
         skippedFiles = skipped
     }
+
+    /// The open files, newest first.
+    var openFiles: [SnapshotFile] { files.withLock { $0 } }
 
     /// Number of snapshot files.
     public var fileCount: Int { files.withLock { $0.count } }
