@@ -6,7 +6,7 @@ import Testing
 
 /// Quantities per product per tenant, checkouts per tenant, and which tenants it saw.
 enum ProductQuantities: MultiProjector {
-    struct State: Sendable, Equatable {
+    struct State: Sendable, Equatable, Codable {
         var quantities: [String: [String: Int]] = [:]
         var checkouts: [String: Int] = [:]
         var tenants: Set<String> = []
@@ -83,6 +83,16 @@ func randomHistory(_ seed: UInt64, events count: Int) throws -> [EventRecord] {
     }
 }
 
+/// Appends `history` in batches of 1 to 9 events.
+func appendInRandomBatches(_ history: [EventRecord], to store: some EventStore, rng: inout SplitMix64) async throws {
+    var next = 0
+    while next < history.count {
+        let size = min(Int(1 + rng.next() % 9), history.count - next)
+        try await store.append(Array(history[next..<(next + size)]))
+        next += size
+    }
+}
+
 @Suite struct ProjectionTests {
     /// Random histories appended in random batches: the projection (whole, per tenant, and as of random
     /// positions) equals the brute-force fold.
@@ -95,12 +105,7 @@ func randomHistory(_ seed: UInt64, events count: Int) throws -> [EventRecord] {
     static func equalsBruteForce(_ store: some EventStoreUnderTest, seed: UInt64) async throws {
         let history = try randomHistory(seed, events: 300)
         var rng = SplitMix64(seed: seed ^ 0x5EED)
-        var next = 0
-        while next < history.count {
-            let size = min(Int(1 + rng.next() % 9), history.count - next)
-            try await store.append(Array(history[next..<(next + size)]))
-            next += size
-        }
+        try await appendInRandomBatches(history, to: store, rng: &rng)
         let records = try await store.readAllRecords()
         let projection = Projection(ProductQuantities.self, store: store, batchSize: Int(1 + rng.next() % 64))
         #expect(try await projection.catchUp() == UInt64(history.count))
@@ -111,8 +116,15 @@ func randomHistory(_ seed: UInt64, events count: Int) throws -> [EventRecord] {
             #expect(own.state == (try ProductQuantities.bruteForce(records, tenant: tenant)))
             #expect(own.state.tenants.isSubset(of: [tenant]), "a tenant projection sees only its tenant")
         }
-        for position in [0, 1, UInt64(1 + rng.next() % 299), UInt64(history.count)] {
-            let asOf = try await Projection<ProductQuantities, _>.state(of: ProductQuantities.self, store: store, asOf: position)
+        try await expectAsOfEqualsBruteForce(ProductQuantities.self, store, records, at: [0, 1, UInt64(1 + rng.next() % 299), UInt64(history.count)])
+    }
+
+    /// `Projection.state(of:asOf:)` equals the brute-force fold at each position.
+    static func expectAsOfEqualsBruteForce<P: MultiProjector, S: EventStoreUnderTest>(
+        _ projector: P.Type, _ store: S, _ records: [StoredRecord], at positions: [UInt64]
+    ) async throws where P.State == ProductQuantities.State {
+        for position in positions {
+            let asOf = try await Projection<P, S>.state(of: P.self, store: store, asOf: position)
             #expect(asOf == (try ProductQuantities.bruteForce(records, through: position)), "as of \(position)")
         }
     }

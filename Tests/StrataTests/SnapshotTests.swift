@@ -127,6 +127,12 @@ func fabricated(_ state: Cart.State, version: UInt64, sequence: UInt64, codec: a
         }
     }
 
+    @Test func theBuiltInCodecsHaveShortStableNames() {
+        #expect(JSONEventCodec().name == "json" && BinaryEventCodec().name == "binary")
+        let codec: any EventCodec = JSONEventCodec()
+        #expect(codec.name == "json")
+    }
+
     @Test func thePolicyIsEvery80Versions15Past() {
         let policy = Cart.snapshotPolicy
         #expect(policy == .every(80, after: 15))

@@ -186,7 +186,8 @@ struct P4Probe: AsyncParsableCommand {
             rssOpen = residentMiB()
             start = ContinuousClock.now
             let codec: any EventCodec = engine == "strata-binary" ? BinaryEventCodec() : JSONEventCodec()
-            let projection = Projection(CartsOverview.self, store: store, codec: codec)
+            // A rebuild: every event from the first (no snapshot to start from, none written).
+            let projection = Projection(CartsOverview.self, store: store, codec: codec, useSnapshots: false)
             let last = try await projection.catchUp()
             events = Int(last ?? 0)
             state = projection.state

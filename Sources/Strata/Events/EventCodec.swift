@@ -52,6 +52,8 @@ public struct JSONEventCodec: EventCodec {
     /// The codec (sorted keys, slashes unescaped).
     public init() {}
 
+    public var name: String { "json" }
+
     /// The JSON of `value`.
     public func encode<E: Encodable>(_ value: E) throws -> [UInt8] {
         var out: [UInt8] = []

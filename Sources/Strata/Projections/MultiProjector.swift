@@ -36,6 +36,14 @@ public protocol MultiProjector: Sendable {
     /// stops or skips the event (`ProjectionErrorPolicy`) — when it skips, it goes on from `state` as the throwing
     /// call left it, so change the state only once nothing can fail.
     static func apply(_ state: inout State, _ event: Events, _ context: EventContext) throws
+    /// When a running projection snapshots its state (default: every 50,000 events of the global stream, or after
+    /// 60 seconds with new events).
+    static var snapshotPolicy: ProjectionSnapshotPolicy { get }
+    /// The state as snapshot bytes; nil when the state is not snapshotted. Default: a `Codable` state is encoded
+    /// with the projection's codec, any other state is not snapshotted.
+    static func snapshotBytes(of state: State, codec: any EventCodec) throws -> [UInt8]?
+    /// The state from snapshot bytes (what `snapshotBytes(of:codec:)` made); nil when not snapshotted.
+    static func state(fromSnapshot bytes: UnsafeRawBufferPointer, codec: any EventCodec) throws -> State?
 }
 
 extension MultiProjector {
@@ -43,6 +51,45 @@ extension MultiProjector {
     public static var projectorVersion: Int { 1 }
     /// Every event.
     public static var filter: EventFilter { .all }
+    /// Every 50,000 events, or after 60 seconds with new events.
+    public static var snapshotPolicy: ProjectionSnapshotPolicy { .every(events: 50_000, seconds: 60) }
+    /// Not snapshotted (the state is not `Codable`).
+    public static func snapshotBytes(of state: State, codec: any EventCodec) throws -> [UInt8]? { nil }
+    /// Not snapshotted (the state is not `Codable`).
+    public static func state(fromSnapshot bytes: UnsafeRawBufferPointer, codec: any EventCodec) throws -> State? { nil }
+}
+
+extension MultiProjector where State: Codable {
+    /// The state encoded with `codec`.
+    public static func snapshotBytes(of state: State, codec: any EventCodec) throws -> [UInt8]? { try codec.encode(state) }
+    /// The state decoded with `codec`.
+    public static func state(fromSnapshot bytes: UnsafeRawBufferPointer, codec: any EventCodec) throws -> State? {
+        try codec.decode(State.self, from: bytes)
+    }
+}
+
+/// When a running projection snapshots its state: once `events` global sequences have passed since its last
+/// snapshot, or `seconds` have passed and it has read new events. A projection starts from its latest usable
+/// snapshot, so a restart (or a rebuild after a crash) replays only what follows it.
+public struct ProjectionSnapshotPolicy: Sendable, Hashable {
+    /// Global sequences between snapshots (0: not by count).
+    public var events: UInt64
+    /// Seconds between snapshots while new events arrive (0: not by time).
+    public var seconds: Double
+
+    /// Every `events` events, or after `seconds` seconds with new events (0 turns either off).
+    public static func every(events: UInt64, seconds: Double = 0) -> ProjectionSnapshotPolicy {
+        ProjectionSnapshotPolicy(events: events, seconds: seconds)
+    }
+
+    /// No automatic snapshots (`Projection.snapshot()` still takes one).
+    public static let never = ProjectionSnapshotPolicy(events: 0, seconds: 0)
+
+    /// Whether a snapshot is due `passed` sequences and `elapsed` seconds after the last one.
+    public func isDue(passed: UInt64, elapsed: Double) -> Bool {
+        guard passed > 0 else { return false }
+        return (events > 0 && passed >= events) || (seconds > 0 && elapsed >= seconds)
+    }
 }
 
 /// Where an event being folded stands: its stored record (valid only during `apply`; copy out what you keep).

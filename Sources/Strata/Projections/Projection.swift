@@ -24,6 +24,10 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
     public let filter: EventFilter
     /// What it does with an event that fails.
     public let policy: ProjectionErrorPolicy
+    /// The tenant of a tenant projection (nil: all tenants).
+    public let tenant: String?
+    /// Whether it starts from its latest usable snapshot and takes snapshots per the projector's policy.
+    public let useSnapshots: Bool
     // (The fold is `@inlinable`, so a client's projection runs specialised for its projector and store: generic
     // code looked up type metadata for every event.)
     @usableFromInline let codec: any EventCodec
@@ -46,11 +50,27 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
     /// Wakes `wait(until:timeout:)` callers as the position advances.
     let advanced = CommitSignal<Store.Position>()
 
-    /// A projection of `projector` over `store`, from the first event. `tenant` makes it a tenant projection: it
-    /// never reads another tenant's events. `batchSize` bounds how many records one read takes from the store.
+    struct SnapshotBook {
+        /// The global sequence of the last snapshot this projection started from or wrote (0: none).
+        var sequence: UInt64 = 0
+        var time = ContinuousClock.now
+        var restoreTried = false
+        var restoredFrom: UInt64?
+        var written = 0
+        var lastError: String?
+        /// The projector's state is not snapshotted: stop trying.
+        var disabled = false
+    }
+
+    let snapshotBook = Mutex(SnapshotBook())
+
+    /// A projection of `projector` over `store`. `tenant` makes it a tenant projection: it never reads another
+    /// tenant's events. `batchSize` bounds how many records one read takes from the store. With `useSnapshots`, it
+    /// starts from its latest usable snapshot (same projector name and version, tenant and codec; see
+    /// `restoredFrom`) instead of the first event, and a running projection snapshots per `snapshotPolicy`.
     public init(
         _ projector: Projector.Type, store: Store, codec: any EventCodec = JSONEventCodec(), tenant: String? = nil,
-        onError policy: ProjectionErrorPolicy = .stop, batchSize: Int = 1_024
+        onError policy: ProjectionErrorPolicy = .stop, batchSize: Int = 1_024, useSnapshots: Bool = true
     ) {
         precondition(batchSize > 0, "a projection reads at least one record at a time")
         var filter = Projector.filter
@@ -58,6 +78,8 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
         self.store = store
         self.filter = filter
         self.policy = policy
+        self.tenant = tenant
+        self.useSnapshots = useSnapshots
         self.codec = codec
         self.matcher = EventFilter.Matcher(filter)
         self.events = Projector.events
@@ -87,7 +109,8 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
     @inlinable @discardableResult
     public func catchUp() async throws -> Store.Position? {
         try await exclusive {
-            while try await foldBatch() {}
+            try await restoreFromSnapshot(through: nil)
+            while try await foldBatch() { try await snapshotIfDue() }
             return position
         }
     }
@@ -97,8 +120,10 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
     /// (`ProjectionError`).
     @inlinable public func run() async throws {
         try await exclusive {
+            try await restoreFromSnapshot(through: nil)
             while true {
-                while try await foldBatch() {}
+                while try await foldBatch() { try await snapshotIfDue() }
+                try await snapshotIfDue()
                 try await store.waitForEvents(after: position)
             }
         }
@@ -194,14 +219,16 @@ extension Projection.Progress {
 }
 
 extension Projection {
-    /// The projection's state as of `position` (nil: everything stored now), folded from the first event: what
-    /// the read model was right after that event. Independent of any running projection.
+    /// The projection's state as of `position` (nil: everything stored now): what the read model was right after
+    /// that event, from the latest usable snapshot at or before it plus the events after. Independent of any
+    /// running projection.
     public static func state(
         of projector: Projector.Type, store: Store, asOf position: Store.Position?, codec: any EventCodec = JSONEventCodec(),
         tenant: String? = nil
     ) async throws -> Projector.State {
         let projection = Projection(projector, store: store, codec: codec, tenant: tenant)
         try await projection.exclusive {
+            try await projection.restoreFromSnapshot(through: position)
             while try await projection.foldBatch(through: position) {}
         }
         return projection.state
@@ -241,4 +268,104 @@ public struct ProjectionAlreadyRunning: Error, Sendable, CustomStringConvertible
 
     /// What happened.
     public var description: String { "projection \(projection) is already catching up or running" }
+}
+
+// MARK: Snapshots
+
+extension Projection {
+    /// The snapshot's subject: this projection, over its tenant or all.
+    public var snapshotSubject: SnapshotSubject { .projection(name: Projector.projectorName, tenant: tenant) }
+
+    /// The global sequence of the snapshot the projection started from (nil: it started from the first event).
+    public var restoredFrom: UInt64? { snapshotBook.withLock { $0.restoredFrom } }
+
+    /// Snapshots this projection has written.
+    public var snapshotsWritten: Int { snapshotBook.withLock { $0.written } }
+
+    /// Why the last automatic snapshot failed, if it did (a failed snapshot does not stop the projection: it only
+    /// means a restart replays more).
+    public var lastSnapshotError: String? { snapshotBook.withLock { $0.lastError } }
+
+    /// Before the first event is read: the state and position of the latest usable snapshot at or before `bound`.
+    @usableFromInline func restoreFromSnapshot(through bound: Store.Position?) async throws {
+        guard useSnapshots, position == nil else { return }
+        let first = snapshotBook.withLock { book in
+            defer { book.restoreTried = true }
+            return !book.restoreTried
+        }
+        guard first else { return }
+        var maxSequence = UInt64.max
+        if let bound {
+            // Only a backend whose positions are global sequences can bound a snapshot by one.
+            guard let sequence = bound as? UInt64 else { return }
+            maxSequence = sequence
+        }
+        var state: Projector.State?
+        let codec = self.codec
+        let lookup = try await store.latestSnapshot(of: snapshotSubject, projectorName: Projector.projectorName, maxSequence: maxSequence) { record in
+            guard record.sequence as? Store.Position != nil else { return "its sequence is not a position of this store" }
+            return record.decodeState(
+                projectorName: Projector.projectorName, projectorVersion: Projector.projectorVersion, codec: codec,
+                Projector.state(fromSnapshot:codec:), into: &state)
+        }
+        guard let record = lookup.snapshot, let state, let at = record.sequence as? Store.Position else { return }
+        progress.withLock { progress in
+            progress.state = state
+            progress.position = at
+        }
+        snapshotBook.withLock { book in
+            book.sequence = record.sequence
+            book.restoredFrom = record.sequence
+            book.time = .now
+        }
+        published(at)
+    }
+
+    /// Takes a snapshot when the projector's policy says one is due (a failure is kept in `lastSnapshotError`).
+    @usableFromInline func snapshotIfDue() async throws {
+        guard useSnapshots, let position, let sequence = position as? UInt64 else { return }
+        let due = snapshotBook.withLock { book in
+            !book.disabled && Projector.snapshotPolicy.isDue(
+                passed: sequence > book.sequence ? sequence - book.sequence : 0,
+                elapsed: Double((ContinuousClock.now - book.time).components.seconds))
+        }
+        guard due else { return }
+        do {
+            try await snapshot()
+        } catch let error as SnapshotError {
+            snapshotBook.withLock { $0.disabled = true; $0.lastError = "\(error)" }
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            snapshotBook.withLock { $0.lastError = "\(error)"; $0.time = .now }
+        }
+    }
+
+    /// Snapshots the state now (at the position it has reached); returns what was written, nil when it has read
+    /// nothing yet. Throws `SnapshotError.notSnapshotted` when the projector's state is not snapshotted, and what
+    /// the store throws.
+    @discardableResult
+    public func snapshot() async throws -> SnapshotRecord? {
+        // A copy of the state (its storage is shared until the fold next changes it), encoded outside the lock.
+        let (state, position) = progress.withLock { ($0.state, $0.position) }
+        guard let position else { return nil }
+        guard let sequence = position as? UInt64 else {
+            throw EventStoreError.unsupported("snapshots of a store whose positions are not global sequences")
+        }
+        guard let bytes = try Projector.snapshotBytes(of: state, codec: codec) else {
+            throw SnapshotError.notSnapshotted(projector: Projector.projectorName)
+        }
+        let record = SnapshotRecord(
+            subject: snapshotSubject, projectorName: Projector.projectorName,
+            projectorVersion: UInt32(truncatingIfNeeded: Projector.projectorVersion), codecName: codec.name,
+            sequence: sequence, version: 0, createdMicros: wallClockMicros(), state: bytes)
+        try await store.writeSnapshots([record])
+        snapshotBook.withLock { book in
+            book.sequence = max(book.sequence, sequence)
+            book.time = .now
+            book.written += 1
+            book.lastError = nil
+        }
+        return record
+    }
 }

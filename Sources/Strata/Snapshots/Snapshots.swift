@@ -62,22 +62,12 @@ extension EventStore {
         }
         var state: P.State?
         let lookup = try await latestSnapshot(of: .stream(key), projectorName: P.projectorName, maxSequence: bound) { record in
-            guard record.projectorVersion == UInt32(truncatingIfNeeded: P.projectorVersion) else {
-                return "projector version \(record.projectorVersion), this one is \(P.projectorVersion)"
-            }
-            guard record.codecName == codec.name else { return "encoded by codec \(record.codecName), not \(codec.name)" }
             guard record.version > 0, record.version <= throughVersion else {
                 return "at version \(record.version), past version \(throughVersion)"
             }
-            do {
-                guard let decoded = try record.state.withUnsafeBytes({ try P.state(fromSnapshot: $0, codec: codec) }) else {
-                    return "\(P.projectorName)'s state is not snapshotted"
-                }
-                state = decoded
-                return nil
-            } catch {
-                return "the state does not decode: \(error)"
-            }
+            return record.decodeState(
+                projectorName: P.projectorName, projectorVersion: P.projectorVersion, codec: codec, P.state(fromSnapshot:codec:),
+                into: &state)
         }
         guard let record = lookup.snapshot, let state else { return AggregateSnapshotLookup(aggregate: nil, ignored: lookup.ignored) }
         var aggregate = Aggregate<P>(key: key)
@@ -119,5 +109,29 @@ extension EventStore {
         }
         if !snapshots.isEmpty { try await writeSnapshots(snapshots) }
         return snapshots
+    }
+}
+
+extension SnapshotRecord {
+    /// Checks that a reader with this projector and codec can use the snapshot, and decodes its state into `state`:
+    /// nil when it can, or why not (another projector version or codec, a state that is not snapshotted or does
+    /// not decode).
+    func decodeState<State>(
+        projectorName: String, projectorVersion: Int, codec: any EventCodec,
+        _ decode: (UnsafeRawBufferPointer, any EventCodec) throws -> State?, into state: inout State?
+    ) -> String? {
+        guard self.projectorVersion == UInt32(truncatingIfNeeded: projectorVersion) else {
+            return "projector version \(self.projectorVersion), this one is \(projectorVersion)"
+        }
+        guard codecName == codec.name else { return "encoded by codec \(codecName), not \(codec.name)" }
+        do {
+            guard let decoded = try self.state.withUnsafeBytes({ try decode($0, codec) }) else {
+                return "\(projectorName)'s state is not snapshotted"
+            }
+            state = decoded
+            return nil
+        } catch {
+            return "the state does not decode: \(error)"
+        }
     }
 }
