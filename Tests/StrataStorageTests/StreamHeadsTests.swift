@@ -108,6 +108,40 @@ import Testing
             case .failure(let error):
                 if case .corrupt(let c) = error { #expect(c.file == path) } else { Issue.record("\(error)") }
             }
+            // Point lookups too: the right head, or damage reported.
+            guard let reader = try? StreamHeadsReader.open(path, fileSystem: fs) else { continue }
+            for i in stride(from: Int(rng.next() % 7), to: heads.count, by: 7) {
+                do {
+                    let found = try reader.head(of: heads[i].key)
+                    #expect(found == heads[i], "round \(round): damage went unnoticed")
+                } catch {
+                    if case .corrupt(let c) = error { #expect(c.file == path) } else { Issue.record("\(error)") }
+                }
+            }
         }
+    }
+
+    /// A block read for a lookup is kept (checked once): looking up a stream of it again reads nothing.
+    @Test func lookupsOfAHotBlockReadNoFile() throws {
+        let heads = (0..<2_000).map { i in StreamHead(key: PartitionKey(tenant: "t", group: "g", id: "s\(i)"), version: 1, lastSequence: UInt64(i + 1)) }
+        let fs = SimulatedFileSystem()
+        let reader = try StreamHeadsReader.open(try write(heads, fs), fileSystem: fs)
+        fs.resetReadCounts()
+        #expect(try reader.head(of: heads[1_000].key) == heads[1_000])
+        let first = fs.readCounts.values.reduce(0, +)
+        #expect(first == 1)
+        for _ in 0..<10 { #expect(try reader.head(of: heads[1_000].key) == heads[1_000]) }
+        #expect(fs.readCounts.values.reduce(0, +) == first)
+        // Every block once, then none again (2,000 streams is far fewer blocks than the cache holds).
+        for head in heads { #expect(try reader.head(of: head.key) == head) }
+        let all = fs.readCounts.values.reduce(0, +)
+        for head in heads { #expect(try reader.head(of: head.key) == head) }
+        #expect(fs.readCounts.values.reduce(0, +) == all)
+        // More blocks than the cache holds: evicted blocks are read again, every answer stays right.
+        let many = (0..<60_000).map { i in StreamHead(key: PartitionKey(tenant: "t", group: "g", id: "stream-\(i)"), version: UInt64(i % 9 + 1), lastSequence: UInt64(i + 1)) }
+        let other = SimulatedFileSystem()
+        let big = try StreamHeadsReader.open(try write(many, other), fileSystem: other)
+        #expect(big.blocks.count > StreamHeadsReader.cachedBlocksMax)
+        for _ in 0..<2 { for head in many where head.lastSequence % 13 == 0 { #expect(try big.head(of: head.key) == head) } }
     }
 }

@@ -79,6 +79,32 @@ struct SeededGenerator: RandomNumberGenerator {
         #expect(try roundTrip("plain") == "plain")
     }
 
+    /// Dictionaries with String keys are read straight from their field table: every value shape, nil values
+    /// of optional value types, nesting, unicode and empty keys — and a nil where the value type is not optional
+    /// is an error naming the key, as the standard path's would be.
+    @Test func stringKeyedDictionariesRoundTripThroughTheirFastPath() throws {
+        #expect(try roundTrip([String: Int]()) == [:])
+        #expect(try roundTrip(["a": 1, "é✓": -2, "": 3]) == ["a": 1, "é✓": -2, "": 3])
+        #expect(try roundTrip(["a": nil, "b": 2] as [String: Int?]) == ["a": nil, "b": 2])
+        #expect(try roundTrip(["x": Inner(a: 1, b: nil), "y": Inner(a: 2, b: "z")]) == ["x": Inner(a: 1, b: nil), "y": Inner(a: 2, b: "z")])
+        #expect(try roundTrip(["t": ["coffee": 2, "tea": 1], "u": [:]]) == ["t": ["coffee": 2, "tea": 1], "u": [:]])
+        #expect(try roundTrip(["s": Set(["a", "b"])]) == ["s": Set(["a", "b"])])
+        #expect(try roundTrip(["a": [1.5, 2]]) == ["a": [1.5, 2]])
+        let big = Dictionary(uniqueKeysWithValues: (0..<500).map { ("key-\($0)", $0) })
+        #expect(try roundTrip(big) == big)
+        // A nil stored for a key, read as a non-optional value type.
+        let withNil = try codec.encode(["a": 1, "b": nil] as [String: Int?])
+        do {
+            _ = try withNil.withUnsafeBytes { try codec.decode([String: Int].self, from: $0) }
+            Issue.record("a nil value must not decode as Int")
+        } catch let DecodingError.valueNotFound(_, context) {
+            #expect(context.codingPath.map(\.stringValue) == ["b"])
+        }
+        // Keys that are Int-like strings stay strings; a dictionary with Int keys still takes the standard path.
+        #expect(try roundTrip(["1": "one"]) == ["1": "one"])
+        #expect(try roundTrip([1: "one", 2: "two"]) == [1: "one", 2: "two"])
+    }
+
     @Test func aFieldAddedLaterAsOptionalReadsAsNilAndUnknownFieldsAreIgnored() throws {
         struct V1: Codable { var product: String; var legacy: Int }
         struct V2: Codable, Equatable { var product: String; var quantity: Int? }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import BenchData
 import Foundation
 import GRDB
@@ -40,7 +41,7 @@ struct BenchCheckedOut: Event {
 
 /// The cart's fold, over its events decoded through `Codable` (`CodableOnly` hides the events' field path).
 enum BenchCart: AggregateProjector {
-    struct State: Sendable {
+    struct State: Sendable, Codable {
         var lines: [String: Int] = [:]
         var total = 0
         var checkedOut = false
@@ -223,6 +224,26 @@ enum P3Typed {
             }
         }
         progressDone()
+        // With snapshots (the FieldDecodable projector): first at the version the default policy takes (80 of 100:
+        // a tail of 20 events to fold), then at the current version (no tail). Same carts, same order.
+        var snapshotTimes: [[Double]] = Array(repeating: [], count: 4)
+        for round in 0..<2 {
+            for (s, store) in [json, binary].enumerated() {
+                let codec: any EventCodec = s == 0 ? JSONEventCodec() : BinaryEventCodec()
+                progress("P3 typed: snapshotting the \(s == 0 ? "JSON" : "binary") store's carts")
+                let written = try await store.snapshot(BenchCartFields.self, carts, codec: codec, followingPolicy: round == 0)
+                guard written.count == carts.count, written.allSatisfy({ $0.version == (round == 0 ? 80 : 100) }) else {
+                    throw ValidationError("P3 snapshots: \(written.count) written")
+                }
+                for key in order {
+                    let t0 = ContinuousClock.now
+                    let cart = try await store.load(BenchCartFields.self, key, codec: codec)
+                    snapshotTimes[2 * round + s].append(seconds(ContinuousClock.now - t0) * 1e6)
+                    guard cart.state.events == 100 else { throw ValidationError("P3 from a snapshot: \(cart.state.events) events") }
+                }
+            }
+        }
+        progressDone()
         try await json.close()
         try await binary.close()
         try sqlite.close()
@@ -231,6 +252,7 @@ enum P3Typed {
         SQLiteBaseline.remove(sqlitePath)
         guard folded.allSatisfy({ $0 == loads * 100 }) else { throw POSIXError(.EBADMSG) }  // lost or invented events
         let sorted = times.map { $0.sorted() }
+        let snapshotSorted = snapshotTimes.map { $0.sorted() }
         let names = ["strata_json", "strata_json_fields", "strata_binary", "strata_binary_fields", "sqlite_json"]
         for (name, values) in zip(names, sorted) {
             report.record("p3typed.\(name).p50_us", percentile(values, 0.5))
@@ -247,6 +269,19 @@ enum P3Typed {
                 "P3 typed cart of 100 events (\(label)), p50 µs (p99)", strata: "\(fixed(p50, 1)) (\(fixed(percentile(sorted[i], 0.99), 1)))",
                 sqlite: "\(fixed(sqlite50, 1)) (\(fixed(percentile(sorted[4], 0.99), 1))) JSON", ratio: sqlite50 / p50,
                 goal: "≤ \(Int(goal)) µs", met: p50 <= goal, goalKey: "p3typed_\(key)")
+        }
+        let snapshotVariants = [
+            (2, "JSON, snapshot at 100, no tail", "json_snapshot"), (3, "binary, snapshot at 100, no tail", "binary_snapshot"),
+            (0, "JSON, snapshot at 80 + 20 events", "json_snapshot_tail"), (1, "binary, snapshot at 80 + 20 events", "binary_snapshot_tail"),
+        ]
+        for (i, label, key) in snapshotVariants {
+            let p50 = percentile(snapshotSorted[i], 0.5)
+            report.record("p3typed.\(key).p50_us", p50)
+            report.record("p3typed.\(key).p99_us", percentile(snapshotSorted[i], 0.99))
+            report.row(
+                "P3 typed cart of 100 events (\(label)), p50 µs (p99)", strata: "\(fixed(p50, 1)) (\(fixed(percentile(snapshotSorted[i], 0.99), 1)))",
+                sqlite: "\(fixed(sqlite50, 1)) (\(fixed(percentile(sorted[4], 0.99), 1))) JSON, no snapshot", ratio: sqlite50 / p50,
+                goal: i >= 2 ? "≤ 10 µs" : "", met: i >= 2 ? p50 <= 10 : nil, goalKey: i >= 2 ? "p3typed_\(key)" : nil)
         }
     }
 }

@@ -201,6 +201,9 @@ final class BinaryPayloadReader: PrimitiveReading {
         guard depth < Self.depthMax else { throw fail("values nest deeper than \(Self.depthMax)") }
         depth += 1
         defer { depth -= 1 }
+        if let dictionary = type as? any BinaryStringKeyedDictionary.Type {
+            return try dictionary.decodeFields(self, path: path) as! T
+        }
         return try T(from: BinaryValueDecoder(reader: self, start: position, limit: limit, path: path))
     }
 
@@ -486,5 +489,36 @@ struct BinarySingleValueDecoder: SingleValueDecodingContainer {
 
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
         try decoder.reading { try decoder.reader.value(type, path: decoder.path) }
+    }
+}
+
+/// A dictionary with `String` keys, read straight from its keyed container's field table: the standard
+/// library's `init(from:)` asks for `allKeys` (a `CodingKey` made per key) and then looks each key up again. The
+/// result is the same (an absent or nil value is nil for an optional value type, an error otherwise).
+protocol BinaryStringKeyedDictionary {
+    static func decodeFields(_ reader: BinaryPayloadReader, path: CodingPathNode?) throws -> Self
+}
+
+extension Dictionary: BinaryStringKeyedDictionary where Key == String, Value: Decodable {
+    static func decodeFields(_ reader: BinaryPayloadReader, path: CodingPathNode?) throws -> [String: Value] {
+        let fields = try reader.openKeyed()
+        var result: [String: Value] = [:]
+        result.reserveCapacity(fields.count)
+        for field in fields {
+            let key = String(decoding: UnsafeRawBufferPointer(rebasing: reader.payload[reader.fields.key(field)]), as: UTF8.self)
+            guard let range = reader.fields.value(field) else {
+                guard let optional = Value.self as? any PayloadOptional.Type else {
+                    throw DecodingError.valueNotFound(Value.self, DecodingError.Context(
+                        codingPath: CodingPathNode.path(path) + [PayloadKey(key)], debugDescription: "field is nil"))
+                }
+                result[key] = (optional.absent as! Value)
+                continue
+            }
+            result[key] = try reader.within(range) {
+                if let value = try reader.primitive(Value.self) { return value }
+                return try reader.fieldValue(Value.self, path: CodingPathNode(path, PayloadKey(key)))
+            }
+        }
+        return result
     }
 }

@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -334,6 +335,16 @@ public final class StreamHeadsReader: Sendable {
     let blockKeys: [UInt8]
     let filter: BloomFilter
     let hasher: StreamKeyHash
+    /// Blocks read lately, kept after their CRC was checked (a hot stream's version check reads no file).
+    let cache = Mutex(BlockCache())
+    static let cachedBlocksMax = 256
+
+    struct BlockCache {
+        var blocks: [Int: [UInt8]] = [:]
+        /// Insertion order, for eviction (oldest first).
+        var order: [Int] = []
+        var next = 0
+    }
 
     init(
         path: String, streamCount: UInt64, coveredThrough: UInt64, handle: any FileHandle, blocks: [Block],
@@ -480,13 +491,22 @@ public final class StreamHeadsReader: Sendable {
         _ index: Int, _ body: (inout CheckedBlock) throws(DecodeError) -> T
     ) throws(StorageError) -> T {
         let block = blocks[index]
-        let bytes = try io { () throws(IOError) in try handle.readBytes(count: block.length, at: block.offset) }
+        let cached = cache.withLock { $0.blocks[index] }
+        let bytes: [UInt8]
+        if let cached {
+            bytes = cached
+        } else {
+            bytes = try io { () throws(IOError) in try handle.readBytes(count: block.length, at: block.offset) }
+        }
         do throws(DecodeError) {
             return try bytes.withRawBytes { (raw) throws(DecodeError) -> T in
-                guard raw.count == block.length else { throw DecodeError(offset: raw.count, reason: "block cut short") }
-                let content = UnsafeRawBufferPointer(rebasing: raw[0..<(block.length - 4)])
-                guard loadU32LE(raw, block.length - 4) == CRC32C.mask(CRC32C.checksum(content)) else {
-                    throw DecodeError(offset: block.length - 4, reason: "block checksum mismatch")
+                let content = UnsafeRawBufferPointer(rebasing: raw[0..<max(0, min(raw.count, block.length - 4))])
+                if cached == nil {
+                    guard raw.count == block.length else { throw DecodeError(offset: raw.count, reason: "block cut short") }
+                    guard loadU32LE(raw, block.length - 4) == CRC32C.mask(CRC32C.checksum(content)) else {
+                        throw DecodeError(offset: block.length - 4, reason: "block checksum mismatch")
+                    }
+                    remember(bytes, as: index)
                 }
                 var reader = ByteReader(content)
                 let count = Int(try reader.u32("entry count"))
@@ -496,6 +516,21 @@ public final class StreamHeadsReader: Sendable {
             }
         } catch {
             throw .corrupt(.badChecksum, path, block.offset + Int64(error.offset), "stream-heads block \(index): \(error.reason)")
+        }
+    }
+
+    /// Keeps a checked block, evicting the oldest past `cachedBlocksMax`.
+    private func remember(_ bytes: [UInt8], as index: Int) {
+        cache.withLock { cache in
+            guard cache.blocks[index] == nil else { return }
+            if cache.order.count < Self.cachedBlocksMax {
+                cache.order.append(index)
+            } else {
+                cache.blocks[cache.order[cache.next]] = nil
+                cache.order[cache.next] = index
+                cache.next = (cache.next + 1) % Self.cachedBlocksMax
+            }
+            cache.blocks[index] = bytes
         }
     }
 
@@ -529,22 +564,31 @@ public final class StreamHeadsReader: Sendable {
     /// else one block read, its entries compared as bytes (only a match is decoded).
     func head(of key: PartitionKey, hash: UInt64) throws(StorageError) -> StreamHead? {
         guard filter.mayContain(hash), let index = blockIndex(for: key) else { return nil }
-        let wanted = PartitionKeyBytes(key)
+        // An entry's key as stored: str8 tenant, str8 group, str8 id — compared whole, in one memcmp.
+        var wanted: [UInt8] = []
+        wanted.reserveCapacity(3 + key.tenant.utf8.count + key.group.utf8.count + key.id.utf8.count)
+        for part in [key.tenant, key.group, key.id] {
+            wanted.append(UInt8(truncatingIfNeeded: part.utf8.count))
+            wanted.append(contentsOf: part.utf8)
+        }
         return try withCheckedBlock(index) { (r) throws(DecodeError) -> StreamHead? in
-            func same(_ part: [UInt8]) throws(DecodeError) -> Bool {
-                let n = Int(try r.reader.u8("key part"))
-                return RecordView.equal(try r.reader.bytes(n, "key part"), part)
-            }
+            let bytes = r.reader.buffer
+            var p = r.reader.position
+            let end = bytes.count
             for _ in 0..<r.count {
-                // Read all three parts whatever the outcome, to stay on entry boundaries.
-                let tenantMatches = try same(wanted.tenant)
-                let groupMatches = try same(wanted.group)
-                let idMatches = try same(wanted.id)
-                let version = try r.reader.u64("version")
-                let last = try r.reader.u64("last sequence")
-                if tenantMatches && groupMatches && idMatches {
-                    return StreamHead(key: key, version: version, lastSequence: last)
+                // Each length is checked against the block before it is used (the block's CRC passed, but its
+                // contents are still only as good as whoever wrote them).
+                guard p < end else { throw DecodeError(offset: p, reason: "stream-heads entry runs past the block") }
+                let tenant = Int(bytes[p])
+                guard p + 1 + tenant < end else { throw DecodeError(offset: p, reason: "stream-heads entry runs past the block") }
+                let group = Int(bytes[p + 1 + tenant])
+                guard p + 2 + tenant + group < end else { throw DecodeError(offset: p, reason: "stream-heads entry runs past the block") }
+                let keyBytes = 3 + tenant + group + Int(bytes[p + 2 + tenant + group])
+                guard p + keyBytes + 16 <= end else { throw DecodeError(offset: p, reason: "stream-heads entry runs past the block") }
+                if keyBytes == wanted.count, wanted.withUnsafeBytes({ memcmpEqual(bytes.baseAddress! + p, $0.baseAddress!, keyBytes) }) {
+                    return StreamHead(key: key, version: loadU64LE(bytes, p + keyBytes), lastSequence: loadU64LE(bytes, p + keyBytes + 8))
                 }
+                p += keyBytes + 16
             }
             return nil
         }

@@ -235,6 +235,7 @@ public final class SnapshotStore: Sendable {
 
 /// One open snapshot file: its checked header, and its index once a lookup needed it.
 final class SnapshotFile: Sendable {
+    static let firstReadBytes = 4_096
     let path: String
     let handle: any FileHandle
     let header: SnapshotFileHeader
@@ -315,14 +316,22 @@ final class SnapshotFile: Sendable {
     /// The record at `entry` and its bytes, checked (length within the records' area, CRC, index entry).
     func read(at entry: SnapshotIndexEntry) throws(StorageError) -> (record: SnapshotRecord, bytes: [UInt8]) {
         let offset = Int64(entry.offset)
-        let lengthBytes = try io { () throws(IOError) in try handle.readBytes(count: 4, at: offset) }
-        guard lengthBytes.count == 4 else { throw .corrupt(.truncated, path, offset, "snapshot record length cut short") }
-        let length = UInt64(lengthBytes.withUnsafeBytes { loadU32LE($0, 0) })
+        // One read for a small record (most are): up to 4 KiB, never past the records' area; a second for the rest.
+        let first = Int(min(UInt64(Self.firstReadBytes), header.indexOffset - entry.offset))
+        var bytes = try io { () throws(IOError) in try handle.readBytes(count: first, at: offset) }
+        guard bytes.count >= 4 else { throw .corrupt(.truncated, path, offset, "snapshot record length cut short") }
+        let length = UInt64(bytes.withUnsafeBytes { loadU32LE($0, 0) })
         guard length + 4 >= UInt64(SnapshotRecord.fixedBytes), entry.offset + 4 + length <= header.indexOffset else {
             throw .corrupt(.badLength, path, offset, "snapshot record length \(length) runs past the records")
         }
-        let bytes = try io { () throws(IOError) in try handle.readBytes(count: Int(length) + 4, at: offset) }
-        guard bytes.count == Int(length) + 4 else { throw .corrupt(.truncated, path, offset, "snapshot record cut short") }
+        let total = Int(length) + 4
+        if bytes.count >= total {
+            bytes.removeLast(bytes.count - total)
+        } else {
+            let rest = try io { () throws(IOError) in try handle.readBytes(count: total - bytes.count, at: offset + Int64(bytes.count)) }
+            bytes += rest
+        }
+        guard bytes.count == total else { throw .corrupt(.truncated, path, offset, "snapshot record cut short") }
         let record = try bytes.withRawBytes { (raw) throws(StorageError) in
             do throws(DecodeError) { return try SnapshotRecord.decode(raw) } catch {
                 throw .corrupt(error.reason.contains("checksum") ? .badChecksum : .badRecord, path, offset + Int64(error.offset), error.reason)
