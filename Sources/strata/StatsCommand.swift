@@ -26,7 +26,8 @@ struct StatsCommand: AsyncParsableCommand {
         if json {
             var object: [String: Any] = [
                 "path": path, "deep": report.deep, "segments": report.segments, "segmentBytes": report.segmentBytes,
-                "indexBytes": report.indexBytes, "otherBytes": report.otherBytes, "bytesOnDisk": report.bytesOnDisk,
+                "indexBytes": report.indexBytes, "otherBytes": report.otherBytes,
+                "snapshotBytes": report.snapshotBytes, "snapshotFiles": report.snapshotFiles, "snapshots": report.snapshots, "bytesOnDisk": report.bytesOnDisk,
                 "events": report.events, "lostEvents": report.lostEvents, "streams": report.streams,
                 "problems": report.problems,
                 "tenants": report.tenants.mapValues { tenant -> [String: Any] in
@@ -46,7 +47,8 @@ struct StatsCommand: AsyncParsableCommand {
         } else {
             var lines = [
                 "store:     \(path)",
-                "segments:  \(report.segments) (\(report.segmentBytes) bytes); index \(report.indexBytes) bytes; other files \(report.otherBytes) bytes; \(report.bytesOnDisk) bytes on disk",
+                "segments:  \(report.segments) (\(report.segmentBytes) bytes); index \(report.indexBytes) bytes; snapshots \(report.snapshotBytes) bytes; other files \(report.otherBytes) bytes; \(report.bytesOnDisk) bytes on disk",
+                "snapshots: \(report.snapshots) in \(report.snapshotFiles) files",
                 "events:    \(report.events)" + (report.lostEvents > 0 ? " (and \(report.lostEvents) lost to damage: see `strata fsck`)" : ""),
                 "streams:   \(report.streams) in \(report.tenants.count) tenants",
             ]

@@ -13,7 +13,7 @@ struct StrataCommand: AsyncParsableCommand {
         abstract: "Operate on Strata stores.",
         discussion: "Exit status of every subcommand: 0 ok, 1 problems found, 2 usage error or unreadable input.",
         version: StrataVersion.string,
-        subcommands: [FsckCommand.self, DumpCommand.self, ImportCommand.self, StatsCommand.self, Demo.self, AppendLoop.self]
+        subcommands: [FsckCommand.self, DumpCommand.self, ImportCommand.self, StatsCommand.self, CompactCommand.self, Demo.self, AppendLoop.self]
     )
 
     /// Parses and runs, mapping outcomes onto the exit statuses above (ArgumentParser's own usage status, 64,

@@ -90,6 +90,38 @@ import Testing
         #expect((deep["storedPerRawByte"] as? Double).map { $0 > 0 && $0 < 1 } == true)
     }
 
+    /// Snapshot files as an operator sees them: counted by stats, checked by fsck, merged by compact.
+    @Test func compactMergesSnapshotFilesAndStatsCountsThem() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try demoStore()
+        let snapshots = try SnapshotStore(storePath: store, fileSystem: PosixFileSystem())
+        for round in 1...3 {
+            try snapshots.write((0..<2).map { n in
+                SnapshotRecord(
+                    subject: .projection(name: "overview", tenant: n == 0 ? nil : "acme"), projectorName: "overview",
+                    projectorVersion: 1, codecName: "json", sequence: UInt64(100 * round + n), version: 0, createdMicros: 0,
+                    state: Array(#"{"round":\#(round)}"#.utf8))
+            })
+        }
+        func counts(_ arguments: String...) throws -> [String: Any] {
+            let outcome = try runProcess(strata, arguments + ["--json"])
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
+        }
+        var stats = try counts("stats", store)
+        #expect(stats["snapshots"] as? Int == 6 && stats["snapshotFiles"] as? Int == 3, "\(stats)")
+        #expect((stats["snapshotBytes"] as? Int ?? 0) > 0)
+        #expect(try counts("fsck", store)["snapshots"] as? Int == 6)
+        let compacted = try counts("compact", store)
+        #expect(compacted["snapshotsBefore"] as? Int == 6 && compacted["snapshots"] as? Int == 2 && compacted["snapshotFiles"] as? Int == 1, "\(compacted)")
+        stats = try counts("stats", store)
+        #expect(stats["snapshots"] as? Int == 2 && stats["snapshotFiles"] as? Int == 1)
+        #expect(try run("fsck", store).status == 0)
+        let text = try run("compact", store)
+        #expect(text.status == 0 && text.stdout.contains("snapshots: 2 in 1 file(s) -> 2 in 1"), "\(text.stdout)")
+        #expect(try run("compact", directory + "/none").status == 2)
+    }
+
     @Test func importStopsAtTheFirstBadLineAndKeepsWhatCameBefore() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let good = { (n: Int) in #"{"tenant":"acme","group":"Cart","id":"c1","type":"ItemAdded","payload":{"n":\#(n)}}"# }

@@ -12,6 +12,10 @@ package enum StoreStats {
         package var segments = 0
         package var segmentBytes: Int64 = 0
         package var indexBytes: Int64 = 0
+        package var snapshotBytes: Int64 = 0
+        package var snapshotFiles = 0
+        /// Snapshots in the snapshot files, from their headers (superseded ones included until a merge drops them).
+        package var snapshots: UInt64 = 0
         package var otherBytes: Int64 = 0
         /// Events in the log: the last sequence less the sequences of lost ranges (see `lostEvents`).
         package var events: UInt64 = 0
@@ -26,7 +30,7 @@ package enum StoreStats {
         package var deep = false
         package var problems: [String] = []
 
-        package var bytesOnDisk: Int64 { segmentBytes + indexBytes + otherBytes }
+        package var bytesOnDisk: Int64 { segmentBytes + indexBytes + snapshotBytes + otherBytes }
     }
 
     package static func collect(
@@ -44,12 +48,24 @@ package enum StoreStats {
             if SegmentFileName.parse(name) != nil {
                 report.segments += 1
                 report.segmentBytes += size(path + "/" + name)
-            } else if name != IndexFileName.folder && name != StoreFileName.quarantine {
+            } else if name != IndexFileName.folder && name != StoreFileName.quarantine && name != SnapshotStore.folderName {
                 report.otherBytes += size(path + "/" + name)
             }
         }
         let indexFolder = path + "/" + IndexFileName.folder
         for name in (try? fs.listDirectory(indexFolder)) ?? [] { report.indexBytes += size(indexFolder + "/" + name) }
+        let snapshotFolder = path + "/" + SnapshotStore.folderName
+        for name in (try? fs.listDirectory(snapshotFolder)) ?? [] { report.snapshotBytes += size(snapshotFolder + "/" + name) }
+        if fs.directoryExists(snapshotFolder) {
+            do throws(StorageError) {
+                let snapshots = try SnapshotStore(storePath: path, fileSystem: fs, removingTemporaryFiles: false)
+                report.snapshotFiles = snapshots.fileCount
+                report.snapshots = snapshots.snapshotCount
+                report.problems += snapshots.skippedFiles.map { "\($0) (run `strata fsck`)" }
+            } catch {
+                report.problems.append("snapshots: \(error)")
+            }
+        }
 
         // Deep: every stream seen in the log. Fast: the streams the index knows are counted as its heads files
         // are merged (in key order, a block per file in memory), and only the streams of frames the index has not

@@ -144,7 +144,7 @@ public final class SnapshotStore: Sendable {
     /// new one beside some of them (a lookup then sees the same snapshots twice, which is harmless).
     public func compact(createdMicros: Int64 = wallClockMicros()) throws(StorageError) {
         try writer.withLock { (highest: inout UInt64) throws(StorageError) in
-            guard files.withLock({ $0.count }) > 1 else { return }
+            guard files.withLock({ !$0.isEmpty }) else { return }
             try merge(&highest, createdMicros: createdMicros)
         }
     }
