@@ -13,6 +13,7 @@ let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
     ("FuzzRepair", ["StrataStorage", "StrataTestSupport"]),
     ("FuzzIndexRun", ["StrataStorage", "StrataTestSupport"]),
     ("FuzzStreamHeads", ["StrataStorage", "StrataTestSupport"]),
+    ("FuzzSnapshotFile", ["StrataStorage", "StrataTestSupport"]),
     ("FuzzImportLine", ["StrataTools"]),
     ("FuzzEventPayload", ["Strata"]),
 ]

@@ -73,6 +73,10 @@ for number, store in enumerate(stores):
                 put("FuzzStreamHeads", tag + name, data)
             elif name == "MANIFEST":
                 put("FuzzSegmentFiles", tag + "manifest", b"\x03" + data)
+# Snapshot files: the golden one, whole.
+snapshots = os.path.join(golden, "v1-snapshot-store", "snapshots")
+for name in sorted(os.listdir(snapshots)) if os.path.isdir(snapshots) else []:
+    put("FuzzSnapshotFile", name, read(os.path.join(snapshots, name)))
 # JSONL import lines: what `strata dump` writes, and the shapes people write by hand.
 lines = [
     '{"sequence":1,"tenant":"acme","group":"Cart","id":"c-1","version":1,"type":"ItemAdded","typeVersion":1,'

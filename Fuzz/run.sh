@@ -10,7 +10,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(FuzzFrame FuzzRecord FuzzSegmentFiles FuzzStore FuzzRepair FuzzIndexRun FuzzStreamHeads FuzzImportLine FuzzEventPayload)
+  targets=(FuzzFrame FuzzRecord FuzzSegmentFiles FuzzStore FuzzRepair FuzzIndexRun FuzzStreamHeads FuzzSnapshotFile FuzzImportLine FuzzEventPayload)
 fi
 export SWIFT_BACKTRACE=enable=no   # after a crash the backtracer can hang holding the output pipe
 scratch=.build-fuzz
