@@ -24,11 +24,16 @@ let package = Package(
     products: [
         .library(name: "StrataStorage", targets: ["StrataStorage"]),
         .library(name: "Strata", targets: ["Strata"]),
+        // The compactor and projections as swift-service-lifecycle services (a separate product, so that only
+        // applications that use ServiceLifecycle build it).
+        .library(name: "StrataServices", targets: ["StrataServices"]),
         .executable(name: "strata", targets: ["strata"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // CRC32C (SSE4.2 chosen at run time, slicing-by-8 fallback).
@@ -37,6 +42,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "StrataStorage", dependencies: ["CStrataSupport", "CLZ4", "CZlib"]),
         .target(name: "Strata", dependencies: ["StrataStorage"]),
+        .target(
+            name: "StrataServices",
+            dependencies: ["Strata", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         // What the `strata` command does, as a library (tests and fuzz targets use it too): the JSONL event
         // format, dump, import.
         .target(name: "StrataTools", dependencies: ["StrataStorage"]),
@@ -62,6 +70,14 @@ let package = Package(
             dependencies: [
                 "StrataTools", "StrataStorage", "StrataTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "StrataServicesTests",
+            dependencies: [
+                "Strata", "StrataServices",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
