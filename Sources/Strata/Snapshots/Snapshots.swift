@@ -29,6 +29,11 @@ public struct SnapshotPolicy: Sendable, Hashable {
 public struct AggregateSnapshotLookup<P: AggregateProjector>: Sendable {
     public var aggregate: Aggregate<P>?
     public var ignored: [String]
+
+    @usableFromInline init(aggregate: Aggregate<P>?, ignored: [String]) {
+        self.aggregate = aggregate
+        self.ignored = ignored
+    }
 }
 
 /// Why snapshots could not be taken.
@@ -48,7 +53,7 @@ extension EventStore {
     /// `codec`, at or before `throughVersion` and `asOf`, not past the end of the log, and decoding. Anything
     /// else is passed over (`ignored` says why) and the next older snapshot is tried; loading then replays the
     /// events after the snapshot — or all of them — so a load equals a full replay, always.
-    public nonisolated(nonsending) func loadSnapshot<P: AggregateProjector>(
+    @inlinable public nonisolated(nonsending) func loadSnapshot<P: AggregateProjector>(
         _ projector: P.Type, _ key: PartitionKey, codec: any EventCodec = JSONEventCodec(),
         throughVersion: UInt64 = .max, asOf: Position? = nil
     ) async throws -> AggregateSnapshotLookup<P> {
@@ -116,7 +121,7 @@ extension SnapshotRecord {
     /// Checks that a reader with this projector and codec can use the snapshot, and decodes its state into `state`:
     /// nil when it can, or why not (another projector version or codec, a state that is not snapshotted or does
     /// not decode).
-    func decodeState<State>(
+    @usableFromInline func decodeState<State>(
         projectorName: String, projectorVersion: Int, codec: any EventCodec,
         _ decode: (UnsafeRawBufferPointer, any EventCodec) throws -> State?, into state: inout State?
     ) -> String? {

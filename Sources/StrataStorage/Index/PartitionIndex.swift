@@ -113,7 +113,7 @@ final class PartitionIndex: Sendable {
         let hash = hash ?? hasher(key)
         let (entry, heads) = state.withLock { ($0.overlay.get(key, hash: hash), $0.heads) }
         if let entry { return entry.version }
-        return try Self.newestHead(of: key, in: heads)?.version ?? 0
+        return try Self.newestHead(of: key, hash: hash, by: hasher, in: heads)?.version ?? 0
     }
 
     /// The committed head of `key` (nil: no committed event).
@@ -123,13 +123,16 @@ final class PartitionIndex: Sendable {
         if let committed = entry?.committed {
             return StreamHead(key: key, version: committed.version, lastSequence: committed.lastSequence)
         }
-        return try Self.newestHead(of: key, in: heads)
+        return try Self.newestHead(of: key, hash: hash, by: hasher, in: heads)
     }
 
     /// The head of `key` in the newest heads file that has it.
-    static func newestHead(of key: PartitionKey, in heads: [StreamHeadsReader]) throws(StorageError) -> StreamHead? {
+    /// (`hash` is `key`'s hash by `hasher`: used as is when the files were built with the same hash.)
+    static func newestHead(
+        of key: PartitionKey, hash known: UInt64? = nil, by hasher: StreamKeyHash? = nil, in heads: [StreamHeadsReader]
+    ) throws(StorageError) -> StreamHead? {
         guard let newest = heads.last else { return nil }
-        let hash = newest.hasher(key)
+        let hash = known.flatMap { hasher?.name == newest.hasher.name ? $0 : nil } ?? newest.hasher(key)
         for reader in heads.reversed() {
             if let head = try reader.head(of: key, hash: hash) { return head }
         }
