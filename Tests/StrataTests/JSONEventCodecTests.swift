@@ -125,6 +125,20 @@ import Testing
         #expect(try decode(Int?.self, "null") == nil)
         #expect(try decode(String.self, #" "plain" "#) == "plain")
         #expect(try decode([String: [Double]].self, #"{"a":[],"b":[1,2.5]}"#) == ["a": [], "b": [1, 2.5]])
+        // String-keyed dictionaries take their own path: the same values as JSONDecoder, escaped keys, nulls,
+        // nesting; a duplicate key keeps its first value (as a keyed container's lookup finds it).
+        let dictionaries = [
+            #"{"a":1,"\u00e9\n":2,"":3}"#, #"{}"#, #" { "x" : -4 , "y" : 5e1 } "#,
+        ]
+        for json in dictionaries { #expect(try decode([String: Int].self, json) == (try foundation([String: Int].self, json)), "\(json)") }
+        #expect(try decode([String: Int?].self, #"{"a":null,"b":2}"#) == ["a": nil, "b": 2])
+        #expect(try decode([String: [String: Int]].self, #"{"t":{"coffee":2},"u":{}}"#) == ["t": ["coffee": 2], "u": [:]])
+        #expect(try decode([String: Int].self, #"{"a":1,"a":2}"#) == ["a": 1])
+        #expect(throws: DecodingError.self) { try decode([String: Int].self, #"{"a":null}"#) }
+        #expect(throws: DecodingError.self) { try decode([String: Int].self, #"{"a":"1"}"#) }
+        #expect(throws: DecodingError.self) { try decode([String: Int].self, #"[1]"#) }
+        let big = Dictionary(uniqueKeysWithValues: (0..<500).map { ("key-\($0)", $0) })
+        #expect(try codec.encode(big).withUnsafeBytes { try codec.decode([String: Int].self, from: $0) } == big)
     }
 
     @Test func whatIsNotJSONOrNotTheTypeIsRefusedLikeJSONDecoderRefusesIt() throws {

@@ -494,7 +494,8 @@ struct BinarySingleValueDecoder: SingleValueDecodingContainer {
 
 /// A dictionary with `String` keys, read straight from its keyed container's field table: the standard
 /// library's `init(from:)` asks for `allKeys` (a `CodingKey` made per key) and then looks each key up again. The
-/// result is the same (an absent or nil value is nil for an optional value type, an error otherwise).
+/// result is the same (an absent or nil value is nil for an optional value type, an error otherwise; the first of
+/// duplicate keys wins, as a keyed container's lookup finds it).
 protocol BinaryStringKeyedDictionary {
     static func decodeFields(_ reader: BinaryPayloadReader, path: CodingPathNode?) throws -> Self
 }
@@ -506,6 +507,7 @@ extension Dictionary: BinaryStringKeyedDictionary where Key == String, Value: De
         result.reserveCapacity(fields.count)
         for field in fields {
             let key = String(decoding: UnsafeRawBufferPointer(rebasing: reader.payload[reader.fields.key(field)]), as: UTF8.self)
+            guard result.index(forKey: key) == nil else { continue }  // (the first of duplicate keys, as a lookup finds)
             guard let range = reader.fields.value(field) else {
                 guard let optional = Value.self as? any PayloadOptional.Type else {
                     throw DecodingError.valueNotFound(Value.self, DecodingError.Context(

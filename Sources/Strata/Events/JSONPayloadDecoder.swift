@@ -356,7 +356,35 @@ final class JSONPayloadReader: PrimitiveReading {
             }
             return value as! T
         }
+        if let dictionary = type as? any JSONStringKeyedDictionary.Type {
+            return try dictionary.decodeObject(self, at: start, path: path) as! T
+        }
         return try T(from: JSONValueDecoder(reader: self, start: start, path: path))
+    }
+}
+
+/// A dictionary with `String` keys, read straight from its object's field table: the standard library's
+/// `init(from:)` asks for `allKeys` (a `CodingKey` made per key) and then looks each key up again. The result is
+/// the same: each value decoded as `decode(_:forKey:)` would, the first of duplicate keys winning (as a keyed
+/// container's lookup does).
+protocol JSONStringKeyedDictionary {
+    static func decodeObject(_ reader: JSONPayloadReader, at start: Int, path: CodingPathNode?) throws -> Self
+}
+
+extension Dictionary: JSONStringKeyedDictionary where Key == String, Value: Decodable {
+    static func decodeObject(_ reader: JSONPayloadReader, at start: Int, path: CodingPathNode?) throws -> [String: Value] {
+        reader.position = start
+        let fields = try reader.openObject(path: path)
+        let end = reader.position
+        var result: [String: Value] = [:]
+        result.reserveCapacity(fields.count)
+        for field in fields {
+            let key = reader.keyText(field)
+            guard result.index(forKey: key) == nil else { continue }
+            result[key] = try reader.value(Value.self, at: reader.fields.value(field)!.lowerBound, path: CodingPathNode(path, PayloadKey(key)))
+        }
+        reader.position = end
+        return result
     }
 }
 
