@@ -143,6 +143,40 @@ import Testing
         #expect(Self.latest(reopened, Self.stream(9))?.sequence == 101)
     }
 
+    /// Size-tiered: small new files are merged among themselves while together they are smaller than the big old
+    /// file, which is rewritten only once they have grown as large; lookups stay right throughout.
+    @Test func mergesLeaveALargeOldFileAloneUntilTheNewerOnesAreAsLarge() throws {
+        let fs = SimulatedFileSystem()
+        let store = try Self.makeStore(fs)
+        try store.write((1...200).map { Self.snapshot(Self.stream($0), sequence: UInt64($0), stateBytes: 100) })
+        let big = fs.files.first { $0.hasSuffix(".snapshots") }!
+        var sequence: UInt64 = 1_000
+        var latest: [Int: UInt64] = Dictionary(uniqueKeysWithValues: (1...200).map { ($0, UInt64($0)) })
+        var rewritten = false
+        for round in 0..<400 {
+            // An update of an old subject (superseding its snapshot in the big file) and a new subject.
+            let n = 1 + round % 7
+            latest[n] = sequence + 1
+            latest[1_000 + round] = sequence + 2
+            try store.write([
+                Self.snapshot(Self.stream(n), sequence: sequence + 1, stateBytes: 100),
+                Self.snapshot(Self.stream(1_000 + round), sequence: sequence + 2, stateBytes: 100),
+            ])
+            sequence += 2
+            #expect(store.fileCount <= SnapshotStore.filesMax)
+            if !fs.fileExists(big) {
+                rewritten = true
+                #expect(round > 100, "the big file was rewritten after \(round) small writes")
+                #expect(store.snapshotCount == UInt64(latest.count), "the full merge dropped every superseded snapshot")
+                break
+            }
+        }
+        #expect(rewritten)
+        for (n, expected) in latest { #expect(Self.latest(store, Self.stream(n))?.sequence == expected) }
+        let reopened = try Self.makeStore(fs)
+        for (n, expected) in latest { #expect(Self.latest(reopened, Self.stream(n))?.sequence == expected) }
+    }
+
     /// A fault at every mutating step of a write and of a merge, then a crash: the store reopens with each
     /// subject's latest snapshot from before the write, or from after it — never nothing, never a damaged one.
     @Test func aCrashAtAnyStepOfAWriteOrMergeLeavesTheOldOrTheNewSnapshots() throws {

@@ -188,5 +188,7 @@ func fabricated(_ state: Cart.State, version: UInt64, sequence: UInt64, codec: a
         #expect(lookup.aggregate == nil && !lookup.ignored.isEmpty)
         #expect(try await store.load(Cart.self, cart).state == (try await store.load(Cart.self, cart, useSnapshots: false)).state)
         try await store.close()
+        await #expect(throws: EventStoreError.closed) { try await store.writeSnapshots([try fabricated(.empty, version: 1, sequence: 1)]) }
+        await #expect(throws: EventStoreError.closed) { try await store.loadSnapshot(Cart.self, cart) }
     }
 }

@@ -92,6 +92,7 @@ extension NativeEventStore {
     public nonisolated(nonsending) func latestSnapshot(
         of subject: SnapshotSubject, projectorName: String, maxSequence: UInt64, accept: (SnapshotRecord) -> String?
     ) async throws -> SnapshotStore.Lookup {
+        guard !log.isClosed else { throw EventStoreError.closed }
         let last = log.lastSequence
         return log.snapshots.latest(subject, projectorName: projectorName, maxSequence: maxSequence) { record in
             record.sequence > last ? "past the end of the log (sequence \(last))" : accept(record)
@@ -100,6 +101,8 @@ extension NativeEventStore {
 
     /// Writes the snapshots as one snapshot file (synchronously, on the caller's thread).
     public nonisolated(nonsending) func writeSnapshots(_ snapshots: [SnapshotRecord]) async throws {
+        // After close the store's lock is gone: another process may be writing snapshot files of its own.
+        guard !log.isClosed else { throw EventStoreError.closed }
         do throws(StorageError) { try log.snapshots.write(snapshots) } catch { throw EventStoreError(error) }
     }
 }

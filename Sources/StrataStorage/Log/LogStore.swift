@@ -102,6 +102,9 @@ public final class LogStore: Sendable {
     /// The sequence the next committed record will get. Records 1..<nextSequence are committed.
     public var nextSequence: UInt64 { published.withLock { $0.nextSequence } }
 
+    /// Whether `close()` was called (its lock is released: another process may have the store open now).
+    public var isClosed: Bool { published.withLock { $0.closed } }
+
     /// The last committed sequence (0 for an empty store).
     public var lastSequence: UInt64 { nextSequence - 1 }
 

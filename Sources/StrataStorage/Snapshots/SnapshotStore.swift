@@ -6,8 +6,9 @@ import Synchronization
 /// Snapshots are derived data: a snapshot that fails its checksum, or a file that does not open, is passed over
 /// (and reported), and the layer above replays the events instead. The latest snapshot of a subject is found
 /// through each file's index (a binary search; the index is read once per file, on first use), never by scanning.
-/// Writing a file when `filesMax` are there merges them all into one that keeps only each subject's latest
-/// snapshot per projector (older ones are dropped: superseded).
+/// Writing a file when `filesMax` are there merges files into one that keeps only each subject's latest snapshot
+/// per projector (older ones are dropped: superseded): the newer files, while together they are smaller than the
+/// oldest, else all of them; `compact()` merges all.
 public final class SnapshotStore: Sendable {
     public static let folderName = "snapshots"
     static let fileSuffix = ".snapshots"
@@ -132,9 +133,12 @@ public final class SnapshotStore: Sendable {
                 for (i, bytes) in encoded.enumerated() { try emit(bytes, entries[i]) }
             }
             highest += 1
-            files.withLock { $0.insert(file, at: 0) }
-            if files.withLock({ $0.count }) > Self.filesMax {
-                try merge(&highest, createdMicros: createdMicros)
+            let current = files.withLock { files in
+                files.insert(file, at: 0)
+                return files
+            }
+            if current.count > Self.filesMax {
+                try merge(Self.mergeCandidates(current), &highest, createdMicros: createdMicros)
             }
         }
     }
@@ -144,8 +148,9 @@ public final class SnapshotStore: Sendable {
     /// new one beside some of them (a lookup then sees the same snapshots twice, which is harmless).
     public func compact(createdMicros: Int64 = wallClockMicros()) throws(StorageError) {
         try writer.withLock { (highest: inout UInt64) throws(StorageError) in
-            guard files.withLock({ !$0.isEmpty }) else { return }
-            try merge(&highest, createdMicros: createdMicros)
+            let current = files.withLock { $0 }
+            guard !current.isEmpty else { return }
+            try merge(current, &highest, createdMicros: createdMicros)
         }
     }
 
@@ -159,12 +164,21 @@ public final class SnapshotStore: Sendable {
         var projector: String
     }
 
-    private func merge(_ highest: inout UInt64, createdMicros: Int64) throws(StorageError) {
-        let old = files.withLock { $0 }
+    /// The files a merge after a write takes (newest first): the newer ones while together they are smaller than
+    /// the oldest — so a large old file is not rewritten for every few small new ones (size-tiered) — else all.
+    static func mergeCandidates(_ current: [SnapshotFile]) -> [SnapshotFile] {
+        guard current.count > 1, let oldest = current.last else { return current }
+        let newer = current.dropLast()
+        return newer.reduce(0) { $0 + $1.header.fileSize } < oldest.header.fileSize ? Array(newer) : current
+    }
+
+    /// Merges `old` (some or all of the files) into one new file; superseded snapshots among them, and damaged
+    /// ones, are dropped. (A file whose index is unreadable is dropped whole: `strata fsck` reports it.)
+    private func merge(_ old: [SnapshotFile], _ highest: inout UInt64, createdMicros: Int64) throws(StorageError) {
         // Pass 1: the latest valid snapshot per (subject, projector); only keys and locations stay in memory.
         var winners: [WinnerKey: Winner] = [:]
         for file in old {
-            for entry in try file.allEntries() {
+            for entry in (try? file.allEntries()) ?? [] {
                 guard let record = try? file.record(at: entry) else { continue }
                 let key = WinnerKey(subject: record.subject, projector: record.projectorName)
                 if let best = winners[key], best.entry.sequence >= entry.sequence { continue }
@@ -177,7 +191,10 @@ public final class SnapshotStore: Sendable {
             for winner in chosen { try emit(try winner.file.read(at: winner.entry).bytes, winner.entry) }
         }
         highest += 1
-        files.withLock { $0 = [merged] }
+        files.withLock { files in
+            files.removeAll { file in old.contains { $0 === file } }
+            files.insert(merged, at: 0)
+        }
         for file in old { try io { () throws(IOError) in try fileSystem.remove(file.path) } }
         try io { () throws(IOError) in try fileSystem.syncDirectory(directory) }
     }
