@@ -98,6 +98,24 @@ import Testing
         #expect(try Self.makeStore(fs).skippedFiles.map(\.kind) == [.badLength])
     }
 
+    /// Index entries with valid checksums but hostile offsets (past the records, near 2⁶⁴): reported, no trap.
+    @Test func hostileIndexOffsetsWithValidChecksumsAreRefused() throws {
+        for hostile: UInt64 in [.max, .max - 16, 1 << 63, 0, 63, 10_000] {
+            let fs = SimulatedFileSystem()
+            let store = try Self.makeStore(fs)
+            try store.write([Self.snapshot(Self.stream(1), sequence: 5)])
+            let path = fs.files.first { $0.hasSuffix(".snapshots") }!
+            var bytes = fs.contents(of: path)!
+            let indexOffset = Int(bytes.withUnsafeBytes { loadU64LE($0, 48) })
+            withUnsafeBytes(of: hostile.littleEndian) { bytes.replaceSubrange((indexOffset + 16)..<(indexOffset + 24), with: $0) }
+            let crc = CRC32C.mask(bytes[indexOffset..<(indexOffset + 24)].withUnsafeBytes { CRC32C.checksum($0) })
+            withUnsafeBytes(of: crc.littleEndian) { bytes.replaceSubrange((indexOffset + 24)..<(indexOffset + 28), with: $0) }
+            fs.setContents(of: path, to: bytes)
+            let lookup = try Self.makeStore(fs).latest(Self.stream(1), projectorName: "Cart") { _ in nil }
+            #expect(lookup.snapshot == nil && lookup.ignored.count == 1, "offset \(hostile): \(lookup.ignored)")
+        }
+    }
+
     /// Hostile bytes where a snapshot file should be: never a crash, never an allocation past the file's size.
     @Test func garbageFilesNeverCrashTheOpenOrALookup() throws {
         let fs = SimulatedFileSystem()

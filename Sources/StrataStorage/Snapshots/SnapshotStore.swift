@@ -304,7 +304,7 @@ final class SnapshotFile: Sendable {
                 let at = i * SnapshotFileHeader.indexEntryBytes
                 let entry = SnapshotIndexEntry(hash: loadU64LE(raw, at), sequence: loadU64LE(raw, at + 8), offset: loadU64LE(raw, at + 16))
                 guard entry.offset >= UInt64(SnapshotFileHeader.byteCount),
-                    entry.offset + UInt64(SnapshotRecord.fixedBytes) <= header.indexOffset,
+                    entry.offset <= header.indexOffset - UInt64(SnapshotRecord.fixedBytes),  // (no overflow: indexOffset ≥ 64)
                     i == 0 || !SnapshotIndexEntry.precedes(entry, entries[i - 1])
                 else {
                     throw .corrupt(.badRecord, path, Int64(header.indexOffset) + Int64(at), "snapshot index entry \(i) is out of order or out of bounds")
