@@ -221,10 +221,17 @@ extension CommandTests {
     }
 }
 
-/// An in-memory store that counts the events its stream reads deliver.
+/// An in-memory store that counts the events its stream reads deliver, and its snapshot writes (it keeps no
+/// snapshots: each write throws `unsupported`).
 final class CountingStore: EventStore {
     let inner = InMemoryEventStore()
     let delivered = Mutex(0)
+    let snapshotWrites = Mutex(0)
+
+    func writeSnapshots(_ snapshots: [SnapshotRecord]) async throws {
+        snapshotWrites.withLock { $0 += 1 }
+        throw EventStoreError.unsupported("CountingStore keeps no snapshots")
+    }
 
     func append(_ events: [EventRecord], expecting: [PartitionKey: ExpectedVersion]) async throws(EventStoreError) -> AppendReceipt<UInt64> {
         try await inner.append(events, expecting: expecting)

@@ -129,6 +129,19 @@ enum Tally: MultiProjector {
         await #expect(throws: SnapshotError.self) { try await projection.snapshot() }
     }
 
+    /// A store that cannot write snapshots: the projection folds on, says why, and tries again only after another
+    /// policy interval (not at every batch).
+    @Test func aFailingSnapshotWriteIsRetriedAfterAnIntervalNotEveryBatch() async throws {
+        let store = CountingStore()
+        var rng = SplitMix64(seed: 7)
+        try await appendInRandomBatches(try randomHistory(7, events: 200), to: store.inner, rng: &rng)
+        let projection = Projection(SnappedQuantities.self, store: store, batchSize: 1)
+        try await projection.catchUp()
+        #expect(projection.state == (try ProductQuantities.bruteForce(try await store.inner.readAllRecords())))
+        #expect(projection.snapshotsWritten == 0 && projection.lastSnapshotError?.contains("keeps no snapshots") == true, "\(projection.lastSnapshotError ?? "")")
+        #expect(store.snapshotWrites.withLock { $0 } == 5, "one attempt per 40 events, not one per batch after the first 40")
+    }
+
     @Test func thePolicyCountsEventsOrTime() {
         let policy = ProjectionSnapshotPolicy.every(events: 100, seconds: 30)
         #expect(!policy.isDue(passed: 99, elapsed: 29))

@@ -283,7 +283,7 @@ extension Projection {
     public var snapshotsWritten: Int { snapshotBook.withLock { $0.written } }
 
     /// Why the last automatic snapshot failed, if it did (a failed snapshot does not stop the projection: it only
-    /// means a restart replays more).
+    /// means a restart replays more; the next attempt comes after another policy interval).
     public var lastSnapshotError: String? { snapshotBook.withLock { $0.lastError } }
 
     /// Before the first event is read: the state and position of the latest usable snapshot at or before `bound`.
@@ -337,7 +337,12 @@ extension Projection {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            snapshotBook.withLock { $0.lastError = "\(error)"; $0.time = .now }
+            // Try again after another policy interval (events or time), not at every batch (a full disk, say).
+            snapshotBook.withLock { book in
+                book.lastError = "\(error)"
+                book.time = .now
+                book.sequence = max(book.sequence, sequence)
+            }
         }
     }
 
