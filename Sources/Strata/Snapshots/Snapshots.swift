@@ -96,13 +96,17 @@ extension EventStore {
         let now = wallClockMicros()
         for key in keys {
             guard key.group == P.group else { throw AggregateLoadError.wrongGroup(key: key, expected: P.group) }
-            let latest = try await loadSnapshot(P.self, key, codec: codec).aggregate?.version ?? 0
+            // The latest snapshot is also where the fold starts (the target is never before it).
+            var aggregate = try await loadSnapshot(P.self, key, codec: codec).aggregate ?? Aggregate<P>(key: key)
+            let latest = aggregate.version
             var target = UInt64.max
             if followingPolicy {
                 guard let due = P.snapshotPolicy.dueVersion(at: try await version(of: key), snapshotted: latest) else { continue }
                 target = due
             }
-            let aggregate = try await load(P.self, key, codec: codec, throughVersion: target)
+            try await readStream(key, from: latest + 1, through: target, asOf: nil, limit: .max) { record in
+                try aggregate.apply(record, codec: codec)
+            }
             guard aggregate.version > latest else { continue }
             guard let bytes = try P.snapshotBytes(of: aggregate.state, codec: codec) else {
                 throw SnapshotError.notSnapshotted(projector: P.projectorName)

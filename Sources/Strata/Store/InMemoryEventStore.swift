@@ -177,7 +177,7 @@ extension InMemoryEventStore {
     /// Keeps the snapshots in memory (checked against the snapshot format's limits, as the native store does).
     public nonisolated(nonsending) func writeSnapshots(_ snapshots: [SnapshotRecord]) async throws {
         do throws(StorageError) {
-            for snapshot in snapshots { _ = try snapshot.encode() }
+            for snapshot in snapshots { try snapshot.validate() }
         } catch { throw EventStoreError(error) }
         try state.withLock { (state) throws(EventStoreError) in
             guard !state.closed else { throw .closed }

@@ -76,6 +76,19 @@ public struct SnapshotRecord: Sendable, Equatable {
         self.state = state
     }
 
+    /// Checks the snapshot against the format's limits (what `encode()` checks before it writes anything).
+    package func validate() throws(StorageError) {
+        try subject.validate()
+        guard !projectorName.isEmpty, projectorName.utf8.count <= Limits.snapshotNameBytesMax,
+            !codecName.isEmpty, codecName.utf8.count <= Limits.snapshotNameBytesMax
+        else {
+            throw .invalidSnapshot("projector and codec names must be 1...\(Limits.snapshotNameBytesMax) bytes")
+        }
+        guard state.count <= Limits.snapshotStateBytesMax else {
+            throw .invalidSnapshot("\(subject): state of \(state.count) bytes exceeds \(Limits.snapshotStateBytesMax)")
+        }
+    }
+
     /// Bytes before the state: length, CRC, fixed fields and the five strings.
     static let fixedBytes = 4 + 4 + 32
 
@@ -86,15 +99,7 @@ public struct SnapshotRecord: Sendable, Equatable {
     ///
     /// `length` counts everything after itself; the CRC covers everything after itself.
     package func encode() throws(StorageError) -> [UInt8] {
-        try subject.validate()
-        guard !projectorName.isEmpty, projectorName.utf8.count <= Limits.snapshotNameBytesMax,
-            !codecName.isEmpty, codecName.utf8.count <= Limits.snapshotNameBytesMax
-        else {
-            throw .invalidSnapshot("projector and codec names must be 1...\(Limits.snapshotNameBytesMax) bytes")
-        }
-        guard state.count <= Limits.snapshotStateBytesMax else {
-            throw .invalidSnapshot("\(subject): state of \(state.count) bytes exceeds \(Limits.snapshotStateBytesMax)")
-        }
+        try validate()
         let (kind, a, b, c) = subject.parts
         var out = ByteWriter(capacity: Self.fixedBytes + 5 * 16 + state.count)
         out.u32(0)
