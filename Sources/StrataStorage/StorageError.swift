@@ -73,6 +73,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case repairInterrupted(path: String)
     /// A snapshot to be written breaks a limit of the snapshot format; nothing was written.
     case invalidSnapshot(String)
+    /// An option out of its range (the message names it and the range); nothing was done.
+    case invalidArgument(String)
 
     public var description: String {
         switch self {
@@ -88,6 +90,7 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         case .notFound(let path): "no store at \(path)"
         case .repairInterrupted(let path): "a repair of the store at \(path) was interrupted: run `strata fsck --repair` to finish it"
         case .invalidSnapshot(let reason): "invalid snapshot: \(reason)"
+        case .invalidArgument(let reason): "invalid argument: \(reason)"
         case .versionConflict(let stream, let expected, let actual):
             "version conflict on stream \(stream): expected \(expected), the stream is at version \(actual)"
         }

@@ -95,6 +95,61 @@ import Testing
         try? FileManager.default.removeItem(atPath: Self.v2LostRangeStore + "/quarantine")
     }
 
+    /// The v2 lost-range store after cold compaction (segment format 3, checkpoint format 2): its sealed segments
+    /// merged into compacted files (zlib, merged frames, frame tables), the lost range copied through; the index
+    /// files are the ones written before the compaction.
+    static let v3CompactedStore = goldenDirectory + "/v3-compacted-store"
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["STRATA_WRITE_GOLDEN"] == "1"))
+    func writeGoldenCompactedStore() async throws {
+        try? FileManager.default.removeItem(atPath: Self.v3CompactedStore)
+        try FileManager.default.copyItem(atPath: Self.v2LostRangeStore, toPath: Self.v3CompactedStore)
+        let store = try LogStore.open(at: Self.v3CompactedStore, options: LogStore.Options(segmentBytesTarget: 1_024))
+        let report = try await store.compactColdSegments(
+            LogStore.ColdCompaction(olderThan: .zero, zlibLevel: 9, mergedBytesMax: 2_000, frameBytesTarget: 600))
+        #expect(report.segmentsRead > report.segmentsWritten && report.segmentsWritten >= 2, "\(report)")
+        try await store.close()
+        try? FileManager.default.removeItem(atPath: Self.v3CompactedStore + "/LOCK")
+    }
+
+    @Test func v3CompactedStoreOpensWithoutScanningAndReadsExactly() async throws {
+        let copy = try copyOfGolden(Self.v3CompactedStore)
+        let report = try StoreCheck.check(store: copy.path)
+        #expect(report.problems.isEmpty, "\(report.problems)")
+        #expect(report.lostRanges.map { $0.firstSequence...$0.lastSequence } == [Self.v2Lost])
+        let names = try FileManager.default.contentsOfDirectory(atPath: copy.path).filter { $0.hasSuffix(".segment") }
+        #expect(names.count < 6, "\(names)")
+        let store = try LogStore.open(at: copy.path, options: LogStore.Options(createIfMissing: false))
+        #expect(store.recovery.usedCheckpoint && store.recovery.bytesRead == 0)
+        #expect(store.recovery.indexProblem == nil && store.recovery.indexFramesScanned == 0)
+        let compacted = store.published.withLock { $0.segments.filter(\.isCompacted) }
+        #expect(compacted.count >= 2 && compacted.contains { $0.file.lastNumber > $0.file.number })
+        try await expectLostRangeStoreReads(store, at: copy.path)
+    }
+
+    /// The reads of a store holding the v1 golden records but the lost range: the log, every stream, and both
+    /// again after reopening without the checkpoint and the index (every segment verified, the index rebuilt).
+    func expectLostRangeStoreReads(_ store: LogStore, at path: String) async throws {
+        let expected = Array(Self.v1Batches().flatMap(\.1).enumerated())
+            .filter { !Self.v2Lost.contains(UInt64($0.offset + 1)) }
+        let records = try store.readRecords()
+        #expect(records.map(\.record) == expected.map(\.element))
+        #expect(records.map(\.sequence) == expected.map { UInt64($0.offset + 1) })
+        for key in Set(records.map(\.record.key)) {
+            #expect(try store.readStreamRecords(key) == records.filter { $0.record.key == key })
+        }
+        try await store.close()
+        try FileManager.default.removeItem(atPath: path + "/CHECKPOINT")
+        try FileManager.default.removeItem(atPath: path + "/index")
+        let again = try LogStore.open(at: path)
+        #expect(again.recovery.truncation == nil)
+        #expect(try again.readRecords() == records)
+        for key in Set(records.map(\.record.key)) {
+            #expect(try again.readStreamRecords(key) == records.filter { $0.record.key == key })
+        }
+        try await again.close()
+    }
+
     /// A copy of a golden store in a temporary folder (opening takes the lock and may write).
     func copyOfGolden(_ path: String) throws -> TemporaryDirectory {
         let directory = TemporaryDirectory("strata-golden")
@@ -176,22 +231,7 @@ import Testing
         let store = try LogStore.open(at: copy.path, options: LogStore.Options(createIfMissing: false))
         #expect(store.recovery.usedCheckpoint && store.recovery.bytesRead == 0)
         #expect(store.recovery.indexProblem == nil && store.recovery.indexFramesScanned == 0)
-        let expected = Array(Self.v1Batches().flatMap(\.1).enumerated())
-            .filter { !Self.v2Lost.contains(UInt64($0.offset + 1)) }
-        let records = try store.readRecords()
-        #expect(records.map(\.record) == expected.map(\.element))
-        #expect(records.map(\.sequence) == expected.map { UInt64($0.offset + 1) })
-        for key in Set(records.map(\.record.key)) {
-            #expect(try store.readStreamRecords(key) == records.filter { $0.record.key == key })
-        }
-        try await store.close()
-        // Without its checkpoint and index every segment is verified again and the index rebuilt, to the same reads.
-        try FileManager.default.removeItem(atPath: copy.path + "/CHECKPOINT")
-        try FileManager.default.removeItem(atPath: copy.path + "/index")
-        let again = try LogStore.open(at: copy.path)
-        #expect(again.recovery.truncation == nil)
-        #expect(try again.readRecords() == records)
-        try await again.close()
+        try await expectLostRangeStoreReads(store, at: copy.path)
     }
 
     /// The snapshot file of format version 1: a folder holding only `snapshots/0000000001.snapshots`.

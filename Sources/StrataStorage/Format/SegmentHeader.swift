@@ -2,14 +2,15 @@
 ///
 ///     offset size field
 ///          0    8 magic              "STRATSEG"
-///          8    2 formatVersion      1; 2 when the segment holds a lost-range frame
+///          8    2 formatVersion      1; 2 when the segment holds a lost-range frame; 3 when compacted
 ///         10    2 minReaderVersion   oldest reader that can read this file (= formatVersion)
 ///         12    2 headerBytes        64
-///         14    2 flags              0
+///         14    2 flags              bit 0: compacted (a frame table sits between the frames and the footer)
 ///         16    8 segmentNumber      ≥ 1, also in the file name
 ///         24    8 baseSequence       sequence of the segment's first record, ≥ 1
 ///         32    8 createdMicros      creation time, microseconds since the Unix epoch (informational)
-///         40   20 reserved           0
+///         40    8 lastSegmentNumber  compacted: the highest segment number this file replaces; else 0
+///         48   12 reserved           0
 ///         60    4 maskedCRC          CRC32C of bytes [0,60), masked
 public struct SegmentHeader: Sendable, Equatable {
     public static let byteCount = 64
@@ -19,14 +20,22 @@ public struct SegmentHeader: Sendable, Equatable {
     /// The format of a segment that holds a lost-range frame (`LostRange`, written only by a repair): a
     /// version 1 reader must refuse such a segment rather than cut the log at a frame kind it does not know.
     public static let formatVersionWithLostRanges: UInt16 = 2
+    /// The format of a segment rewritten by cold compaction (`ColdCompactor`): it carries a frame table, which
+    /// an older reader would scan as a frame and cut.
+    public static let formatVersionCompacted: UInt16 = 3
     /// The newest format this build can read. A file whose `minReaderVersion` exceeds it is refused.
-    public static let readerVersion: UInt16 = 2
+    public static let readerVersion: UInt16 = 3
+    static let flagCompacted: UInt16 = 1
 
     public var formatVersion: UInt16
     public var minReaderVersion: UInt16
     public var segmentNumber: UInt64
     public var baseSequence: UInt64
     public var createdMicros: Int64
+    public var flags: UInt16 = 0
+    /// For a compacted segment, the highest segment number it replaces (segments merged into it keep no file
+    /// of their own); 0 otherwise.
+    public var lastSegmentNumber: UInt64 = 0
 
     public init(segmentNumber: UInt64, baseSequence: UInt64, createdMicros: Int64) {
         self.formatVersion = Self.formatVersion
@@ -36,17 +45,34 @@ public struct SegmentHeader: Sendable, Equatable {
         self.createdMicros = createdMicros
     }
 
+    /// The header of a segment written by cold compaction, replacing segments `segmentNumber...lastSegmentNumber`.
+    static func compacted(segmentNumber: UInt64, lastSegmentNumber: UInt64, baseSequence: UInt64, createdMicros: Int64) -> SegmentHeader {
+        var header = SegmentHeader(segmentNumber: segmentNumber, baseSequence: baseSequence, createdMicros: createdMicros)
+        header.formatVersion = formatVersionCompacted
+        header.minReaderVersion = formatVersionCompacted
+        header.flags = flagCompacted
+        header.lastSegmentNumber = lastSegmentNumber
+        return header
+    }
+
+    /// Whether a frame table sits between the frames and the footer.
+    public var isCompacted: Bool { flags & Self.flagCompacted != 0 }
+
+    /// The highest segment number this file stands for (itself, unless it is a merge).
+    public var coversThroughNumber: UInt64 { isCompacted ? lastSegmentNumber : segmentNumber }
+
     func encode() -> [UInt8] {
         var out = ByteWriter(capacity: Self.byteCount)
         out.raw(Self.magic)
         out.u16(formatVersion)
         out.u16(minReaderVersion)
         out.u16(UInt16(Self.byteCount))
-        out.u16(0)
+        out.u16(flags)
         out.u64(segmentNumber)
         out.u64(baseSequence)
         out.u64(UInt64(bitPattern: createdMicros))
-        out.zeros(20)
+        out.u64(lastSegmentNumber)
+        out.zeros(12)
         let crc = out.bytes.withUnsafeBytes { CRC32C.checksum($0) }
         out.u32(CRC32C.mask(crc))
         assert(out.count == Self.byteCount)
@@ -79,16 +105,31 @@ public struct SegmentHeader: Sendable, Equatable {
         guard headerBytes == UInt16(byteCount) else {
             throw DecodeError(offset: 12, reason: "header size \(headerBytes), expected \(byteCount)")
         }
-        _ = try r.u16()
+        let flags = try r.u16()
         let number = try r.u64()
         let base = try r.u64()
         let created = Int64(bitPattern: try r.u64())
+        let lastNumber = try r.u64()
         guard number >= 1, base >= 1 else {
             throw DecodeError(offset: 16, reason: "segment number \(number) / base sequence \(base) must be ≥ 1")
+        }
+        guard flags & ~flagCompacted == 0 else {
+            throw DecodeError(offset: 14, reason: "unknown segment flags \(flags)")
+        }
+        if flags & flagCompacted != 0 {
+            guard minReader >= formatVersionCompacted, lastNumber >= number else {
+                throw DecodeError(
+                    offset: 40,
+                    reason: "compacted segment \(number) (reader version \(minReader)) says it replaces segments through \(lastNumber)")
+            }
+        } else if lastNumber != 0 {
+            throw DecodeError(offset: 40, reason: "a segment that is not compacted names a last segment number (\(lastNumber))")
         }
         var header = SegmentHeader(segmentNumber: number, baseSequence: base, createdMicros: created)
         header.formatVersion = version
         header.minReaderVersion = minReader
+        header.flags = flags
+        header.lastSegmentNumber = lastNumber
         return header
     }
 }
@@ -103,8 +144,8 @@ public struct SegmentHeader: Sendable, Equatable {
 ///         16    8 recordCount
 ///         24    8 firstSequence   = header.baseSequence
 ///         32    8 lastSequence    firstSequence − 1 when the segment holds no record
-///         40    8 dataEnd         offset where the footer starts (end of the last frame)
-///         48    4 reserved        0
+///         40    8 dataEnd         end of the last frame
+///         48    4 tableBytes      compacted segments: length of the frame table between dataEnd and the footer; else 0
 ///         52    4 maskedCRC       CRC32C of bytes [0,52), masked
 public struct SegmentFooter: Sendable, Equatable {
     public static let byteCount = 56
@@ -115,14 +156,23 @@ public struct SegmentFooter: Sendable, Equatable {
     public var firstSequence: UInt64
     public var lastSequence: UInt64
     public var dataEnd: UInt64
+    /// Bytes of the frame table between `dataEnd` and the footer (compacted segments only; 0 otherwise).
+    public var tableBytes: UInt32
 
-    public init(frameCount: UInt64, recordCount: UInt64, firstSequence: UInt64, lastSequence: UInt64, dataEnd: UInt64) {
+    public init(
+        frameCount: UInt64, recordCount: UInt64, firstSequence: UInt64, lastSequence: UInt64, dataEnd: UInt64,
+        tableBytes: UInt32 = 0
+    ) {
         self.frameCount = frameCount
         self.recordCount = recordCount
         self.firstSequence = firstSequence
         self.lastSequence = lastSequence
         self.dataEnd = dataEnd
+        self.tableBytes = tableBytes
     }
+
+    /// Where the footer starts: after the frames and the frame table.
+    public var footerOffset: UInt64 { dataEnd + UInt64(tableBytes) }
 
     func encode() -> [UInt8] {
         var out = ByteWriter(capacity: Self.byteCount)
@@ -133,7 +183,7 @@ public struct SegmentFooter: Sendable, Equatable {
         out.u64(firstSequence)
         out.u64(lastSequence)
         out.u64(dataEnd)
-        out.u32(0)
+        out.u32(tableBytes)
         let crc = out.bytes.withUnsafeBytes { CRC32C.checksum($0) }
         out.u32(CRC32C.mask(crc))
         return out.bytes
@@ -158,7 +208,10 @@ public struct SegmentFooter: Sendable, Equatable {
         }
         let footer = SegmentFooter(
             frameCount: loadU64LE(bytes, 8), recordCount: loadU64LE(bytes, 16), firstSequence: loadU64LE(bytes, 24),
-            lastSequence: loadU64LE(bytes, 32), dataEnd: loadU64LE(bytes, 40))
+            lastSequence: loadU64LE(bytes, 32), dataEnd: loadU64LE(bytes, 40), tableBytes: loadU32LE(bytes, 48))
+        guard footer.tableBytes == 0 || UInt64(footer.tableBytes) == FrameTable.byteCount(frames: footer.frameCount) else {
+            throw DecodeError(offset: 48, reason: "frame table of \(footer.tableBytes) bytes for \(footer.frameCount) frames")
+        }
         guard footer.firstSequence >= 1, footer.lastSequence &+ 1 >= footer.firstSequence,
             footer.lastSequence &+ 1 &- footer.firstSequence == footer.recordCount
         else {

@@ -133,7 +133,8 @@ final class FrameScanner {
         self.offset = offset
     }
 
-    /// Reads and validates a footer at `offset`; the file must end right after it.
+    /// Reads and validates a footer at `offset`; the file must end right after it, and the footer's data end (plus
+    /// its frame table, in a compacted segment) must lead to it.
     func readFooter(at offset: Int64, fileSize: Int64) throws(IOError) -> Result<SegmentFooter, DecodeError> {
         guard fileSize - offset == Int64(SegmentFooter.byteCount) else {
             return .failure(DecodeError(offset: 0, reason: "footer at \(offset) is not the last \(SegmentFooter.byteCount) bytes of the file (size \(fileSize))"))
@@ -143,8 +144,10 @@ final class FrameScanner {
         return bytes.withUnsafeBytes { raw in
             do throws(DecodeError) {
                 let footer = try SegmentFooter.decode(raw)
-                guard footer.dataEnd == UInt64(offset) else {
-                    return .failure(DecodeError(offset: 40, reason: "footer says data ends at \(footer.dataEnd), found at \(offset)"))
+                guard footer.footerOffset == UInt64(offset) else {
+                    return .failure(DecodeError(
+                        offset: 40,
+                        reason: "footer says data ends at \(footer.dataEnd) (frame table: \(footer.tableBytes) bytes), found at \(offset)"))
                 }
                 return .success(footer)
             } catch { return .failure(error) }

@@ -8,7 +8,9 @@ public final class LogReader {
     private let buffer = ScratchBuffer(capacity: FrameScanner.readAheadBytes)
     private let decoder = FrameRecordDecoder()
     private var scanner: FrameScanner?
-    private var scannerSegment: UInt64 = 0
+    /// The segment file the scanner reads. Compared by identity: cold compaction replaces a segment's file
+    /// with one of the same number whose frames start elsewhere (held, so its identity cannot be reused).
+    private var scannerSegment: SegmentFile?
     /// Sequence of the first record of the frame at `scanner.offset`.
     private var scannerNext: UInt64 = 0
     /// Offset of the frame the last read stopped inside (its body is still decompressed in `decoder`).
@@ -40,16 +42,19 @@ public final class LogReader {
         while delivered < maxRecords && position < log.nextSequence {
             let index = log.segmentIndex(for: position)
             let segment = log.segments[index]
-            if scanner == nil || scannerSegment != segment.file.number || scannerNext > position {
+            if scanner == nil || scannerSegment !== segment.file || scannerNext > position {
                 let handle: any FileHandle
                 do throws(IOError) {
                     handle = try segment.file.open(store.fileSystem)
                 } catch { throw StorageError.io(error) }
-                scanner = FrameScanner(
-                    handle: handle, from: Int64(SegmentHeader.byteCount), to: segment.dataEnd, buffer: buffer)
+                // A compacted segment says where the frame holding `position` starts; others are scanned from
+                // their first frame.
+                var start = (offset: Int64(SegmentHeader.byteCount), baseSequence: segment.file.baseSequence)
+                if let found = try segment.frameStart(holding: position, store.fileSystem) { start = found }
+                scanner = FrameScanner(handle: handle, from: start.offset, to: segment.dataEnd, buffer: buffer)
                 resumeFrame = nil
-                scannerSegment = segment.file.number
-                scannerNext = segment.file.baseSequence
+                scannerSegment = segment.file
+                scannerNext = start.baseSequence
             } else if scanner!.end != segment.dataEnd {
                 // The segment grew (or was sealed) since the scanner was made: extend it.
                 scanner = FrameScanner(handle: scanner!.handle, from: scanner!.offset, to: segment.dataEnd, buffer: buffer)

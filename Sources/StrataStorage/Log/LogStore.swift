@@ -69,6 +69,8 @@ public final class LogStore: Sendable {
     let intake = Mutex(Intake())
     let writer: Mutex<WriterState>
     let writerQueue: DispatchQueue
+    /// Runs cold compactions, one at a time, off the writer (`compactColdSegments`).
+    let coldCompactionQueue = DispatchQueue(label: "strata.cold-compaction", qos: .utility)
     let lock: any FileLock
     let counters = Counters()
     /// Wakes `waitForCommit` callers after each published commit.

@@ -22,6 +22,8 @@ public struct RecoveryReport: Sendable, Equatable {
     public var truncation: Truncation?
     /// Temporary files (interrupted segment creations or checkpoint writes) that were removed.
     public var removedTemporaryFiles: [String] = []
+    /// Segment files a cold compaction had merged into another and not yet removed when it stopped.
+    public var removedSupersededSegments: [String] = []
     public var createdStore = false
     /// Why the partition index was rebuilt from the segments, if it was.
     public var indexProblem: String?
@@ -146,46 +148,58 @@ enum Recovery {
                 "the log starts at sequence \(first.baseSequence), not 1: the segments before this one are missing")
         }
         for (index, item) in found.enumerated() {
-            if index > 0 && item.number != found[index - 1].number + 1 {
-                throw .corrupt(.missingSegment, item.path, 0, "segment \(found[index - 1].number + 1) is missing before this one")
+            if let previous = segments.last {
+                if item.number <= previous.file.lastNumber {
+                    // A cold compaction merged this segment into the previous one and stopped before removing it:
+                    // the merged file was complete and durable before the first removal.
+                    guard item.baseSequence > previous.file.baseSequence, item.baseSequence <= previous.lastSequence else {
+                        throw .corrupt(
+                            .badSequence, item.path, 24,
+                            "segment \(previous.file.number) says it replaces segments through \(previous.file.lastNumber), but this one starts at sequence \(item.baseSequence), outside it")
+                    }
+                    try io { () throws(IOError) in
+                        try fs.remove(item.path)
+                        try fs.syncDirectory(path)
+                    }
+                    report.removedSupersededSegments.append(String(item.path.split(separator: "/").last ?? ""))
+                    trustedEverything = false
+                    continue
+                }
+                if item.number != previous.file.lastNumber + 1 {
+                    throw .corrupt(.missingSegment, item.path, 0, "segment \(previous.file.lastNumber + 1) is missing before this one")
+                }
             }
             let isLast = index == found.count - 1
             let handle = try io { () throws(IOError) in try fs.open(item.path, mode: isLast ? .readWrite : .read) }
             let size = try io { () throws(IOError) in try handle.size() }
-            let file = SegmentFile(number: item.number, baseSequence: item.baseSequence, path: item.path, handle: handle)
             if let base = expectedBase, item.baseSequence != base {
                 throw .corrupt(.badSequence, item.path, 24, "segment starts at sequence \(item.baseSequence), expected \(base)")
             }
             let entry = entries[item.number]
-            if !isLast {
-                if let entry, entry.sealed, entry.baseSequence == item.baseSequence,
-                    size == Int64(entry.dataEnd) + Int64(SegmentFooter.byteCount)
-                {
-                    segments.append(PublishedSegment(
-                        file: file, lastSequence: entry.lastSequence, dataEnd: Int64(entry.dataEnd),
-                        frameCount: entry.frameCount, sealed: true))
-                } else {
-                    trustedEverything = false
-                    let footer = try verifySealed(handle: handle, size: size, item: item, report: &report)
-                    segments.append(PublishedSegment(
-                        file: file, lastSequence: footer.lastSequence, dataEnd: Int64(footer.dataEnd),
-                        frameCount: footer.frameCount, sealed: true))
-                }
-                expectedBase = segments.last!.lastSequence + 1
-                continue
+            func file(lastNumber: UInt64) -> SegmentFile {
+                SegmentFile(number: item.number, baseSequence: item.baseSequence, path: item.path, handle: handle, lastNumber: lastNumber)
             }
-            // The last segment.
-            if let entry, entry.baseSequence == item.baseSequence, entry.sealed,
-                size == Int64(entry.dataEnd) + Int64(SegmentFooter.byteCount)
+            if let entry, entry.sealed, entry.baseSequence == item.baseSequence,
+                size == Int64(entry.dataEnd) + Int64(entry.tableBytes) + Int64(SegmentFooter.byteCount)
             {
+                // A sealed segment as the checkpoint describes it: trusted, nothing read.
                 segments.append(PublishedSegment(
-                        file: file, lastSequence: entry.lastSequence, dataEnd: Int64(entry.dataEnd),
-                        frameCount: entry.frameCount, sealed: true))
-            } else if let entry, entry.baseSequence == item.baseSequence, !entry.sealed, size == Int64(entry.dataEnd) {
+                    file: file(lastNumber: entry.lastNumber), lastSequence: entry.lastSequence,
+                    dataEnd: Int64(entry.dataEnd), frameCount: entry.frameCount, sealed: true,
+                    tableBytes: entry.tableBytes))
+            } else if isLast, let entry, entry.baseSequence == item.baseSequence, !entry.sealed, size == Int64(entry.dataEnd) {
                 segments.append(PublishedSegment(
-                    file: file, lastSequence: entry.lastSequence, dataEnd: size, frameCount: entry.frameCount,
-                    sealed: false))
+                    file: file(lastNumber: item.number), lastSequence: entry.lastSequence, dataEnd: size,
+                    frameCount: entry.frameCount, sealed: false))
+            } else if !isLast {
+                trustedEverything = false
+                let (header, footer) = try verifySealed(handle: handle, size: size, item: item, report: &report)
+                segments.append(PublishedSegment(
+                    file: file(lastNumber: header.coversThroughNumber), lastSequence: footer.lastSequence,
+                    dataEnd: Int64(footer.dataEnd), frameCount: footer.frameCount, sealed: true,
+                    tableBytes: footer.tableBytes))
             } else {
+                // The last segment, not as the checkpoint left it: scan what follows the checkpoint's end (or all of it).
                 trustedEverything = false
                 var start = Int64(SegmentHeader.byteCount)
                 var last = item.baseSequence - 1
@@ -198,14 +212,24 @@ enum Recovery {
                     last = entry.lastSequence
                     frames = entry.frameCount
                 } else {
-                    try verifyHeader(handle: handle, size: size, item: item, report: &report)
+                    let header = try verifyHeader(handle: handle, size: size, item: item, report: &report)
+                    if header.isCompacted {
+                        // Compacted segments are written whole and sealed; their frame table is no tail to scan.
+                        let (header, footer) = try verifySealed(handle: handle, size: size, item: item, report: &report)
+                        segments.append(PublishedSegment(
+                            file: file(lastNumber: header.coversThroughNumber), lastSequence: footer.lastSequence,
+                            dataEnd: Int64(footer.dataEnd), frameCount: footer.frameCount, sealed: true,
+                            tableBytes: footer.tableBytes))
+                        continue
+                    }
                 }
                 let scanned = try scanTail(
                     fs: fs, directory: path, handle: handle, path: item.path, from: start, size: size, lastSequence: last, report: &report)
                 segments.append(PublishedSegment(
-                    file: file, lastSequence: scanned.lastSequence, dataEnd: scanned.dataEnd,
+                    file: file(lastNumber: item.number), lastSequence: scanned.lastSequence, dataEnd: scanned.dataEnd,
                     frameCount: frames + scanned.frames, sealed: scanned.sealed))
             }
+            expectedBase = segments.last!.lastSequence + 1
         }
         report.segments = segments.count
         report.usedCheckpoint = trustedEverything
@@ -218,7 +242,7 @@ enum Recovery {
         if tail.sealed {
             // Sealed but no successor: the crash came between sealing and creating the next segment.
             let created = try io { () throws(IOError) in
-                try LogStore.createSegment(fileSystem: fs, directory: path, number: tail.file.number + 1, baseSequence: nextSequence)
+                try LogStore.createSegment(fileSystem: fs, directory: path, number: tail.file.lastNumber + 1, baseSequence: nextSequence)
             }
             active = created.0
             activeHandle = created.1
@@ -240,7 +264,7 @@ enum Recovery {
     private static func verifyHeader(
         handle: any FileHandle, size: Int64, item: (number: UInt64, baseSequence: UInt64, path: String),
         report: inout RecoveryReport
-    ) throws(StorageError) {
+    ) throws(StorageError) -> SegmentHeader {
         let bytes = try io { () throws(IOError) in try handle.readBytes(count: SegmentHeader.byteCount, at: 0) }
         report.bytesRead += Int64(bytes.count)
         let header: SegmentHeader
@@ -254,13 +278,14 @@ enum Recovery {
                 .badSequence, item.path, 16,
                 "header says segment \(header.segmentNumber) from sequence \(header.baseSequence); the file name says \(item.number) from \(item.baseSequence)")
         }
+        return header
     }
 
     private static func verifySealed(
         handle: any FileHandle, size: Int64, item: (number: UInt64, baseSequence: UInt64, path: String),
         report: inout RecoveryReport
-    ) throws(StorageError) -> SegmentFooter {
-        try verifyHeader(handle: handle, size: size, item: item, report: &report)
+    ) throws(StorageError) -> (SegmentHeader, SegmentFooter) {
+        let header = try verifyHeader(handle: handle, size: size, item: item, report: &report)
         let footerOffset = size - Int64(SegmentFooter.byteCount)
         guard footerOffset >= Int64(SegmentHeader.byteCount) else {
             throw .corrupt(.badFooter, item.path, max(0, footerOffset), "sealed segment of \(size) bytes has no room for a footer")
@@ -273,7 +298,12 @@ enum Recovery {
             guard footer.firstSequence == item.baseSequence else {
                 throw .corrupt(.badFooter, item.path, footerOffset + 24, "footer starts at sequence \(footer.firstSequence), the header at \(item.baseSequence)")
             }
-            return footer
+            guard header.isCompacted == (footer.tableBytes > 0) else {
+                throw .corrupt(
+                    .badFooter, item.path, footerOffset + 48,
+                    "footer has a frame table of \(footer.tableBytes) bytes; the header says the segment is \(header.isCompacted ? "" : "not ")compacted")
+            }
+            return (header, footer)
         case .failure(let error):
             throw .corrupt(.badFooter, item.path, footerOffset + Int64(error.offset), "segment before the last is not sealed: \(error.reason)")
         }
@@ -348,7 +378,7 @@ enum Recovery {
             case .footer(let offset):
                 let result = try io { () throws(IOError) in try scanner.readFooter(at: offset, fileSize: size) }
                 switch result {
-                case .success(let footer) where footer.lastSequence == last:
+                case .success(let footer) where footer.lastSequence == last && footer.tableBytes == 0:
                     sealed = true
                 case .success(let footer):
                     cut = (offset, "footer says last sequence \(footer.lastSequence), frames end at \(last)")

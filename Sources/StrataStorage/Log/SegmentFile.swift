@@ -4,12 +4,18 @@ import Synchronization
 /// so opening a store with many segments opens no file it does not read.
 final class SegmentFile: Sendable {
     let number: UInt64
+    /// The highest segment number this file stands for: `number`, or for a merge by cold compaction the last
+    /// segment merged into it (the numbers between have no file).
+    let lastNumber: UInt64
     let baseSequence: UInt64
     let path: String
     private let handle: Mutex<(any FileHandle)?>
+    /// A compacted segment's frame table, read and checked on first use (the file never changes).
+    private let table = Mutex<FrameTable?>(nil)
 
-    init(number: UInt64, baseSequence: UInt64, path: String, handle: (any FileHandle)? = nil) {
+    init(number: UInt64, baseSequence: UInt64, path: String, handle: (any FileHandle)? = nil, lastNumber: UInt64? = nil) {
         self.number = number
+        self.lastNumber = lastNumber ?? number
         self.baseSequence = baseSequence
         self.path = path
         self.handle = Mutex(handle)
@@ -23,6 +29,29 @@ final class SegmentFile: Sendable {
             return opened
         }
     }
+
+    /// The frame table of this compacted segment (`segment` describes it), read and checked at first use.
+    func frameTable(_ fileSystem: any FileSystem, segment: PublishedSegment) throws(StorageError) -> FrameTable {
+        if let loaded = table.withLock({ $0 }) { return loaded }
+        let handle: any FileHandle
+        let bytes: [UInt8]
+        do throws(IOError) {
+            handle = try open(fileSystem)
+            bytes = try handle.readBytes(count: Int(segment.tableBytes), at: segment.dataEnd)
+        } catch { throw .io(error) }
+        let loaded: FrameTable
+        do throws(DecodeError) {
+            loaded = try bytes.withRawBytes { (raw) throws(DecodeError) in
+                try FrameTable.decode(
+                    raw, frames: segment.frameCount, dataEnd: UInt64(segment.dataEnd), firstSequence: baseSequence,
+                    lastSequence: segment.lastSequence)
+            }
+        } catch {
+            throw .corrupt(Corruption.Kind.classify(error), path, segment.dataEnd + Int64(error.offset), error.reason)
+        }
+        table.withLock { $0 = loaded }
+        return loaded
+    }
 }
 
 /// What readers may see of one segment: frames in [header end, dataEnd) and records up to lastSequence, all
@@ -33,11 +62,31 @@ struct PublishedSegment: Sendable {
     var dataEnd: Int64
     var frameCount: UInt64
     var sealed: Bool
+    /// A compacted segment's frame table length (it lies in [dataEnd, dataEnd + tableBytes)); 0 otherwise.
+    var tableBytes: UInt32 = 0
+
+    var isCompacted: Bool { tableBytes > 0 }
+
+    /// The file's size when sealed: frames, frame table, footer.
+    var sealedFileBytes: Int64 { dataEnd + Int64(tableBytes) + Int64(SegmentFooter.byteCount) }
 
     var checkpointEntry: Checkpoint.Segment {
-        Checkpoint.Segment(
+        let entry = Checkpoint.Segment(
             number: file.number, baseSequence: file.baseSequence, lastSequence: lastSequence,
-            dataEnd: UInt64(dataEnd), frameCount: frameCount, sealed: sealed)
+            dataEnd: UInt64(dataEnd), frameCount: frameCount, sealed: sealed, tableBytes: tableBytes,
+            lastNumber: file.lastNumber)
+        return entry
+    }
+
+    /// Where the frame holding `sequence` starts, and the sequence of its first record: from the frame table of
+    /// a compacted segment; nil for other segments (their frames are found by the index's offsets).
+    func frameStart(holding sequence: UInt64, _ fileSystem: any FileSystem) throws(StorageError) -> (offset: Int64, baseSequence: UInt64)? {
+        guard isCompacted else { return nil }
+        let table = try file.frameTable(fileSystem, segment: self)
+        guard let i = table.frameIndex(holding: sequence) else {
+            throw StorageError.corrupt(.badSequence, file.path, dataEnd, "no frame of this segment holds sequence \(sequence)")
+        }
+        return (Int64(table.offsets[i]), table.baseSequences[i])
     }
 }
 

@@ -31,6 +31,10 @@ package enum SegmentInspector {
             return
         }
         guard try body(.header(header)) else { return }
+        if header.isCompacted {
+            try walkCompacted(handle, header: header, size: size, body)
+            return
+        }
         let scanner = FrameScanner(handle: handle, from: Int64(SegmentHeader.byteCount), to: size)
         while true {
             let step = try io { () throws(IOError) in try scanner.next() }
@@ -52,6 +56,73 @@ package enum SegmentInspector {
                 return
             }
         }
+    }
+
+    /// A compacted segment: the footer (at the end of the file) says where the frames end; the frames, then the
+    /// frame table, which must list exactly the frames found, then the footer.
+    private static func walkCompacted(
+        _ handle: any FileHandle, header: SegmentHeader, size: Int64, _ body: (Step) throws -> Bool
+    ) throws {
+        let footerOffset = size - Int64(SegmentFooter.byteCount)
+        guard footerOffset >= Int64(SegmentHeader.byteCount) else {
+            _ = try body(.problem(offset: 0, kind: .truncated, detail: "a compacted segment of \(size) bytes has no room for its footer"))
+            return
+        }
+        let probe = FrameScanner(handle: handle, from: footerOffset, to: size, buffer: ScratchBuffer(capacity: 64))
+        let footer: SegmentFooter
+        switch try io({ () throws(IOError) in try probe.readFooter(at: footerOffset, fileSize: size) }) {
+        case .success(let found) where found.tableBytes > 0 && found.firstSequence == header.baseSequence:
+            footer = found
+        case .success:
+            _ = try body(.problem(offset: footerOffset, kind: .badFooter, detail: "the footer of a compacted segment has no frame table or another first sequence"))
+            return
+        case .failure(let error):
+            _ = try body(.problem(offset: footerOffset + Int64(error.offset), kind: .badFooter, detail: "compacted segment: \(error.reason)"))
+            return
+        }
+        let dataEnd = Int64(footer.dataEnd)
+        let scanner = FrameScanner(handle: handle, from: Int64(SegmentHeader.byteCount), to: dataEnd)
+        var found = FrameTable(baseSequences: [], offsets: [])
+        frames: while true {
+            switch try io({ () throws(IOError) in try scanner.next() }) {
+            case .end:
+                break frames
+            case .frame(let frame, let offset):
+                found.baseSequences.append(frame.baseSequence)
+                found.offsets.append(UInt64(offset))
+                guard try body(.frame(frame, offset: offset, bytes: scanner.frameBytes)) else { return }
+            case .footer(let offset):
+                _ = try body(.problem(offset: offset, kind: .badFooter, detail: "a footer among the frames of a compacted segment"))
+                return
+            case .invalid(let offset, let kind, let detail):
+                _ = try body(.problem(offset: offset, kind: kind, detail: detail))
+                return
+            }
+        }
+        let bytes = try io { () throws(IOError) in try handle.readBytes(count: Int(footer.tableBytes), at: dataEnd) }
+        let decoded = bytes.withUnsafeBytes { raw in
+            Result { () throws(DecodeError) in
+                try FrameTable.decode(
+                    raw, frames: footer.frameCount, dataEnd: footer.dataEnd, firstSequence: footer.firstSequence,
+                    lastSequence: footer.lastSequence)
+            }
+        }
+        switch decoded {
+        case .failure(let error):
+            _ = try body(.problem(offset: dataEnd + Int64(error.offset), kind: Corruption.Kind.classify(error), detail: "frame table: \(error.reason)"))
+            return
+        case .success(let table) where table != found:
+            let i = (0..<min(table.count, found.count)).first {
+                table.offsets[$0] != found.offsets[$0] || table.baseSequences[$0] != found.baseSequences[$0]
+            } ?? min(table.count, found.count)
+            _ = try body(.problem(
+                offset: dataEnd + 4 + 16 * Int64(i), kind: .badFooter,
+                detail: "the frame table lists \(table.count) frames, the segment has \(found.count); they differ from entry \(i)"))
+            return
+        case .success:
+            break
+        }
+        _ = try body(.footer(footer, offset: footerOffset))
     }
 
     /// The first offset at or after `from` where a whole valid frame starts and `accept` takes it: how damage in

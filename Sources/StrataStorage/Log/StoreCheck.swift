@@ -59,6 +59,8 @@ package enum StoreCheck {
         var frames: UInt64
         var dataEnd: Int64
         var sealed: Bool
+        /// A compacted segment's frame table length (from its footer).
+        var tableBytes: UInt32 = 0
         /// Where frames end (last segment only): the checkpoint's data end for the active segment must be one.
         var frameEnds: Set<Int64> = [Int64(SegmentHeader.byteCount)]
     }
@@ -81,6 +83,14 @@ package enum StoreCheck {
         var hasher = StreamKeyHash.standard
         var indexedThrough: UInt64 = 0
         var logEntries: Set<IndexEntry> = []
+        /// Compacted segments merge frames, so the index's entries (one per stream per frame as appended) are
+        /// checked there by where they start and by how many records they cover, not frame by frame.
+        var compactedRanges: [ClosedRange<UInt64>] = []
+        var runStarts: Set<UInt64> = []
+        var compactedStarts: [UInt64: (hash: UInt64, version: UInt64)] = [:]
+        var compactedIndexedRecords = 0
+        /// Whether the segment being checked is compacted.
+        var segmentCompacted = false
         var headsDue: [(file: String, coveredThrough: UInt64, heads: [StreamHead])] = []
         /// Snapshots by sequence: the log's record there must match (a stream snapshot's key and version).
         var snapshotsDue: [UInt64: [(file: String, offset: Int64, subject: SnapshotSubject, version: UInt64)]] = [:]
@@ -134,15 +144,29 @@ package enum StoreCheck {
                 problem(first.name, nil, "missingSegment", "the log starts at sequence \(first.base), not 1: the segments before this one are missing")
                 damaged.insert(first.name)
             }
-            for (i, segment) in segments.enumerated() where i > 0 && segment.number != segments[i - 1].number + 1 {
-                problem(segment.name, nil, "missingSegment", "segment \(segments[i - 1].number + 1) is missing before this one")
-                damaged.insert(segment.name)
+            // A compacted segment may stand for several numbers (segments merged into it).
+            var coveredThrough: UInt64?
+            var superseded: Set<String> = []
+            for segment in segments {
+                let header = readHeader(path + "/" + segment.name)
+                if let previous = coveredThrough, segment.number <= previous {
+                    report.notes.append("\(segment.name): merged into an earlier compacted segment by a compaction that stopped before removing it; the next open removes it")
+                    superseded.insert(segment.name)
+                    continue
+                }
+                if let previous = coveredThrough, segment.number != previous + 1 {
+                    problem(segment.name, nil, "missingSegment", "segment \(previous + 1) is missing before this one")
+                    damaged.insert(segment.name)
+                }
+                coveredThrough = header?.coversThroughNumber ?? segment.number
             }
-            for (i, segment) in segments.enumerated() {
-                progress("checking \(segment.name) (\(i + 1) of \(segments.count))")
+            let kept = segments.filter { !superseded.contains($0.name) }
+            if !runs.isEmpty { runStarts = Set(runs.lazy.flatMap(\.entries).map(\.firstSequence)) }
+            for (i, segment) in kept.enumerated() {
+                progress("checking \(segment.name) (\(i + 1) of \(kept.count))")
                 try checkSegment(
                     path: path + "/" + segment.name, name: segment.name, number: segment.number, base: segment.base,
-                    isLast: i == segments.count - 1)
+                    isLast: i == kept.count - 1)
             }
             verifyHeads(through: .max)
             compareRuns(runs)
@@ -205,6 +229,14 @@ package enum StoreCheck {
 
         // MARK: Segments
 
+        /// A segment's header, if it reads and decodes.
+        func readHeader(_ file: String) -> SegmentHeader? {
+            guard let handle = try? fs.open(file, mode: .read) else { return nil }
+            defer { handle.close() }
+            guard let bytes = try? handle.readBytes(count: SegmentHeader.byteCount, at: 0) else { return nil }
+            return try? bytes.withRawBytes { (raw) throws(DecodeError) in try SegmentHeader.decode(raw) }
+        }
+
         mutating func checkSegment(path file: String, name: String, number: UInt64?, base: UInt64?, isLast: Bool) throws(StorageError) {
             report.segments += 1
             segmentFormat = SegmentHeader.formatVersion
@@ -218,6 +250,7 @@ package enum StoreCheck {
                     case .header(let header):
                         headerOK = true
                         segmentFormat = header.minReaderVersion
+                        segmentCompacted = header.isCompacted
                         if let number, header.segmentNumber != number {
                             problem(name, 16, "badHeader", "header says segment \(header.segmentNumber), the file name says \(number)")
                         }
@@ -238,7 +271,8 @@ package enum StoreCheck {
                         if isLast { segmentFacts.frameEnds.insert(segmentFacts.dataEnd) }
                     case .footer(let footer, let offset):
                         segmentFacts.sealed = true
-                        let expected = (segmentFacts.frames, segmentFacts.last, UInt64(offset))
+                        segmentFacts.tableBytes = footer.tableBytes
+                        let expected = (segmentFacts.frames, segmentFacts.last, UInt64(segmentFacts.dataEnd))
                         if (footer.frameCount, footer.lastSequence, footer.dataEnd) != expected {
                             problem(name, offset, "badFooter", "footer says \(footer.frameCount) frames through sequence \(footer.lastSequence), data ending at \(footer.dataEnd); the segment has \(expected.0) frames through \(expected.1), data ending at \(offset)")
                         }
@@ -268,6 +302,10 @@ package enum StoreCheck {
             } else if !isLast && !segmentFacts.sealed && headerOK {
                 problem(name, segmentFacts.dataEnd, "badFooter", "a sealed segment (not the last one) has no footer")
             }
+            if segmentCompacted && segmentFacts.last >= segmentFacts.base {
+                compactedRanges.append(segmentFacts.base...segmentFacts.last)
+            }
+            segmentCompacted = false
             facts[name] = segmentFacts
         }
 
@@ -317,7 +355,12 @@ package enum StoreCheck {
                             }
                         }
                     }
-                    if indexed {
+                    if indexed && segmentCompacted {
+                        compactedIndexedRecords += 1
+                        if runStarts.contains(record.sequence) {
+                            compactedStarts[record.sequence] = (hasher(key), record.version)
+                        }
+                    } else if indexed {
                         if perStream[key] == nil {
                             order.append(key)
                             perStream[key] = IndexEntry(
@@ -384,7 +427,7 @@ package enum StoreCheck {
                 // (dataEnd compared as UInt64: a hostile checkpoint may hold values past Int64.max)
                 let matches = entry.sealed
                     ? entry.baseSequence == actual.base && entry.lastSequence == actual.last && entry.frameCount == actual.frames
-                        && entry.dataEnd == UInt64(actual.dataEnd)
+                        && entry.dataEnd == UInt64(actual.dataEnd) && entry.tableBytes == actual.tableBytes
                     : entry.baseSequence == actual.base && entry.lastSequence <= actual.last && entry.dataEnd <= UInt64(actual.dataEnd)
                         && (actual.sealed || actual.frameEnds.contains(Int64(truncatingIfNeeded: entry.dataEnd)))
                 if !matches {
@@ -508,6 +551,36 @@ package enum StoreCheck {
             }
             var inRuns: Set<IndexEntry> = []
             for run in runs { inRuns.formUnion(run.entries) }
+            // Entries of events now in compacted segments: each starts at a record of its stream and version,
+            // and together they cover every indexed record there once.
+            func inCompacted(_ sequence: UInt64) -> Bool {
+                var low = 0
+                var high = compactedRanges.count
+                while low < high {
+                    let mid = (low + high) / 2
+                    if compactedRanges[mid].upperBound < sequence { low = mid + 1 } else { high = mid }
+                }
+                return low < compactedRanges.count && compactedRanges[low].contains(sequence)
+            }
+            let compactedEntries = compactedRanges.isEmpty ? [] : inRuns.filter { inCompacted($0.firstSequence) }
+            inRuns.subtract(compactedEntries)
+            var covered = 0
+            var wrongStarts = 0
+            var example: IndexEntry?
+            for entry in compactedEntries {
+                covered += Int(entry.versionCount)
+                if let start = compactedStarts[entry.firstSequence], start.hash == entry.keyHash, start.version == entry.firstVersion {
+                    continue
+                }
+                wrongStarts += 1
+                example = example.map { min($0, entry) } ?? entry
+            }
+            if let example {
+                problem("index", nil, "indexMismatch", "\(wrongStarts) run entries in compacted segments do not start at a record of their stream and version; e.g. sequence \(example.firstSequence), version \(example.firstVersion)")
+            }
+            if covered != compactedIndexedRecords {
+                problem("index", nil, "indexMismatch", "the run entries in compacted segments cover \(covered) events; those segments hold \(compactedIndexedRecords) indexed events")
+            }
             let missing = logEntries.subtracting(inRuns)
             let extra = inRuns.subtracting(logEntries)
             if !missing.isEmpty {

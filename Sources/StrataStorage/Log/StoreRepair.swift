@@ -140,6 +140,10 @@ package enum StoreRepair {
             reserveQuarantineNames(damagedSegments.sorted() + [StoreFileName.checkpoint, IndexFileName.folder, SnapshotStore.folderName])
             var plans: [Plan] = []
             for (i, segment) in segments.enumerated() where damagedSegments.contains(segment.name) {
+                if try looksCompacted(segment.name) {
+                    refused.append("not repaired: \(segment.name): a compacted segment (rewritten by cold compaction); this repair does not rewrite those: restore it from a copy")
+                    continue
+                }
                 let next = i + 1 < segments.count ? segments[i + 1] : nil
                 if let next, next.number != segment.number + 1 {
                     refused.append("not repaired: \(segment.name): segment \(segment.number + 1) is missing after it; restore it from a copy")
@@ -222,6 +226,21 @@ package enum StoreRepair {
             // 5. Done: the store may open again.
             try fs.remove(marker)
             try fs.syncDirectory(path)
+        }
+
+        /// Whether a segment's header or footer says cold compaction wrote it.
+        func looksCompacted(_ name: String) throws(IOError) -> Bool {
+            let handle = try fs.open(joinPath(path, name), mode: .read)
+            defer { handle.close() }
+            let size = try handle.size()
+            let header = try handle.readBytes(count: SegmentHeader.byteCount, at: 0)
+            if let decoded = try? header.withRawBytes({ (raw) throws(DecodeError) in try SegmentHeader.decode(raw) }) {
+                return decoded.isCompacted
+            }
+            guard size >= Int64(SegmentHeader.byteCount + SegmentFooter.byteCount) else { return false }
+            let footer = try handle.readBytes(count: SegmentFooter.byteCount, at: size - Int64(SegmentFooter.byteCount))
+            let decoded = try? footer.withRawBytes { (raw) throws(DecodeError) in try SegmentFooter.decode(raw) }
+            return (decoded?.tableBytes ?? 0) > 0
         }
 
         /// The last sequence in a sealed segment's footer, if it has a valid one.

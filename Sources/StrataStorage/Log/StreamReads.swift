@@ -41,23 +41,19 @@ extension LogStore {
         var seenFrames = Set<FrameLocation>()
         var delivered = 0
         for entry in entries {
-            let location = FrameLocation(segment: UInt64(entry.segmentNumber), offset: entry.frameOffset)
-            guard seenFrames.insert(location).inserted else { continue }
-            guard let segment = log.segment(number: UInt64(entry.segmentNumber)) else {
-                throw StorageError.corrupt(
-                    .missingSegment, path, 0, "the index points to segment \(entry.segmentNumber), which the log does not have")
-            }
+            let (segment, frameOffset) = try log.frameLocation(of: entry, fileSystem)
+            guard seenFrames.insert(FrameLocation(segment: segment.file.number, offset: frameOffset)).inserted else { continue }
             let handle: any FileHandle
             do throws(IOError) { handle = try segment.file.open(fileSystem) } catch { throw StorageError.io(error) }
             let scanner = FrameScanner(
-                handle: handle, from: Int64(entry.frameOffset), to: segment.dataEnd, buffer: buffer,
+                handle: handle, from: frameOffset, to: segment.dataEnd, buffer: buffer,
                 readAhead: PointReadBuffers.frameReadBytes)
             let step: FrameScanner.Step
             do throws(IOError) { step = try scanner.next() } catch { throw StorageError.io(error) }
             guard case .frame(let header, let offset) = step else {
                 throw StorageError.corrupt(
-                    .badRecord, segment.file.path, Int64(entry.frameOffset),
-                    "the index points to offset \(entry.frameOffset), where no valid frame starts (rebuild the index)")
+                    .badRecord, segment.file.path, frameOffset,
+                    "the index points to offset \(frameOffset), where no valid frame starts (rebuild the index)")
             }
             let outcome = try decoder.forEachRecord(in: scanner.frameBytes, header: header, from: 0) { record in
                 guard record.sequence < watermark, record.version >= version, record.version <= lastVersion,
@@ -156,16 +152,27 @@ extension LogStore {
 
 struct FrameLocation: Hashable {
     var segment: UInt64
-    var offset: UInt64
+    var offset: Int64
 }
 
 extension PublishedLog {
-    /// The segment with this number.
-    func segment(number: UInt64) -> PublishedSegment? {
-        guard let first = segments.first?.file.number, number >= first else { return nil }
-        let index = Int(number - first)
-        guard index < segments.count, segments[index].file.number == number else { return nil }
-        return segments[index]
+    /// The segment and offset of the frame an index entry describes. Segments are found by sequence, so entries
+    /// stay valid when cold compaction rewrites and merges segments; in a compacted segment the frame table says
+    /// where the frame holding the entry's first sequence now starts (its frames were rewritten, several small
+    /// ones as one), elsewhere the entry's own segment number and offset hold.
+    func frameLocation(of entry: IndexEntry, _ fileSystem: any FileSystem) throws(StorageError) -> (PublishedSegment, Int64) {
+        let segment = segments[segmentIndex(for: entry.firstSequence)]
+        guard entry.firstSequence <= segment.lastSequence else {
+            throw StorageError.corrupt(
+                .missingSegment, segment.file.path, 0, "the index points to sequence \(entry.firstSequence), past the log")
+        }
+        if let start = try segment.frameStart(holding: entry.firstSequence, fileSystem) { return (segment, start.offset) }
+        guard UInt64(entry.segmentNumber) == segment.file.number else {
+            throw StorageError.corrupt(
+                .missingSegment, segment.file.path, 0,
+                "the index places sequence \(entry.firstSequence) in segment \(entry.segmentNumber); this segment holds it")
+        }
+        return (segment, Int64(entry.frameOffset))
     }
 }
 

@@ -1,0 +1,236 @@
+import StrataTestSupport
+import Testing
+
+@testable import StrataStorage
+
+/// Every cold segment at once, merged two or three to a file, frames merged up to 2 KiB.
+let compactEverything = LogStore.ColdCompaction(olderThan: .zero, zlibLevel: 6, mergedBytesMax: 10_000, frameBytesTarget: 2_048)
+
+/// A store of many small segments: 60 appends of 1–7 records over 12 streams, batches of several streams too.
+func fillForCompaction(_ store: LogStore, appends: Int = 60, seed: UInt64 = 7) async throws {
+    var rng = SplitMix64(seed: seed)
+    var versions: [Int: UInt64] = [:]
+    for _ in 0..<appends {
+        var batch: [EventRecord] = []
+        for _ in 0..<(1 + Int(rng.next() % 3)) {
+            let stream = Int(rng.next() % 12)
+            let count = 1 + Int(rng.next() % 3)
+            batch += sampleBatch(stream: stream, after: versions[stream, default: 0], count: count, payloadBytes: 60 + Int(rng.next() % 80))
+            versions[stream, default: 0] += UInt64(count)
+        }
+        try await store.append(batch)
+    }
+}
+
+@Suite struct ColdCompactionTests {
+    /// Compaction rewrites and merges segments; the log, every stream read and the index answer exactly as
+    /// before, after reopening (with and without the checkpoint) too.
+    @Test func compactedStoreReadsTheSame() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs, segmentBytes: 2_048)
+        try await fillForCompaction(store)
+        let before = try store.readRecords()
+        let segmentsBefore = segmentPaths(fs).count
+        #expect(segmentsBefore > 8)
+        // A reader half way through keeps its place across the swap.
+        let reader = store.makeReader()
+        var streamed: [StoredRecord] = []
+        try reader.read(maxRecords: before.count / 3) { streamed.append($0.materialize()) }
+
+        let report = try await store.compactColdSegments(compactEverything)
+        #expect(report.segmentsRead == segmentsBefore - 1)
+        #expect(report.segmentsWritten < report.segmentsRead)
+        #expect(report.framesAfter < report.framesBefore)
+        #expect(report.bytesAfter < report.bytesBefore, "\(report)")
+        #expect(segmentPaths(fs).count == report.segmentsWritten + 1)
+        #expect(try store.readRecords() == before)
+        try verifyIndexAgainstLog(store, context: "compacted")
+        // A reader placed anywhere starts at the frame the frame table names.
+        for start in stride(from: 1, through: before.count, by: 7) {
+            #expect(try store.readRecords(from: UInt64(start), limit: 3) == Array(before[(start - 1)..<min(start + 2, before.count)]))
+        }
+        while try reader.read(maxRecords: 5, { streamed.append($0.materialize()) }) > 0 {}
+        #expect(streamed == before)
+
+        // Appends go on (into the active segment, then new ones), and a second compaction finds the rest.
+        try await fillForCompaction(store, appends: 20, seed: 8)
+        let grown = try store.readRecords()
+        _ = try await store.compactColdSegments(compactEverything)
+        #expect(try store.readRecords() == grown)
+        try verifyIndexAgainstLog(store, context: "compacted twice")
+        try await store.close()
+
+        // Reopened from the checkpoint: nothing read, same answers.
+        fs.resetReadCounts()
+        let reopened = try openSimulated(fs, segmentBytes: 2_048)
+        #expect(reopened.recovery.usedCheckpoint)
+        #expect(reopened.recovery.bytesRead == 0)
+        #expect(try reopened.readRecords() == grown)
+        try verifyIndexAgainstLog(reopened, context: "reopened")
+        try await reopened.close()
+
+        // Without the checkpoint every sealed segment is verified (the compacted ones by header and footer).
+        try fs.remove(simulatedStorePath + "/CHECKPOINT")
+        let verified = try openSimulated(fs, segmentBytes: 2_048)
+        #expect(!verified.recovery.usedCheckpoint)
+        #expect(try verified.readRecords() == grown)
+        try verifyIndexAgainstLog(verified, context: "verified")
+        // The index rebuilt from compacted segments answers the same.
+        try await verified.rebuildIndex()
+        try verifyIndexAgainstLog(verified, context: "index rebuilt")
+        try await verified.close()
+    }
+
+    /// Segments younger than the threshold, and the active segment, are left alone; a compacted file alone is
+    /// not rewritten again.
+    @Test func onlyColdSealedSegmentsAreRewritten() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs, segmentBytes: 2_048)
+        try await fillForCompaction(store)
+        let untouched = try await store.compactColdSegments(LogStore.ColdCompaction(olderThan: .seconds(3600)))
+        #expect(untouched == LogStore.ColdCompactionReport())
+        // Later than now by an hour: all cold. One file per segment (no merging), so a second run finds nothing.
+        let hourLater = wallClockMicros() + 3_600_000_000
+        let alone = LogStore.ColdCompaction(olderThan: .seconds(3600), mergedBytesMax: 1)
+        let first = try await store.compactColdSegments(alone, now: hourLater)
+        #expect(first.segmentsRead > 0 && first.segmentsRead == first.segmentsWritten)
+        let second = try await store.compactColdSegments(alone, now: hourLater)
+        #expect(second == LogStore.ColdCompactionReport())
+        let active = store.published.withLock { $0.segments.last! }
+        #expect(!active.sealed && !active.isCompacted)
+        try verifyIndexAgainstLog(store)
+        try await store.close()
+    }
+
+    /// A fault at every file operation of a compaction, then a crash (losing unsynced data, or keeping it all):
+    /// the store reopens with every event, the index agrees, and it takes appends and another compaction.
+    @Test func crashAtEveryStepOfACompaction() async throws {
+        let base = SimulatedFileSystem()
+        let store = try openSimulated(base, segmentBytes: 2_048)
+        try await fillForCompaction(store, appends: 30)
+        let expected = try store.readRecords()
+        try await store.close()
+
+        func run(_ fs: SimulatedFileSystem, faultAfter step: Int?) async throws -> Bool {
+            let store = try openSimulated(fs, segmentBytes: 2_048)
+            if let step { fs.injectFault(after: step) }
+            let failed: Bool
+            do {
+                _ = try await store.compactColdSegments(compactEverything)
+                failed = false
+            } catch { failed = true }
+            if !failed { #expect(try store.readRecords() == expected) }
+            return failed
+        }
+        // Count the operations of a clean compaction.
+        let probe = base.crashed(tear: .keepAll)
+        let opened = try openSimulated(probe, segmentBytes: 2_048)
+        let counted = probe.operationCounts.values.reduce(0, +)
+        try await opened.close()
+        let clean = base.crashed(tear: .keepAll)
+        #expect(try await run(clean, faultAfter: nil) == false)
+        let total = clean.operationCounts.values.reduce(0, +) - counted
+        #expect(total > 10)
+        var failures = 0
+        var supersededRemoved = 0
+        for step in 0..<(total + 2) {
+            let fs = base.crashed(tear: .keepAll)
+            if try await run(fs, faultAfter: step) { failures += 1 }
+            for tear in [SimulatedFileSystem.Tear.dropUnsynced, .keepAll] {
+                let crashed = fs.crashed(tear: tear)
+                let context = "fault after \(step) operations, \(tear)"
+                let recovered: LogStore
+                do { recovered = try openSimulated(crashed, segmentBytes: 2_048) } catch {
+                    Issue.record("\(context): reopen failed: \(error)")
+                    continue
+                }
+                #expect(try recovered.readRecords() == expected, "\(context)")
+                try verifyIndexAgainstLog(recovered, context: context)
+                if !recovered.recovery.removedSupersededSegments.isEmpty { supersededRemoved += 1 }
+                // No file is left that the log does not use.
+                let listed = Set(recovered.published.withLock { $0.segments.map(\.file.path) })
+                #expect(Set(segmentPaths(crashed)) == listed, "\(context)")
+                _ = try await recovered.compactColdSegments(compactEverything)
+                #expect(try recovered.readRecords() == expected, "\(context), compacted after")
+                try await recovered.append(sampleBatch(stream: 99, after: 0, count: 2))
+                try await recovered.close()
+            }
+        }
+        #expect(failures > 0)
+        // Some crashes came after a merged file was in place and before the files it replaced were removed.
+        #expect(supersededRemoved > 0)
+    }
+
+    /// Appends, log readers and stream readers run while compactions rewrite the segments under them.
+    @Test func readsAndAppendsDuringCompaction() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs, segmentBytes: 2_048)
+        try await fillForCompaction(store, appends: 40)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for round in 0..<8 {
+                    _ = try await store.compactColdSegments(compactEverything)
+                    try await fillForCompaction(store, appends: 5, seed: UInt64(100 + round))
+                }
+            }
+            for r in 0..<2 {
+                group.addTask {
+                    let reader = store.makeReader()
+                    var previous: UInt64 = 0
+                    for pass in 0..<300 {
+                        try reader.read(maxRecords: 7) { record in
+                            #expect(record.sequence == previous + 1)
+                            previous = record.sequence
+                        }
+                        let stream = PartitionKey(tenant: "t\(pass % 3)", group: "Cart", id: "s\((pass + r) % 12)")
+                        let events = try store.readStreamRecords(stream)
+                        #expect(events.map(\.record.version) == Array(0..<UInt64(events.count)).map { $0 + 1 })
+                        await Task.yield()
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try verifyIndexAgainstLog(store, context: "after concurrent compactions")
+        try await store.close()
+    }
+
+    /// `strata fsck` reads compacted segments (frames, frame table, footer), accepts the index entries written
+    /// before the compaction, and finds damage to a compacted frame, to the frame table and to the index.
+    @Test func fsckChecksCompactedSegments() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs, segmentBytes: 2_048)
+        try await fillForCompaction(store)
+        _ = try await store.compactColdSegments(compactEverything)
+        let compacted = store.published.withLock { $0.segments.first! }
+        #expect(compacted.isCompacted && compacted.file.lastNumber > compacted.file.number)
+        let events = try store.readRecords().count
+        try await store.close()
+        let clean = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs)
+        #expect(clean.problems.isEmpty, "\(clean.problems)")
+        #expect(clean.events == events)
+
+        let path = compacted.file.path
+        let original = fs.contents(of: path)!
+        func damaged(at offset: Int, _ expectKind: String) throws {
+            var bytes = original
+            bytes[offset] ^= 0x40
+            fs.setContents(of: path, to: bytes)
+            let report = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs)
+            #expect(report.problems.contains { $0.file.hasSuffix(".segment") && $0.kind == expectKind }, "byte \(offset): \(report.problems)")
+            fs.setContents(of: path, to: original)
+        }
+        try damaged(at: 64 + 40, "badChecksum")                                   // inside the first frame
+        try damaged(at: Int(compacted.dataEnd) + 8, "badChecksum")               // the frame table
+        try damaged(at: original.count - 10, "badFooter")                         // the footer
+
+        // A repair leaves a damaged compacted segment alone and says so (it does not rewrite those).
+        var bytes = original
+        bytes[64 + 40] ^= 0x40
+        fs.setContents(of: path, to: bytes)
+        let problems = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
+        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs)
+        #expect(done.contains { $0.hasPrefix("not repaired") && $0.contains("compacted") }, "\(done)")
+        #expect(fs.contents(of: path) == bytes)
+    }
+}
