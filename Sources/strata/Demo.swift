@@ -16,13 +16,16 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Events per append (one atomic batch each).")
     var batch: Int = 100
 
+    @Option(help: "Segment size target in bytes (a new segment file starts past it).")
+    var segmentBytes: Int = 64 << 20
+
     func run() async throws {
         let fs = PosixFileSystem()
         if fs.directoryExists(path) {
             throw ValidationError("\(path) already exists; the demo wants a fresh folder")
         }
         print("Creating a store in \(path)")
-        let store = try LogStore.open(at: path)
+        let store = try LogStore.open(at: path, options: LogStore.Options(segmentBytesTarget: max(segmentBytes, 1_024)))
         let tenants = ["acme", "globex", "initech"]
         let clock = ContinuousClock()
         let start = clock.now

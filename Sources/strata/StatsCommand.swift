@@ -36,6 +36,10 @@ struct StatsCommand: AsyncParsableCommand {
                     return entry
                 },
             ]
+            if let compacted = report.compactedSegments, let bytes = report.compactedBytes {
+                object["compactedSegments"] = compacted
+                object["compactedBytes"] = bytes
+            }
             if let raw = report.rawBodyBytes, let stored = report.storedBodyBytes {
                 object["rawBodyBytes"] = raw
                 object["storedBodyBytes"] = stored
@@ -49,12 +53,13 @@ struct StatsCommand: AsyncParsableCommand {
                 "store:     \(path)",
                 "segments:  \(report.segments) (\(report.segmentBytes) bytes); index \(report.indexBytes) bytes; snapshots \(report.snapshotBytes) bytes; other files \(report.otherBytes) bytes; \(report.bytesOnDisk) bytes on disk",
                 "snapshots: \(report.snapshots) in \(report.snapshotFiles) files",
+                "compacted: " + (report.compactedSegments.map { "\($0) segments (\(report.compactedBytes ?? 0) bytes) rewritten by cold compaction" } ?? "unknown (no readable CHECKPOINT)"),
                 "events:    \(report.events)" + (report.lostEvents > 0 ? " (and \(report.lostEvents) lost to damage: see `strata fsck`)" : ""),
                 "streams:   \(report.streams) in \(report.tenants.count) tenants",
             ]
             if let raw = report.rawBodyBytes, let stored = report.storedBodyBytes, let ratio {
                 let codecs = (report.framesByCodec ?? [:]).sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-                lines.append("bodies:    \(raw) bytes raw, \(stored) stored (\(String(format: "%.3f", ratio)) per raw byte); frames: \(codecs)")
+                lines.append("bodies:    \(raw) bytes raw, \(stored) stored (\(String(format: "%.3f", ratio)) per raw byte, compression ratio \(String(format: "%.2f", ratio > 0 ? 1 / ratio : 0)):1); frames: \(codecs)")
             } else {
                 lines.append("bodies:    raw vs stored bytes need --deep")
             }

@@ -122,6 +122,36 @@ import Testing
         #expect(try run("compact", directory + "/none").status == 2)
     }
 
+    /// Cold compaction from the command line: segments rewritten smaller, every event still there (dump before
+    /// and after), fsck clean, stats counting the compacted segments.
+    @Test func compactRewritesColdSegmentsSmaller() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = directory + "/cold"
+        #expect(try run("demo", store, "--events", "3000", "--batch", "10", "--segment-bytes", "16384").status == 0)
+        let dumped = try run("dump", store)
+        #expect(dumped.status == 0)
+        func object(_ outcome: ProcessOutcome) throws -> [String: Any] {
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any])
+        }
+        // Nothing is a day old yet.
+        #expect(try object(run("compact", store, "--json"))["segmentsRead"] as? Int == 0)
+        let report = try object(run("compact", store, "--cold-after", "0", "--json"))
+        let read = report["segmentsRead"] as? Int ?? 0
+        let written = report["segmentsWritten"] as? Int ?? 0
+        #expect(read >= 4 && written >= 1 && written < read, "\(report)")
+        let before = report["segmentBytesBefore"] as? Int ?? 0
+        let after = report["segmentBytesAfter"] as? Int ?? 0
+        #expect(after > 0 && after < before, "\(report)")
+        #expect(try run("dump", store).stdout == dumped.stdout)
+        let fsck = try run("fsck", store)
+        #expect(fsck.status == 0, "\(fsck.stdout)")
+        let stats = try object(run("stats", store, "--json"))
+        #expect(stats["compactedSegments"] as? Int == written, "\(stats)")
+        let text = try run("compact", store, "--cold-after", "0")
+        #expect(text.status == 0 && text.stdout.contains("no cold segments"), "\(text.stdout)")
+    }
+
     @Test func importStopsAtTheFirstBadLineAndKeepsWhatCameBefore() throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let good = { (n: Int) in #"{"tenant":"acme","group":"Cart","id":"c1","type":"ItemAdded","payload":{"n":\#(n)}}"# }

@@ -5,7 +5,8 @@
 ///          8    2 formatVersion      1; 2 when the segment holds a lost-range frame; 3 when compacted
 ///         10    2 minReaderVersion   oldest reader that can read this file (= formatVersion)
 ///         12    2 headerBytes        64
-///         14    2 flags              bit 0: compacted (a frame table sits between the frames and the footer)
+///         14    2 flags              bit 0: compacted (a frame table sits between the frames and the footer);
+///                                    bit 1: a compacted segment holding a lost-range frame
 ///         16    8 segmentNumber      ≥ 1, also in the file name
 ///         24    8 baseSequence       sequence of the segment's first record, ≥ 1
 ///         32    8 createdMicros      creation time, microseconds since the Unix epoch (informational)
@@ -26,6 +27,7 @@ public struct SegmentHeader: Sendable, Equatable {
     /// The newest format this build can read. A file whose `minReaderVersion` exceeds it is refused.
     public static let readerVersion: UInt16 = 3
     static let flagCompacted: UInt16 = 1
+    static let flagHoldsLostRanges: UInt16 = 2
 
     public var formatVersion: UInt16
     public var minReaderVersion: UInt16
@@ -57,6 +59,11 @@ public struct SegmentHeader: Sendable, Equatable {
 
     /// Whether a frame table sits between the frames and the footer.
     public var isCompacted: Bool { flags & Self.flagCompacted != 0 }
+
+    /// Whether the segment may hold lost-range frames: format version 2, or a compacted segment that says so.
+    public var mayHoldLostRanges: Bool {
+        isCompacted ? flags & Self.flagHoldsLostRanges != 0 : formatVersion >= Self.formatVersionWithLostRanges
+    }
 
     /// The highest segment number this file stands for (itself, unless it is a merge).
     public var coversThroughNumber: UInt64 { isCompacted ? lastSegmentNumber : segmentNumber }
@@ -113,7 +120,9 @@ public struct SegmentHeader: Sendable, Equatable {
         guard number >= 1, base >= 1 else {
             throw DecodeError(offset: 16, reason: "segment number \(number) / base sequence \(base) must be ≥ 1")
         }
-        guard flags & ~flagCompacted == 0 else {
+        guard flags & ~(flagCompacted | flagHoldsLostRanges) == 0,
+            flags & flagHoldsLostRanges == 0 || flags & flagCompacted != 0
+        else {
             throw DecodeError(offset: 14, reason: "unknown segment flags \(flags)")
         }
         if flags & flagCompacted != 0 {

@@ -44,6 +44,8 @@ extension LogStore {
         /// Frames read and written.
         public var framesBefore = 0
         public var framesAfter = 0
+
+        public init() {}
     }
 
     /// Rewrites the cold sealed segments (see `ColdCompaction`). Runs beside appends and reads: the rewriting
@@ -248,6 +250,7 @@ struct CompactedSegmentWriter {
     private var offset = Int64(SegmentHeader.byteCount)
     private var buffer = ByteWriter(capacity: 1 << 20)
     private var table = FrameTable(baseSequences: [], offsets: [])
+    private var header: SegmentHeader?
     /// Records of the frame being assembled, re-encoded with deltas from `pendingBase`.
     private var pending = ByteWriter(capacity: 1 << 16)
     private var pendingBase: UInt64 = 0
@@ -263,7 +266,8 @@ struct CompactedSegmentWriter {
         self.firstSequence = baseSequence
     }
 
-    func start(_ header: SegmentHeader) throws(StorageError) {
+    mutating func start(_ header: SegmentHeader) throws(StorageError) {
+        self.header = header
         do throws(IOError) { try output.write(header.encode(), at: 0) } catch { throw .io(error) }
     }
 
@@ -273,7 +277,8 @@ struct CompactedSegmentWriter {
             throw .corrupt(.badSequence, source, offset + 16, "frame starts at sequence \(frame.baseSequence), expected \(nextSequence)")
         }
         if frame.kind == .lost {
-            // A lost range stays as it is: it records what a repair found.
+            // A lost range stays as it is: it records what a repair found. The header says the file holds one.
+            header?.flags |= SegmentHeader.flagHoldsLostRanges
             try flushPending()
             table.baseSequences.append(frame.baseSequence)
             table.offsets.append(UInt64(bufferedOffset(buffer.count)))
@@ -384,6 +389,7 @@ struct CompactedSegmentWriter {
             lastSequence: nextSequence - 1, dataEnd: UInt64(dataEnd), tableBytes: UInt32(tableBytes.count))
         do throws(IOError) {
             try output.write(tableBytes + footer.encode(), at: dataEnd)
+            if let header { try output.write(header.encode(), at: 0) }
             try output.sync()
         } catch { throw .io(error) }
         return footer

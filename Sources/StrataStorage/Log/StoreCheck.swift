@@ -89,8 +89,9 @@ package enum StoreCheck {
         var runStarts: Set<UInt64> = []
         var compactedStarts: [UInt64: (hash: UInt64, version: UInt64)] = [:]
         var compactedIndexedRecords = 0
-        /// Whether the segment being checked is compacted.
+        /// Whether the segment being checked is compacted, and whether its header says it may hold lost ranges.
         var segmentCompacted = false
+        var segmentMayHoldLostRanges = false
         var headsDue: [(file: String, coveredThrough: UInt64, heads: [StreamHead])] = []
         /// Snapshots by sequence: the log's record there must match (a stream snapshot's key and version).
         var snapshotsDue: [UInt64: [(file: String, offset: Int64, subject: SnapshotSubject, version: UInt64)]] = [:]
@@ -251,6 +252,7 @@ package enum StoreCheck {
                         headerOK = true
                         segmentFormat = header.minReaderVersion
                         segmentCompacted = header.isCompacted
+                        segmentMayHoldLostRanges = header.mayHoldLostRanges
                         if let number, header.segmentNumber != number {
                             problem(name, 16, "badHeader", "header says segment \(header.segmentNumber), the file name says \(number)")
                         }
@@ -334,6 +336,10 @@ package enum StoreCheck {
             let indexed = header.lastSequence <= indexedThrough
             do {
                 try walker.forEachRecord(in: bytes, header: header) { record in
+                    // Heads files cover whole appends; a compacted segment's merged frame may end after one.
+                    if let first = headsDue.first, first.coveredThrough < record.sequence {
+                        verifyHeads(through: record.sequence - 1)
+                    }
                     let key = record.key
                     let previous = streams[key]?.version ?? 0
                     if damaged.isEmpty && record.version != previous + 1 {
@@ -391,6 +397,9 @@ package enum StoreCheck {
                     report.lostRanges[report.lostRanges.count - 1].lastSequence = range.lastSequence
                 } else {
                     report.lostRanges.append(range)
+                }
+                if segmentCompacted && !segmentMayHoldLostRanges {
+                    problem(name, offset, "badHeader", "a lost-range frame in a compacted segment whose header does not say it holds one (`strata stats` would miss it)")
                 }
                 if segmentFormat < SegmentHeader.formatVersionWithLostRanges {
                     problem(name, offset, "badHeader", "a lost-range frame in a segment whose header admits readers of version \(segmentFormat), which cannot read it")

@@ -11,6 +11,9 @@ package enum StoreStats {
     package struct Report: Sendable {
         package var segments = 0
         package var segmentBytes: Int64 = 0
+        /// Segments rewritten by cold compaction, and their bytes (from the checkpoint; nil without one).
+        package var compactedSegments: Int?
+        package var compactedBytes: Int64?
         package var indexBytes: Int64 = 0
         package var snapshotBytes: Int64 = 0
         package var snapshotFiles = 0
@@ -159,21 +162,25 @@ package enum StoreStats {
             report.storedBodyBytes = stored
             report.framesByCodec = codecs
         }
-        if report.events == 0, let checkpoint = try? readCheckpoint(path, fs) {
-            report.events = checkpoint.nextSequence > 0 ? checkpoint.nextSequence - 1 : 0
+        if let checkpoint = try? readCheckpoint(path, fs) {
+            if report.events == 0 { report.events = checkpoint.nextSequence > 0 ? checkpoint.nextSequence - 1 : 0 }
+            let compacted = checkpoint.segments.filter { $0.tableBytes > 0 }
+            report.compactedSegments = compacted.count
+            report.compactedBytes = compacted.reduce(0) { $0 + Int64($1.dataEnd) + Int64($1.tableBytes) + Int64(SegmentFooter.byteCount) }
         }
         report.events -= min(report.lostEvents, report.events)
         return report
     }
 
-    /// Whether a segment's header says it may hold lost-range frames (format version 2 or later).
+    /// Whether a segment's header says it may hold lost-range frames (format version 2, or a compacted segment
+    /// that copied one).
     static func mayHoldLostRanges(_ file: String, _ fs: any FileSystem) -> Bool {
         guard let handle = try? fs.open(file, mode: .read) else { return false }
         defer { handle.close() }
         guard let bytes = try? handle.readBytes(count: SegmentHeader.byteCount, at: 0),
             let header = try? bytes.withRawBytes({ (raw) throws(DecodeError) in try SegmentHeader.decode(raw) })
         else { return false }
-        return header.formatVersion >= SegmentHeader.formatVersionWithLostRanges
+        return header.mayHoldLostRanges
     }
 
     static func readManifest(_ folder: String, _ fs: any FileSystem) throws -> IndexManifest {
