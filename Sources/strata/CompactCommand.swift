@@ -24,6 +24,8 @@ struct CompactCommand: AsyncParsableCommand {
     @Option(help: "Merge small frames into frames of about this many raw bytes.") var frameBytes: Int = 64 << 10
     @Option(help: "Merge neighbouring cold segments while their sizes add up to at most this many bytes (default: 64 MiB).")
     var mergeBytes: Int = 64 << 20
+    @Flag(help: "Seal the active segment first, so that it is compacted too when cold (a new one takes the next appends).")
+    var includeActive = false
     @Flag(help: "Leave the segments alone; merge the snapshot files only.") var snapshotsOnly = false
     @Flag(help: "Print one JSON object.") var json = false
 
@@ -41,6 +43,7 @@ struct CompactCommand: AsyncParsableCommand {
                 let policy = LogStore.ColdCompaction(
                     olderThan: .seconds(max(coldAfter, 0)), zlibLevel: zlibLevel, mergedBytesMax: mergeBytes,
                     frameBytesTarget: frameBytes)
+                if includeActive { try await store.sealActiveSegment() }
                 cold = try await store.compactColdSegments(policy)
             }
             try store.snapshots.compact()

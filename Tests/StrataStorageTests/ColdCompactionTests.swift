@@ -102,6 +102,27 @@ func fillForCompaction(_ store: LogStore, appends: Int = 60, seed: UInt64 = 7) a
         try await store.close()
     }
 
+    /// Sealing the active segment on demand makes everything written cold-compactable; appends go on after it.
+    @Test func sealingTheActiveSegmentLetsEverythingBeCompacted() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs)
+        try await fillForCompaction(store, appends: 30)
+        #expect(try await store.compactColdSegments(compactEverything) == LogStore.ColdCompactionReport())
+        try await store.sealActiveSegment()
+        try await store.sealActiveSegment()  // nothing new: no empty segment is sealed
+        #expect(segmentPaths(fs).count == 2)
+        let report = try await store.compactColdSegments(LogStore.ColdCompaction(olderThan: .zero))
+        #expect(report.segmentsRead == 1 && report.segmentsWritten == 1 && report.bytesAfter < report.bytesBefore, "\(report)")
+        try await fillForCompaction(store, appends: 5, seed: 9)
+        try verifyIndexAgainstLog(store)
+        let all = try store.readRecords()
+        try await store.close()
+        let reopened = try openSimulated(fs)
+        #expect(reopened.recovery.usedCheckpoint)
+        #expect(try reopened.readRecords() == all)
+        try await reopened.close()
+    }
+
     /// A fault at every file operation of a compaction, then a crash (losing unsynced data, or keeping it all):
     /// the store reopens with every event, the index agrees, and it takes appends and another compaction.
     @Test func crashAtEveryStepOfACompaction() async throws {

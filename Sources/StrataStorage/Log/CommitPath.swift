@@ -166,7 +166,7 @@ extension LogStore {
         }
     }
 
-    private func syncActive(_ w: inout WriterState) throws(IOError) {
+    func syncActive(_ w: inout WriterState) throws(IOError) {
         guard w.dirty else { return }
         try w.activeHandle.sync()
         counters.syncs.add(1, ordering: .relaxed)
@@ -200,7 +200,7 @@ extension LogStore {
 
     /// Writes the footer of the active segment, syncs it, then starts the next segment (temporary name,
     /// fsync, rename, directory fsync) and records both in the checkpoint. See FORMAT.md, "Rollover".
-    private func sealAndRoll(_ w: inout WriterState) throws(IOError) {
+    func sealAndRoll(_ w: inout WriterState) throws(IOError) {
         let footer = SegmentFooter(
             frameCount: w.activeFrames, recordCount: w.activeRecords, firstSequence: w.active.baseSequence,
             lastSequence: w.nextSequence - 1, dataEnd: UInt64(w.activeEnd))
@@ -227,6 +227,36 @@ extension LogStore {
                 file: file, lastSequence: w.nextSequence - 1, dataEnd: w.activeEnd, frameCount: 0, sealed: false))
         try w.writeCheckpoint(fileSystem)
         w.indexFlushDue = true
+    }
+
+    /// Seals the active segment now, if it holds a frame, and starts the next one: what an operator asks for to
+    /// make everything written so far eligible for cold compaction (only sealed segments are compacted). Appends
+    /// wait while it runs.
+    public func sealActiveSegment() async throws(StorageError) {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, StorageError>, Never>) in
+            writerQueue.async {
+                self.drain()
+                let result = self.writer.withLock { w -> Result<Void, StorageError> in
+                    if w.closed { return .failure(.closed) }
+                    if let failure = w.failure { return .failure(.writerFailed(failure)) }
+                    guard w.activeFrames > 0 else { return .success(()) }
+                    do throws(IOError) {
+                        try self.syncActive(&w)
+                        try self.sealAndRoll(&w)
+                        w.indexFlushDue = false
+                        try self.index.flush(through: w.nextSequence - 1)
+                    } catch {
+                        w.failure = error.description
+                        return .failure(.io(error))
+                    }
+                    let snapshot = PublishedLog(segments: w.segments, nextSequence: w.nextSequence)
+                    self.published.withLock { $0 = snapshot }
+                    return .success(())
+                }
+                continuation.resume(returning: result)
+            }
+        }
+        try result.get()
     }
 
     /// Creates a segment file holding only its header, durably, and returns it open for writing.
