@@ -44,7 +44,10 @@ let package = Package(
         .target(name: "Strata", dependencies: ["StrataStorage"]),
         .target(
             name: "StrataServices",
-            dependencies: ["Strata", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
+            dependencies: [
+                "Strata", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // What the `strata` command does, as a library (tests and fuzz targets use it too): the JSONL event
         // format, dump, import.
         .target(name: "StrataTools", dependencies: ["StrataStorage"]),

@@ -1,5 +1,7 @@
+import Logging
 import ServiceLifecycle
 import Strata
+import StrataStorage
 
 /// A ``Compactor`` as a service of a `ServiceGroup`: it follows the store from when the group runs until the group
 /// shuts down (gracefully, or by cancellation), then returns.
@@ -33,6 +35,59 @@ public struct ProjectionService<Projector: MultiProjector, Store: EventStore>: S
     public func run() async throws {
         let projection = self.projection
         try await untilShutdown { try await projection.run() }
+    }
+}
+
+/// Cold compaction of a native store as a service of a `ServiceGroup`: when the group starts and then every
+/// `interval`, the sealed segments older than the policy's threshold are rewritten with zlib
+/// (`LogStore.compactColdSegments`), beside appends and reads. A compaction that fails (a full disk, an I/O
+/// error) leaves the old files in place; it is logged and tried again at the next interval, and the service
+/// goes on. It returns when the group shuts down or the store closes.
+public struct ColdCompactionService: Service {
+    public let log: LogStore
+    public let policy: LogStore.ColdCompaction
+    public let interval: Duration
+    let logger: Logger
+
+    public init(
+        _ store: NativeEventStore, policy: LogStore.ColdCompaction = LogStore.ColdCompaction(),
+        every interval: Duration = .seconds(3_600), logger: Logger = Logger(label: "strata.cold-compaction")
+    ) {
+        self.init(log: store.log, policy: policy, every: interval, logger: logger)
+    }
+
+    public init(
+        log: LogStore, policy: LogStore.ColdCompaction = LogStore.ColdCompaction(),
+        every interval: Duration = .seconds(3_600), logger: Logger = Logger(label: "strata.cold-compaction")
+    ) {
+        self.log = log
+        self.policy = policy
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let (log, policy, interval, logger) = (self.log, self.policy, self.interval, self.logger)
+        try await untilShutdown {
+            while !log.isClosed {
+                do {
+                    let report = try await log.compactColdSegments(policy)
+                    if report.segmentsRead > 0 {
+                        logger.info(
+                            "cold compaction",
+                            metadata: [
+                                "segmentsRead": "\(report.segmentsRead)", "segmentsWritten": "\(report.segmentsWritten)",
+                                "bytesBefore": "\(report.bytesBefore)", "bytesAfter": "\(report.bytesAfter)",
+                            ])
+                    }
+                } catch StorageError.closed {
+                    return
+                } catch {
+                    logger.error("cold compaction failed; the old segments stay, trying again later", metadata: ["error": "\(error)"])
+                }
+                try await Task.sleep(for: interval)
+            }
+        }
     }
 }
 

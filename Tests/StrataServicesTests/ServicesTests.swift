@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ServiceLifecycle
 import Strata
@@ -51,5 +52,28 @@ enum Total: MultiProjector {
         #expect(try await store.loadSnapshot(Counter.self, key).aggregate?.version == 5)
         await group.triggerGracefulShutdown()
         try await running.value  // returns, without an error
+    }
+
+    /// The cold-compaction service rewrites the sealed segments of a native store while the group runs, then
+    /// stops with it.
+    @Test func coldCompactionServiceCompactsSealedSegments() async throws {
+        let path = NSTemporaryDirectory() + "strata-cold-\(UInt64.random(in: 0 ... .max))"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let store = try NativeEventStore(path: path, options: LogStore.Options(durability: .never, segmentBytesTarget: 4_096))
+        let key = PartitionKey(tenant: "acme", group: "Counter", id: "1")
+        for n in 1...300 { _ = try await store.append([try EventRecord(Added(n: n), key: key)]) }
+        let before = store.log.segmentSummary
+        #expect(before.sealed > 3 && before.compacted == 0)
+        let service = ColdCompactionService(store, policy: LogStore.ColdCompaction(olderThan: .zero), every: .milliseconds(20))
+        let group = ServiceGroup(configuration: .init(services: [service], logger: Logger(label: "strata-test")))
+        let running = Task { try await group.run() }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while store.log.segmentSummary.compacted < store.log.segmentSummary.sealed && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        let after = store.log.segmentSummary
+        #expect(after.compacted >= 1 && after.sealed == after.compacted, "\(after)")
+        await group.triggerGracefulShutdown()
+        try await running.value
+        #expect(try await store.load(Counter.self, key).state == 300 * 301 / 2)
+        try await store.close()
     }
 }

@@ -32,6 +32,22 @@ extension LogStore {
         }
     }
 
+    /// How many segments the log has, how many of them are sealed, and how many cold compaction rewrote.
+    public struct SegmentSummary: Sendable, Equatable {
+        public var segments: Int
+        public var sealed: Int
+        public var compacted: Int
+    }
+
+    /// The log's segments as readers see them now.
+    public var segmentSummary: SegmentSummary {
+        published.withLock { log in
+            SegmentSummary(
+                segments: log.segments.count, sealed: log.segments.count { $0.sealed },
+                compacted: log.segments.count { $0.isCompacted })
+        }
+    }
+
     /// What one cold compaction did.
     public struct ColdCompactionReport: Sendable, Equatable {
         /// Segment files rewritten (merged ones included).
