@@ -14,7 +14,7 @@ import zlib
 
 out = sys.argv[1]
 golden = os.path.join(os.path.dirname(__file__), "..", "Tests", "StrataStorageTests", "Golden")
-stores = sys.argv[2:] or [os.path.join(golden, "v1-store"), os.path.join(golden, "v2-lost-range-store")]
+stores = sys.argv[2:] or [os.path.join(golden, name) for name in ("v1-store", "v2-lost-range-store", "v3-compacted-store")]
 SEGMENT_HEADER, FOOTER, FRAME_HEADER = 64, 56, 32
 
 
@@ -37,6 +37,9 @@ for number, store in enumerate(stores):
         data = read(os.path.join(store, name))
         put("FuzzSegmentFiles", f"{tag}header-{i}", b"\x00" + data[:SEGMENT_HEADER])
         put("FuzzSegmentFiles", f"{tag}footer-{i}", b"\x01" + data[-FOOTER:])
+        (data_end, table_bytes) = struct.unpack_from("<QI", data, len(data) - FOOTER + 40) if len(data) >= SEGMENT_HEADER + FOOTER else (0, 0)
+        if table_bytes and data_end + table_bytes + FOOTER == len(data):
+            put("FuzzSegmentFiles", f"{tag}frame-table-{i}", b"\x04" + data[data_end:data_end + table_bytes])
         put("FuzzStore", f"{tag}segment-{i}", struct.pack("<H", 0) + data)
         put("FuzzStore", f"{tag}segment-{i}-checkpoint", struct.pack("<H", len(checkpoint)) + checkpoint + data)
         offset = SEGMENT_HEADER

@@ -7,11 +7,11 @@
 /// recorded when the events were appended no longer hold. Readers find a frame by sequence instead: the entry
 /// with the greatest `baseSequence` ≤ the sequence wanted. Entries are in file order, both columns strictly
 /// increasing.
-struct FrameTable: Sendable, Equatable {
-    var baseSequences: [UInt64]
-    var offsets: [UInt64]
+package struct FrameTable: Sendable, Equatable {
+    package var baseSequences: [UInt64]
+    package var offsets: [UInt64]
 
-    var count: Int { baseSequences.count }
+    package var count: Int { baseSequences.count }
 
     /// Bytes of a table of `frames` entries (saturating: a hostile count gives a size no file has).
     static func byteCount(frames: UInt64) -> UInt64 {
@@ -34,7 +34,7 @@ struct FrameTable: Sendable, Equatable {
     /// Decodes and checks a table read from a segment whose footer says `frames` frames in
     /// [`SegmentHeader.byteCount`, `dataEnd`), records from `firstSequence` through `lastSequence`. Offsets in
     /// errors are relative to the table's start.
-    static func decode(
+    package static func decode(
         _ bytes: UnsafeRawBufferPointer, frames: UInt64, dataEnd: UInt64, firstSequence: UInt64, lastSequence: UInt64
     ) throws(DecodeError) -> FrameTable {
         guard UInt64(bytes.count) == byteCount(frames: frames) else {
@@ -73,7 +73,7 @@ struct FrameTable: Sendable, Equatable {
     }
 
     /// Index of the frame holding `sequence`: the last entry whose base sequence is ≤ it (nil before the first).
-    func frameIndex(holding sequence: UInt64) -> Int? {
+    package func frameIndex(holding sequence: UInt64) -> Int? {
         var low = 0
         var high = count
         while low < high {
