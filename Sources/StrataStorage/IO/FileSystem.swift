@@ -60,13 +60,17 @@ extension FileHandle {
 
     /// Reads `count` bytes at `offset` into a new array (short at end of file).
     func readBytes(count: Int, at offset: Int64) throws(IOError) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        var result: Result<Int, IOError> = .success(0)
-        bytes.withUnsafeMutableBytes { raw in
-            do throws(IOError) { result = .success(try read(into: raw, at: offset)) } catch { result = .failure(error) }
+        var failure: IOError?
+        // Read straight into the array's storage (no zero-fill first); only the bytes read are kept.
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            do throws(IOError) {
+                initialized = try read(into: UnsafeMutableRawBufferPointer(buffer), at: offset)
+            } catch {
+                failure = error
+                initialized = 0
+            }
         }
-        let n = try result.get()
-        bytes.removeLast(count - n)
+        if let failure { throw failure }
         return bytes
     }
 }

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// What a snapshot is the state of: one stream (an aggregate) or a multi-projection, over all tenants or one.
 public enum SnapshotSubject: Hashable, Sendable, CustomStringConvertible {
     case stream(PartitionKey)
@@ -22,6 +28,15 @@ public enum SnapshotSubject: Hashable, Sendable, CustomStringConvertible {
 
     /// The hash the file's index is sorted by: the stream key hash of the three strings, xored with a constant
     /// for projections. Hashes collide; a lookup compares the subject stored in the record.
+    /// 1 for a stream, 2 for a projection (the record's kind byte).
+    var kind: UInt8 { if case .stream = self { 1 } else { 2 } }
+
+    /// Whether the record's three subject strings are this subject's.
+    func matches(_ a: ByteSlice, _ b: ByteSlice, _ c: ByteSlice) -> Bool {
+        let (_, x, y, z) = parts
+        return equalUTF8(a, x) && equalUTF8(b, y) && equalUTF8(c, z)
+    }
+
     public var hash: UInt64 {
         let (kind, a, b, c) = parts
         let hash = StreamKeyHash.hash(PartitionKey(tenant: a, group: b, id: c))
@@ -122,7 +137,9 @@ public struct SnapshotRecord: Sendable, Equatable {
     }
 
     /// Decodes a whole record (`bytes` starts at its length field and holds exactly the record).
-    static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> SnapshotRecord {
+    static func decode(
+        _ bytes: UnsafeRawBufferPointer, known: (subject: SnapshotSubject, projectorName: String)? = nil
+    ) throws(DecodeError) -> SnapshotRecord {
         guard bytes.count >= fixedBytes else {
             throw DecodeError(offset: 0, reason: "snapshot record of \(bytes.count) bytes is shorter than \(fixedBytes)")
         }
@@ -142,20 +159,40 @@ public struct SnapshotRecord: Sendable, Equatable {
         let sequence = try r.u64("sequence")
         let version = try r.u64("version")
         let created = Int64(bitPattern: try r.u64("createdMicros"))
-        var strings: [String] = []
-        for what: StaticString in ["subject", "subject", "subject", "projectorName", "codecName"] {
-            let count = Int(try r.u8(what))
-            let start = r.position
-            let raw = try r.bytes(count, what)
-            guard let text = utf8String(raw) else { throw DecodeError(offset: start, reason: "\(what) is not UTF-8") }
-            strings.append(text)
+        let a = try r.str8("subject")
+        let b = try r.str8("subject")
+        let c = try r.str8("subject")
+        let projector = try r.str8("projectorName")
+        let codec = try r.str8("codecName")
+        // A lookup knows the subject and projector it asks for: when the record holds exactly those, their strings
+        // are reused instead of made again (a load from a snapshot is a few microseconds; five strings are a
+        // noticeable share of it).
+        let subject: SnapshotSubject
+        let projectorName: String
+        if let known, kind == known.subject.kind, known.subject.matches(a, b, c), equalUTF8(projector, known.projectorName) {
+            subject = known.subject
+            projectorName = known.projectorName
+        } else {
+            let strings = try [a, b, c, projector].map { (slice) throws(DecodeError) -> String in
+                guard let text = utf8String(slice.bytes) else { throw DecodeError(offset: slice.offset, reason: "a name is not UTF-8") }
+                return text
+            }
+            subject = kind == 1
+                ? .stream(PartitionKey(tenant: strings[0], group: strings[1], id: strings[2]))
+                : .projection(name: strings[0], tenant: strings[1].isEmpty ? nil : strings[1])
+            projectorName = strings[3]
         }
-        let subject: SnapshotSubject =
-            kind == 1
-            ? .stream(PartitionKey(tenant: strings[0], group: strings[1], id: strings[2]))
-            : .projection(name: strings[0], tenant: strings[1].isEmpty ? nil : strings[1])
+        let codecName: String
+        if equalUTF8(codec, "binary") {
+            codecName = "binary"
+        } else if equalUTF8(codec, "json") {
+            codecName = "json"
+        } else {
+            guard let text = utf8String(codec.bytes) else { throw DecodeError(offset: codec.offset, reason: "codecName is not UTF-8") }
+            codecName = text
+        }
         return SnapshotRecord(
-            subject: subject, projectorName: strings[3], projectorVersion: projectorVersion, codecName: strings[4],
+            subject: subject, projectorName: projectorName, projectorVersion: projectorVersion, codecName: codecName,
             sequence: sequence, version: version, createdMicros: created,
             state: Array(UnsafeRawBufferPointer(rebasing: bytes[r.position...])))
     }
@@ -243,5 +280,28 @@ struct SnapshotIndexEntry: Sendable, Equatable {
     /// Index order: by hash, then by sequence from the highest.
     static func precedes(_ a: SnapshotIndexEntry, _ b: SnapshotIndexEntry) -> Bool {
         a.hash != b.hash ? a.hash < b.hash : a.sequence > b.sequence
+    }
+}
+
+/// Bytes of a record and where they start in it (for error offsets).
+struct ByteSlice {
+    var bytes: UnsafeRawBufferPointer
+    var offset: Int
+}
+
+extension ByteReader {
+    /// A `str8` field's bytes, unchecked as text.
+    mutating func str8(_ what: StaticString) throws(DecodeError) -> ByteSlice {
+        let count = Int(try u8(what))
+        let offset = position
+        return ByteSlice(bytes: try bytes(count, what), offset: offset)
+    }
+}
+
+/// Whether `slice` holds exactly `text`'s UTF-8 bytes.
+func equalUTF8(_ slice: ByteSlice, _ text: String) -> Bool {
+    var text = text
+    return text.withUTF8 { utf8 in
+        utf8.count == slice.bytes.count && (utf8.isEmpty || memcmp(utf8.baseAddress!, slice.bytes.baseAddress!, utf8.count) == 0)
     }
 }

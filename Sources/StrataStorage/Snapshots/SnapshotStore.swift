@@ -105,7 +105,7 @@ public final class SnapshotStore: Sendable {
         for (file, entry) in candidates {
             let record: SnapshotRecord
             do throws(StorageError) {
-                record = try file.record(at: entry)
+                record = try file.record(at: entry, known: (subject, projectorName))
             } catch {
                 ignored.append("\(error)")
                 continue
@@ -331,7 +331,9 @@ final class SnapshotFile: Sendable {
     }
 
     /// The record at `entry` and its bytes, checked (length within the records' area, CRC, index entry).
-    func read(at entry: SnapshotIndexEntry) throws(StorageError) -> (record: SnapshotRecord, bytes: [UInt8]) {
+    func read(
+        at entry: SnapshotIndexEntry, known: (subject: SnapshotSubject, projectorName: String)? = nil
+    ) throws(StorageError) -> (record: SnapshotRecord, bytes: [UInt8]) {
         let offset = Int64(entry.offset)
         // One read for a small record (most are): up to 4 KiB, never past the records' area; a second for the rest.
         let first = Int(min(UInt64(Self.firstReadBytes), header.indexOffset - entry.offset))
@@ -350,16 +352,20 @@ final class SnapshotFile: Sendable {
         }
         guard bytes.count == total else { throw .corrupt(.truncated, path, offset, "snapshot record cut short") }
         let record = try bytes.withRawBytes { (raw) throws(StorageError) in
-            do throws(DecodeError) { return try SnapshotRecord.decode(raw) } catch {
+            do throws(DecodeError) { return try SnapshotRecord.decode(raw, known: known) } catch {
                 throw .corrupt(error.reason.contains("checksum") ? .badChecksum : .badRecord, path, offset + Int64(error.offset), error.reason)
             }
         }
-        guard record.sequence == entry.sequence, record.subject.hash == entry.hash else {
+        // (The subject a lookup asked for was found under this hash: the record's, when it is that subject.)
+        let hashMatches = known.map { record.subject == $0.subject } == true || record.subject.hash == entry.hash
+        guard record.sequence == entry.sequence, hashMatches else {
             throw .corrupt(.badRecord, path, offset, "snapshot record does not match its index entry")
         }
         return (record, bytes)
     }
 
     /// The record at `entry`, checked.
-    func record(at entry: SnapshotIndexEntry) throws(StorageError) -> SnapshotRecord { try read(at: entry).record }
+    func record(
+        at entry: SnapshotIndexEntry, known: (subject: SnapshotSubject, projectorName: String)? = nil
+    ) throws(StorageError) -> SnapshotRecord { try read(at: entry, known: known).record }
 }
