@@ -16,9 +16,18 @@ test: deps
 release: deps
 	$(SWIFT) build -c release
 
+# The carts example (Examples/Carts) on an embedded store in a fresh folder: commands, the cart's state and full
+# history, a multi-projection and a query; then what an operator sees of the store (fsck, stats).
 demo: deps
+	$(SWIFT) build --product carts-demo
 	$(SWIFT) build --product strata
-	.build/debug/strata demo $(DEMO_DIR)
+	.build/debug/carts-demo $(DEMO_DIR)
+	@echo
+	@echo "7. What an operator sees: strata fsck and strata stats on the store"
+	.build/debug/strata fsck $(DEMO_DIR)
+	.build/debug/strata stats $(DEMO_DIR)
+	@echo
+	@echo "The store is in $(DEMO_DIR). Try: .build/debug/strata dump $(DEMO_DIR) --format table"
 
 # The standard workloads of BENCHMARKS.md (P1, P1p, P3, P5, P6 and the disk limit), Strata beside SQLite in one
 # run, release build of the separate Benchmarks package. `bench`: the quick size (a few minutes); `bench-full`:

@@ -27,6 +27,8 @@ let package = Package(
         // The compactor and projections as swift-service-lifecycle services (a separate product, so that only
         // applications that use ServiceLifecycle build it).
         .library(name: "StrataServices", targets: ["StrataServices"]),
+        // Given/When/Then tests of aggregates, commands, projections and queries on the in-memory store.
+        .library(name: "StrataTesting", targets: ["StrataTesting"]),
         .executable(name: "strata", targets: ["strata"]),
     ],
     dependencies: [
@@ -34,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/pointfreeco/swift-custom-dump", from: "1.7.3"),
+        .package(url: "https://github.com/pointfreeco/xctest-dynamic-overlay", from: "1.13.1"),
     ],
     targets: [
         // CRC32C (SSE4.2 chosen at run time, slicing-by-8 fallback).
@@ -48,6 +52,20 @@ let package = Package(
                 "Strata", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        .target(
+            name: "StrataTesting",
+            dependencies: [
+                "Strata", .product(name: "CustomDump", package: "swift-custom-dump"),
+                .product(name: "IssueReporting", package: "xctest-dynamic-overlay"),
+                // What routes a reported issue to Swift Testing or XCTest at run time (a small dynamic library
+                // that IssueReporting finds by name): without it, a failed expectation fails no test on Linux.
+                .product(name: "IssueReportingTestSupport", package: "xctest-dynamic-overlay"),
+            ]),
+        // The carts example of the README (Examples/Carts): the domain as a library, the demo `make demo` runs,
+        // and the domain's tests, written with StrataTesting.
+        .target(name: "Carts", dependencies: ["Strata"], path: "Examples/Carts/Sources/Carts"),
+        .executableTarget(name: "carts-demo", dependencies: ["Carts", "Strata"], path: "Examples/Carts/Sources/CartsDemo"),
+        .testTarget(name: "CartsTests", dependencies: ["Carts", "StrataTesting"], path: "Examples/Carts/Tests/CartsTests"),
         // What the `strata` command does, as a library (tests and fuzz targets use it too): the JSONL event
         // format, dump, import.
         .target(name: "StrataTools", dependencies: ["StrataStorage"]),
@@ -83,6 +101,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "StrataTestingTests", dependencies: ["Strata", "StrataTesting"]),
         .testTarget(
             name: "StrataTests",
             dependencies: [
