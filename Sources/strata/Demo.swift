@@ -2,7 +2,7 @@ import ArgumentParser
 import StrataStorage
 
 /// `strata demo`: creates a store, appends a few thousand events, reads them back, and says what it did.
-/// (The event-sourcing carts example replaces it later.)
+/// (It shows the engine alone; the event-sourcing example is `make demo`, Examples/Carts.)
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create a store in a fresh folder, append events, read them back, reopen it.")
