@@ -254,4 +254,52 @@ func fillForCompaction(_ store: LogStore, appends: Int = 60, seed: UInt64 = 7) a
         #expect(done.contains { $0.hasPrefix("not repaired") && $0.contains("compacted") }, "\(done)")
         #expect(fs.contents(of: path) == bytes)
     }
+
+    /// Hostile sizes in a checkpoint entry or a footer (with their checksums recomputed, which a fuzzer cannot do)
+    /// are reported or passed over, never trapped on: the old comparisons added them up as Int64.
+    @Test func hostileDataEndsInCheckpointAndFooterDoNotTrap() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs, segmentBytes: 2_048)
+        try await fillForCompaction(store, appends: 20)
+        let expected = try store.readRecords()
+        try await store.close()
+        let checkpointPath = simulatedStorePath + "/CHECKPOINT"
+        let original = try fs.contents(of: checkpointPath).map { bytes in
+            try bytes.withUnsafeBytes { try Checkpoint.decode($0) }
+        }!
+        for hostile in [UInt64.max, UInt64.max - 55, UInt64(Int64.max) + 1] {
+            var checkpoint = original
+            for i in checkpoint.segments.indices.dropLast() { checkpoint.segments[i].dataEnd = hostile }
+            fs.setContents(of: checkpointPath, to: checkpoint.encode())
+            // Every sealed entry disagrees with its file: each is verified instead.
+            let reopened = try openSimulated(fs, segmentBytes: 2_048)
+            #expect(!reopened.recovery.usedCheckpoint)
+            #expect(try reopened.readRecords() == expected)
+            try await reopened.close()
+            // The active segment's entry past the file: committed data would be missing, which is refused.
+            var last = try fs.contents(of: checkpointPath).map { bytes in try bytes.withUnsafeBytes { try Checkpoint.decode($0) } }!
+            let saved = last
+            last.segments[last.segments.count - 1].dataEnd = hostile
+            fs.setContents(of: checkpointPath, to: last.encode())
+            do {
+                _ = try openSimulated(fs, segmentBytes: 2_048)
+                Issue.record("a checkpoint past the active segment's end was accepted")
+            } catch {
+                expectCorrupt(error, .truncated, fileContains: ".segment")
+            }
+            fs.setContents(of: checkpointPath, to: saved.encode())
+        }
+        // A sealed segment whose footer claims a data end near 2^64 and a frame table: refused as a bad footer.
+        let first = segmentPaths(fs)[0]
+        var bytes = fs.contents(of: first)!
+        let footerAt = bytes.count - SegmentFooter.byteCount
+        let footer = try bytes[footerAt...].withUnsafeBytes { try SegmentFooter.decode($0) }
+        var forged = footer
+        forged.dataEnd = .max - 7
+        forged.tableBytes = UInt32(FrameTable.byteCount(frames: footer.frameCount))
+        bytes.replaceSubrange(footerAt..., with: forged.encode())
+        fs.setContents(of: first, to: bytes)
+        try fs.remove(checkpointPath)
+        #expect(throws: StorageError.self) { try openSimulated(fs, segmentBytes: 2_048) }
+    }
 }

@@ -180,8 +180,9 @@ public struct SegmentFooter: Sendable, Equatable {
         self.tableBytes = tableBytes
     }
 
-    /// Where the footer starts: after the frames and the frame table.
-    public var footerOffset: UInt64 { dataEnd + UInt64(tableBytes) }
+    /// Where the footer starts: after the frames and the frame table (wrapping on hostile values; readers check
+    /// `dataEnd` against the footer's real offset by subtraction instead).
+    public var footerOffset: UInt64 { dataEnd &+ UInt64(tableBytes) }
 
     func encode() -> [UInt8] {
         var out = ByteWriter(capacity: Self.byteCount)

@@ -144,7 +144,7 @@ final class FrameScanner {
         return bytes.withUnsafeBytes { raw in
             do throws(DecodeError) {
                 let footer = try SegmentFooter.decode(raw)
-                guard footer.footerOffset == UInt64(offset) else {
+                guard footer.dataEnd <= UInt64(offset), UInt64(offset) - footer.dataEnd == UInt64(footer.tableBytes) else {
                     return .failure(DecodeError(
                         offset: 40,
                         reason: "footer says data ends at \(footer.dataEnd) (frame table: \(footer.tableBytes) bytes), found at \(offset)"))

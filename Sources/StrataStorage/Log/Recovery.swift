@@ -179,15 +179,17 @@ enum Recovery {
             func file(lastNumber: UInt64) -> SegmentFile {
                 SegmentFile(number: item.number, baseSequence: item.baseSequence, path: item.path, handle: handle, lastNumber: lastNumber)
             }
-            if let entry, entry.sealed, entry.baseSequence == item.baseSequence,
-                size == Int64(entry.dataEnd) + Int64(entry.tableBytes) + Int64(SegmentFooter.byteCount)
+            // (Sizes are compared as UInt64 and by subtraction: a hostile checkpoint may hold any value.)
+            let fileBytes = UInt64(max(size, 0))
+            if let entry, entry.sealed, entry.baseSequence == item.baseSequence, entry.dataEnd <= fileBytes,
+                fileBytes - entry.dataEnd == UInt64(entry.tableBytes) + UInt64(SegmentFooter.byteCount)
             {
                 // A sealed segment as the checkpoint describes it: trusted, nothing read.
                 segments.append(PublishedSegment(
                     file: file(lastNumber: entry.lastNumber), lastSequence: entry.lastSequence,
                     dataEnd: Int64(entry.dataEnd), frameCount: entry.frameCount, sealed: true,
                     tableBytes: entry.tableBytes))
-            } else if isLast, let entry, entry.baseSequence == item.baseSequence, !entry.sealed, size == Int64(entry.dataEnd) {
+            } else if isLast, let entry, entry.baseSequence == item.baseSequence, !entry.sealed, fileBytes == entry.dataEnd {
                 segments.append(PublishedSegment(
                     file: file(lastNumber: item.number), lastSequence: entry.lastSequence, dataEnd: size,
                     frameCount: entry.frameCount, sealed: false))
@@ -205,7 +207,7 @@ enum Recovery {
                 var last = item.baseSequence - 1
                 var frames: UInt64 = 0
                 if let entry, entry.baseSequence == item.baseSequence, !entry.sealed {
-                    guard size >= Int64(entry.dataEnd) else {
+                    guard fileBytes >= entry.dataEnd else {
                         throw .corrupt(.truncated, item.path, size, "file is \(size) bytes but the checkpoint says \(entry.dataEnd) bytes were committed")
                     }
                     start = Int64(entry.dataEnd)
