@@ -245,14 +245,54 @@ func fillForCompaction(_ store: LogStore, appends: Int = 60, seed: UInt64 = 7) a
         try damaged(at: Int(compacted.dataEnd) + 8, "badChecksum")               // the frame table
         try damaged(at: original.count - 10, "badFooter")                         // the footer
 
-        // A repair leaves a damaged compacted segment alone and says so (it does not rewrite those).
+        // A repair rewrites a damaged compacted segment as a compacted segment again: the damaged frame's events
+        // become a lost range, every other event stays, and fsck finds nothing more to repair.
+        let everything = try await {
+            let s = try openSimulated(fs, segmentBytes: 2_048)
+            let records = try s.readRecords()
+            try await s.close()
+            return records
+        }()
+        let table = try FrameTable.decode(
+            UnsafeRawBufferPointer(rebasing: original.withUnsafeBytes { $0 }[Int(compacted.dataEnd)..<(original.count - SegmentFooter.byteCount)]),
+            frames: compacted.frameCount, dataEnd: UInt64(compacted.dataEnd), firstSequence: compacted.file.baseSequence,
+            lastSequence: compacted.lastSequence)
+        #expect(table.count >= 2)
         var bytes = original
-        bytes[64 + 40] ^= 0x40
+        bytes[Int(table.offsets[1]) + 40] ^= 0x40  // inside the second frame
         fs.setContents(of: path, to: bytes)
         let problems = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
         let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs)
-        #expect(done.contains { $0.hasPrefix("not repaired") && $0.contains("compacted") }, "\(done)")
-        #expect(fs.contents(of: path) == bytes)
+        #expect(done.contains { $0.hasPrefix("rewrote") && $0.contains("events lost") }, "\(done)")
+        let lost = table.baseSequences[1]...(table.baseSequences[2] - 1)
+        let after = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs)
+        #expect(after.problems.isEmpty, "\(after.problems)")
+        #expect(after.lostRanges.map { $0.firstSequence...$0.lastSequence } == [lost])
+        let repaired = try openSimulated(fs, segmentBytes: 2_048)
+        let kept = everything.filter { !lost.contains($0.sequence) }
+        #expect(try repaired.readRecords() == kept)
+        #expect(repaired.published.withLock { $0.segments.first!.isCompacted })
+        // Stream reads through the rebuilt index (versions in the lost range are gaps).
+        for key in Set(kept.map(\.record.key)) {
+            #expect(try repaired.readStreamRecords(key) == kept.filter { $0.record.key == key })
+        }
+        let lastNumber = repaired.published.withLock { $0.segments.first!.file.lastNumber }
+        try await repaired.close()
+
+        // A damaged header of a merged compacted segment: rewritten from the name, the footer's frame table and
+        // the next file's number; nothing more is lost.
+        var header = fs.contents(of: path)!
+        header[20] ^= 0x01
+        fs.setContents(of: path, to: header)
+        let headerProblems = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
+        #expect(!headerProblems.isEmpty)
+        let fixed = try await StoreRepair.repair(store: simulatedStorePath, problems: headerProblems, fileSystem: fs)
+        #expect(fixed.contains { $0.hasPrefix("rewrote") }, "\(fixed)")
+        #expect(try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems.isEmpty)
+        let again = try openSimulated(fs, segmentBytes: 2_048)
+        #expect(try again.readRecords() == kept)
+        #expect(again.published.withLock { $0.segments.first!.file.lastNumber } == lastNumber)
+        try await again.close()
     }
 
     /// Hostile sizes in a checkpoint entry or a footer (with their checksums recomputed, which a fuzzer cannot do)

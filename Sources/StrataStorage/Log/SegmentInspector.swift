@@ -58,6 +58,35 @@ package enum SegmentInspector {
         }
     }
 
+    /// What a compacted segment's header says of it — or, when the header is damaged, its footer (a frame table
+    /// that fits the file) and the next file's number (the numbers between were merged into it). Nil for a segment
+    /// that is not compacted (or whose header and footer are both unreadable).
+    package static func compaction(
+        of file: String, number: UInt64, nextNumber: UInt64?, fileSystem fs: any FileSystem
+    ) throws(IOError) -> (lastNumber: UInt64, footer: SegmentFooter?)? {
+        let handle = try fs.open(file, mode: .read)
+        defer { handle.close() }
+        let size = try handle.size()
+        var footer: SegmentFooter?
+        if size >= Int64(SegmentHeader.byteCount + SegmentFooter.byteCount) {
+            let bytes = try handle.readBytes(count: SegmentFooter.byteCount, at: size - Int64(SegmentFooter.byteCount))
+            let decoded = try? bytes.withRawBytes { (raw) throws(DecodeError) in try SegmentFooter.decode(raw) }
+            // Only a footer that fits the file: its frames and table end where it starts.
+            let footerAt = UInt64(size) - UInt64(SegmentFooter.byteCount)
+            if let decoded, decoded.tableBytes > 0, decoded.dataEnd <= footerAt, footerAt - decoded.dataEnd == UInt64(decoded.tableBytes) {
+                footer = decoded
+            }
+        }
+        let header = try handle.readBytes(count: SegmentHeader.byteCount, at: 0)
+        if let decoded = try? header.withRawBytes({ (raw) throws(DecodeError) in try SegmentHeader.decode(raw) }),
+            decoded.segmentNumber == number
+        {
+            return decoded.isCompacted ? (decoded.lastSegmentNumber, footer) : nil
+        }
+        guard footer != nil else { return nil }
+        return ((nextNumber ?? number + 1) - 1, footer)
+    }
+
     /// A compacted segment: the footer (at the end of the file) says where the frames end; the frames, then the
     /// frame table, which must list exactly the frames found, then the footer.
     private static func walkCompacted(

@@ -148,8 +148,10 @@ package enum StoreCheck {
             // A compacted segment may stand for several numbers (segments merged into it).
             var coveredThrough: UInt64?
             var superseded: Set<String> = []
-            for segment in segments {
-                let header = readHeader(path + "/" + segment.name)
+            for (i, segment) in segments.enumerated() {
+                let compaction = try? SegmentInspector.compaction(
+                    of: path + "/" + segment.name, number: segment.number,
+                    nextNumber: i + 1 < segments.count ? segments[i + 1].number : nil, fileSystem: fs)
                 if let previous = coveredThrough, segment.number <= previous {
                     report.notes.append("\(segment.name): merged into an earlier compacted segment by a compaction that stopped before removing it; the next open removes it")
                     superseded.insert(segment.name)
@@ -159,7 +161,7 @@ package enum StoreCheck {
                     problem(segment.name, nil, "missingSegment", "segment \(previous + 1) is missing before this one")
                     damaged.insert(segment.name)
                 }
-                coveredThrough = header?.coversThroughNumber ?? segment.number
+                coveredThrough = compaction?.lastNumber ?? segment.number
             }
             let kept = segments.filter { !superseded.contains($0.name) }
             if !runs.isEmpty { runStarts = Set(runs.lazy.flatMap(\.entries).map(\.firstSequence)) }
@@ -229,14 +231,6 @@ package enum StoreCheck {
         }
 
         // MARK: Segments
-
-        /// A segment's header, if it reads and decodes.
-        func readHeader(_ file: String) -> SegmentHeader? {
-            guard let handle = try? fs.open(file, mode: .read) else { return nil }
-            defer { handle.close() }
-            guard let bytes = try? handle.readBytes(count: SegmentHeader.byteCount, at: 0) else { return nil }
-            return try? bytes.withRawBytes { (raw) throws(DecodeError) in try SegmentHeader.decode(raw) }
-        }
 
         mutating func checkSegment(path file: String, name: String, number: UInt64?, base: UInt64?, isLast: Bool) throws(StorageError) {
             report.segments += 1

@@ -140,13 +140,18 @@ package enum StoreRepair {
             reserveQuarantineNames(damagedSegments.sorted() + [StoreFileName.checkpoint, IndexFileName.folder, SnapshotStore.folderName])
             var plans: [Plan] = []
             for (i, segment) in segments.enumerated() where damagedSegments.contains(segment.name) {
-                if try looksCompacted(segment.name) {
-                    refused.append("not repaired: \(segment.name): a compacted segment (rewritten by cold compaction); this repair does not rewrite those: restore it from a copy")
+                let next = i + 1 < segments.count ? segments[i + 1] : nil
+                // A compacted segment stands for the numbers up to its header's last segment number; with a damaged
+                // header, its footer's frame table says it is compacted and the next file's number where it ends.
+                let compacted = try SegmentInspector.compaction(
+                    of: joinPath(path, segment.name), number: segment.number, nextNumber: next?.number, fileSystem: fs)
+                let lastNumber = compacted?.lastNumber ?? segment.number
+                if let next, next.number != lastNumber + 1 {
+                    refused.append("not repaired: \(segment.name): segment \(lastNumber + 1) is missing after it; restore it from a copy")
                     continue
                 }
-                let next = i + 1 < segments.count ? segments[i + 1] : nil
-                if let next, next.number != segment.number + 1 {
-                    refused.append("not repaired: \(segment.name): segment \(segment.number + 1) is missing after it; restore it from a copy")
+                if compacted != nil && next == nil {
+                    refused.append("not repaired: \(segment.name): a compacted segment cannot be the last one (the active segment after it is missing); restore it from a copy")
                     continue
                 }
                 // The name's base sequence must follow the previous segment, as its footer says (a damaged previous
@@ -158,7 +163,10 @@ package enum StoreRepair {
                     continue
                 }
                 let knownLast = checkpoint?.segments.first { $0.number == segment.number }?.lastSequence
-                switch try plan(segment.name, number: segment.number, base: segment.base, nextBase: next?.base, knownLast: knownLast) {
+                switch try plan(
+                    segment.name, number: segment.number, base: segment.base, nextBase: next?.base, knownLast: knownLast,
+                    compacted: compacted)
+                {
                 case .success(let plan?): plans.append(plan)
                 case .success(nil): break
                 case .failure(let refusal): refused.append("not repaired: \(segment.name): \(refusal.reason)")
@@ -228,21 +236,6 @@ package enum StoreRepair {
             try fs.syncDirectory(path)
         }
 
-        /// Whether a segment's header or footer says cold compaction wrote it.
-        func looksCompacted(_ name: String) throws(IOError) -> Bool {
-            let handle = try fs.open(joinPath(path, name), mode: .read)
-            defer { handle.close() }
-            let size = try handle.size()
-            let header = try handle.readBytes(count: SegmentHeader.byteCount, at: 0)
-            if let decoded = try? header.withRawBytes({ (raw) throws(DecodeError) in try SegmentHeader.decode(raw) }) {
-                return decoded.isCompacted
-            }
-            guard size >= Int64(SegmentHeader.byteCount + SegmentFooter.byteCount) else { return false }
-            let footer = try handle.readBytes(count: SegmentFooter.byteCount, at: size - Int64(SegmentFooter.byteCount))
-            let decoded = try? footer.withRawBytes { (raw) throws(DecodeError) in try SegmentFooter.decode(raw) }
-            return (decoded?.tableBytes ?? 0) > 0
-        }
-
         /// The last sequence in a sealed segment's footer, if it has a valid one.
         /// Moves the files of the store's folder `folder` into its quarantine folder, file by file (a folder rename
         /// is not in the FileSystem protocol); the empty folder stays.
@@ -278,11 +271,15 @@ package enum StoreRepair {
         /// Works out how to rewrite one segment: nil when it needs no rewrite (a torn tail of the last segment is
         /// left to recovery), a refusal when it cannot be repaired without guessing.
         func plan(
-            _ name: String, number: UInt64, base: UInt64, nextBase: UInt64?, knownLast: UInt64?
+            _ name: String, number: UInt64, base: UInt64, nextBase: UInt64?, knownLast: UInt64?,
+            compacted: (lastNumber: UInt64, footer: SegmentFooter?)? = nil
         ) throws(IOError) -> Result<Plan?, Refusal> {
             let handle = try fs.open(joinPath(path, name), mode: .read)
             defer { handle.close() }
-            let size = try handle.size()
+            let fileSize = try handle.size()
+            // A compacted segment's frames end where its footer says (its frame table follows them); the table is
+            // written again from the frames kept.
+            let size = compacted?.footer.map { Int64($0.dataEnd) } ?? fileSize
             let isLast = nextBase == nil
             var plan = Plan(
                 name: name, header: SegmentHeader(segmentNumber: number, baseSequence: base, createdMicros: nowMicros),
@@ -295,6 +292,7 @@ package enum StoreRepair {
                 switch Result(catching: { () throws(DecodeError) in try bytes.withRawBytes { (raw) throws(DecodeError) in try SegmentHeader.decode(raw) } }) {
                 case .success(let header) where header.segmentNumber == number && header.baseSequence == base:
                     plan.header.createdMicros = header.createdMicros
+                    if header.isCompacted && compacted == nil { plan.findings.append("a compacted header without a usable footer") }
                     headerVersion = header.minReaderVersion
                     headerDamaged = false
                 case .success(let header):
@@ -305,6 +303,13 @@ package enum StoreRepair {
             } else {
                 plan.findings.append("\(size) bytes, shorter than a segment header")
             }
+            if let compacted {
+                plan.header = SegmentHeader.compacted(
+                    segmentNumber: number, lastSegmentNumber: compacted.lastNumber, baseSequence: base,
+                    createdMicros: plan.header.createdMicros)
+            }
+            /// The frames kept, where they are in the original (a compacted segment's table must list them).
+            var seen = FrameTable(baseSequences: [], offsets: [])
             var expected = base
             var offset = Int64(SegmentHeader.byteCount)
             /// Where unexplained bytes started (a damaged stretch waiting for the next good frame).
@@ -370,6 +375,8 @@ package enum StoreRepair {
                         if damage != nil { damageInside = true }
                         damage = nil
                         keep(at, Int64(header.frameLength))
+                        seen.baseSequences.append(header.baseSequence)
+                        seen.offsets.append(UInt64(at))
                         if header.kind == .lost { keptLost = true }
                         frames += 1
                         expected = header.lastSequence + 1
@@ -390,8 +397,9 @@ package enum StoreRepair {
                     }
                 }
             }
+            if let footerOfCompacted = compacted?.footer { footer = footerOfCompacted }
             // A damaged stretch that runs to the end may still end in a valid footer (damage before it).
-            if let stretch = damage, size - stretch.offset >= Int64(SegmentFooter.byteCount),
+            if compacted == nil, let stretch = damage, size - stretch.offset >= Int64(SegmentFooter.byteCount),
                 let bytes = try? handle.readBytes(count: SegmentFooter.byteCount, at: size - Int64(SegmentFooter.byteCount)),
                 let found = try? bytes.withRawBytes({ (raw) throws(DecodeError) in try SegmentFooter.decode(raw) }),
                 found.firstSequence == base
@@ -423,7 +431,9 @@ package enum StoreRepair {
             }
             plan.lastSequence = target
             let lostRanges = plan.pieces.contains { if case .lost = $0 { true } else { false } }
-            if lostRanges || keptLost {
+            if (lostRanges || keptLost) && plan.header.isCompacted {
+                plan.header.flags |= SegmentHeader.flagHoldsLostRanges
+            } else if lostRanges || keptLost {
                 plan.header.formatVersion = SegmentHeader.formatVersionWithLostRanges
                 plan.header.minReaderVersion = SegmentHeader.formatVersionWithLostRanges
             }
@@ -441,7 +451,21 @@ package enum StoreRepair {
             }
             // A damaged stretch at the very end of the last segment with nothing committed in it is a torn tail:
             // recovery cuts it at the next open (and copies it to quarantine/), so it alone needs no rewrite.
-            let rewrite = headerDamaged || damageInside || lostRanges || footerWrong || headerTooOld
+            // A compacted segment's frame table must list exactly the frames found.
+            var tableWrong = false
+            if let compacted, let footer = compacted.footer {
+                let bytes = try handle.readBytes(count: Int(footer.tableBytes), at: Int64(footer.dataEnd))
+                let table = try? bytes.withRawBytes { (raw) throws(DecodeError) in
+                    try FrameTable.decode(
+                        raw, frames: footer.frameCount, dataEnd: footer.dataEnd, firstSequence: footer.firstSequence,
+                        lastSequence: footer.lastSequence)
+                }
+                if table != seen {
+                    tableWrong = true
+                    plan.findings.append("the frame table does not list the segment's frames")
+                }
+            }
+            let rewrite = headerDamaged || damageInside || lostRanges || footerWrong || headerTooOld || tableWrong
             return .success(rewrite ? plan : nil)
         }
 
@@ -468,7 +492,21 @@ package enum StoreRepair {
                     frames += (range.count + UInt64(Limits.recordsPerFrameMax) - 1) / UInt64(Limits.recordsPerFrameMax)
                 }
             }
-            if plan.sealed {
+            if plan.header.isCompacted {
+                // A compacted segment again: its frame table, from the frames just written.
+                var table = FrameTable(baseSequences: [], offsets: [])
+                let scanner = FrameScanner(handle: target, from: Int64(SegmentHeader.byteCount), to: at)
+                while case .frame(let header, let offset) = try scanner.next() {
+                    table.baseSequences.append(header.baseSequence)
+                    table.offsets.append(UInt64(offset))
+                }
+                let bytes = table.encode()
+                let base = plan.header.baseSequence
+                let footer = SegmentFooter(
+                    frameCount: UInt64(table.count), recordCount: plan.lastSequence + 1 - base, firstSequence: base,
+                    lastSequence: plan.lastSequence, dataEnd: UInt64(at), tableBytes: UInt32(bytes.count))
+                try target.write(bytes + footer.encode(), at: at)
+            } else if plan.sealed {
                 let base = plan.header.baseSequence
                 let footer = SegmentFooter(
                     frameCount: frames, recordCount: plan.lastSequence + 1 - base, firstSequence: base,
