@@ -37,14 +37,17 @@ public final class AggregateTest<Projector: AggregateProjector>: Sendable {
 
     /// A test of `projector`'s aggregate `id` in `tenant`.
     public convenience init(
-        _ projector: Projector.Type, id: String = "test-1", tenant: String = "test", codec: any EventCodec = JSONEventCodec(),
-        reporter: TestReporter = .testFramework
+        _ projector: Projector.Type, id: String = "test-1", tenant: String = "test",
+        codec: any EventCodec = JSONEventCodec(), reporter: TestReporter = .testFramework
     ) {
         self.init(projector, key: PartitionKey(tenant: tenant, group: Projector.group, id: id), codec: codec, reporter: reporter)
     }
 
     /// A test of `projector`'s aggregate `key`.
-    public init(_ projector: Projector.Type, key: PartitionKey, codec: any EventCodec = JSONEventCodec(), reporter: TestReporter = .testFramework) {
+    public init(
+        _ projector: Projector.Type, key: PartitionKey, codec: any EventCodec = JSONEventCodec(),
+        reporter: TestReporter = .testFramework
+    ) {
         self.store = InMemoryEventStore()
         self.executor = CommandExecutor(store: store, codec: codec)
         self.key = key
@@ -96,13 +99,19 @@ public final class AggregateTest<Projector: AggregateProjector>: Sendable {
     /// The `when` command succeeded and appended exactly these events, in order (type, schema version and value:
     /// by `==` for `Equatable` events, else by their encoding).
     @discardableResult
-    public func thenEvents(_ expected: any Event..., fileID: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column) async -> Self {
+    public func thenEvents(
+        _ expected: any Event..., fileID: StaticString = #fileID, filePath: StaticString = #filePath,
+        line: UInt = #line, column: UInt = #column
+    ) async -> Self {
         await thenEvents(expected, fileID: fileID, filePath: filePath, line: line, column: column)
     }
 
     /// The `when` command succeeded and appended exactly these events, in order.
     @discardableResult
-    public func thenEvents(_ expected: [any Event], fileID: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column) async -> Self {
+    public func thenEvents(
+        _ expected: [any Event], fileID: StaticString = #fileID, filePath: StaticString = #filePath,
+        line: UInt = #line, column: UInt = #column
+    ) async -> Self {
         let location = TestLocation(fileID: fileID, filePath: filePath, line: line, column: column)
         guard let (key, before) = succeeded("thenEvents", expecting: "events \(describe(expected))", location) else { return self }
         do {
@@ -118,26 +127,36 @@ public final class AggregateTest<Projector: AggregateProjector>: Sendable {
 
     /// The `when` command succeeded and appended nothing.
     @discardableResult
-    public func thenNoEvents(fileID: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column) async -> Self {
+    public func thenNoEvents(
+        fileID: StaticString = #fileID, filePath: StaticString = #filePath,
+        line: UInt = #line, column: UInt = #column
+    ) async -> Self {
         await thenEvents([], fileID: fileID, filePath: filePath, line: line, column: column)
     }
 
     /// The aggregate's state now (after the `when` command, if one ran, else after the given events) equals
     /// `expected`.
     @discardableResult
-    public func thenState(_ expected: Projector.State, fileID: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column) async -> Self
+    public func thenState(
+        _ expected: Projector.State, fileID: StaticString = #fileID, filePath: StaticString = #filePath,
+        line: UInt = #line, column: UInt = #column
+    ) async -> Self
     where Projector.State: Equatable {
         let location = TestLocation(fileID: fileID, filePath: filePath, line: line, column: column)
         guard let aggregate = await loaded("thenState", location) else { return self }
         if aggregate.state != expected {
-            fail("thenState: " + describeDifference("the state of \(aggregate.key)", expected: expected, actual: aggregate.state), location)
+            let difference = describeDifference("the state of \(aggregate.key)", expected: expected, actual: aggregate.state)
+            fail("thenState: " + difference, location)
         }
         return self
     }
 
     /// Checks the aggregate's state now with `check` (which uses `#expect`/`XCTAssert`, or throws to fail).
     @discardableResult
-    public func thenState(fileID: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column, _ check: (Projector.State) throws -> Void) async -> Self {
+    public func thenState(
+        fileID: StaticString = #fileID, filePath: StaticString = #filePath,
+        line: UInt = #line, column: UInt = #column, _ check: (Projector.State) throws -> Void
+    ) async -> Self {
         let location = TestLocation(fileID: fileID, filePath: filePath, line: line, column: column)
         guard let aggregate = await loaded("thenState", location) else { return self }
         do { try check(aggregate.state) } catch { fail("thenState: the check threw \(error)", location) }
@@ -146,7 +165,10 @@ public final class AggregateTest<Projector: AggregateProjector>: Sendable {
 
     /// The aggregate's version now.
     @discardableResult
-    public func thenVersion(_ expected: UInt64, fileID: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column) async -> Self {
+    public func thenVersion(
+        _ expected: UInt64, fileID: StaticString = #fileID, filePath: StaticString = #filePath,
+        line: UInt = #line, column: UInt = #column
+    ) async -> Self {
         let location = TestLocation(fileID: fileID, filePath: filePath, line: line, column: column)
         guard let aggregate = await loaded("thenVersion", location) else { return self }
         if aggregate.version != expected {
@@ -158,7 +180,10 @@ public final class AggregateTest<Projector: AggregateProjector>: Sendable {
     /// The `when` command threw `expected` — the domain error its handler threw (unwrapped from
     /// `CommandError.rejected`), or the `CommandError` itself.
     @discardableResult
-    public func thenThrows<E: Error & Equatable>(_ expected: E, fileID: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column) -> Self {
+    public func thenThrows<E: Error & Equatable>(
+        _ expected: E, fileID: StaticString = #fileID, filePath: StaticString = #filePath,
+        line: UInt = #line, column: UInt = #column
+    ) -> Self {
         thenThrows("\(expected)", fileID: fileID, filePath: filePath, line: line, column: column) { error in
             (unwrapped(error) as? E) == expected || (error as? E) == expected
         }
@@ -167,14 +192,17 @@ public final class AggregateTest<Projector: AggregateProjector>: Sendable {
     /// The `when` command threw an error `matches` accepts (it sees the domain error itself when the handler threw).
     @discardableResult
     public func thenThrows(
-        _ description: String = "an error", fileID: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column, matching matches: (any Error) -> Bool
+        _ description: String = "an error", fileID: StaticString = #fileID, filePath: StaticString = #filePath,
+        line: UInt = #line, column: UInt = #column, matching matches: (any Error) -> Bool
     ) -> Self {
         let location = TestLocation(fileID: fileID, filePath: filePath, line: line, column: column)
         switch outcome.withLock({ $0.result }) {
         case nil:
             fail("thenThrows: no command ran (call when(_:) first)", location)
         case .success(let result)?:
-            fail("thenThrows: expected \(description), but the command succeeded and appended \(result.eventCount) event(s)", location)
+            fail(
+                "thenThrows: expected \(description), but the command succeeded and appended \(result.eventCount) event(s)",
+                location)
         case .failure(let error)?:
             if !matches(error) && !matches(unwrapped(error)) {
                 fail(describeDifference("thenThrows: the error", expected: description, actual: "\(unwrapped(error))"), location)
@@ -236,7 +264,9 @@ extension EventRecord {
 }
 
 /// Given events: appended to `key`'s stream in one batch.
-func appendGiven(_ events: [any Event], key: PartitionKey, to store: InMemoryEventStore, codec: any EventCodec) async throws {
+func appendGiven(
+    _ events: [any Event], key: PartitionKey, to store: InMemoryEventStore, codec: any EventCodec
+) async throws {
     try await store.append(try events.map { try EventRecord(erased: $0, key: key, codec: codec) })
 }
 

@@ -50,13 +50,18 @@ public final class ProjectionTest<Projector: MultiProjector>: Sendable {
 
     /// The projection's state, caught up with everything given, equals `expected`.
     @discardableResult
-    public func thenState(_ expected: Projector.State, fileID: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column) async -> Self
+    public func thenState(
+        _ expected: Projector.State, fileID: StaticString = #fileID, filePath: StaticString = #filePath,
+        line: UInt = #line, column: UInt = #column
+    ) async -> Self
     where Projector.State: Equatable {
         let location = TestLocation(fileID: fileID, filePath: filePath, line: line, column: column)
         guard await caughtUp("thenState", location) else { return self }
         let actual = projection.state
         if actual != expected {
-            fail("thenState: " + describeDifference("the state of projection \(Projector.projectorName)", expected: expected, actual: actual), location)
+            let difference = describeDifference(
+                "the state of projection \(Projector.projectorName)", expected: expected, actual: actual)
+            fail("thenState: " + difference, location)
         }
         return self
     }
@@ -64,7 +69,10 @@ public final class ProjectionTest<Projector: MultiProjector>: Sendable {
     /// Checks the projection's state, caught up with everything given, with `check` (which uses `#expect` /
     /// `XCTAssert`, or throws to fail).
     @discardableResult
-    public func thenState(fileID: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column, _ check: (Projector.State) throws -> Void) async -> Self {
+    public func thenState(
+        fileID: StaticString = #fileID, filePath: StaticString = #filePath,
+        line: UInt = #line, column: UInt = #column, _ check: (Projector.State) throws -> Void
+    ) async -> Self {
         let location = TestLocation(fileID: fileID, filePath: filePath, line: line, column: column)
         guard await caughtUp("thenState", location) else { return self }
         do { try check(projection.state) } catch { fail("thenState: the check threw \(error)", location) }
@@ -93,7 +101,8 @@ public final class ProjectionTest<Projector: MultiProjector>: Sendable {
     /// The query throws an error `matches` accepts (a page out of range, say).
     @discardableResult
     public func thenQueryThrows<Result>(
-        _ query: (Projection<Projector, InMemoryEventStore>) throws -> Result, fileID: StaticString = #fileID, filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column,
+        _ query: (Projection<Projector, InMemoryEventStore>) throws -> Result, fileID: StaticString = #fileID,
+        filePath: StaticString = #filePath, line: UInt = #line, column: UInt = #column,
         matching matches: (any Error) -> Bool = { _ in true }
     ) async -> Self {
         let location = TestLocation(fileID: fileID, filePath: filePath, line: line, column: column)
