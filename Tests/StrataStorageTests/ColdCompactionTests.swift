@@ -89,6 +89,10 @@ func fillForCompaction(_ store: LogStore, appends: Int = 60, seed: UInt64 = 7) a
         try await fillForCompaction(store)
         let untouched = try await store.compactColdSegments(LogStore.ColdCompaction(olderThan: .seconds(3600)))
         #expect(untouched == LogStore.ColdCompactionReport())
+        // Durations past what microseconds hold mean "nothing is that old" (no trap).
+        for huge in [Duration.seconds(Int64.max), .seconds(Int64.max / 1_000)] {
+            #expect(try await store.compactColdSegments(LogStore.ColdCompaction(olderThan: huge)) == LogStore.ColdCompactionReport())
+        }
         // Later than now by an hour: all cold. One file per segment (no merging), so a second run finds nothing.
         let hourLater = wallClockMicros() + 3_600_000_000
         let alone = LogStore.ColdCompaction(olderThan: .seconds(3600), mergedBytesMax: 1)

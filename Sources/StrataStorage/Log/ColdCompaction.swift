@@ -101,8 +101,12 @@ extension LogStore {
         }
         let log = published.withLock { $0 }
         guard !log.closed else { throw .closed }
-        let threshold = now - Int64(policy.olderThan.components.seconds) * 1_000_000
-            - policy.olderThan.components.attoseconds / 1_000_000_000_000
+        // Created at or before `threshold` = cold. (Saturating: a huge or negative duration must not trap.)
+        let age = policy.olderThan.components
+        let (ageMicros, overflow) = age.seconds.multipliedReportingOverflow(by: 1_000_000)
+        let (threshold, under) = now.subtractingReportingOverflow(
+            overflow ? (age.seconds < 0 ? .min : .max) : ageMicros &+ age.attoseconds / 1_000_000_000_000)
+        let coldBefore = under ? (age.seconds < 0 ? Int64.max : Int64.min) : threshold
         let mergedMax = Int64(policy.mergedBytesMax ?? options.segmentBytesTarget)
         var groups: [ColdGroup] = []
         var current = ColdGroup()
@@ -110,7 +114,7 @@ extension LogStore {
         // cold ones come first.
         for segment in log.segments.dropLast() where segment.sealed {
             let header = try readHeader(of: segment)
-            guard header.createdMicros <= threshold else { break }
+            guard header.createdMicros <= coldBefore else { break }
             let size = segment.sealedFileBytes
             if !current.segments.isEmpty && current.bytes + size > mergedMax {
                 groups.append(current)
