@@ -346,4 +346,32 @@ func fillForCompaction(_ store: LogStore, appends: Int = 60, seed: UInt64 = 7) a
         try fs.remove(checkpointPath)
         #expect(throws: StorageError.self) { try openSimulated(fs, segmentBytes: 2_048) }
     }
+
+    /// A compacted segment that is the last file (its active successor gone): damage in it is damage, not a torn
+    /// tail (it was written whole), and a repair rewrites it. (FuzzRepair found fsck calling such damage a torn
+    /// tail, which a repair leaves to recovery, so the repaired store still failed fsck.)
+    @Test func damageInACompactedLastSegmentIsRepaired() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs, segmentBytes: 2_048)
+        try await fillForCompaction(store, appends: 20)
+        try await store.sealActiveSegment()
+        _ = try await store.compactColdSegments(LogStore.ColdCompaction(olderThan: .zero, mergedBytesMax: 1 << 20))
+        let expected = try store.readRecords()
+        try await store.close()
+        let paths = segmentPaths(fs)
+        #expect(paths.count == 2)
+        try fs.remove(paths[1])  // the empty active segment
+        try fs.remove(simulatedStorePath + "/CHECKPOINT")
+        var bytes = fs.contents(of: paths[0])!
+        bytes[bytes.count - SegmentFooter.byteCount - 6] ^= 0x20  // inside the frame table
+        fs.setContents(of: paths[0], to: bytes)
+        let problems = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
+        #expect(problems.contains { $0.kind == "badChecksum" } && !problems.contains { $0.kind == "tornTail" }, "\(problems)")
+        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs)
+        #expect(done.contains { $0.hasPrefix("rewrote") && $0.contains("no event lost") }, "\(done)")
+        #expect(try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems.isEmpty)
+        let reopened = try openSimulated(fs, segmentBytes: 2_048)
+        #expect(try reopened.readRecords() == expected)
+        try await reopened.close()
+    }
 }

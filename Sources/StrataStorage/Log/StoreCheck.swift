@@ -235,6 +235,8 @@ package enum StoreCheck {
         mutating func checkSegment(path file: String, name: String, number: UInt64?, base: UInt64?, isLast: Bool) throws(StorageError) {
             report.segments += 1
             segmentFormat = SegmentHeader.formatVersion
+            segmentCompacted = false
+            segmentMayHoldLostRanges = false
             report.bytes += (try? fs.fileSize(file)) ?? 0
             var segmentFacts = SegmentFacts(number: number ?? 0, base: base ?? 0, last: 0, frames: 0, dataEnd: Int64(SegmentHeader.byteCount), sealed: false)
             var stoppedAt: (offset: Int64, kind: Corruption.Kind, detail: String)?
@@ -283,7 +285,9 @@ package enum StoreCheck {
                 return
             }
             if let stop = stoppedAt {
-                if isLast && headerOK {
+                // A compacted segment was written whole and synced before it was renamed into place: damage in it
+                // is never a torn final write.
+                if isLast && headerOK && !segmentCompacted {
                     let fileSize = (try? fs.fileSize(file)) ?? 0
                     if let valid = validFrameAfter(file, from: stop.offset + 1, size: fileSize) {
                         problem(name, stop.offset, stop.kind.rawValue, "\(stop.detail); a valid frame follows at offset \(valid): damage, not a torn write (recovery would cut everything from here)")

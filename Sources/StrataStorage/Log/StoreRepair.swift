@@ -150,10 +150,6 @@ package enum StoreRepair {
                     refused.append("not repaired: \(segment.name): segment \(lastNumber + 1) is missing after it; restore it from a copy")
                     continue
                 }
-                if compacted != nil && next == nil {
-                    refused.append("not repaired: \(segment.name): a compacted segment cannot be the last one (the active segment after it is missing); restore it from a copy")
-                    continue
-                }
                 // The name's base sequence must follow the previous segment, as its footer says (a damaged previous
                 // segment is planned to end right before this one).
                 if i > 0, !damagedSegments.contains(segments[i - 1].name),
@@ -304,6 +300,8 @@ package enum StoreRepair {
                 plan.findings.append("\(size) bytes, shorter than a segment header")
             }
             if let compacted {
+                // Sealed even when it is the last file (recovery starts a new active segment after it).
+                plan.sealed = true
                 plan.header = SegmentHeader.compacted(
                     segmentNumber: number, lastSegmentNumber: compacted.lastNumber, baseSequence: base,
                     createdMicros: plan.header.createdMicros)
