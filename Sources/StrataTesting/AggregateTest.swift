@@ -66,7 +66,6 @@ public final class AggregateTest<Projector: AggregateProjector>: Sendable {
     /// The aggregate's history before the command: these events, appended in one batch.
     @discardableResult
     public func given(_ events: [any Event]) async throws -> Self {
-        guard !events.isEmpty else { return self }
         try await appendGiven(events, key: key, to: store, codec: codec)
         return self
     }
@@ -267,6 +266,7 @@ extension EventRecord {
 func appendGiven(
     _ events: [any Event], key: PartitionKey, to store: InMemoryEventStore, codec: any EventCodec
 ) async throws {
+    guard !events.isEmpty else { return }
     try await store.append(try events.map { try EventRecord(erased: $0, key: key, codec: codec) })
 }
 

@@ -36,7 +36,6 @@ public final class ProjectionTest<Projector: MultiProjector>: Sendable {
     /// Events of aggregate `key`, appended in one batch.
     @discardableResult
     public func given(_ key: PartitionKey, _ events: any Event...) async throws -> Self {
-        guard !events.isEmpty else { return self }
         try await appendGiven(events, key: key, to: store, codec: codec)
         return self
     }

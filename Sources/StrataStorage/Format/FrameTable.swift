@@ -72,6 +72,19 @@ package struct FrameTable: Sendable, Equatable {
         return table
     }
 
+    /// The table the footer of a compacted segment describes, read from `handle` and checked; a decode failure
+    /// carries offsets relative to the table's start (`footer.dataEnd`).
+    static func read(from handle: any FileHandle, footer: SegmentFooter) throws(IOError) -> Result<FrameTable, DecodeError> {
+        let bytes = try handle.readBytes(count: Int(footer.tableBytes), at: Int64(footer.dataEnd))
+        return bytes.withUnsafeBytes { raw in
+            Result { () throws(DecodeError) in
+                try decode(
+                    raw, frames: footer.frameCount, dataEnd: footer.dataEnd, firstSequence: footer.firstSequence,
+                    lastSequence: footer.lastSequence)
+            }
+        }
+    }
+
     /// Index of the frame holding `sequence`: the last entry whose base sequence is ≤ it (nil before the first).
     package func frameIndex(holding sequence: UInt64) -> Int? {
         var low = 0

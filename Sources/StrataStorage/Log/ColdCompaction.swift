@@ -352,7 +352,7 @@ struct CompactedSegmentWriter {
             let deltaBytes = p - afterLength
             let delta = record.sequence - pendingBase
             let rest = UnsafeRawBufferPointer(start: p, count: end - p)
-            pending.varint(bodyLength - UInt64(deltaBytes) + UInt64(varintLength(delta)))
+            pending.varint(bodyLength - UInt64(deltaBytes) + UInt64(RecordCodec.varintSize(delta)))
             pending.varint(delta)
             pending.raw(rest)
             position = next
@@ -365,13 +365,6 @@ struct CompactedSegmentWriter {
     }
 
     private func bufferedOffset(_ buffered: Int) -> Int64 { offset + Int64(buffered) }
-
-    private func varintLength(_ value: UInt64) -> Int {
-        var n = 1
-        var v = value >> 7
-        while v != 0 { n += 1; v >>= 7 }
-        return n
-    }
 
     private mutating func flushPending() throws(StorageError) {
         guard pendingCount > 0 else { return }

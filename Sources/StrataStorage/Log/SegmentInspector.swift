@@ -128,15 +128,7 @@ package enum SegmentInspector {
                 return
             }
         }
-        let bytes = try io { () throws(IOError) in try handle.readBytes(count: Int(footer.tableBytes), at: dataEnd) }
-        let decoded = bytes.withUnsafeBytes { raw in
-            Result { () throws(DecodeError) in
-                try FrameTable.decode(
-                    raw, frames: footer.frameCount, dataEnd: footer.dataEnd, firstSequence: footer.firstSequence,
-                    lastSequence: footer.lastSequence)
-            }
-        }
-        switch decoded {
+        switch try io({ () throws(IOError) in try FrameTable.read(from: handle, footer: footer) }) {
         case .failure(let error):
             _ = try body(.problem(offset: dataEnd + Int64(error.offset), kind: Corruption.Kind.classify(error), detail: "frame table: \(error.reason)"))
             return

@@ -147,6 +147,7 @@ package enum StoreCheck {
             }
             // A compacted segment may stand for several numbers (segments merged into it).
             var coveredThrough: UInt64?
+            var anyCompacted = false
             var superseded: Set<String> = []
             for (i, segment) in segments.enumerated() {
                 let compaction = try? SegmentInspector.compaction(
@@ -161,10 +162,11 @@ package enum StoreCheck {
                     problem(segment.name, nil, "missingSegment", "segment \(previous + 1) is missing before this one")
                     damaged.insert(segment.name)
                 }
+                if compaction != nil { anyCompacted = true }
                 coveredThrough = compaction?.lastNumber ?? segment.number
             }
             let kept = segments.filter { !superseded.contains($0.name) }
-            if !runs.isEmpty { runStarts = Set(runs.lazy.flatMap(\.entries).map(\.firstSequence)) }
+            if anyCompacted && !runs.isEmpty { runStarts = Set(runs.lazy.flatMap(\.entries).map(\.firstSequence)) }
             for (i, segment) in kept.enumerated() {
                 progress("checking \(segment.name) (\(i + 1) of \(kept.count))")
                 try checkSegment(

@@ -452,13 +452,8 @@ package enum StoreRepair {
             // A compacted segment's frame table must list exactly the frames found.
             var tableWrong = false
             if let compacted, let footer = compacted.footer {
-                let bytes = try handle.readBytes(count: Int(footer.tableBytes), at: Int64(footer.dataEnd))
-                let table = try? bytes.withRawBytes { (raw) throws(DecodeError) in
-                    try FrameTable.decode(
-                        raw, frames: footer.frameCount, dataEnd: footer.dataEnd, firstSequence: footer.firstSequence,
-                        lastSequence: footer.lastSequence)
-                }
-                if table != seen {
+                let table = try FrameTable.read(from: handle, footer: footer)  // (an I/O error stops the repair)
+                if (try? table.get()) != seen {
                     tableWrong = true
                     plan.findings.append("the frame table does not list the segment's frames")
                 }
