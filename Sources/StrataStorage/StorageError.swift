@@ -53,6 +53,11 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case locked(path: String)
     /// A file is damaged or was not written by a compatible Strata.
     case corrupt(Corruption)
+    /// Opening found damage in a segment that valid data follows (at `validDataAt`): not a torn final write, so
+    /// the events there were acknowledged once, and cutting the log would lose them and give their sequences to
+    /// new events. The store is not opened and nothing on disk was changed; `strata fsck --repair` keeps every
+    /// intact event and records the damaged range as lost.
+    case damagedLog(Corruption, validDataAt: Int64)
     /// A record of an append failed validation; nothing of the batch was written.
     case invalidRecord(index: Int, reason: String)
     /// The batch does not fit in one frame (`Limits.frameRawBytesMax`, `Limits.recordsPerFrameMax`).
@@ -81,6 +86,8 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         case .io(let error): "I/O error: \(error)"
         case .locked(let path): "store is locked by another process or handle: \(path)"
         case .corrupt(let corruption): "corrupt: \(corruption)"
+        case .damagedLog(let corruption, let validDataAt):
+            "damaged log: \(corruption); valid data follows at offset \(validDataAt), so this is damage, not a torn write, and nothing was cut. The store does not open until it is repaired: run `strata fsck --repair \(storeFolder(of: corruption.file))` to keep every intact event and record the damaged range as lost"
         case .invalidRecord(let index, let reason): "invalid record #\(index) in batch: \(reason)"
         case .batchTooLarge(let records, let rawBytes):
             "batch too large: \(records) records, \(rawBytes) bytes (limits \(Limits.recordsPerFrameMax) records, \(Limits.frameRawBytesMax) bytes)"
@@ -100,6 +107,9 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         .corrupt(Corruption(kind: kind, file: file, offset: offset, detail: detail))
     }
 }
+
+/// The store folder holding a segment file (its parent folder).
+func storeFolder(of segmentPath: String) -> String { Recovery.parentDirectory(of: segmentPath) }
 
 /// Runs file I/O, reporting its failure as `StorageError.io`.
 @inline(__always)

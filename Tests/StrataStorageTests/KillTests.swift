@@ -10,13 +10,13 @@ func strataExecutable() throws -> String { try builtExecutable("strata") }
 
 /// Real processes, killed with SIGKILL while appending: every acknowledged batch survives, whole.
 @Suite(.serialized) struct KillTests {
-    @Test(arguments: [150, 600, 1_500])
-    func sigkillWhileAppending(acknowledgementsBeforeKill: Int) async throws {
-        let directory = TemporaryDirectory("strata-kill")
+    /// Runs `strata append-loop` into `directory` until it has printed `acknowledgements` lines, kills it with
+    /// SIGKILL, and returns the acknowledged sequence ranges.
+    func appendThenKill(_ directory: String, acknowledgements: Int, segmentBytes: Int = 65_536) async throws -> [ClosedRange<UInt64>] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try strataExecutable())
         process.arguments = [
-            "append-loop", directory.path, "--batch", "7", "--concurrency", "8", "--segment-bytes", "65536",
+            "append-loop", directory, "--batch", "7", "--concurrency", "8", "--segment-bytes", "\(segmentBytes)",
         ]
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFT_BACKTRACE"] = "enable=no"
@@ -40,7 +40,7 @@ func strataExecutable() throws -> String { try builtExecutable("strata") }
             readerDone.store(true, ordering: .releasing)
         }
         let deadline = ContinuousClock.now + .seconds(60)
-        while lines.load(ordering: .relaxed) < acknowledgementsBeforeKill && ContinuousClock.now < deadline
+        while lines.load(ordering: .relaxed) < acknowledgements && ContinuousClock.now < deadline
             && process.isRunning
         {
             try await Task.sleep(for: .milliseconds(2))
@@ -58,8 +58,14 @@ func strataExecutable() throws -> String { try builtExecutable("strata") }
             else { return nil }
             return lower...upper
         }
-        #expect(acknowledged.count >= acknowledgementsBeforeKill)
+        #expect(acknowledged.count >= acknowledgements)
+        return acknowledged
+    }
 
+    @Test(arguments: [150, 600, 1_500])
+    func sigkillWhileAppending(acknowledgementsBeforeKill: Int) async throws {
+        let directory = TemporaryDirectory("strata-kill")
+        let acknowledged = try await appendThenKill(directory.path, acknowledgements: acknowledgementsBeforeKill)
         let store = try LogStore.open(at: directory.path)
         let records = try store.readRecords()
         #expect(records.map(\.sequence) == Array(0..<UInt64(records.count)).map { $0 + 1 })
@@ -86,5 +92,65 @@ func strataExecutable() throws -> String { try builtExecutable("strata") }
         }
         try verifyIndexAgainstLog(store, context: "after SIGKILL")
         try await store.close()
+    }
+
+    /// The report that started issue 19, as a user ran it: appends killed with SIGKILL, one bit flipped a third of
+    /// the way into the segment, then one more event. The store refuses to open (the import fails, naming the
+    /// repair) and no byte changes; `strata fsck` calls it damage; after `strata fsck --repair` every acknowledged
+    /// event outside the damaged frame is there and the new event gets a sequence after all of them.
+    @Test func damageBeforeAcknowledgedFramesIsRefusedNotCut() async throws {
+        let directory = TemporaryDirectory("strata-kill-damage")
+        let store = directory.path
+        let acknowledged = try await appendThenKill(store, acknowledgements: 400, segmentBytes: 64 << 20)
+        let segments = try FileManager.default.contentsOfDirectory(atPath: store).filter { $0.hasSuffix(".segment") }
+        #expect(segments.count == 1)
+        let segment = store + "/" + segments[0]
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: segment)))
+        let at = bytes.count / 3
+        bytes[at] ^= 0x01
+        try Data(bytes).write(to: URL(fileURLWithPath: segment))
+        func snapshot() throws -> [String: Data] {
+            var files: [String: Data] = [:]
+            for name in try FileManager.default.subpathsOfDirectory(atPath: store) {
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: store + "/" + name, isDirectory: &isDirectory), !isDirectory.boolValue {
+                    files[name] = try Data(contentsOf: URL(fileURLWithPath: store + "/" + name))
+                }
+            }
+            return files
+        }
+        let before = try snapshot()
+        let strata = try strataExecutable()
+        let event = #"{"tenant":"t","group":"g","id":"late","type":"Tick","payload":{"n":1}}"#
+        let refused = try runProcess(strata, ["import", store, "-", "--acks"], input: Data(event.utf8))
+        #expect(refused.status == 2, "\(refused.stdout)\(refused.stderr)")
+        #expect(refused.stderr.contains("damaged log") && refused.stderr.contains("strata fsck --repair"), "\(refused.stderr)")
+        let after = try snapshot()
+        #expect(after.keys.sorted() == before.keys.sorted() && after.allSatisfy { before[$0.key] == $0.value }, "a refused open changed the store")
+        #expect(throws: StorageError.self) { _ = try LogStore.open(at: store) }
+
+        let check = try runProcess(strata, ["fsck", store])
+        #expect(check.status == 1 && check.stdout.contains("damage, not a torn write"), "\(check.stdout)")
+        let repair = try runProcess(strata, ["fsck", store, "--repair"])
+        #expect(repair.status == 0, "\(repair.stdout)\(repair.stderr)")
+        let imported = try runProcess(strata, ["import", store, "-", "--acks"], input: Data(event.utf8))
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let highest = acknowledged.map(\.upperBound).max() ?? 0
+        let committed = imported.stdout.split(separator: "\n").last.flatMap { UInt64($0.split(separator: " ").last ?? "") } ?? 0
+        #expect(committed > highest, "the new event got sequence \(committed); sequences through \(highest) were acknowledged")
+        let clean = try runProcess(strata, ["fsck", store])
+        #expect(clean.status == 0, "\(clean.stdout)")
+
+        let opened = try LogStore.open(at: store)
+        let present = Set(try opened.readRecords().map(\.sequence))
+        let report = try StoreCheck.check(store: store)
+        let lost = report.lostRanges.map { $0.firstSequence...$0.lastSequence }
+        #expect(lost.count == 1 && lost.allSatisfy { $0.count <= 7 }, "one frame (one batch of 7) lost: \(lost)")
+        for range in acknowledged {
+            for sequence in range where !present.contains(sequence) {
+                #expect(lost.contains { $0.contains(sequence) }, "acknowledged sequence \(sequence) vanished")
+            }
+        }
+        try await opened.close()
     }
 }

@@ -10,6 +10,15 @@ public struct RecoveryReport: Sendable, Equatable {
         public var savedAs: String?
     }
 
+    /// One decision of the recovery table: the rule applied, and to which file (a name in the store folder;
+    /// nil for the store as a whole).
+    public struct Decision: Sendable, Equatable, CustomStringConvertible {
+        public var rule: RecoveryRule
+        public var file: String?
+
+        public var description: String { file.map { "\(rule) (\($0))" } ?? rule.rawValue }
+    }
+
     /// The checkpoint described the store and was used to skip verification and scanning.
     public var usedCheckpoint = false
     /// Why the checkpoint was not used, if it existed but was unusable.
@@ -29,26 +38,19 @@ public struct RecoveryReport: Sendable, Equatable {
     public var indexProblem: String?
     /// Frames read to bring the index up to date (0 after a clean close).
     public var indexFramesScanned = 0
+    /// Every rule of the recovery table that open applied, in order (``RecoveryRule``).
+    public var decisions: [Decision] = []
+
+    mutating func decide(_ rule: RecoveryRule, _ file: String? = nil) {
+        decisions.append(Decision(rule: rule, file: file.map(fileName(of:))))
+    }
 }
 
-/// Opening a store (FORMAT.md, "Recovery"):
-///
-/// | situation                                          | action                                             |
-/// |----------------------------------------------------|----------------------------------------------------|
-/// | folder missing                                     | create it with segment 1, or `.notFound`           |
-/// | `LOCK` held                                        | `.locked`                                          |
-/// | `REPAIRING` present (a repair was interrupted)     | `.repairInterrupted`, before anything is touched   |
-/// | `*.tmp` files                                      | remove (interrupted creations, never acknowledged) |
-/// | first segment's base sequence is not 1             | `.corrupt(.missingSegment)`                        |
-/// | sealed segment matches its checkpoint entry + size | trust it, read nothing                             |
-/// | sealed segment not in the checkpoint               | verify header and footer                           |
-/// | last segment, size == checkpoint's dataEnd         | trust it, read nothing (clean close)               |
-/// | last segment, size > checkpoint's dataEnd          | scan frames after dataEnd                          |
-/// | last segment not in the checkpoint                 | verify header, scan all frames                     |
-/// | size < checkpoint's dataEnd                        | `.corrupt(.truncated)`: acknowledged data is gone  |
-/// | invalid frame in the scanned tail                  | cut the file there (truncate + fsync)              |
-/// | valid footer at the end of the last segment        | it is sealed: start the next segment               |
-/// | gap in segment numbers or sequences                | `.corrupt(.missingSegment / .badSequence)`         |
+/// The last component of a path.
+func fileName(of path: String) -> String { String(path.split(separator: "/").last ?? Substring(path)) }
+
+/// Opening a store: the decision table is ``RecoveryRule`` (FORMAT.md, "Recovery", is rendered from it). Every
+/// segment is judged before anything changes on disk, so a refusal leaves the store exactly as it was.
 enum Recovery {
     static func open(path: String, options: LogStore.Options) throws(StorageError) -> LogStore {
         let fs = options.fileSystem
@@ -96,11 +98,11 @@ enum Recovery {
         let names = try io { () throws(IOError) in try fs.listDirectory(path) }
         // A repair stopped half way may have replaced some segments and not yet the checkpoint: trusting (or
         // scanning) them now could cut the log. Only a repair may continue.
-        guard !names.contains(StoreFileName.repairMarker) else { throw .repairInterrupted(path: path) }
-        for name in names where name.hasSuffix(StoreFileName.temporarySuffix) {
-            try io { () throws(IOError) in try fs.remove(joinPath(path, name)) }
-            report.removedTemporaryFiles.append(name)
+        guard !names.contains(StoreFileName.repairMarker) else {
+            report.decide(.repairInterrupted)
+            throw .repairInterrupted(path: path)
         }
+        let temporaryFiles = names.filter { $0.hasSuffix(StoreFileName.temporarySuffix) }.sorted()
         var found = names.compactMap { name -> (number: UInt64, baseSequence: UInt64, path: String)? in
             guard let parsed = SegmentFileName.parse(name) else { return nil }
             return (parsed.number, parsed.baseSequence, joinPath(path, name))
@@ -108,6 +110,8 @@ enum Recovery {
         found.sort { $0.number < $1.number }
 
         if found.isEmpty {
+            report.decide(.createStore)
+            try removeTemporaryFiles(temporaryFiles, fs: fs, directory: path, report: &report)
             let (file, handle) = try io { () throws(IOError) in
                 try LogStore.createSegment(fileSystem: fs, directory: path, number: 1, baseSequence: 1)
             }
@@ -117,6 +121,7 @@ enum Recovery {
                 directory: path, active: file, activeHandle: handle, activeEnd: Int64(SegmentHeader.byteCount),
                 activeFrames: 0, activeRecords: 0, nextSequence: 1, segments: [segment])
             report.segments = 1
+            report.decide(.writeCheckpoint)
             try io { () throws(IOError) in try writer.writeCheckpoint(fs) }
             return (PublishedLog(segments: [segment], nextSequence: 1), writer)
         }
@@ -129,6 +134,7 @@ enum Recovery {
                 checkpoint = try bytes.withRawBytes { (raw) throws(DecodeError) in try Checkpoint.decode(raw) }
             } catch {
                 report.checkpointProblem = "\(StoreFileName.checkpoint): \(error)"
+                report.decide(.checkpointUnusable, StoreFileName.checkpoint)
             }
         }
         var entries: [UInt64: Checkpoint.Segment] = [:]
@@ -136,13 +142,17 @@ enum Recovery {
         if let checkpoint, let lastListed = checkpoint.segments.last,
             !found.contains(where: { $0.number == lastListed.number })
         {
-            throw .corrupt(.missingSegment, path, 0, "the checkpoint lists segment \(lastListed.number), which is missing")
+            report.decide(.checkpointListsMissingSegment, StoreFileName.checkpoint)
+            throw .corrupt(.missingSegment, checkpointPath, 0, "the checkpoint lists segment \(lastListed.number), which is missing")
         }
 
         var segments: [PublishedSegment] = []
+        var superseded: [String] = []
         var trustedEverything = checkpoint != nil
         var expectedBase: UInt64? = nil
+        var cut: (handle: any FileHandle, path: String, offset: Int64, size: Int64, reason: String)?
         if let first = found.first, first.baseSequence != 1 {
+            report.decide(.logStartsAfterOne, first.path)
             throw .corrupt(
                 .missingSegment, first.path, 24,
                 "the log starts at sequence \(first.baseSequence), not 1: the segments before this one are missing")
@@ -153,31 +163,38 @@ enum Recovery {
                     // A cold compaction merged this segment into the previous one and stopped before removing it:
                     // the merged file was complete and durable before the first removal.
                     guard item.baseSequence > previous.file.baseSequence, item.baseSequence <= previous.lastSequence else {
+                        report.decide(.supersededOutsideItsRange, item.path)
                         throw .corrupt(
                             .badSequence, item.path, 24,
                             "segment \(previous.file.number) says it replaces segments through \(previous.file.lastNumber), but this one starts at sequence \(item.baseSequence), outside it")
                     }
-                    try io { () throws(IOError) in
-                        try fs.remove(item.path)
-                        try fs.syncDirectory(path)
-                    }
-                    report.removedSupersededSegments.append(String(item.path.split(separator: "/").last ?? ""))
+                    report.decide(.supersededSegment, item.path)
+                    superseded.append(item.path)
                     trustedEverything = false
                     continue
                 }
                 if item.number != previous.file.lastNumber + 1 {
+                    report.decide(.segmentNumberGap, item.path)
                     throw .corrupt(.missingSegment, item.path, 0, "segment \(previous.file.lastNumber + 1) is missing before this one")
                 }
+            }
+            if let base = expectedBase, item.baseSequence != base {
+                report.decide(.sequenceGap, item.path)
+                throw .corrupt(.badSequence, item.path, 24, "segment starts at sequence \(item.baseSequence), expected \(base)")
             }
             let isLast = index == found.count - 1
             let handle = try io { () throws(IOError) in try fs.open(item.path, mode: isLast ? .readWrite : .read) }
             let size = try io { () throws(IOError) in try handle.size() }
-            if let base = expectedBase, item.baseSequence != base {
-                throw .corrupt(.badSequence, item.path, 24, "segment starts at sequence \(item.baseSequence), expected \(base)")
-            }
             let entry = entries[item.number]
             func file(lastNumber: UInt64) -> SegmentFile {
                 SegmentFile(number: item.number, baseSequence: item.baseSequence, path: item.path, handle: handle, lastNumber: lastNumber)
+            }
+            func verifiedSealed() throws(StorageError) -> PublishedSegment {
+                let (header, footer) = try verifySealed(handle: handle, size: size, item: item, report: &report)
+                return PublishedSegment(
+                    file: file(lastNumber: header.coversThroughNumber), lastSequence: footer.lastSequence,
+                    dataEnd: Int64(footer.dataEnd), frameCount: footer.frameCount, sealed: true,
+                    tableBytes: footer.tableBytes)
             }
             // (Sizes are compared as UInt64 and by subtraction: a hostile checkpoint may hold any value.)
             let fileBytes = UInt64(max(size, 0))
@@ -185,21 +202,20 @@ enum Recovery {
                 fileBytes - entry.dataEnd == UInt64(entry.tableBytes) + UInt64(SegmentFooter.byteCount)
             {
                 // A sealed segment as the checkpoint describes it: trusted, nothing read.
+                report.decide(.trustSealed, item.path)
                 segments.append(PublishedSegment(
                     file: file(lastNumber: entry.lastNumber), lastSequence: entry.lastSequence,
                     dataEnd: Int64(entry.dataEnd), frameCount: entry.frameCount, sealed: true,
                     tableBytes: entry.tableBytes))
             } else if isLast, let entry, entry.baseSequence == item.baseSequence, !entry.sealed, fileBytes == entry.dataEnd {
+                report.decide(.trustActive, item.path)
                 segments.append(PublishedSegment(
                     file: file(lastNumber: item.number), lastSequence: entry.lastSequence, dataEnd: size,
                     frameCount: entry.frameCount, sealed: false))
             } else if !isLast {
                 trustedEverything = false
-                let (header, footer) = try verifySealed(handle: handle, size: size, item: item, report: &report)
-                segments.append(PublishedSegment(
-                    file: file(lastNumber: header.coversThroughNumber), lastSequence: footer.lastSequence,
-                    dataEnd: Int64(footer.dataEnd), frameCount: footer.frameCount, sealed: true,
-                    tableBytes: footer.tableBytes))
+                report.decide(.verifySealed, item.path)
+                segments.append(try verifiedSealed())
             } else {
                 // The last segment, not as the checkpoint left it: scan what follows the checkpoint's end (or all of it).
                 trustedEverything = false
@@ -208,8 +224,10 @@ enum Recovery {
                 var frames: UInt64 = 0
                 if let entry, entry.baseSequence == item.baseSequence, !entry.sealed {
                     guard fileBytes >= entry.dataEnd else {
+                        report.decide(.truncatedBelowCheckpoint, item.path)
                         throw .corrupt(.truncated, item.path, size, "file is \(size) bytes but the checkpoint says \(entry.dataEnd) bytes were committed")
                     }
+                    report.decide(.scanAfterCheckpoint, item.path)
                     start = Int64(entry.dataEnd)
                     last = entry.lastSequence
                     frames = entry.frameCount
@@ -217,16 +235,15 @@ enum Recovery {
                     let header = try verifyHeader(handle: handle, size: size, item: item, report: &report)
                     if header.isCompacted {
                         // Compacted segments are written whole and sealed; their frame table is no tail to scan.
-                        let (header, footer) = try verifySealed(handle: handle, size: size, item: item, report: &report)
-                        segments.append(PublishedSegment(
-                            file: file(lastNumber: header.coversThroughNumber), lastSequence: footer.lastSequence,
-                            dataEnd: Int64(footer.dataEnd), frameCount: footer.frameCount, sealed: true,
-                            tableBytes: footer.tableBytes))
+                        report.decide(.verifyCompactedLast, item.path)
+                        segments.append(try verifiedSealed())
+                        expectedBase = segments.last!.lastSequence + 1
                         continue
                     }
+                    report.decide(.scanWholeSegment, item.path)
                 }
-                let scanned = try scanTail(
-                    fs: fs, directory: path, handle: handle, path: item.path, from: start, size: size, lastSequence: last, report: &report)
+                let scanned = try scanTail(handle: handle, path: item.path, from: start, size: size, lastSequence: last, report: &report)
+                if let at = scanned.cut { cut = (handle, item.path, at.offset, size, at.reason) }
                 segments.append(PublishedSegment(
                     file: file(lastNumber: item.number), lastSequence: scanned.lastSequence, dataEnd: scanned.dataEnd,
                     frameCount: frames + scanned.frames, sealed: scanned.sealed))
@@ -235,6 +252,28 @@ enum Recovery {
         }
         report.segments = segments.count
         report.usedCheckpoint = trustedEverything
+
+        // Every segment is judged and nothing was refused: now, and only now, change what is on disk.
+        if !superseded.isEmpty {
+            try io { () throws(IOError) in
+                for file in superseded { try fs.remove(file) }
+                try fs.syncDirectory(path)
+            }
+            report.removedSupersededSegments = superseded.map(fileName(of:))
+        }
+        try removeTemporaryFiles(temporaryFiles, fs: fs, directory: path, report: &report)
+        if let cut {
+            // Cut at the start of the first invalid frame: an invalid frame is never partly kept. The bytes cut
+            // off are first copied to quarantine/ (unless they are all zeros), so nothing is destroyed that an
+            // operator might want to inspect.
+            let saved = try io { () throws(IOError) in
+                let saved = try quarantineTail(fs: fs, directory: path, handle: cut.handle, path: cut.path, from: cut.offset, to: cut.size)
+                try cut.handle.truncate(to: cut.offset)
+                return saved
+            }
+            report.truncation = RecoveryReport.Truncation(
+                file: cut.path, offset: cut.offset, bytesRemoved: cut.size - cut.offset, reason: cut.reason, savedAs: saved)
+        }
 
         var tail = segments[segments.count - 1]
         let nextSequence = tail.lastSequence + 1
@@ -246,6 +285,7 @@ enum Recovery {
             let created = try io { () throws(IOError) in
                 try LogStore.createSegment(fileSystem: fs, directory: path, number: tail.file.lastNumber + 1, baseSequence: nextSequence)
             }
+            report.decide(.startNextSegment, created.0.path)
             active = created.0
             activeHandle = created.1
             activeEnd = Int64(SegmentHeader.byteCount)
@@ -258,9 +298,21 @@ enum Recovery {
             activeFrames: tail.frameCount, activeRecords: nextSequence - active.baseSequence,
             nextSequence: nextSequence, segments: segments)
         if !trustedEverything {
+            report.decide(.writeCheckpoint, StoreFileName.checkpoint)
             try io { () throws(IOError) in try writer.writeCheckpoint(fs) }
         }
         return (PublishedLog(segments: segments, nextSequence: nextSequence), writer)
+    }
+
+    private static func removeTemporaryFiles(
+        _ names: [String], fs: any FileSystem, directory: String, report: inout RecoveryReport
+    ) throws(StorageError) {
+        guard !names.isEmpty else { return }
+        report.decide(.removeTemporaryFiles)
+        for name in names {
+            try io { () throws(IOError) in try fs.remove(joinPath(directory, name)) }
+            report.removedTemporaryFiles.append(name)
+        }
     }
 
     private static func verifyHeader(
@@ -316,9 +368,10 @@ enum Recovery {
         var dataEnd: Int64
         var frames: UInt64
         var sealed: Bool
+        /// Where the file must be cut (a torn final write), and why; applied once every segment is judged.
+        var cut: (offset: Int64, reason: String)?
     }
 
-    /// Validates every frame from `from` to the end of the file; cuts at the first invalid byte.
     /// Copies bytes [from, to) of a segment to `quarantine/<segment name>.<offset>.tail`, durably, in 1 MiB
     /// pieces. Returns the path, or nil when the range is all zeros (nothing worth keeping).
     static func quarantineTail(
@@ -355,15 +408,23 @@ enum Recovery {
         return target
     }
 
+    /// Validates every frame from `from` to the end of the file. At the first invalid frame it decides between a
+    /// torn final write (nothing valid follows: the tail is to be cut, which the caller does once every segment is
+    /// judged) and damage (a valid frame continuing the sequence, or a valid footer, follows: refused with
+    /// `damagedLog`, nothing changed). A valid frame or footer out of sequence is damage too: a torn write cannot
+    /// make one.
     private static func scanTail(
-        fs: any FileSystem, directory: String, handle: any FileHandle, path: String, from: Int64, size: Int64,
-        lastSequence: UInt64, report: inout RecoveryReport
+        handle: any FileHandle, path: String, from: Int64, size: Int64, lastSequence: UInt64, report: inout RecoveryReport
     ) throws(StorageError) -> TailResult {
         let scanner = FrameScanner(handle: handle, from: from, to: size)
         var last = lastSequence
         var frames: UInt64 = 0
-        var cut: (offset: Int64, reason: String)?
+        var invalid: (offset: Int64, kind: Corruption.Kind, reason: String)?
         var sealed = false
+        func refuse(_ offset: Int64, _ kind: Corruption.Kind, _ detail: String, validAt: Int64) -> StorageError {
+            report.decide(.refuseDamage, path)
+            return .damagedLog(Corruption(kind: kind, file: path, offset: offset, detail: detail), validDataAt: validAt)
+        }
         scan: while true {
             let step = try io { () throws(IOError) in try scanner.next() }
             switch step {
@@ -371,8 +432,9 @@ enum Recovery {
                 break scan
             case .frame(let header, let offset):
                 guard header.baseSequence == last + 1 else {
-                    cut = (offset, "frame starts at sequence \(header.baseSequence), expected \(last + 1)")
-                    break scan
+                    throw refuse(
+                        offset, .badSequence,
+                        "a valid frame starts at sequence \(header.baseSequence), expected \(last + 1)", validAt: offset)
                 }
                 last = header.lastSequence
                 frames += 1
@@ -381,32 +443,46 @@ enum Recovery {
                 let result = try io { () throws(IOError) in try scanner.readFooter(at: offset, fileSize: size) }
                 switch result {
                 case .success(let footer) where footer.lastSequence == last && footer.tableBytes == 0:
+                    report.decide(.sealedByFooter, path)
                     sealed = true
                 case .success(let footer):
-                    cut = (offset, "footer says last sequence \(footer.lastSequence), frames end at \(last)")
+                    throw refuse(
+                        offset, .badFooter,
+                        "a valid footer says the segment ends at sequence \(footer.lastSequence) (frame table: \(footer.tableBytes) bytes); its frames end at \(last)",
+                        validAt: offset)
                 case .failure(let error):
-                    cut = (offset, "invalid footer: \(error.reason)")
+                    invalid = (offset, .badFooter, "invalid footer: \(error.reason)")
                 }
                 break scan
-            case .invalid(let offset, _, let detail):
-                cut = (scanner.offset, "\(detail) (at offset \(offset))")
+            case .invalid(let offset, let kind, let detail):
+                invalid = (scanner.offset, kind, "\(detail) (at offset \(offset))")
                 break scan
             }
         }
         report.bytesRead += scanner.bytesRead
-        var dataEnd = scanner.offset
-        if let cut {
-            // Cut at the start of the first invalid frame: an invalid frame is never partly kept. The bytes cut
-            // off are first copied to quarantine/ (unless they are all zeros), so nothing is destroyed that an
-            // operator might want to inspect.
-            dataEnd = cut.offset
-            let saved = try io { () throws(IOError) in
-                try quarantineTail(fs: fs, directory: directory, handle: handle, path: path, from: dataEnd, to: size)
-            }
-            try io { () throws(IOError) in try handle.truncate(to: dataEnd) }
-            report.truncation = RecoveryReport.Truncation(
-                file: path, offset: dataEnd, bytesRemoved: size - dataEnd, reason: cut.reason, savedAs: saved)
+        guard let invalid else {
+            return TailResult(lastSequence: last, dataEnd: scanner.offset, frames: frames, sealed: sealed, cut: nil)
         }
-        return TailResult(lastSequence: last, dataEnd: dataEnd, frames: frames, sealed: sealed)
+        // Damage, or a torn final write? Acknowledged frames are synced before anything after them is written,
+        // so valid data after the invalid frame means the invalid frame was durable once: cutting would lose
+        // acknowledged events and give their sequences to new ones.
+        let after = try io { () throws(IOError) in
+            try SegmentInspector.validData(after: invalid.offset, in: handle, size: size, lastSequence: last)
+        }
+        switch after {
+        case .frame(let offset, let base):
+            throw refuse(
+                invalid.offset, invalid.kind,
+                "\(invalid.reason); a valid frame from sequence \(base) follows at offset \(offset)", validAt: offset)
+        case .footer(let offset, let through):
+            throw refuse(
+                invalid.offset, invalid.kind,
+                "\(invalid.reason); the file ends in a valid footer through sequence \(through): the segment was sealed after this frame was written",
+                validAt: offset)
+        case nil:
+            break
+        }
+        report.decide(.cutTornTail, path)
+        return TailResult(lastSequence: last, dataEnd: invalid.offset, frames: frames, sealed: false, cut: (invalid.offset, invalid.reason))
     }
 }

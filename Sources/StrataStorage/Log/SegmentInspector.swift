@@ -146,37 +146,69 @@ package enum SegmentInspector {
         _ = try body(.footer(footer, offset: footerOffset))
     }
 
+    /// Valid data after an invalid frame: what tells damage from a torn final write (FORMAT.md, "Recovery").
+    package enum ValidDataAfter: Sendable, Equatable {
+        /// A valid frame continuing the sequence (its base is past the last good sequence).
+        case frame(offset: Int64, baseSequence: UInt64)
+        /// The file ends in a valid footer through a sequence past the last good one: the segment was sealed after
+        /// the invalid frame had been written.
+        case footer(offset: Int64, lastSequence: UInt64)
+
+        package var offset: Int64 {
+            switch self {
+            case .frame(let offset, _), .footer(let offset, _): offset
+            }
+        }
+    }
+
+    /// Looks past an invalid frame at `invalidAt` (the last good record before it is `lastSequence`) for valid
+    /// data: nil means a torn final write (nothing valid follows), anything else is damage. Recovery and fsck
+    /// share this rule.
+    package static func validData(
+        after invalidAt: Int64, in handle: any FileHandle, size: Int64, lastSequence: UInt64
+    ) throws(IOError) -> ValidDataAfter? {
+        if let frame = try nextValidFrame(in: handle, from: invalidAt + 1, size: size, accept: { $0.baseSequence > lastSequence }) {
+            return .frame(offset: frame.offset, baseSequence: frame.header.baseSequence)
+        }
+        let footerAt = size - Int64(SegmentFooter.byteCount)
+        guard footerAt > invalidAt, footerAt >= Int64(SegmentHeader.byteCount) else { return nil }
+        let bytes = try handle.readBytes(count: SegmentFooter.byteCount, at: footerAt)
+        guard let footer = try? bytes.withRawBytes({ (raw) throws(DecodeError) in try SegmentFooter.decode(raw) }),
+            footer.lastSequence > lastSequence
+        else { return nil }
+        return .footer(offset: footerAt, lastSequence: footer.lastSequence)
+    }
+
     /// The first offset at or after `from` where a whole valid frame starts and `accept` takes it: how damage in
     /// the middle of a segment is told from a torn final write, and where a repair resumes after damage. Reads
     /// 1 MiB windows; a candidate is read whole only when its length is plausible and its trailer repeats it,
-    /// so memory stays bounded whatever the file holds.
+    /// so memory stays bounded whatever the file holds. An I/O error is thrown, never taken for "nothing valid
+    /// follows" (recovery would cut acknowledged data on it).
     package static func nextValidFrame(
         in handle: any FileHandle, from: Int64, size: Int64, accept: (FrameHeader) -> Bool = { _ in true }
-    ) -> (offset: Int64, header: FrameHeader)? {
+    ) throws(IOError) -> (offset: Int64, header: FrameHeader)? {
         let minimum = Int64(FrameHeader.byteCount + FrameHeader.trailerByteCount)
         let window: Int64 = 1 << 20
         var start = max(from, 0)
         while start + minimum <= size {
             let count = Int(min(window + 3, size - start))
-            guard let bytes = try? handle.readBytes(count: count, at: start), bytes.count == count else { return nil }
-            let found: (Int64, FrameHeader)? = bytes.withUnsafeBytes { raw in
-                var i = 0
-                while i + 4 <= raw.count && Int64(i) < window {
-                    let at = start + Int64(i)
-                    let length = Int64(loadU32LE(raw, i))
-                    if length >= minimum, length <= Int64(Limits.frameBytesMax), at + length <= size,
-                        let trailer = try? handle.readBytes(count: 4, at: at + length - 4),
-                        trailer.withUnsafeBytes({ loadU32LE($0, 0) }) == UInt32(length),
-                        let frame = try? handle.readBytes(count: Int(length), at: at),
-                        let header = frame.withUnsafeBytes({ try? FrameHeader.decode($0) }), accept(header)
-                    {
-                        return (at, header)
-                    }
-                    i += 1
-                }
-                return nil
+            let bytes = try handle.readBytes(count: count, at: start)
+            guard bytes.count == count else {
+                throw IOError(operation: "read", path: handle.path, errno: 0, message: "file shrank while it was searched for a valid frame")
             }
-            if let found { return found }
+            var i = 0
+            while i + 4 <= bytes.count && Int64(i) < window {
+                let at = start + Int64(i)
+                let length = Int64(bytes.withUnsafeBytes { loadU32LE($0, i) })
+                i += 1
+                guard length >= minimum, length <= Int64(Limits.frameBytesMax), at + length <= size else { continue }
+                let trailer = try handle.readBytes(count: 4, at: at + length - 4)
+                guard trailer.count == 4, trailer.withUnsafeBytes({ loadU32LE($0, 0) }) == UInt32(length) else { continue }
+                let frame = try handle.readBytes(count: Int(length), at: at)
+                if let header = frame.withUnsafeBytes({ try? FrameHeader.decode($0) }), accept(header) {
+                    return (at, header)
+                }
+            }
             start += window
         }
         return nil

@@ -291,11 +291,15 @@ package enum StoreCheck {
                 // is never a torn final write.
                 if isLast && headerOK && !segmentCompacted {
                     let fileSize = (try? fs.fileSize(file)) ?? 0
-                    if let valid = validFrameAfter(file, from: stop.offset + 1, size: fileSize) {
-                        problem(name, stop.offset, stop.kind.rawValue, "\(stop.detail); a valid frame follows at offset \(valid): damage, not a torn write (recovery would cut everything from here)")
+                    switch validDataAfter(file, stop.offset, size: fileSize, lastSequence: segmentFacts.last) {
+                    case .success(let valid?):
+                        problem(name, stop.offset, stop.kind.rawValue, "\(stop.detail); valid data follows at offset \(valid.offset): damage, not a torn write (the store does not open until it is repaired)")
                         damaged.insert(name)
-                    } else {
+                    case .success(nil):
                         problem(name, stop.offset, "tornTail", "\(fileSize - stop.offset) bytes at the end are not a whole frame (\(stop.detail)); recovery cuts them (copied to quarantine/)")
+                    case .failure(let error):
+                        problem(name, stop.offset, stop.kind.rawValue, "\(stop.detail); whether valid data follows could not be read: \(error)")
+                        damaged.insert(name)
                     }
                 } else {
                     problem(name, stop.offset, stop.kind.rawValue, stop.detail)
@@ -311,12 +315,14 @@ package enum StoreCheck {
             facts[name] = segmentFacts
         }
 
-        /// The first offset after `from` where a whole valid frame starts, if any (what tells damage in the middle
-        /// of the active segment from a torn final write).
-        func validFrameAfter(_ file: String, from: Int64, size: Int64) -> Int64? {
-            guard let handle = try? fs.open(file, mode: .read) else { return nil }
-            defer { handle.close() }
-            return SegmentInspector.nextValidFrame(in: handle, from: from, size: size)?.offset
+        /// Valid data after the invalid frame at `offset`, if any: what tells damage in the active segment from a
+        /// torn final write (the rule recovery applies).
+        func validDataAfter(_ file: String, _ offset: Int64, size: Int64, lastSequence: UInt64) -> Result<SegmentInspector.ValidDataAfter?, IOError> {
+            do throws(IOError) {
+                let handle = try fs.open(file, mode: .read)
+                defer { handle.close() }
+                return .success(try SegmentInspector.validData(after: offset, in: handle, size: size, lastSequence: lastSequence))
+            } catch { return .failure(error) }
         }
 
         mutating func checkFrame(_ name: String, _ header: FrameHeader, _ offset: Int64, _ bytes: UnsafeRawBufferPointer, segment: UInt64) {

@@ -334,13 +334,13 @@ package enum StoreRepair {
                 expected = last + 1
             }
             /// Marks damage at `at`; returns the next valid frame that does not go back in sequence, if any.
-            func damaged(at: Int64, _ finding: String) -> Int64? {
+            func damaged(at: Int64, _ finding: String) throws(IOError) -> Int64? {
                 if damage == nil {
                     damage = (at, finding)
                     plan.findings.append("\(finding) at offset \(at)")
                 }
                 let floor = expected
-                return SegmentInspector.nextValidFrame(in: handle, from: at + 1, size: size) {
+                return try SegmentInspector.nextValidFrame(in: handle, from: at + 1, size: size) {
                     $0.baseSequence >= floor && $0.baseSequence - floor < StoreRepair.lostSequencesMax
                 }?.offset
             }
@@ -360,7 +360,7 @@ package enum StoreRepair {
                             problem = "frame at sequence \(header.baseSequence), expected \(expected)"
                         }
                         if let problem {
-                            guard let resume = damaged(at: at, problem) else { break scan }
+                            guard let resume = try damaged(at: at, problem) else { break scan }
                             offset = resume
                             continue scan
                         }
@@ -385,11 +385,11 @@ package enum StoreRepair {
                             footer = found
                             offset = at
                         case .failure(let error):
-                            _ = damaged(at: at, "footer: \(error.reason)")
+                            _ = try damaged(at: at, "footer: \(error.reason)")
                         }
                         break scan
                     case .invalid(let at, let kind, let detail):
-                        guard let resume = damaged(at: at, "\(kind.rawValue): \(detail)") else { break scan }
+                        guard let resume = try damaged(at: at, "\(kind.rawValue): \(detail)") else { break scan }
                         offset = resume
                         continue scan
                     }
