@@ -17,17 +17,31 @@ public struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// Damage found in a file: where, and what was expected there.
 public struct Corruption: Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: String, Sendable, Equatable {
+    public enum Kind: String, Sendable, Equatable, CaseIterable {
+        /// The file does not start with the magic of what it should be.
         case badMagic
+        /// Written by a newer Strata: its `minReaderVersion` is past what this build reads.
         case unsupportedVersion
+        /// The file (or a structure in it) ends before its declared size.
         case truncated
+        /// A length field out of its range, or two copies of a length that disagree.
         case badLength
+        /// A checksum does not match the bytes it covers.
         case badChecksum
+        /// A header's field out of its range, or reserved bits set.
+        case badHeader
+        /// A sequence out of order, or a file name and header that disagree about one.
         case badSequence
+        /// A record (an event, an index or heads entry, a snapshot record) does not decode.
         case badRecord
+        /// A compressed body does not decompress to its declared size.
         case badCompression
+        /// A segment the log needs is not there.
         case missingSegment
+        /// A sealed segment's footer is damaged or disagrees with the frames.
         case badFooter
+        /// A compacted segment's frame table is damaged or does not list the frames.
+        case badFrameTable
     }
 
     public var kind: Kind
@@ -43,6 +57,34 @@ public struct Corruption: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(file) at offset \(offset): \(kind.rawValue): \(detail)" }
+}
+
+/// Why a store's writer stopped: what it was doing and the system call that failed. After a failed write or
+/// `fdatasync` the page cache may not match the disk (PostgreSQL's "fsyncgate"), so the writer accepts nothing
+/// more; reopening the store recovers from what is on disk.
+public struct WriterFailure: Sendable, Equatable, CustomStringConvertible {
+    public enum Step: String, Sendable, Equatable, CaseIterable {
+        /// Writing or syncing a group of appends (or rolling over to a new segment on the way).
+        case commit
+        /// The timer's sync of `Durability.interval`.
+        case intervalSync
+        /// Writing the partition index after a rollover.
+        case indexFlush
+        /// `LogStore.sealActiveSegment()`.
+        case seal
+        /// The final sync, checkpoint and index flush of `close()`.
+        case close
+    }
+
+    public var step: Step
+    public var error: IOError
+
+    public init(step: Step, error: IOError) {
+        self.step = step
+        self.error = error
+    }
+
+    public var description: String { "\(step.rawValue): \(error)" }
 }
 
 /// Every error the storage engine reports. Callers can switch on it (typed throws).
@@ -68,7 +110,7 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case closed
     /// A write or fsync failed earlier; the store accepts no more appends (the page cache can no longer be
     /// trusted to match the disk). Close and reopen it: recovery restores a consistent state.
-    case writerFailed(String)
+    case writerFailed(WriterFailure)
     /// The requested store folder does not exist and `create` was false.
     case notFound(path: String)
     /// An expected-version check failed; nothing of the batch was written.
@@ -93,7 +135,7 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
             "batch too large: \(records) records, \(rawBytes) bytes (limits \(Limits.recordsPerFrameMax) records, \(Limits.frameRawBytesMax) bytes)"
         case .emptyBatch: "empty batch"
         case .closed: "store is closed"
-        case .writerFailed(let reason): "store writer failed earlier (\(reason)); reopen the store"
+        case .writerFailed(let failure): "store writer failed earlier (\(failure)); reopen the store"
         case .notFound(let path): "no store at \(path)"
         case .repairInterrupted(let path): "a repair of the store at \(path) was interrupted: run `strata fsck --repair` to finish it"
         case .invalidSnapshot(let reason): "invalid snapshot: \(reason)"
@@ -115,16 +157,4 @@ func storeFolder(of segmentPath: String) -> String { Recovery.parentDirectory(of
 @inline(__always)
 func io<T>(_ body: () throws(IOError) -> T) throws(StorageError) -> T {
     do throws(IOError) { return try body() } catch { throw .io(error) }
-}
-
-extension Corruption.Kind {
-    /// The kind of a header decoding failure, from the decoders' standard reasons ("bad magic…",
-    /// "unsupported version…", "truncated…", checksum mismatches).
-    static func classify(_ error: DecodeError) -> Corruption.Kind {
-        if error.reason.hasPrefix("bad magic") { return .badMagic }
-        if error.reason.hasPrefix("unsupported") { return .unsupportedVersion }
-        if error.reason.hasPrefix("truncated") || error.reason.hasPrefix("header sizes") { return .truncated }
-        if error.reason.contains("checksum") { return .badChecksum }
-        return .badLength
-    }
 }

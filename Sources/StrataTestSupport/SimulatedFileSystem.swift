@@ -3,6 +3,8 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// An in-memory file system that models what a crash keeps (LevelDB's fault-injection env, TigerBeetle's
@@ -164,7 +166,7 @@ public final class SimulatedFileSystem: FileSystem {
                 return node
             }
         }
-        guard let node else { throw IOError(operation: "open", path: path, errno: 2, message: "No such file or directory") }
+        guard let node else { throw IOError(operation: "open", path: path, errno: IOError.codeNoSuchFile, message: "No such file or directory") }
         return SimulatedFileHandle(fileSystem: self, node: node, path: path, writable: mode != .read)
     }
 
@@ -188,7 +190,7 @@ public final class SimulatedFileSystem: FileSystem {
         try perform(.rename, from)
         try state.withLock { (s) throws(IOError) in
             guard let node = s.current.removeValue(forKey: from) else {
-                throw IOError(operation: "rename", path: from, errno: 2, message: "No such file or directory")
+                throw IOError(operation: "rename", path: from, errno: IOError.codeNoSuchFile, message: "No such file or directory")
             }
             s.current[to] = node
         }
@@ -211,7 +213,7 @@ public final class SimulatedFileSystem: FileSystem {
     public func lockFile(_ path: String) throws(IOError) -> any FileLock {
         try state.withLock { (s) throws(IOError) in
             guard !s.locks.contains(path) else {
-                throw IOError(operation: "flock", path: path, errno: 11, message: "Resource temporarily unavailable")
+                throw IOError(operation: "flock", path: path, errno: IOError.codeWouldBlock, message: "Resource temporarily unavailable")
             }
             s.locks.insert(path)
             if s.current[path] == nil { s.current[path] = Node() }
@@ -235,7 +237,7 @@ public final class SimulatedFileSystem: FileSystem {
             return false
         }
         if fail {
-            throw IOError(operation: "\(operation)", path: path, errno: 5, message: "Input/output error (injected)")
+            throw IOError.injected("\(operation)", path: path)
         }
     }
 
@@ -297,7 +299,7 @@ final class SimulatedFileHandle: FileHandle {
     }
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws(IOError) {
-        guard writable else { throw IOError(operation: "pwrite", path: path, errno: 9, message: "Bad file descriptor") }
+        guard writable else { throw IOError(operation: "pwrite", path: path, errno: IOError.codeBadDescriptor, message: "Bad file descriptor") }
         try fileSystem.perform(.write, path)
         node.contents.withLock { c in
             let end = Int(offset) + bytes.count

@@ -3,6 +3,8 @@ import StrataStorage
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Appends batches forever (or `--batches` times), printing `committed <last-sequence>` after each

@@ -51,7 +51,7 @@ struct FsckCommand: AsyncParsableCommand {
                 "streams": report.streams, "bytes": report.bytes, "indexFiles": report.indexFiles,
                 "snapshotFiles": report.snapshotFiles, "snapshots": report.snapshots,
                 "problems": report.problems.map { problem -> [String: Any] in
-                    var entry: [String: Any] = ["file": problem.file, "kind": problem.kind, "detail": problem.detail]
+                    var entry: [String: Any] = ["file": problem.file, "kind": problem.kind.rawValue, "detail": problem.detail]
                     if let offset = problem.offset { entry["offset"] = offset }
                     return entry
                 },

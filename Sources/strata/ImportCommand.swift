@@ -4,6 +4,8 @@ import StrataTools
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// `strata import`: appends the events of JSONL lines (the format `strata dump` writes) to a store.

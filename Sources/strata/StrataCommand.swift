@@ -4,6 +4,8 @@ import StrataStorage
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 @main
@@ -28,16 +30,16 @@ struct StrataCommand: AsyncParsableCommand {
             }
         } catch let failure as CommandFailure {
             if !failure.message.isEmpty { writeError(failure.message) }
-            Glibc.exit(failure.status)
+            terminate(failure.status)
         } catch let code as ExitCode {
-            Glibc.exit(code.rawValue)
+            terminate(code.rawValue)
         } catch let error as StorageError {
             writeError("strata: \(error)")
-            Glibc.exit(CommandFailure.unusable)
+            terminate(CommandFailure.unusable)
         } catch {
             if exitCode(for: error) == .success { exit(withError: error) }  // --help, --version
             writeError(fullMessage(for: error))
-            Glibc.exit(CommandFailure.unusable)
+            terminate(CommandFailure.unusable)
         }
     }
 }
@@ -104,3 +106,6 @@ final class Progress {
         if enabled { writeAll(2, Array("\r\u{1B}[K".utf8)) }
     }
 }
+
+/// Ends the process with `status` (the C library's `exit`; inside a command type `exit` names ArgumentParser's).
+func terminate(_ status: Int32) -> Never { exit(status) }

@@ -70,7 +70,7 @@ import Testing
                 #expect(files(fs) == before, "\(context): the refusal changed a file")
 
                 let problems = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
-                #expect(!problems.isEmpty && !problems.contains { $0.kind == "tornTail" }, "\(context): \(problems)")
+                #expect(!problems.isEmpty && !problems.contains { $0.kind == .tornTail }, "\(context): \(problems)")
                 let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs)
                 #expect(!done.contains { $0.hasPrefix("not repaired") }, "\(context): \(done)")
                 let report = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs)

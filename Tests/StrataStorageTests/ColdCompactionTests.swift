@@ -237,7 +237,7 @@ func fillForCompaction(_ store: LogStore, appends: Int = 60, seed: UInt64 = 7) a
 
         let path = compacted.file.path
         let original = fs.contents(of: path)!
-        func damaged(at offset: Int, _ expectKind: String) throws {
+        func damaged(at offset: Int, _ expectKind: StoreCheck.Problem.Kind) throws {
             var bytes = original
             bytes[offset] ^= 0x40
             fs.setContents(of: path, to: bytes)
@@ -245,9 +245,9 @@ func fillForCompaction(_ store: LogStore, appends: Int = 60, seed: UInt64 = 7) a
             #expect(report.problems.contains { $0.file.hasSuffix(".segment") && $0.kind == expectKind }, "byte \(offset): \(report.problems)")
             fs.setContents(of: path, to: original)
         }
-        try damaged(at: 64 + 40, "badChecksum")                                   // inside the first frame
-        try damaged(at: Int(compacted.dataEnd) + 8, "badChecksum")               // the frame table
-        try damaged(at: original.count - 10, "badFooter")                         // the footer
+        try damaged(at: 64 + 40, .badChecksum)                                   // inside the first frame
+        try damaged(at: Int(compacted.dataEnd) + 8, .badChecksum)               // the frame table
+        try damaged(at: original.count - 10, .badFooter)                         // the footer
 
         // A repair rewrites a damaged compacted segment as a compacted segment again: the damaged frame's events
         // become a lost range, every other event stays, and fsck finds nothing more to repair.
@@ -366,7 +366,7 @@ func fillForCompaction(_ store: LogStore, appends: Int = 60, seed: UInt64 = 7) a
         bytes[bytes.count - SegmentFooter.byteCount - 6] ^= 0x20  // inside the frame table
         fs.setContents(of: paths[0], to: bytes)
         let problems = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
-        #expect(problems.contains { $0.kind == "badChecksum" } && !problems.contains { $0.kind == "tornTail" }, "\(problems)")
+        #expect(problems.contains { $0.kind == .badChecksum } && !problems.contains { $0.kind == .tornTail }, "\(problems)")
         let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs)
         #expect(done.contains { $0.hasPrefix("rewrote") && $0.contains("no event lost") }, "\(done)")
         #expect(try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems.isEmpty)

@@ -132,7 +132,8 @@ func verifyRecovered(
             try await store.append(later)
             Issue.record("append after a failed sync succeeded")
         } catch {
-            guard case .writerFailed = error else { Issue.record("unexpected \(error)"); return }
+            guard case .writerFailed(let failure) = error else { Issue.record("unexpected \(error)"); return }
+            #expect(failure.step == .commit && failure.error.operation == "sync", "\(failure)")
         }
         for tear in [SimulatedFileSystem.Tear.dropUnsynced, .keepAll, .keepPrefix(30)] {
             let recovered = try openSimulated(fs.crashed(tear: tear))

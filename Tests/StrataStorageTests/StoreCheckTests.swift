@@ -20,7 +20,7 @@ import Testing
         let before = fs.files.map { fs.contents(of: $0) }
 
         let report = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs)
-        #expect(report.problems.contains { $0.file == "CHECKPOINT" && $0.kind == "badCheckpoint" }, "\(report.problems)")
+        #expect(report.problems.contains { $0.file == "CHECKPOINT" && $0.kind == .badCheckpoint }, "\(report.problems)")
         #expect(report.events == 20)
         let stats = try StoreStats.collect(store: simulatedStorePath, deep: true, fileSystem: fs)
         #expect(stats.events == 20)

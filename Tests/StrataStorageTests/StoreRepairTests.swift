@@ -254,7 +254,7 @@ import Testing
         try fs.remove(segments[0])
         #expect(throws: StorageError.self) { try openSimulated(fs) }
         let report = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs)
-        #expect(report.problems.contains { $0.kind == "missingSegment" && $0.detail.contains("not 1") }, "\(report.problems)")
+        #expect(report.problems.contains { $0.kind == .missingSegment && $0.detail.contains("not 1") }, "\(report.problems)")
         let done = try await StoreRepair.repair(store: simulatedStorePath, problems: report.problems, fileSystem: fs)
         #expect(done.contains { $0.hasPrefix("not repaired") }, "\(done)")
     }
@@ -274,7 +274,7 @@ import Testing
         bytes.replaceSubrange(0..<SegmentHeader.byteCount, with: header.encode())
         fs.setContents(of: path, to: bytes)
         let found = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
-        #expect(found.map(\.kind) == ["badHeader"], "\(found)")
+        #expect(found.map(\.kind) == [.badHeader], "\(found)")
         let done = try await StoreRepair.repair(store: simulatedStorePath, problems: found, fileSystem: fs, nowMicros: 2_000_000)
         #expect(done.contains { $0.hasPrefix("rewrote") && $0.contains("no event lost") }, "\(done)")
         let again = try fs.contents(of: path)!.withRawBytes { (raw) throws(DecodeError) in try SegmentHeader.decode(raw) }

@@ -2,6 +2,8 @@ import Foundation
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// The run's output: the table on stdout (workload, Strata, SQLite, ratio, goal) and every figure for the JSON

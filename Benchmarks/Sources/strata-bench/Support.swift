@@ -5,6 +5,8 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// Lines from the parent and its children share one output: each is written unbuffered, whole.
@@ -26,7 +28,7 @@ private func writeAll(_ fd: Int32, _ text: String) {
     bytes.withUnsafeMutableBytes { raw in
         var done = 0
         while done < raw.count {
-            let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
+            let n = systemWrite(fd, raw.baseAddress! + done, raw.count - done)
             if n <= 0 { return }
             done += n
         }
@@ -180,3 +182,6 @@ final class SharedLatencies: Sendable {
 func percentile(_ sorted: [Double], _ p: Double) -> Double {
     sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
 }
+
+/// `write(2)` (the C library's; Glibc on Linux, Darwin on macOS).
+func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int { write(fd, buffer, count) }

@@ -1,11 +1,14 @@
-/// Why a structure failed to decode. Carries the offset within the decoded buffer; callers add the file and
-/// the buffer's position in it to make a `StorageError.corrupt`.
+/// Why a structure failed to decode: what kind of damage (decided where it was found, never parsed back out of
+/// the message), the offset within the decoded buffer, and a readable reason. Callers add the file and the
+/// buffer's position in it to make a `StorageError.corrupt`.
 public struct DecodeError: Error, Sendable, Equatable, CustomStringConvertible {
     public var offset: Int
+    public var kind: Corruption.Kind
     public var reason: String
 
-    public init(offset: Int, reason: String) {
+    public init(offset: Int, kind: Corruption.Kind, reason: String) {
         self.offset = offset
+        self.kind = kind
         self.reason = reason
     }
 
@@ -27,11 +30,13 @@ struct ByteReader {
     @inlinable var remaining: Int { buffer.count - position }
     @inlinable var isAtEnd: Bool { position >= buffer.count }
 
-    @inlinable func fail(_ reason: String) -> DecodeError { DecodeError(offset: position, reason: reason) }
+    @inlinable func fail(_ kind: Corruption.Kind, _ reason: String) -> DecodeError {
+        DecodeError(offset: position, kind: kind, reason: reason)
+    }
 
     @inlinable mutating func need(_ n: Int, _ what: StaticString) throws(DecodeError) {
         guard n >= 0, n <= remaining else {
-            throw DecodeError(offset: position, reason: "truncated \(what): need \(n) bytes, have \(remaining)")
+            throw DecodeError(offset: position, kind: .truncated, reason: "truncated \(what): need \(n) bytes, have \(remaining)")
         }
     }
 
@@ -72,12 +77,12 @@ struct ByteReader {
         let start = position
         while true {
             guard position < buffer.count else {
-                throw DecodeError(offset: start, reason: "truncated \(what)")
+                throw DecodeError(offset: start, kind: .truncated, reason: "truncated \(what)")
             }
             let byte = buffer[position]
             position += 1
             if shift == 63 && byte > 1 {
-                throw DecodeError(offset: start, reason: "\(what) overflows 64 bits")
+                throw DecodeError(offset: start, kind: .badRecord, reason: "\(what) overflows 64 bits")
             }
             result |= UInt64(byte & 0x7F) << shift
             if byte < 0x80 { return result }

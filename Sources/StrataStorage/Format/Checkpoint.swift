@@ -85,24 +85,24 @@ public struct Checkpoint: Sendable, Equatable {
 
     package static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> Checkpoint {
         guard bytes.count >= fixedBytes + 4 else {
-            throw DecodeError(offset: bytes.count, reason: "truncated checkpoint: \(bytes.count) bytes")
+            throw DecodeError(offset: bytes.count, kind: .truncated, reason: "truncated checkpoint: \(bytes.count) bytes")
         }
-        guard bytes[0..<8].elementsEqual(magic) else { throw DecodeError(offset: 0, reason: "bad magic: not a Strata checkpoint") }
+        guard bytes[0..<8].elementsEqual(magic) else { throw DecodeError(offset: 0, kind: .badMagic, reason: "bad magic: not a Strata checkpoint") }
         var r = ByteReader(bytes, position: 8)
         let version = try r.u16()
         let minReader = try r.u16()
         guard minReader <= readerVersion else {
-            throw DecodeError(offset: 10, reason: "unsupported version: checkpoint needs reader version \(minReader)")
+            throw DecodeError(offset: 10, kind: .unsupportedVersion, reason: "unsupported version: checkpoint needs reader version \(minReader)")
         }
         let count = Int(try r.u32())
         let entryBytes = version < 2 ? entryBytesVersion1 : entryBytes
         guard count >= 1, count <= Limits.checkpointSegmentsMax, bytes.count == byteCount(segments: count, entryBytes: entryBytes) else {
-            throw DecodeError(offset: 12, reason: "segment count \(count) does not match the file size \(bytes.count)")
+            throw DecodeError(offset: 12, kind: .truncated, reason: "segment count \(count) does not match the file size \(bytes.count)")
         }
         let stored = loadU32LE(bytes, bytes.count - 4)
         let actual = CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - 4)])))
         guard stored == actual else {
-            throw DecodeError(offset: bytes.count - 4, reason: "checkpoint checksum mismatch: stored \(hex(stored)), computed \(hex(actual))")
+            throw DecodeError(offset: bytes.count - 4, kind: .badChecksum, reason: "checkpoint checksum mismatch: stored \(hex(stored)), computed \(hex(actual))")
         }
         let next = try r.u64()
         var segments: [Segment] = []
@@ -115,10 +115,10 @@ public struct Checkpoint: Sendable, Equatable {
             if version >= 2 {
                 s.lastNumber = try r.u64()
                 guard s.lastNumber >= s.number else {
-                    throw DecodeError(offset: r.position - 8, reason: "segment \(s.number) says it stands for segments through \(s.lastNumber)")
+                    throw DecodeError(offset: r.position - 8, kind: .badHeader, reason: "segment \(s.number) says it stands for segments through \(s.lastNumber)")
                 }
             } else if s.tableBytes != 0 {
-                throw DecodeError(offset: r.position - 4, reason: "a version 1 checkpoint entry has a frame table")
+                throw DecodeError(offset: r.position - 4, kind: .badHeader, reason: "a version 1 checkpoint entry has a frame table")
             }
             segments.append(s)
         }

@@ -83,30 +83,30 @@ enum FrameCompressor {
         switch codec {
         case .none:
             guard stored.count == output.count else {
-                throw DecodeError(offset: 0, reason: "raw body of \(stored.count) bytes, header says \(output.count)")
+                throw DecodeError(offset: 0, kind: .badCompression, reason: "raw body of \(stored.count) bytes, header says \(output.count)")
             }
             if stored.count > 0 { output.copyMemory(from: stored) }
         case .lz4:
             guard stored.count > 0, output.count > 0 else {
-                throw DecodeError(offset: 0, reason: "empty lz4 body")
+                throw DecodeError(offset: 0, kind: .badCompression, reason: "empty lz4 body")
             }
             let n = LZ4_decompress_safe(
                 stored.baseAddress!.assumingMemoryBound(to: CChar.self),
                 output.baseAddress!.assumingMemoryBound(to: CChar.self),
                 Int32(stored.count), Int32(output.count))
             guard n == Int32(output.count) else {
-                throw DecodeError(offset: 0, reason: "lz4 body does not decompress to \(output.count) bytes (result \(n))")
+                throw DecodeError(offset: 0, kind: .badCompression, reason: "lz4 body does not decompress to \(output.count) bytes (result \(n))")
             }
         case .zlib:
             guard stored.count > 0, output.count > 0 else {
-                throw DecodeError(offset: 0, reason: "empty zlib body")
+                throw DecodeError(offset: 0, kind: .badCompression, reason: "empty zlib body")
             }
             var destLength = uLongf(output.count)
             let status = uncompress(
                 output.baseAddress!.assumingMemoryBound(to: Bytef.self), &destLength,
                 stored.baseAddress!.assumingMemoryBound(to: Bytef.self), uLong(stored.count))
             guard status == Z_OK, destLength == uLongf(output.count) else {
-                throw DecodeError(offset: 0, reason: "zlib body does not decompress to \(output.count) bytes (status \(status))")
+                throw DecodeError(offset: 0, kind: .badCompression, reason: "zlib body does not decompress to \(output.count) bytes (status \(status))")
             }
         }
     }

@@ -73,49 +73,49 @@ public struct FrameHeader: Sendable, Equatable {
     /// kind, codec and sizes. Offsets in errors are relative to the frame start.
     static func decode(_ frame: UnsafeRawBufferPointer) throws(DecodeError) -> FrameHeader {
         guard frame.count >= byteCount + trailerByteCount else {
-            throw DecodeError(offset: 0, reason: "frame of \(frame.count) bytes is shorter than its header and trailer")
+            throw DecodeError(offset: 0, kind: .truncated, reason: "frame of \(frame.count) bytes is shorter than its header and trailer")
         }
         let length = loadU32LE(frame, 0)
         guard Int(length) == frame.count else {
-            throw DecodeError(offset: 0, reason: "frame length \(length) does not match \(frame.count)")
+            throw DecodeError(offset: 0, kind: .badLength, reason: "frame length \(length) does not match \(frame.count)")
         }
         let trailer = loadU32LE(frame, frame.count - trailerByteCount)
         guard trailer == length else {
-            throw DecodeError(offset: frame.count - trailerByteCount, reason: "trailer length \(trailer), expected \(length)")
+            throw DecodeError(offset: frame.count - trailerByteCount, kind: .badLength, reason: "trailer length \(trailer), expected \(length)")
         }
         let stored = loadU32LE(frame, 4)
         let actual = CRC32C.mask(checksum(frame))
         guard stored == actual else {
-            throw DecodeError(offset: 4, reason: "checksum mismatch: stored \(hex(stored)), computed \(hex(actual))")
+            throw DecodeError(offset: 4, kind: .badChecksum, reason: "checksum mismatch: stored \(hex(stored)), computed \(hex(actual))")
         }
         guard let kind = FrameKind(rawValue: frame[8]) else {
-            throw DecodeError(offset: 8, reason: "unknown frame kind \(frame[8])")
+            throw DecodeError(offset: 8, kind: .badHeader, reason: "unknown frame kind \(frame[8])")
         }
         guard let codec = FrameCodec(rawValue: frame[9]) else {
-            throw DecodeError(offset: 9, reason: "unknown codec \(frame[9])")
+            throw DecodeError(offset: 9, kind: .badHeader, reason: "unknown codec \(frame[9])")
         }
         guard kind == .batch || codec == .none else {
-            throw DecodeError(offset: 9, reason: "a lost-range frame with codec \(codec.name); it is never compressed")
+            throw DecodeError(offset: 9, kind: .badHeader, reason: "a lost-range frame with codec \(codec.name); it is never compressed")
         }
-        guard frame[10] == 0, frame[11] == 0 else { throw DecodeError(offset: 10, reason: "reserved bytes are not zero") }
+        guard frame[10] == 0, frame[11] == 0 else { throw DecodeError(offset: 10, kind: .badHeader, reason: "reserved bytes are not zero") }
         let recordCount = loadU32LE(frame, 12)
         guard recordCount >= 1, recordCount <= UInt32(Limits.recordsPerFrameMax) else {
-            throw DecodeError(offset: 12, reason: "record count \(recordCount) outside 1...\(Limits.recordsPerFrameMax)")
+            throw DecodeError(offset: 12, kind: .badHeader, reason: "record count \(recordCount) outside 1...\(Limits.recordsPerFrameMax)")
         }
         let baseSequence = loadU64LE(frame, 16)
         guard baseSequence >= 1, baseSequence <= UInt64.max - UInt64(recordCount) else {
-            throw DecodeError(offset: 16, reason: "base sequence \(baseSequence) out of range")
+            throw DecodeError(offset: 16, kind: .badHeader, reason: "base sequence \(baseSequence) out of range")
         }
         let raw = loadU32LE(frame, 24)
         let storedBytes = loadU32LE(frame, 28)
         guard raw <= UInt32(Limits.frameRawBytesMax) else {
-            throw DecodeError(offset: 24, reason: "raw body of \(raw) bytes exceeds the limit \(Limits.frameRawBytesMax)")
+            throw DecodeError(offset: 24, kind: .badHeader, reason: "raw body of \(raw) bytes exceeds the limit \(Limits.frameRawBytesMax)")
         }
         guard Int(storedBytes) == frame.count - byteCount - trailerByteCount else {
-            throw DecodeError(offset: 28, reason: "stored body of \(storedBytes) bytes does not fit frame length \(length)")
+            throw DecodeError(offset: 28, kind: .badLength, reason: "stored body of \(storedBytes) bytes does not fit frame length \(length)")
         }
         guard storedBytes <= raw, codec != .none || storedBytes == raw else {
-            throw DecodeError(offset: 28, reason: "stored body \(storedBytes) bytes vs raw \(raw) bytes with codec \(codec.name)")
+            throw DecodeError(offset: 28, kind: .badHeader, reason: "stored body \(storedBytes) bytes vs raw \(raw) bytes with codec \(codec.name)")
         }
         return FrameHeader(
             frameLength: length, kind: kind, codec: codec, recordCount: recordCount, baseSequence: baseSequence,

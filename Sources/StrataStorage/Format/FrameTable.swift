@@ -38,15 +38,15 @@ package struct FrameTable: Sendable, Equatable {
         _ bytes: UnsafeRawBufferPointer, frames: UInt64, dataEnd: UInt64, firstSequence: UInt64, lastSequence: UInt64
     ) throws(DecodeError) -> FrameTable {
         guard UInt64(bytes.count) == byteCount(frames: frames) else {
-            throw DecodeError(offset: 0, reason: "frame table of \(bytes.count) bytes for \(frames) frames")
+            throw DecodeError(offset: 0, kind: .badFrameTable, reason: "frame table of \(bytes.count) bytes for \(frames) frames")
         }
         let stored = loadU32LE(bytes, bytes.count - 4)
         let actual = CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - 4)])))
         guard stored == actual else {
-            throw DecodeError(offset: bytes.count - 4, reason: "frame table checksum mismatch: stored \(hex(stored)), computed \(hex(actual))")
+            throw DecodeError(offset: bytes.count - 4, kind: .badChecksum, reason: "frame table checksum mismatch: stored \(hex(stored)), computed \(hex(actual))")
         }
         guard UInt64(loadU32LE(bytes, 0)) == frames else {
-            throw DecodeError(offset: 0, reason: "frame table counts \(loadU32LE(bytes, 0)) frames, the footer \(frames)")
+            throw DecodeError(offset: 0, kind: .badFrameTable, reason: "frame table counts \(loadU32LE(bytes, 0)) frames, the footer \(frames)")
         }
         var table = FrameTable(baseSequences: [], offsets: [])
         table.baseSequences.reserveCapacity(Int(frames))
@@ -62,7 +62,7 @@ package struct FrameTable: Sendable, Equatable {
             else {
                 throw DecodeError(
                     offset: 4 + 16 * i,
-                    reason: "frame table entry \(i) (sequence \(base), offset \(offset)) is out of order or outside the segment")
+                    kind: .badFrameTable, reason: "frame table entry \(i) (sequence \(base), offset \(offset)) is out of order or outside the segment")
             }
             table.baseSequences.append(base)
             table.offsets.append(offset)

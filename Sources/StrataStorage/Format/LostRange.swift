@@ -78,13 +78,13 @@ public struct LostRange: Sendable, Equatable {
         var strings: [String] = []
         for (what, limit) in [("quarantine file name", quarantineFileBytesMax), ("finding", findingBytesMax)] {
             let count = Int(try reader.u16("string length"))
-            guard count <= limit else { throw reader.fail("\(what) of \(count) bytes exceeds \(limit)") }
+            guard count <= limit else { throw reader.fail(.badRecord, "\(what) of \(count) bytes exceeds \(limit)") }
             let bytes = try reader.bytes(count, "string")
-            guard let text = String(validating: bytes, as: UTF8.self) else { throw reader.fail("\(what) is not UTF-8") }
+            guard let text = String(validating: bytes, as: UTF8.self) else { throw reader.fail(.badRecord, "\(what) is not UTF-8") }
             strings.append(text)
         }
-        guard reader.isAtEnd else { throw reader.fail("\(reader.remaining) bytes follow the lost range's fields") }
-        guard !strings[0].contains("/") else { throw DecodeError(offset: 24, reason: "quarantine file name contains \"/\"") }
+        guard reader.isAtEnd else { throw reader.fail(.badRecord, "\(reader.remaining) bytes follow the lost range's fields") }
+        guard !strings[0].contains("/") else { throw DecodeError(offset: 24, kind: .badRecord, reason: "quarantine file name contains \"/\"") }
         return LostRange(
             firstSequence: header.baseSequence, lastSequence: header.lastSequence, repairedMicros: repaired,
             originalOffset: offset, originalLength: length, quarantineFile: strings[0], finding: strings[1])

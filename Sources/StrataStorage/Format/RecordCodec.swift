@@ -254,7 +254,7 @@ public struct RecordView {
     static func decode(_ reader: inout ByteReader, baseSequence: UInt64) throws(DecodeError) -> RecordView {
         let bodyLength = try reader.varint("record length")
         guard bodyLength <= UInt64(reader.remaining) else {
-            throw reader.fail("record length \(bodyLength) exceeds the \(reader.remaining) bytes left in the frame")
+            throw reader.fail(.badRecord, "record length \(bodyLength) exceeds the \(reader.remaining) bytes left in the frame")
         }
         let bodyStart = reader.position
         var r = ByteReader(UnsafeRawBufferPointer(rebasing: reader.buffer[bodyStart..<(bodyStart + Int(bodyLength))]))
@@ -262,7 +262,7 @@ public struct RecordView {
             let delta = try r.varint("sequence delta")
             let version = try r.varint("stream version")
             let typeVersion = try r.varint("type version")
-            guard typeVersion <= UInt64(UInt32.max) else { throw r.fail("type version \(typeVersion) out of range") }
+            guard typeVersion <= UInt64(UInt32.max) else { throw r.fail(.badRecord, "type version \(typeVersion) out of range") }
             let timestamp = zigzagDecode(try r.varint("timestamp"))
             let idHigh = try r.u64BigEndian("event id")
             let idLow = try r.u64BigEndian("event id")
@@ -271,7 +271,7 @@ public struct RecordView {
             let id = try str8(&r, "aggregate id", Limits.aggregateIdBytesMax, allowEmpty: false)
             let typeName = try str8(&r, "type name", Limits.typeNameBytesMax, allowEmpty: false)
             let flags = try r.u8("metadata flags")
-            guard flags & ~RecordCodec.metadataKnownFlags == 0 else { throw r.fail("unknown metadata flags \(flags)") }
+            guard flags & ~RecordCodec.metadataKnownFlags == 0 else { throw r.fail(.badRecord, "unknown metadata flags \(flags)") }
             let correlation = try metadataID(
                 &r, flags, present: RecordCodec.metadataCorrelation, uuid: RecordCodec.metadataCorrelationUUID,
                 "correlation id")
@@ -282,12 +282,12 @@ public struct RecordView {
                 ? try str8(&r, "user", Limits.metadataFieldBytesMax, allowEmpty: true) : nil
             let payloadLength = try r.varint("payload length")
             guard payloadLength == UInt64(r.remaining) else {
-                throw r.fail("payload length \(payloadLength) does not fill the record's remaining \(r.remaining) bytes")
+                throw r.fail(.badRecord, "payload length \(payloadLength) does not fill the record's remaining \(r.remaining) bytes")
             }
             let payload = try r.bytes(Int(payloadLength), "payload")
-            guard version >= 1 else { throw DecodeError(offset: 0, reason: "stream version 0") }
+            guard version >= 1 else { throw DecodeError(offset: 0, kind: .badRecord, reason: "stream version 0") }
             let (sequence, overflow) = baseSequence.addingReportingOverflow(delta)
-            guard !overflow else { throw DecodeError(offset: 0, reason: "sequence overflows") }
+            guard !overflow else { throw DecodeError(offset: 0, kind: .badRecord, reason: "sequence overflows") }
             reader.position = bodyStart + Int(bodyLength)
             return RecordView(
                 sequence: sequence, version: version, typeVersion: UInt32(typeVersion), timestampMicros: timestamp,
@@ -295,7 +295,7 @@ public struct RecordView {
                 typeNameBytes: typeName, correlationId: correlation, causationId: causation,
                 userBytes: user, payload: payload)
         } catch {
-            throw DecodeError(offset: bodyStart + error.offset, reason: error.reason)
+            throw DecodeError(offset: bodyStart + error.offset, kind: error.kind, reason: error.reason)
         }
     }
 
@@ -304,7 +304,7 @@ public struct RecordView {
         _ r: inout ByteReader, _ flags: UInt8, present: UInt8, uuid: UInt8, _ what: StaticString
     ) throws(DecodeError) -> MetadataID? {
         guard flags & present != 0 else {
-            guard flags & uuid == 0 else { throw r.fail("\(what) marked as UUID but absent") }
+            guard flags & uuid == 0 else { throw r.fail(.badRecord, "\(what) marked as UUID but absent") }
             return nil
         }
         if flags & uuid != 0 {
@@ -318,8 +318,8 @@ public struct RecordView {
         _ r: inout ByteReader, _ what: StaticString, _ max: Int, allowEmpty: Bool
     ) throws(DecodeError) -> UnsafeRawBufferPointer {
         let length = Int(try r.u8(what))
-        guard length <= max else { throw r.fail("\(what) of \(length) bytes exceeds the limit \(max)") }
-        guard allowEmpty || length > 0 else { throw r.fail("empty \(what)") }
+        guard length <= max else { throw r.fail(.badRecord, "\(what) of \(length) bytes exceeds the limit \(max)") }
+        guard allowEmpty || length > 0 else { throw r.fail(.badRecord, "empty \(what)") }
         return try r.bytes(length, what)
     }
 }

@@ -90,15 +90,15 @@ public struct SegmentHeader: Sendable, Equatable {
     /// a damaged one "bad checksum", a newer one "unsupported version".
     package static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> SegmentHeader {
         guard bytes.count >= byteCount else {
-            throw DecodeError(offset: bytes.count, reason: "truncated segment header: \(bytes.count) of \(byteCount) bytes")
+            throw DecodeError(offset: bytes.count, kind: .truncated, reason: "truncated segment header: \(bytes.count) of \(byteCount) bytes")
         }
         guard bytes[0..<8].elementsEqual(magic) else {
-            throw DecodeError(offset: 0, reason: "bad magic: not a Strata segment file")
+            throw DecodeError(offset: 0, kind: .badMagic, reason: "bad magic: not a Strata segment file")
         }
         let stored = loadU32LE(bytes, 60)
         let actual = CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<60])))
         guard stored == actual else {
-            throw DecodeError(offset: 60, reason: "header checksum mismatch: stored \(hex(stored)), computed \(hex(actual))")
+            throw DecodeError(offset: 60, kind: .badChecksum, reason: "header checksum mismatch: stored \(hex(stored)), computed \(hex(actual))")
         }
         var r = ByteReader(bytes, position: 8)
         let version = try r.u16()
@@ -106,11 +106,11 @@ public struct SegmentHeader: Sendable, Equatable {
         guard minReader <= readerVersion else {
             throw DecodeError(
                 offset: 10,
-                reason: "unsupported version: segment format \(version) needs reader version \(minReader); this build reads \(readerVersion)")
+                kind: .unsupportedVersion, reason: "unsupported version: segment format \(version) needs reader version \(minReader); this build reads \(readerVersion)")
         }
         let headerBytes = try r.u16()
         guard headerBytes == UInt16(byteCount) else {
-            throw DecodeError(offset: 12, reason: "header size \(headerBytes), expected \(byteCount)")
+            throw DecodeError(offset: 12, kind: .badHeader, reason: "header size \(headerBytes), expected \(byteCount)")
         }
         let flags = try r.u16()
         let number = try r.u64()
@@ -118,21 +118,21 @@ public struct SegmentHeader: Sendable, Equatable {
         let created = Int64(bitPattern: try r.u64())
         let lastNumber = try r.u64()
         guard number >= 1, base >= 1 else {
-            throw DecodeError(offset: 16, reason: "segment number \(number) / base sequence \(base) must be ≥ 1")
+            throw DecodeError(offset: 16, kind: .badHeader, reason: "segment number \(number) / base sequence \(base) must be ≥ 1")
         }
         guard flags & ~(flagCompacted | flagHoldsLostRanges) == 0,
             flags & flagHoldsLostRanges == 0 || flags & flagCompacted != 0
         else {
-            throw DecodeError(offset: 14, reason: "unknown segment flags \(flags)")
+            throw DecodeError(offset: 14, kind: .badHeader, reason: "unknown segment flags \(flags)")
         }
         if flags & flagCompacted != 0 {
             guard minReader >= formatVersionCompacted, lastNumber >= number else {
                 throw DecodeError(
                     offset: 40,
-                    reason: "compacted segment \(number) (reader version \(minReader)) says it replaces segments through \(lastNumber)")
+                    kind: .badHeader, reason: "compacted segment \(number) (reader version \(minReader)) says it replaces segments through \(lastNumber)")
             }
         } else if lastNumber != 0 {
-            throw DecodeError(offset: 40, reason: "a segment that is not compacted names a last segment number (\(lastNumber))")
+            throw DecodeError(offset: 40, kind: .badHeader, reason: "a segment that is not compacted names a last segment number (\(lastNumber))")
         }
         var header = SegmentHeader(segmentNumber: number, baseSequence: base, createdMicros: created)
         header.formatVersion = version
@@ -205,27 +205,27 @@ public struct SegmentFooter: Sendable, Equatable {
 
     package static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> SegmentFooter {
         guard bytes.count == byteCount else {
-            throw DecodeError(offset: 0, reason: "footer of \(bytes.count) bytes, expected \(byteCount)")
+            throw DecodeError(offset: 0, kind: .badFooter, reason: "footer of \(bytes.count) bytes, expected \(byteCount)")
         }
-        guard loadU32LE(bytes, 0) == magic else { throw DecodeError(offset: 0, reason: "bad footer magic") }
+        guard loadU32LE(bytes, 0) == magic else { throw DecodeError(offset: 0, kind: .badMagic, reason: "bad footer magic") }
         guard loadU32LE(bytes, 4) == UInt32(byteCount) else {
-            throw DecodeError(offset: 4, reason: "footer size \(loadU32LE(bytes, 4)), expected \(byteCount)")
+            throw DecodeError(offset: 4, kind: .badFooter, reason: "footer size \(loadU32LE(bytes, 4)), expected \(byteCount)")
         }
         let stored = loadU32LE(bytes, 52)
         let actual = CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<52])))
         guard stored == actual else {
-            throw DecodeError(offset: 52, reason: "footer checksum mismatch: stored \(hex(stored)), computed \(hex(actual))")
+            throw DecodeError(offset: 52, kind: .badChecksum, reason: "footer checksum mismatch: stored \(hex(stored)), computed \(hex(actual))")
         }
         let footer = SegmentFooter(
             frameCount: loadU64LE(bytes, 8), recordCount: loadU64LE(bytes, 16), firstSequence: loadU64LE(bytes, 24),
             lastSequence: loadU64LE(bytes, 32), dataEnd: loadU64LE(bytes, 40), tableBytes: loadU32LE(bytes, 48))
         guard footer.tableBytes == 0 || UInt64(footer.tableBytes) == FrameTable.byteCount(frames: footer.frameCount) else {
-            throw DecodeError(offset: 48, reason: "frame table of \(footer.tableBytes) bytes for \(footer.frameCount) frames")
+            throw DecodeError(offset: 48, kind: .badFooter, reason: "frame table of \(footer.tableBytes) bytes for \(footer.frameCount) frames")
         }
         guard footer.firstSequence >= 1, footer.lastSequence &+ 1 >= footer.firstSequence,
             footer.lastSequence &+ 1 &- footer.firstSequence == footer.recordCount
         else {
-            throw DecodeError(offset: 16, reason: "footer counts are inconsistent")
+            throw DecodeError(offset: 16, kind: .badFooter, reason: "footer counts are inconsistent")
         }
         return footer
     }

@@ -6,6 +6,8 @@ import Musl
 import Darwin
 #endif
 
+// Every call that differs between platforms goes through `Syscall` (Syscalls.swift).
+
 /// The real file layer: POSIX calls, retried on EINTR, failures as `IOError` naming the call and the path.
 public struct PosixFileSystem: FileSystem {
     public init() {}
@@ -17,7 +19,7 @@ public struct PosixFileSystem: FileSystem {
         case .readWrite: flags = O_RDWR
         case .create: flags = O_RDWR | O_CREAT | O_TRUNC
         }
-        let fd = try retrying("open", path) { Glibc.open(path, flags | O_CLOEXEC, 0o644) }
+        let fd = try retrying("open", path) { Syscall.open(path, flags | Syscall.closeOnExec, 0o644) }
         return PosixFileHandle(fd: fd, path: path)
     }
 
@@ -49,7 +51,7 @@ public struct PosixFileSystem: FileSystem {
     }
 
     public func rename(_ from: String, to: String) throws(IOError) {
-        if Glibc.rename(from, to) != 0 { throw posixError("rename", "\(from) -> \(to)") }
+        if Syscall.rename(from, to) != 0 { throw posixError("rename", "\(from) -> \(to)") }
     }
 
     public func remove(_ path: String) throws(IOError) {
@@ -57,16 +59,16 @@ public struct PosixFileSystem: FileSystem {
     }
 
     public func syncDirectory(_ path: String) throws(IOError) {
-        let fd = try retrying("open", path) { Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        defer { _ = Glibc.close(fd) }
-        _ = try retrying("fsync", path) { fsync(fd) }
+        let fd = try retrying("open", path) { Syscall.open(path, Syscall.directoryFlags, 0) }
+        defer { Syscall.close(fd) }
+        _ = try retrying("fsync", path) { Syscall.syncAll(fd) }
     }
 
     public func lockFile(_ path: String) throws(IOError) -> any FileLock {
-        let fd = try retrying("open", path) { Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) }
+        let fd = try retrying("open", path) { Syscall.open(path, O_RDWR | O_CREAT | Syscall.closeOnExec, 0o644) }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let error = posixError("flock", path)
-            _ = Glibc.close(fd)
+            Syscall.close(fd)
             throw error
         }
         return PosixFileLock(fd: fd)
@@ -135,15 +137,15 @@ final class PosixFileHandle: FileHandle {
 
     func truncate(to size: Int64) throws(IOError) {
         _ = try retrying("ftruncate", path) { ftruncate(fd, off_t(size)) }
-        _ = try retrying("fsync", path) { fsync(fd) }
+        _ = try retrying("fsync", path) { Syscall.syncAll(fd) }
     }
 
     func sync() throws(IOError) {
-        _ = try retrying("fdatasync", path) { fdatasync(fd) }
+        _ = try retrying("fdatasync", path) { Syscall.syncData(fd) }
     }
 
     func close() {
-        if closed.setOnce() { _ = Glibc.close(fd) }
+        if closed.setOnce() { Syscall.close(fd) }
     }
 }
 
@@ -157,7 +159,7 @@ final class PosixFileLock: FileLock {
     func release() {
         if released.setOnce() {
             _ = flock(fd, LOCK_UN)
-            _ = Glibc.close(fd)
+            Syscall.close(fd)
         }
     }
 }

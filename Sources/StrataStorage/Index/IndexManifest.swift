@@ -55,35 +55,35 @@ package struct IndexManifest: Sendable, Equatable {
 
     package static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> IndexManifest {
         guard bytes.count >= 28, bytes[0..<8].elementsEqual(magic) else {
-            throw DecodeError(offset: 0, reason: "bad magic: not a Strata index manifest")
+            throw DecodeError(offset: 0, kind: .badMagic, reason: "bad magic: not a Strata index manifest")
         }
         let body = UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - 4)])
         guard loadU32LE(bytes, bytes.count - 4) == CRC32C.mask(CRC32C.checksum(body)) else {
-            throw DecodeError(offset: bytes.count - 4, reason: "index manifest checksum mismatch")
+            throw DecodeError(offset: bytes.count - 4, kind: .badChecksum, reason: "index manifest checksum mismatch")
         }
         var r = ByteReader(body, position: 8)
         _ = try r.u16()
-        guard try r.u16() <= readerVersion else { throw DecodeError(offset: 10, reason: "unsupported version of the index manifest") }
+        guard try r.u16() <= readerVersion else { throw DecodeError(offset: 10, kind: .unsupportedVersion, reason: "unsupported version of the index manifest") }
         let count = Int(try r.u32())
-        guard count <= runsMax else { throw DecodeError(offset: 12, reason: "\(count) runs exceed the limit \(runsMax)") }
+        guard count <= runsMax else { throw DecodeError(offset: 12, kind: .badHeader, reason: "\(count) runs exceed the limit \(runsMax)") }
         let through = try r.u64()
         func name() throws(DecodeError) -> String {
             let n = Int(try r.u16())
             let raw = try r.bytes(n, "file name")
             let value = String(decoding: raw, as: UTF8.self)
-            guard !value.contains("/"), value != ".", value != ".." else { throw r.fail("file name \(value) leaves the index folder") }
+            guard !value.contains("/"), value != ".", value != ".." else { throw r.fail(.badHeader, "file name \(value) leaves the index folder") }
             return value
         }
         let hashName = try name()
         let headsCount = Int(try r.u32())
-        guard headsCount <= runsMax else { throw r.fail("\(headsCount) heads files exceed the limit \(runsMax)") }
+        guard headsCount <= runsMax else { throw r.fail(.badHeader, "\(headsCount) heads files exceed the limit \(runsMax)") }
         var heads: [String] = []
         for _ in 0..<headsCount { heads.append(try name()) }
         var runs: [Run] = []
         for _ in 0..<count {
             runs.append(Run(file: try name(), firstSequence: try r.u64(), lastSequence: try r.u64()))
         }
-        guard r.isAtEnd else { throw r.fail("bytes after the last run") }
+        guard r.isAtEnd else { throw r.fail(.badHeader, "bytes after the last run") }
         return IndexManifest(indexedThrough: through, hashName: hashName, headsFiles: heads, runs: runs)
     }
 }

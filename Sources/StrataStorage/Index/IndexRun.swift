@@ -68,22 +68,22 @@ public struct IndexRunHeader: Sendable, Equatable {
 
     static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> IndexRunHeader {
         guard bytes.count >= byteCount else {
-            throw DecodeError(offset: bytes.count, reason: "truncated index run header: \(bytes.count) of \(byteCount) bytes")
+            throw DecodeError(offset: bytes.count, kind: .truncated, reason: "truncated index run header: \(bytes.count) of \(byteCount) bytes")
         }
-        guard bytes[0..<8].elementsEqual(magic) else { throw DecodeError(offset: 0, reason: "bad magic: not a Strata index run") }
+        guard bytes[0..<8].elementsEqual(magic) else { throw DecodeError(offset: 0, kind: .badMagic, reason: "bad magic: not a Strata index run") }
         let stored = loadU32LE(bytes, 60)
         let actual = CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<60])))
         guard stored == actual else {
-            throw DecodeError(offset: 60, reason: "header checksum mismatch: stored \(hex(stored)), computed \(hex(actual))")
+            throw DecodeError(offset: 60, kind: .badChecksum, reason: "header checksum mismatch: stored \(hex(stored)), computed \(hex(actual))")
         }
         var r = ByteReader(bytes, position: 8)
         _ = try r.u16()
         let minReader = try r.u16()
         guard minReader <= readerVersion else {
-            throw DecodeError(offset: 10, reason: "unsupported version: index run needs reader version \(minReader)")
+            throw DecodeError(offset: 10, kind: .unsupportedVersion, reason: "unsupported version: index run needs reader version \(minReader)")
         }
         guard try r.u16() == UInt16(IndexEntry.byteCount), try r.u16() == UInt16(entriesPerBlock) else {
-            throw DecodeError(offset: 12, reason: "unexpected entry or block size")
+            throw DecodeError(offset: 12, kind: .badHeader, reason: "unexpected entry or block size")
         }
         let entryCount = try r.u64()
         let firstSequence = try r.u64()
@@ -96,12 +96,12 @@ public struct IndexRunHeader: Sendable, Equatable {
             filterHashes: filterHashes, blockCount: try r.u32())
         let expectedBlocks = (result.entryCount + UInt64(entriesPerBlock) - 1) / UInt64(entriesPerBlock)
         guard result.entryCount <= entryCountMax, UInt64(result.blockCount) == expectedBlocks else {
-            throw DecodeError(offset: 16, reason: "entry count \(result.entryCount) and block count \(result.blockCount) disagree")
+            throw DecodeError(offset: 16, kind: .badHeader, reason: "entry count \(result.entryCount) and block count \(result.blockCount) disagree")
         }
         guard result.filterHashes >= 1, result.filterHashes <= 16, result.filterWords >= 1,
             UInt64(result.filterWords) <= max(1, result.entryCount) * 16 / 64 + 1
         else {
-            throw DecodeError(offset: 40, reason: "filter of \(result.filterWords) words / \(result.filterHashes) hashes out of range")
+            throw DecodeError(offset: 40, kind: .badHeader, reason: "filter of \(result.filterWords) words / \(result.filterHashes) hashes out of range")
         }
         return result
     }
@@ -258,7 +258,7 @@ public final class IndexRunReader: Sendable {
         do throws(DecodeError) {
             header = try headerBytes.withRawBytes { (raw) throws(DecodeError) in try IndexRunHeader.decode(raw) }
         } catch {
-            throw .corrupt(Corruption.Kind.classify(error), path, Int64(error.offset), error.reason)
+            throw .corrupt(error.kind, path, Int64(error.offset), error.reason)
         }
         guard size == header.fileSize else {
             throw .corrupt(.truncated, path, min(size, header.fileSize), "index run is \(size) bytes; its header describes \(header.fileSize)")

@@ -457,12 +457,10 @@ final class PartitionIndex: Sendable {
         } catch { throw Self.asIOError(error, name) }
     }
 
-
-
     /// A file the index just wrote failed to read back: treated like a failed write (the writer stops).
     static func asIOError(_ error: StorageError, _ path: String) -> IOError {
         if case .io(let io) = error { return io }
-        return IOError(operation: "index read-back", path: path, errno: 5, message: error.description)
+        return IOError.engine("index read-back", path: path, error.description)
     }
 }
 

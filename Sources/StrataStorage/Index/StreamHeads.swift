@@ -88,7 +88,7 @@ enum StreamHeadsFile {
     static func skipKey(_ r: inout ByteReader) throws(DecodeError) {
         for what: StaticString in ["tenant", "group", "id"] {
             let n = Int(try r.u8(what))
-            guard n >= 1 else { throw r.fail("empty \(what)") }
+            guard n >= 1 else { throw r.fail(.badHeader, "empty \(what)") }
             _ = try r.bytes(n, what)
         }
     }
@@ -123,7 +123,7 @@ enum StreamHeadsFile {
     static func decodeKey(_ r: inout ByteReader) throws(DecodeError) -> PartitionKey {
         func part(_ what: StaticString) throws(DecodeError) -> String {
             let n = Int(try r.u8(what))
-            guard n >= 1 else { throw r.fail("empty \(what)") }
+            guard n >= 1 else { throw r.fail(.badHeader, "empty \(what)") }
             return String(decoding: try r.bytes(n, what), as: UTF8.self)
         }
         return PartitionKey(tenant: try part("tenant"), group: try part("group"), id: try part("id"))
@@ -373,18 +373,18 @@ public final class StreamHeadsReader: Sendable {
 
     static func decodeHeader(_ raw: UnsafeRawBufferPointer, fileSize: Int64) throws(DecodeError) -> Header {
         guard raw.count >= StreamHeadsFile.headerBytes else {
-            throw DecodeError(offset: raw.count, reason: "truncated stream-heads header")
+            throw DecodeError(offset: raw.count, kind: .truncated, reason: "truncated stream-heads header")
         }
         guard raw[0..<8].elementsEqual(StreamHeadsFile.magic) else {
-            throw DecodeError(offset: 0, reason: "bad magic: not a Strata stream-heads file")
+            throw DecodeError(offset: 0, kind: .badMagic, reason: "bad magic: not a Strata stream-heads file")
         }
         guard loadU32LE(raw, 60) == CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[0..<60]))) else {
-            throw DecodeError(offset: 60, reason: "header checksum mismatch")
+            throw DecodeError(offset: 60, kind: .badChecksum, reason: "header checksum mismatch")
         }
         var r = ByteReader(raw, position: 8)
         _ = try r.u16()
         guard try r.u16() <= StreamHeadsFile.readerVersion else {
-            throw DecodeError(offset: 10, reason: "unsupported version of the stream-heads file")
+            throw DecodeError(offset: 10, kind: .unsupportedVersion, reason: "unsupported version of the stream-heads file")
         }
         let header = Header(
             blockCount: Int(try r.u32()), streamCount: try r.u64(), coveredThrough: try r.u64(),
@@ -394,14 +394,14 @@ public final class StreamHeadsReader: Sendable {
         guard header.filterHashes >= 1, header.filterHashes <= 16, header.filterWords >= 1,
             Int64(header.filterWords) <= fileSize / 8
         else {
-            throw DecodeError(offset: 48, reason: "filter of \(header.filterWords) words / \(header.filterHashes) hashes out of range")
+            throw DecodeError(offset: 48, kind: .badHeader, reason: "filter of \(header.filterWords) words / \(header.filterHashes) hashes out of range")
         }
         guard header.indexOffset >= Int64(StreamHeadsFile.headerBytes),
             header.filterOffset + Int64(header.filterWords) * 8 + 4 == fileSize,
             header.indexLength <= header.blockCount * StreamHeadsFile.indexEntryBytesMax,
             UInt64(header.blockCount) <= header.streamCount, header.streamCount <= UInt64(fileSize)
         else {
-            throw DecodeError(offset: 12, reason: "header sizes do not match a file of \(fileSize) bytes")
+            throw DecodeError(offset: 12, kind: .truncated, reason: "header sizes do not match a file of \(fileSize) bytes")
         }
         return header
     }
@@ -416,7 +416,7 @@ public final class StreamHeadsReader: Sendable {
         do throws(DecodeError) {
             header = try headerBytes.withRawBytes { (raw) throws(DecodeError) in try decodeHeader(raw, fileSize: size) }
         } catch {
-            throw .corrupt(Corruption.Kind.classify(error), path, Int64(error.offset), error.reason)
+            throw .corrupt(error.kind, path, Int64(error.offset), error.reason)
         }
         let indexBytes = try io { () throws(IOError) in
             try handle.readBytes(count: header.indexLength + 4, at: header.indexOffset)
@@ -425,10 +425,10 @@ public final class StreamHeadsReader: Sendable {
         blocks.reserveCapacity(header.blockCount)
         do throws(DecodeError) {
             try indexBytes.withRawBytes { (raw) throws(DecodeError) in
-                guard raw.count == header.indexLength + 4 else { throw DecodeError(offset: 0, reason: "block index cut short") }
+                guard raw.count == header.indexLength + 4 else { throw DecodeError(offset: 0, kind: .truncated, reason: "block index cut short") }
                 let body = UnsafeRawBufferPointer(rebasing: raw[0..<header.indexLength])
                 guard loadU32LE(raw, header.indexLength) == CRC32C.mask(CRC32C.checksum(body)) else {
-                    throw DecodeError(offset: 0, reason: "block index checksum mismatch")
+                    throw DecodeError(offset: 0, kind: .badChecksum, reason: "block index checksum mismatch")
                 }
                 var r = ByteReader(body)
                 var expectedOffset = Int64(StreamHeadsFile.headerBytes)
@@ -436,7 +436,7 @@ public final class StreamHeadsReader: Sendable {
                     let offset = Int64(bitPattern: try r.u64())
                     let length = Int(try r.u32())
                     guard offset == expectedOffset, length >= 8, length <= StreamHeadsFile.blockBytesMax else {
-                        throw r.fail("block at \(offset) of \(length) bytes does not follow the previous one")
+                        throw r.fail(.badRecord, "block at \(offset) of \(length) bytes does not follow the previous one")
                     }
                     expectedOffset += Int64(length)
                     let keyAt = r.position
@@ -444,7 +444,7 @@ public final class StreamHeadsReader: Sendable {
                     blocks.append(Block(offset: offset, length: length, firstKeyAt: keyAt))
                 }
                 guard r.isAtEnd, expectedOffset == header.indexOffset else {
-                    throw r.fail("block index does not cover the blocks exactly")
+                    throw r.fail(.badRecord, "block index does not cover the blocks exactly")
                 }
             }
         } catch {
@@ -474,7 +474,7 @@ public final class StreamHeadsReader: Sendable {
                 let key = try StreamHeadsFile.decodeKey(&r.reader)
                 heads.append(StreamHead(key: key, version: try r.reader.u64("version"), lastSequence: try r.reader.u64("last sequence")))
             }
-            guard r.reader.isAtEnd else { throw r.reader.fail("bytes after the last entry") }
+            guard r.reader.isAtEnd else { throw r.reader.fail(.badRecord, "bytes after the last entry") }
             return heads
         }
     }
@@ -502,15 +502,15 @@ public final class StreamHeadsReader: Sendable {
             return try bytes.withRawBytes { (raw) throws(DecodeError) -> T in
                 let content = UnsafeRawBufferPointer(rebasing: raw[0..<max(0, min(raw.count, block.length - 4))])
                 if cached == nil {
-                    guard raw.count == block.length else { throw DecodeError(offset: raw.count, reason: "block cut short") }
+                    guard raw.count == block.length else { throw DecodeError(offset: raw.count, kind: .truncated, reason: "block cut short") }
                     guard loadU32LE(raw, block.length - 4) == CRC32C.mask(CRC32C.checksum(content)) else {
-                        throw DecodeError(offset: block.length - 4, reason: "block checksum mismatch")
+                        throw DecodeError(offset: block.length - 4, kind: .badChecksum, reason: "block checksum mismatch")
                     }
                     remember(bytes, as: index)
                 }
                 var reader = ByteReader(content)
                 let count = Int(try reader.u32("entry count"))
-                guard count >= 1, count <= content.count / 19 else { throw DecodeError(offset: 0, reason: "entry count \(count)") }
+                guard count >= 1, count <= content.count / 19 else { throw DecodeError(offset: 0, kind: .badRecord, reason: "entry count \(count)") }
                 var checked = CheckedBlock(count: count, reader: reader)
                 return try body(&checked)
             }
@@ -578,13 +578,13 @@ public final class StreamHeadsReader: Sendable {
             for _ in 0..<r.count {
                 // Each length is checked against the block before it is used (the block's CRC passed, but its
                 // contents are still only as good as whoever wrote them).
-                guard p < end else { throw DecodeError(offset: p, reason: "stream-heads entry runs past the block") }
+                guard p < end else { throw DecodeError(offset: p, kind: .truncated, reason: "stream-heads entry runs past the block") }
                 let tenant = Int(bytes[p])
-                guard p + 1 + tenant < end else { throw DecodeError(offset: p, reason: "stream-heads entry runs past the block") }
+                guard p + 1 + tenant < end else { throw DecodeError(offset: p, kind: .truncated, reason: "stream-heads entry runs past the block") }
                 let group = Int(bytes[p + 1 + tenant])
-                guard p + 2 + tenant + group < end else { throw DecodeError(offset: p, reason: "stream-heads entry runs past the block") }
+                guard p + 2 + tenant + group < end else { throw DecodeError(offset: p, kind: .truncated, reason: "stream-heads entry runs past the block") }
                 let keyBytes = 3 + tenant + group + Int(bytes[p + 2 + tenant + group])
-                guard p + keyBytes + 16 <= end else { throw DecodeError(offset: p, reason: "stream-heads entry runs past the block") }
+                guard p + keyBytes + 16 <= end else { throw DecodeError(offset: p, kind: .truncated, reason: "stream-heads entry runs past the block") }
                 if keyBytes == wanted.count, wanted.withUnsafeBytes({ memcmpEqual(bytes.baseAddress! + p, $0.baseAddress!, keyBytes) }) {
                     return StreamHead(key: key, version: loadU64LE(bytes, p + keyBytes), lastSequence: loadU64LE(bytes, p + keyBytes + 8))
                 }

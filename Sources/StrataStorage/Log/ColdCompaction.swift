@@ -148,7 +148,7 @@ extension LogStore {
         do throws(DecodeError) {
             return try bytes.withRawBytes { (raw) throws(DecodeError) in try SegmentHeader.decode(raw) }
         } catch {
-            throw .corrupt(Corruption.Kind.classify(error), segment.file.path, Int64(error.offset), error.reason)
+            throw .corrupt(error.kind, segment.file.path, Int64(error.offset), error.reason)
         }
     }
 

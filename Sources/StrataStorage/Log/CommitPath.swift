@@ -14,7 +14,7 @@ struct WriterState: Sendable {
     /// Every segment, the active one last, as readers may see them once the current group is durable.
     var segments: [PublishedSegment]
     var buffer = ByteWriter(capacity: 1 << 20)
-    var failure: String?
+    var failure: WriterFailure?
     var closed = false
     /// Written but not yet synced (interval and never modes).
     var dirty = false
@@ -98,7 +98,7 @@ extension LogStore {
         } catch {
             // After a failed write or fsync the page cache may not match the disk (PostgreSQL's "fsyncgate"):
             // refuse further appends; reopening runs recovery against what is really on disk.
-            w.failure = error.description
+            poison(&w, .commit, error)
             return outcomes.map { outcome in
                 if case .committed = outcome { return .failed(.io(error)) }
                 return outcome
@@ -113,7 +113,7 @@ extension LogStore {
                 try syncActive(&w)
                 try index.flush(through: w.nextSequence - 1)
             } catch {
-                w.failure = error.description
+                poison(&w, .indexFlush, error)
             }
         }
         return outcomes
@@ -181,7 +181,7 @@ extension LogStore {
             do throws(IOError) {
                 try syncActive(&w)
             } catch {
-                w.failure = error.description
+                poison(&w, .intervalSync, error)
             }
         }
     }
@@ -246,7 +246,7 @@ extension LogStore {
                         w.indexFlushDue = false
                         try self.index.flush(through: w.nextSequence - 1)
                     } catch {
-                        w.failure = error.description
+                        self.poison(&w, .seal, error)
                         return .failure(.io(error))
                     }
                     let snapshot = PublishedLog(segments: w.segments, nextSequence: w.nextSequence)
@@ -294,8 +294,14 @@ extension LogStore {
             try index.flush(through: w.nextSequence - 1)
             return .success(())
         } catch {
-            w.failure = error.description
+            poison(&w, .close, error)
             return .failure(.io(error))
         }
+    }
+
+    /// Stops the writer after a failed write or sync: every later append fails with `writerFailed`.
+    func poison(_ w: inout WriterState, _ step: WriterFailure.Step, _ error: IOError) {
+        guard w.failure == nil else { return }
+        w.failure = WriterFailure(step: step, error: error)
     }
 }

@@ -62,7 +62,7 @@ final class FrameRecordDecoder {
             guard record.sequence == header.baseSequence + index else {
                 return .failure(DecodeError(
                     offset: position,
-                    reason: "record \(index) has sequence \(record.sequence), expected \(header.baseSequence + index)"))
+                    kind: .badRecord, reason: "record \(index) has sequence \(record.sequence), expected \(header.baseSequence + index)"))
             }
             index += 1
             if record.sequence >= from {
@@ -71,7 +71,7 @@ final class FrameRecordDecoder {
         }
         let reader = ByteReader(bodyBytes, position: position)
         guard reader.isAtEnd else {
-            return .failure(DecodeError(offset: reader.position, reason: "\(reader.remaining) bytes follow the last record"))
+            return .failure(DecodeError(offset: reader.position, kind: .badRecord, reason: "\(reader.remaining) bytes follow the last record"))
         }
         return .success(true)
     }

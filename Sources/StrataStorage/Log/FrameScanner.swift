@@ -121,8 +121,7 @@ final class FrameScanner {
             offset += length
             return .frame(header, offset: at)
         } catch {
-            let kind: Corruption.Kind = error.reason.contains("checksum") ? .badChecksum : .badLength
-            return .invalid(offset: offset + Int64(error.offset), kind: kind, detail: error.reason)
+            return .invalid(offset: offset + Int64(error.offset), kind: error.kind, detail: error.reason)
         }
     }
 
@@ -137,7 +136,7 @@ final class FrameScanner {
     /// its frame table, in a compacted segment) must lead to it.
     func readFooter(at offset: Int64, fileSize: Int64) throws(IOError) -> Result<SegmentFooter, DecodeError> {
         guard fileSize - offset == Int64(SegmentFooter.byteCount) else {
-            return .failure(DecodeError(offset: 0, reason: "footer at \(offset) is not the last \(SegmentFooter.byteCount) bytes of the file (size \(fileSize))"))
+            return .failure(DecodeError(offset: 0, kind: .badFooter, reason: "footer at \(offset) is not the last \(SegmentFooter.byteCount) bytes of the file (size \(fileSize))"))
         }
         let bytes = try handle.readBytes(count: SegmentFooter.byteCount, at: offset)
         bytesRead += Int64(bytes.count)
@@ -147,7 +146,7 @@ final class FrameScanner {
                 guard footer.dataEnd <= UInt64(offset), UInt64(offset) - footer.dataEnd == UInt64(footer.tableBytes) else {
                     return .failure(DecodeError(
                         offset: 40,
-                        reason: "footer says data ends at \(footer.dataEnd) (frame table: \(footer.tableBytes) bytes), found at \(offset)"))
+                        kind: .badFooter, reason: "footer says data ends at \(footer.dataEnd) (frame table: \(footer.tableBytes) bytes), found at \(offset)"))
                 }
                 return .success(footer)
             } catch { return .failure(error) }

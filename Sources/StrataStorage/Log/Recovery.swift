@@ -68,7 +68,7 @@ enum Recovery {
         do throws(IOError) {
             lock = try fs.lockFile(joinPath(path, StoreFileName.lock))
         } catch {
-            if error.errno == 11 /* EAGAIN/EWOULDBLOCK */ { throw .locked(path: path) }
+            if error.isLockHeldElsewhere { throw .locked(path: path) }
             throw .io(error)
         }
         do throws(StorageError) {
@@ -325,7 +325,7 @@ enum Recovery {
         do throws(DecodeError) {
             header = try bytes.withRawBytes { (raw) throws(DecodeError) in try SegmentHeader.decode(raw) }
         } catch {
-            throw .corrupt(Corruption.Kind.classify(error), item.path, Int64(error.offset), error.reason)
+            throw .corrupt(error.kind, item.path, Int64(error.offset), error.reason)
         }
         guard header.segmentNumber == item.number, header.baseSequence == item.baseSequence else {
             throw .corrupt(

@@ -47,7 +47,7 @@ final class SegmentFile: Sendable {
                     lastSequence: segment.lastSequence)
             }
         } catch {
-            throw .corrupt(Corruption.Kind.classify(error), path, segment.dataEnd + Int64(error.offset), error.reason)
+            throw .corrupt(error.kind, path, segment.dataEnd + Int64(error.offset), error.reason)
         }
         table.withLock { $0 = loaded }
         return loaded

@@ -27,7 +27,7 @@ package enum SegmentInspector {
         do throws(DecodeError) {
             header = try headerBytes.withRawBytes { (raw) throws(DecodeError) in try SegmentHeader.decode(raw) }
         } catch {
-            _ = try body(.problem(offset: Int64(error.offset), kind: Corruption.Kind.classify(error), detail: error.reason))
+            _ = try body(.problem(offset: Int64(error.offset), kind: error.kind, detail: error.reason))
             return
         }
         guard try body(.header(header)) else { return }
@@ -130,7 +130,7 @@ package enum SegmentInspector {
         }
         switch try io({ () throws(IOError) in try FrameTable.read(from: handle, footer: footer) }) {
         case .failure(let error):
-            _ = try body(.problem(offset: dataEnd + Int64(error.offset), kind: Corruption.Kind.classify(error), detail: "frame table: \(error.reason)"))
+            _ = try body(.problem(offset: dataEnd + Int64(error.offset), kind: error.kind, detail: "frame table: \(error.reason)"))
             return
         case .success(let table) where table != found:
             let i = (0..<min(table.count, found.count)).first {
@@ -194,7 +194,7 @@ package enum SegmentInspector {
             let count = Int(min(window + 3, size - start))
             let bytes = try handle.readBytes(count: count, at: start)
             guard bytes.count == count else {
-                throw IOError(operation: "read", path: handle.path, errno: 0, message: "file shrank while it was searched for a valid frame")
+                throw IOError.engine("read", path: handle.path, "file shrank while it was searched for a valid frame")
             }
             var i = 0
             while i + 4 <= bytes.count && Int64(i) < window {

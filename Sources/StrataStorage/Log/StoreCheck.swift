@@ -5,10 +5,54 @@
 /// files (every record's checksum; each stream snapshot's sequence holds that stream's event of that version).
 package enum StoreCheck {
     package struct Problem: Sendable, Equatable, CustomStringConvertible {
+        /// What fsck found: damage of a `Corruption.Kind`, or a finding of its own. The raw value is what
+        /// `strata fsck --json` prints.
+        package enum Kind: String, Sendable, Equatable, CaseIterable {
+            case badMagic, unsupportedVersion, truncated, badLength, badChecksum, badHeader, badSequence, badRecord
+            case badCompression, missingSegment, badFooter, badFrameTable
+            /// Bytes at the end of the last segment that are not a whole frame, nothing valid after them.
+            case tornTail
+            /// A file named like a segment that the store does not take for one.
+            case badName
+            /// A record whose stream version does not follow the stream's previous one.
+            case badVersion
+            /// A file the manifest lists is not there.
+            case missingFile
+            /// An index run or stream-heads file that does not open.
+            case badIndexFile
+            /// The index disagrees with the log.
+            case indexMismatch
+            /// A snapshot disagrees with the log.
+            case snapshotMismatch
+            /// A `REPAIRING` file: an interrupted repair.
+            case repairInterrupted
+            /// The checkpoint disagrees with the segments.
+            case badCheckpoint
+            /// A file that could not be read.
+            case unreadable
+
+            package init(_ kind: Corruption.Kind) {
+                switch kind {
+                case .badMagic: self = .badMagic
+                case .unsupportedVersion: self = .unsupportedVersion
+                case .truncated: self = .truncated
+                case .badLength: self = .badLength
+                case .badChecksum: self = .badChecksum
+                case .badHeader: self = .badHeader
+                case .badSequence: self = .badSequence
+                case .badRecord: self = .badRecord
+                case .badCompression: self = .badCompression
+                case .missingSegment: self = .missingSegment
+                case .badFooter: self = .badFooter
+                case .badFrameTable: self = .badFrameTable
+                }
+            }
+        }
+
         /// Path of the file, relative to the store folder.
         package var file: String
         package var offset: Int64?
-        package var kind: String
+        package var kind: Kind
         package var detail: String
 
         package var description: String {
@@ -110,7 +154,7 @@ package enum StoreCheck {
             self.progress = progress
         }
 
-        mutating func problem(_ file: String, _ offset: Int64?, _ kind: String, _ detail: String) {
+        mutating func problem(_ file: String, _ offset: Int64?, _ kind: Problem.Kind, _ detail: String) {
             report.problems.append(Problem(file: file, offset: offset, kind: kind, detail: detail))
         }
 
@@ -123,13 +167,13 @@ package enum StoreCheck {
                 SnapshotStore.folderName,
             ]
             if names.contains(StoreFileName.repairMarker) {
-                problem(StoreFileName.repairMarker, nil, "repairInterrupted", "a repair was interrupted; the store does not open until `strata fsck --repair` has finished it")
+                problem(StoreFileName.repairMarker, nil, .repairInterrupted, "a repair was interrupted; the store does not open until `strata fsck --repair` has finished it")
             }
             for name in names.sorted() {
                 if name.hasSuffix(StoreFileName.temporarySuffix) {
                     report.notes.append("\(name): a temporary file left by an interrupted write (harmless)")
                 } else if name.hasSuffix(SegmentFileName.suffix) && SegmentFileName.parse(name) == nil {
-                    problem(name, nil, "badName", "looks like a segment but its name is not <10-digit number>-<20-digit base sequence>.segment, so the store ignores it")
+                    problem(name, nil, .badName, "looks like a segment but its name is not <10-digit number>-<20-digit base sequence>.segment, so the store ignores it")
                 } else if SegmentFileName.parse(name) == nil && !known.contains(name) {
                     report.notes.append("\(name): not a store file (ignored by the store)")
                 }
@@ -140,9 +184,9 @@ package enum StoreCheck {
             }
             let runs = try prepareIndex()
             try prepareSnapshots()
-            if segments.isEmpty { problem(".", nil, "missingSegment", "no segment files in the store") }
+            if segments.isEmpty { problem(".", nil, .missingSegment, "no segment files in the store") }
             if let first = segments.first, first.base != 1 {
-                problem(first.name, nil, "missingSegment", "the log starts at sequence \(first.base), not 1: the segments before this one are missing")
+                problem(first.name, nil, .missingSegment, "the log starts at sequence \(first.base), not 1: the segments before this one are missing")
                 damaged.insert(first.name)
             }
             // A compacted segment may stand for several numbers (segments merged into it).
@@ -159,7 +203,7 @@ package enum StoreCheck {
                     continue
                 }
                 if let previous = coveredThrough, segment.number != previous + 1 {
-                    problem(segment.name, nil, "missingSegment", "segment \(previous + 1) is missing before this one")
+                    problem(segment.name, nil, .missingSegment, "segment \(previous + 1) is missing before this one")
                     damaged.insert(segment.name)
                 }
                 if compaction != nil { anyCompacted = true }
@@ -187,7 +231,7 @@ package enum StoreCheck {
         mutating func prepareSnapshots() throws(StorageError) {
             let store = try SnapshotStore(storePath: path, fileSystem: fs, removingTemporaryFiles: false)
             for skipped in store.skippedFiles {
-                problem(relative(skipped.file), skipped.offset, skipped.kind.rawValue, skipped.detail)
+                problem(relative(skipped.file), skipped.offset, Problem.Kind(skipped.kind), skipped.detail)
             }
             for file in store.openFiles {
                 report.snapshotFiles += 1
@@ -199,11 +243,11 @@ package enum StoreCheck {
                             report.snapshots += 1
                             snapshotsDue[record.sequence, default: []].append((name, Int64(entry.offset), record.subject, record.version))
                         } catch {
-                            if case .corrupt(let c) = error { problem(name, c.offset, c.kind.rawValue, c.detail) } else { throw error }
+                            if case .corrupt(let c) = error { problem(name, c.offset, Problem.Kind(c.kind), c.detail) } else { throw error }
                         }
                     }
                 } catch {
-                    if case .corrupt(let c) = error { problem(name, c.offset, c.kind.rawValue, c.detail) } else { throw error }
+                    if case .corrupt(let c) = error { problem(name, c.offset, Problem.Kind(c.kind), c.detail) } else { throw error }
                 }
             }
         }
@@ -215,7 +259,7 @@ package enum StoreCheck {
             for (sequence, due) in snapshotsDue.sorted(by: { $0.key < $1.key }) {
                 let lost = report.lostRanges.contains { $0.firstSequence <= sequence && sequence <= $0.lastSequence }
                 for snapshot in due where sequence >= end || (lost && snapshot.version > 0) {
-                    problem(snapshot.file, snapshot.offset, "snapshotMismatch",
+                    problem(snapshot.file, snapshot.offset, .snapshotMismatch,
                         lost ? "the snapshot of \(snapshot.subject) is at sequence \(sequence), in a lost range"
                             : "the snapshot of \(snapshot.subject) is at sequence \(sequence), past the log's end \(end - 1)")
                 }
@@ -252,15 +296,15 @@ package enum StoreCheck {
                         segmentCompacted = header.isCompacted
                         segmentMayHoldLostRanges = header.mayHoldLostRanges
                         if let number, header.segmentNumber != number {
-                            problem(name, 16, "badHeader", "header says segment \(header.segmentNumber), the file name says \(number)")
+                            problem(name, 16, .badHeader, "header says segment \(header.segmentNumber), the file name says \(number)")
                         }
                         if let base, header.baseSequence != base {
-                            problem(name, 24, "badHeader", "header says base sequence \(header.baseSequence), the file name says \(base)")
+                            problem(name, 24, .badHeader, "header says base sequence \(header.baseSequence), the file name says \(base)")
                         }
                         segmentFacts.base = header.baseSequence
                         segmentFacts.last = header.baseSequence - 1
                         if damaged.isEmpty, let expected = next, header.baseSequence != expected {
-                            problem(name, 24, "badSequence", "segment starts at sequence \(header.baseSequence); the previous segment ends at \(expected - 1)")
+                            problem(name, 24, .badSequence, "segment starts at sequence \(header.baseSequence); the previous segment ends at \(expected - 1)")
                         }
                         next = header.baseSequence
                     case .frame(let header, let offset, let bytes):
@@ -274,7 +318,7 @@ package enum StoreCheck {
                         segmentFacts.tableBytes = footer.tableBytes
                         let expected = (segmentFacts.frames, segmentFacts.last, UInt64(segmentFacts.dataEnd))
                         if (footer.frameCount, footer.lastSequence, footer.dataEnd) != expected {
-                            problem(name, offset, "badFooter", "footer says \(footer.frameCount) frames through sequence \(footer.lastSequence), data ending at \(footer.dataEnd); the segment has \(expected.0) frames through \(expected.1), data ending at \(offset)")
+                            problem(name, offset, .badFooter, "footer says \(footer.frameCount) frames through sequence \(footer.lastSequence), data ending at \(footer.dataEnd); the segment has \(expected.0) frames through \(expected.1), data ending at \(offset)")
                         }
                     case .problem(let offset, let kind, let detail):
                         stoppedAt = (offset, kind, detail)
@@ -282,7 +326,7 @@ package enum StoreCheck {
                     return true
                 }
             } catch {
-                problem(name, nil, "unreadable", "\(error)")
+                problem(name, nil, .unreadable, "\(error)")
                 damaged.insert(name)
                 return
             }
@@ -293,20 +337,20 @@ package enum StoreCheck {
                     let fileSize = (try? fs.fileSize(file)) ?? 0
                     switch validDataAfter(file, stop.offset, size: fileSize, lastSequence: segmentFacts.last) {
                     case .success(let valid?):
-                        problem(name, stop.offset, stop.kind.rawValue, "\(stop.detail); valid data follows at offset \(valid.offset): damage, not a torn write (the store does not open until it is repaired)")
+                        problem(name, stop.offset, Problem.Kind(stop.kind), "\(stop.detail); valid data follows at offset \(valid.offset): damage, not a torn write (the store does not open until it is repaired)")
                         damaged.insert(name)
                     case .success(nil):
-                        problem(name, stop.offset, "tornTail", "\(fileSize - stop.offset) bytes at the end are not a whole frame (\(stop.detail)); recovery cuts them (copied to quarantine/)")
+                        problem(name, stop.offset, .tornTail, "\(fileSize - stop.offset) bytes at the end are not a whole frame (\(stop.detail)); recovery cuts them (copied to quarantine/)")
                     case .failure(let error):
-                        problem(name, stop.offset, stop.kind.rawValue, "\(stop.detail); whether valid data follows could not be read: \(error)")
+                        problem(name, stop.offset, Problem.Kind(stop.kind), "\(stop.detail); whether valid data follows could not be read: \(error)")
                         damaged.insert(name)
                     }
                 } else {
-                    problem(name, stop.offset, stop.kind.rawValue, stop.detail)
+                    problem(name, stop.offset, Problem.Kind(stop.kind), stop.detail)
                     damaged.insert(name)
                 }
             } else if !isLast && !segmentFacts.sealed && headerOK {
-                problem(name, segmentFacts.dataEnd, "badFooter", "a sealed segment (not the last one) has no footer")
+                problem(name, segmentFacts.dataEnd, .badFooter, "a sealed segment (not the last one) has no footer")
             }
             if segmentCompacted && segmentFacts.last >= segmentFacts.base {
                 compactedRanges.append(segmentFacts.base...segmentFacts.last)
@@ -328,7 +372,7 @@ package enum StoreCheck {
         mutating func checkFrame(_ name: String, _ header: FrameHeader, _ offset: Int64, _ bytes: UnsafeRawBufferPointer, segment: UInt64) {
             report.frames += 1
             if damaged.isEmpty, let expected = next, header.baseSequence != expected {
-                problem(name, offset, "badSequence", "frame starts at sequence \(header.baseSequence), expected \(expected)")
+                problem(name, offset, .badSequence, "frame starts at sequence \(header.baseSequence), expected \(expected)")
             }
             next = header.lastSequence + 1
             if header.kind == .lost {
@@ -338,7 +382,7 @@ package enum StoreCheck {
             }
             var perStream: [PartitionKey: IndexEntry] = [:]
             var order: [PartitionKey] = []
-            var issues: [(String, String)] = []
+            var issues: [(Problem.Kind, String)] = []
             let indexed = header.lastSequence <= indexedThrough
             do {
                 try walker.forEachRecord(in: bytes, header: header) { record in
@@ -355,7 +399,7 @@ package enum StoreCheck {
                             }
                             versionJumps += 1
                         } else {
-                            issues.append(("badVersion", "sequence \(record.sequence): stream \(key) has version \(record.version) after \(previous)"))
+                            issues.append((.badVersion, "sequence \(record.sequence): stream \(key) has version \(record.version) after \(previous)"))
                         }
                     }
                     streams[key] = StreamState(version: record.version, lastSequence: record.sequence)
@@ -363,7 +407,7 @@ package enum StoreCheck {
                         for snapshot in due {
                             guard case .stream(let subject) = snapshot.subject else { continue }
                             if subject != key || snapshot.version != record.version {
-                                problem(snapshot.file, snapshot.offset, "snapshotMismatch", "the snapshot of \(subject) version \(snapshot.version) is at sequence \(record.sequence), where the log has \(key) version \(record.version)")
+                                problem(snapshot.file, snapshot.offset, .snapshotMismatch, "the snapshot of \(subject) version \(snapshot.version) is at sequence \(record.sequence), where the log has \(key) version \(record.version)")
                             }
                         }
                     }
@@ -384,7 +428,7 @@ package enum StoreCheck {
                 }
                 report.events += Int(header.recordCount)
             } catch {
-                issues.append(("badRecord", "\(error) (in the frame's decompressed body)"))
+                issues.append((.badRecord, "\(error) (in the frame's decompressed body)"))
                 damaged.insert(name)
             }
             for (kind, detail) in issues.prefix(3) { problem(name, offset, kind, detail) }
@@ -405,13 +449,13 @@ package enum StoreCheck {
                     report.lostRanges.append(range)
                 }
                 if segmentCompacted && !segmentMayHoldLostRanges {
-                    problem(name, offset, "badHeader", "a lost-range frame in a compacted segment whose header does not say it holds one (`strata stats` would miss it)")
+                    problem(name, offset, .badHeader, "a lost-range frame in a compacted segment whose header does not say it holds one (`strata stats` would miss it)")
                 }
                 if segmentFormat < SegmentHeader.formatVersionWithLostRanges {
-                    problem(name, offset, "badHeader", "a lost-range frame in a segment whose header admits readers of version \(segmentFormat), which cannot read it")
+                    problem(name, offset, .badHeader, "a lost-range frame in a segment whose header admits readers of version \(segmentFormat), which cannot read it")
                 }
             } catch {
-                problem(name, offset, "badRecord", "lost-range frame at sequence \(header.baseSequence): body byte \(error.offset): \(error.reason)")
+                problem(name, offset, .badRecord, "lost-range frame at sequence \(header.baseSequence): body byte \(error.offset): \(error.reason)")
                 damaged.insert(name)
             }
         }
@@ -429,14 +473,14 @@ package enum StoreCheck {
             do throws(DecodeError) {
                 checkpoint = try bytes.withRawBytes { (raw) throws(DecodeError) in try Checkpoint.decode(raw) }
             } catch {
-                problem(StoreFileName.checkpoint, Int64(error.offset), Corruption.Kind.classify(error).rawValue, error.reason)
+                problem(StoreFileName.checkpoint, Int64(error.offset), Problem.Kind(error.kind), error.reason)
                 return
             }
             let byNumber = Dictionary(facts.values.map { ($0.number, $0) }, uniquingKeysWith: { a, _ in a })
             let damagedNumbers = Set(damaged.compactMap { SegmentFileName.parse($0)?.number })
             for entry in checkpoint.segments where !damagedNumbers.contains(entry.number) {
                 guard let actual = byNumber[entry.number] else {
-                    problem(StoreFileName.checkpoint, nil, "missingSegment", "lists segment \(entry.number), which is not in the store")
+                    problem(StoreFileName.checkpoint, nil, .missingSegment, "lists segment \(entry.number), which is not in the store")
                     continue
                 }
                 // (dataEnd compared as UInt64: a hostile checkpoint may hold values past Int64.max)
@@ -447,12 +491,12 @@ package enum StoreCheck {
                         && (actual.sealed || actual.frameEnds.contains(Int64(truncatingIfNeeded: entry.dataEnd)))
                 if !matches {
                     problem(
-                        StoreFileName.checkpoint, nil, "badCheckpoint",
+                        StoreFileName.checkpoint, nil, .badCheckpoint,
                         "segment \(entry.number): checkpoint says sequences \(entry.baseSequence)...\(entry.lastSequence), \(entry.frameCount) frames, data end \(entry.dataEnd)\(entry.sealed ? ", sealed" : ""); the file has \(actual.base)...\(actual.last), \(actual.frames) frames, data end \(actual.dataEnd)")
                 }
             }
             if damaged.isEmpty, let next, checkpoint.nextSequence > next {
-                problem(StoreFileName.checkpoint, nil, "badCheckpoint", "next sequence \(checkpoint.nextSequence) is past the log's end (\(next))")
+                problem(StoreFileName.checkpoint, nil, .badCheckpoint, "next sequence \(checkpoint.nextSequence) is past the log's end (\(next))")
             }
         }
 
@@ -469,7 +513,7 @@ package enum StoreCheck {
             let listed = (try? fs.listDirectory(folder)) ?? []
             guard fs.fileExists(manifestPath) else {
                 if listed.contains(where: { !$0.hasSuffix(StoreFileName.temporarySuffix) }) {
-                    problem("index/MANIFEST", nil, "missingFile", "the index folder has files but no manifest")
+                    problem("index/MANIFEST", nil, .missingFile, "the index folder has files but no manifest")
                 }
                 return []
             }
@@ -478,7 +522,7 @@ package enum StoreCheck {
             do throws(DecodeError) {
                 manifest = try bytes.withRawBytes { (raw) throws(DecodeError) in try IndexManifest.decode(raw) }
             } catch {
-                problem("index/MANIFEST", Int64(error.offset), Corruption.Kind.classify(error).rawValue, error.reason)
+                problem("index/MANIFEST", Int64(error.offset), Problem.Kind(error.kind), error.reason)
                 return []
             }
             report.indexFiles += 1
@@ -497,7 +541,7 @@ package enum StoreCheck {
             for run in manifest.runs {
                 let file = "index/" + run.file
                 guard fs.fileExists(folder + "/" + run.file) else {
-                    problem(file, nil, "missingFile", "listed in the manifest, not in the folder")
+                    problem(file, nil, .missingFile, "listed in the manifest, not in the folder")
                     continue
                 }
                 do throws(StorageError) {
@@ -505,13 +549,13 @@ package enum StoreCheck {
                     runs.append((file, try reader.allEntries()))
                     report.indexFiles += 1
                 } catch {
-                    problem(file, nil, "badIndexFile", "\(error)")
+                    problem(file, nil, .badIndexFile, "\(error)")
                 }
             }
             for name in manifest.headsFiles {
                 let file = "index/" + name
                 guard fs.fileExists(folder + "/" + name) else {
-                    problem(file, nil, "missingFile", "listed in the manifest, not in the folder")
+                    problem(file, nil, .missingFile, "listed in the manifest, not in the folder")
                     continue
                 }
                 do throws(StorageError) {
@@ -519,7 +563,7 @@ package enum StoreCheck {
                     headsDue.append((file, reader.coveredThrough, try reader.allHeads()))
                     report.indexFiles += 1
                 } catch {
-                    problem(file, nil, "badIndexFile", "\(error)")
+                    problem(file, nil, .badIndexFile, "\(error)")
                 }
             }
             headsDue.sort { $0.coveredThrough < $1.coveredThrough }
@@ -549,10 +593,10 @@ package enum StoreCheck {
                     }
                 }
                 if wrong > 0 {
-                    problem(first.file, nil, "indexMismatch", "\(wrong) of \(first.heads.count) stream heads disagree with the log at sequence \(first.coveredThrough); e.g. \(example)")
+                    problem(first.file, nil, .indexMismatch, "\(wrong) of \(first.heads.count) stream heads disagree with the log at sequence \(first.coveredThrough); e.g. \(example)")
                 }
                 if sequence == .max && first.coveredThrough > (next ?? 1) - 1 {
-                    problem(first.file, nil, "indexMismatch", "covers sequences through \(first.coveredThrough), past the log's end \((next ?? 1) - 1)")
+                    problem(first.file, nil, .indexMismatch, "covers sequences through \(first.coveredThrough), past the log's end \((next ?? 1) - 1)")
                 }
             }
         }
@@ -591,23 +635,23 @@ package enum StoreCheck {
                 example = example.map { min($0, entry) } ?? entry
             }
             if let example {
-                problem("index", nil, "indexMismatch", "\(wrongStarts) run entries in compacted segments do not start at a record of their stream and version; e.g. sequence \(example.firstSequence), version \(example.firstVersion)")
+                problem("index", nil, .indexMismatch, "\(wrongStarts) run entries in compacted segments do not start at a record of their stream and version; e.g. sequence \(example.firstSequence), version \(example.firstVersion)")
             }
             if covered != compactedIndexedRecords {
-                problem("index", nil, "indexMismatch", "the run entries in compacted segments cover \(covered) events; those segments hold \(compactedIndexedRecords) indexed events")
+                problem("index", nil, .indexMismatch, "the run entries in compacted segments cover \(covered) events; those segments hold \(compactedIndexedRecords) indexed events")
             }
             let missing = logEntries.subtracting(inRuns)
             let extra = inRuns.subtracting(logEntries)
             if !missing.isEmpty {
                 let e = missing.min()!
-                problem("index", nil, "indexMismatch", "\(missing.count) stream entries of indexed frames are missing from the runs; e.g. sequence \(e.firstSequence) (segment \(e.segmentNumber), frame at \(e.frameOffset))")
+                problem("index", nil, .indexMismatch, "\(missing.count) stream entries of indexed frames are missing from the runs; e.g. sequence \(e.firstSequence) (segment \(e.segmentNumber), frame at \(e.frameOffset))")
             }
             if !extra.isEmpty {
                 let e = extra.min()!
-                problem("index", nil, "indexMismatch", "\(extra.count) run entries point at nothing in the log; e.g. sequence \(e.firstSequence) (segment \(e.segmentNumber), frame at \(e.frameOffset))")
+                problem("index", nil, .indexMismatch, "\(extra.count) run entries point at nothing in the log; e.g. sequence \(e.firstSequence) (segment \(e.segmentNumber), frame at \(e.frameOffset))")
             }
             if let next, indexedThrough > next - 1 {
-                problem("index/MANIFEST", nil, "indexMismatch", "indexed through sequence \(indexedThrough), past the log's end \(next - 1)")
+                problem("index/MANIFEST", nil, .indexMismatch, "indexed through sequence \(indexedThrough), past the log's end \(next - 1)")
             }
         }
     }

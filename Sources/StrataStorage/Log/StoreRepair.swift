@@ -28,28 +28,28 @@ package enum StoreRepair {
     ) async throws(StorageError) -> [String] {
         var done: [String] = []
         let stamp = nowMicros / 1_000_000
-        let segmentProblems = problems.filter { $0.file.hasSuffix(SegmentFileName.suffix) && $0.kind != "tornTail" }
-        for problem in segmentProblems where problem.kind == "badName" {
+        let segmentProblems = problems.filter { $0.file.hasSuffix(SegmentFileName.suffix) && $0.kind != .tornTail }
+        for problem in segmentProblems where problem.kind == .badName {
             done.append("not repaired: \(problem.file): its name is not a segment name, so the store ignores it; rename or remove it")
         }
         // Missing segments cannot be made up from what is there; records written with wrong stream versions are
         // intact bytes, not damage; a newer format is for a newer Strata.
         let refused = segmentProblems.compactMap { problem -> String? in
             switch problem.kind {
-            case "missingSegment": "not repaired: \(problem.file): \(problem.detail); restore the missing segments from a copy"
-            case "badVersion": "not repaired: \(problem.file): \(problem.detail) (the frame is intact: it was written so)"
-            case "unsupportedVersion": "not repaired: \(problem.file): \(problem.detail); open it with the Strata that wrote it"
+            case .missingSegment: "not repaired: \(problem.file): \(problem.detail); restore the missing segments from a copy"
+            case .badVersion: "not repaired: \(problem.file): \(problem.detail) (the frame is intact: it was written so)"
+            case .unsupportedVersion: "not repaired: \(problem.file): \(problem.detail); open it with the Strata that wrote it"
             default: nil
             }
         }
         if !refused.isEmpty { return done + refused }
-        let damagedNames = Set(segmentProblems.filter { $0.kind != "badName" }.map(\.file))
+        let damagedNames = Set(segmentProblems.filter { $0.kind != .badName }.map(\.file))
         do {
             let lock: any FileLock
             do throws(IOError) {
                 lock = try fs.lockFile(joinPath(path, StoreFileName.lock))
             } catch {
-                if error.errno == 11 /* EAGAIN */ { throw StorageError.locked(path: path) }
+                if error.isLockHeldElsewhere { throw StorageError.locked(path: path) }
                 throw StorageError.io(error)
             }
             defer { lock.release() }
@@ -524,7 +524,7 @@ package enum StoreRepair {
                 let count = Int(min(Int64(1 << 20), to - position))
                 let bytes = try source.readBytes(count: count, at: position)
                 guard bytes.count == count else {
-                    throw IOError(operation: "read", path: source.path, errno: 0, message: "file shrank during the repair")
+                    throw IOError.engine("read", path: source.path, "file shrank during the repair")
                 }
                 try target.write(bytes, at: at + (position - from))
                 position += Int64(count)

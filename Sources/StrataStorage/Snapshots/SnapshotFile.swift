@@ -141,19 +141,19 @@ public struct SnapshotRecord: Sendable, Equatable {
         _ bytes: UnsafeRawBufferPointer, known: (subject: SnapshotSubject, projectorName: String)? = nil
     ) throws(DecodeError) -> SnapshotRecord {
         guard bytes.count >= fixedBytes else {
-            throw DecodeError(offset: 0, reason: "snapshot record of \(bytes.count) bytes is shorter than \(fixedBytes)")
+            throw DecodeError(offset: 0, kind: .truncated, reason: "snapshot record of \(bytes.count) bytes is shorter than \(fixedBytes)")
         }
         guard Int(loadU32LE(bytes, 0)) == bytes.count - 4 else {
-            throw DecodeError(offset: 0, reason: "snapshot record length \(loadU32LE(bytes, 0)) does not match \(bytes.count - 4)")
+            throw DecodeError(offset: 0, kind: .badRecord, reason: "snapshot record length \(loadU32LE(bytes, 0)) does not match \(bytes.count - 4)")
         }
         let stored = loadU32LE(bytes, 4)
         let actual = CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[8...])))
         guard stored == actual else {
-            throw DecodeError(offset: 4, reason: "snapshot record checksum mismatch: stored \(stored), computed \(actual)")
+            throw DecodeError(offset: 4, kind: .badChecksum, reason: "snapshot record checksum mismatch: stored \(stored), computed \(actual)")
         }
         var r = ByteReader(bytes, position: 8)
         let kind = try r.u8("kind")
-        guard kind == 1 || kind == 2 else { throw DecodeError(offset: 8, reason: "unknown snapshot kind \(kind)") }
+        guard kind == 1 || kind == 2 else { throw DecodeError(offset: 8, kind: .badRecord, reason: "unknown snapshot kind \(kind)") }
         _ = try r.bytes(3, "reserved")
         let projectorVersion = try r.u32("projectorVersion")
         let sequence = try r.u64("sequence")
@@ -174,7 +174,7 @@ public struct SnapshotRecord: Sendable, Equatable {
             projectorName = known.projectorName
         } else {
             let strings = try [a, b, c, projector].map { (slice) throws(DecodeError) -> String in
-                guard let text = utf8String(slice.bytes) else { throw DecodeError(offset: slice.offset, reason: "a name is not UTF-8") }
+                guard let text = utf8String(slice.bytes) else { throw DecodeError(offset: slice.offset, kind: .badRecord, reason: "a name is not UTF-8") }
                 return text
             }
             subject = kind == 1
@@ -188,7 +188,7 @@ public struct SnapshotRecord: Sendable, Equatable {
         } else if equalUTF8(codec, "json") {
             codecName = "json"
         } else {
-            guard let text = utf8String(codec.bytes) else { throw DecodeError(offset: codec.offset, reason: "codecName is not UTF-8") }
+            guard let text = utf8String(codec.bytes) else { throw DecodeError(offset: codec.offset, kind: .badRecord, reason: "codecName is not UTF-8") }
             codecName = text
         }
         return SnapshotRecord(
@@ -243,17 +243,17 @@ public struct SnapshotFileHeader: Sendable, Equatable {
     /// Decodes and checks a header against the size of its file. (Reasons follow `Corruption.Kind.classify`.)
     static func decode(_ bytes: UnsafeRawBufferPointer, fileSize: Int64) throws(DecodeError) -> SnapshotFileHeader {
         guard bytes.count >= byteCount else {
-            throw DecodeError(offset: 0, reason: "truncated snapshot file: \(bytes.count) bytes, shorter than its header")
+            throw DecodeError(offset: 0, kind: .truncated, reason: "truncated snapshot file: \(bytes.count) bytes, shorter than its header")
         }
-        guard bytes[0..<8].elementsEqual(magic) else { throw DecodeError(offset: 0, reason: "bad magic: not a Strata snapshot file") }
+        guard bytes[0..<8].elementsEqual(magic) else { throw DecodeError(offset: 0, kind: .badMagic, reason: "bad magic: not a Strata snapshot file") }
         let stored = loadU32LE(bytes, 60)
         let actual = CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<60])))
         guard stored == actual else {
-            throw DecodeError(offset: 60, reason: "snapshot file header checksum mismatch: stored \(stored), computed \(actual)")
+            throw DecodeError(offset: 60, kind: .badChecksum, reason: "snapshot file header checksum mismatch: stored \(stored), computed \(actual)")
         }
         let reader = loadU32LE(bytes, 10) & 0xFFFF
         guard reader <= UInt32(Self.readerVersion) else {
-            throw DecodeError(offset: 10, reason: "unsupported snapshot file: needs reader version \(reader), this build reads \(Self.readerVersion)")
+            throw DecodeError(offset: 10, kind: .unsupportedVersion, reason: "unsupported snapshot file: needs reader version \(reader), this build reads \(Self.readerVersion)")
         }
         let header = SnapshotFileHeader(
             fileNumber: loadU64LE(bytes, 16), recordCount: loadU64LE(bytes, 24), maxSequence: loadU64LE(bytes, 32),
@@ -265,7 +265,7 @@ public struct SnapshotFileHeader: Sendable, Equatable {
         else {
             throw DecodeError(
                 offset: 48,
-                reason: "snapshot file header (\(header.recordCount) records, index at \(header.indexOffset)) does not match the file size \(fileSize)")
+                kind: .truncated, reason: "snapshot file header (\(header.recordCount) records, index at \(header.indexOffset)) does not match the file size \(fileSize)")
         }
         return header
     }

@@ -272,7 +272,7 @@ final class SnapshotFile: Sendable {
             let bytes = try io { () throws(IOError) in try handle.readBytes(count: SnapshotFileHeader.byteCount, at: 0) }
             header = try bytes.withRawBytes { (raw) throws(StorageError) in
                 do throws(DecodeError) { return try SnapshotFileHeader.decode(raw, fileSize: size) } catch {
-                    throw .corrupt(.classify(error), path, Int64(error.offset), error.reason)
+                    throw .corrupt(error.kind, path, Int64(error.offset), error.reason)
                 }
             }
         } catch {
@@ -353,7 +353,7 @@ final class SnapshotFile: Sendable {
         guard bytes.count == total else { throw .corrupt(.truncated, path, offset, "snapshot record cut short") }
         let record = try bytes.withRawBytes { (raw) throws(StorageError) in
             do throws(DecodeError) { return try SnapshotRecord.decode(raw, known: known) } catch {
-                throw .corrupt(error.reason.contains("checksum") ? .badChecksum : .badRecord, path, offset + Int64(error.offset), error.reason)
+                throw .corrupt(error.kind, path, offset + Int64(error.offset), error.reason)
             }
         }
         // (The subject a lookup asked for was found under this hash: the record's, when it is that subject.)
