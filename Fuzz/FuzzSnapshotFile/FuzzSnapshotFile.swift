@@ -21,7 +21,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         for projector in ["Cart", "CartsOverview"] {
             let found = store.latest(subject, projectorName: projector) { _ in nil }.snapshot
             if let found, found.subject != subject || found.projectorName != projector { fatalError("a lookup returned another subject") }
-            _ = store.latest(subject, projectorName: projector, maxSequence: 25) { $0.projectorVersion == 1 ? nil : "version" }
+            _ = store.latest(subject, projectorName: projector, maxSequence: 25) { $0.projectorVersion == 1 ? nil : .projectorVersion(found: $0.projectorVersion, expected: 1) }
         }
     }
     try? store.compact(createdMicros: 0)

@@ -63,9 +63,11 @@ import Testing
         let store = try Self.makeStore(fs)
         try store.write([Self.snapshot(Self.stream(1), sequence: 10, projectorVersion: 1)])
         try store.write([Self.snapshot(Self.stream(1), sequence: 20, projectorVersion: 2)])
-        let lookup = store.latest(Self.stream(1), projectorName: "Cart") { $0.projectorVersion == 1 ? nil : "projector version \($0.projectorVersion)" }
+        let lookup = store.latest(Self.stream(1), projectorName: "Cart") {
+            $0.projectorVersion == 1 ? nil : .projectorVersion(found: $0.projectorVersion, expected: 1)
+        }
         #expect(lookup.snapshot?.sequence == 10)
-        #expect(lookup.ignored.count == 1 && lookup.ignored[0].contains("projector version 2"))
+        #expect(lookup.ignored.map(\.reason) == [.projectorVersion(found: 2, expected: 1)] && lookup.ignored[0].sequence == 20)
     }
 
     @Test func aDamagedSnapshotIsPassedOverAndADamagedFileSkipped() throws {
@@ -80,7 +82,11 @@ import Testing
         let reopened = try Self.makeStore(fs)
         let lookup = reopened.latest(Self.stream(1), projectorName: "Cart") { _ in nil }
         #expect(lookup.snapshot?.sequence == 10)
-        #expect(lookup.ignored.count == 1 && lookup.ignored[0].contains("checksum"), "\(lookup.ignored)")
+        guard case .unreadable(.corrupt(let damage))? = lookup.ignored.first?.reason, lookup.ignored.count == 1 else {
+            Issue.record("\(lookup.ignored)")
+            return
+        }
+        #expect(damage.kind == .badChecksum && damage.file == newest, "\(damage)")
         #expect(Self.latest(reopened, Self.stream(2))?.sequence == 21)
         // A damaged header: the file is skipped on open, named with the reason.
         bytes[20] ^= 0x01

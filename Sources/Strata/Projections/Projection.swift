@@ -303,7 +303,7 @@ extension Projection {
         var state: Projector.State?
         let codec = self.codec
         let lookup = try await store.latestSnapshot(of: snapshotSubject, projectorName: Projector.projectorName, maxSequence: maxSequence) { record in
-            guard record.sequence as? Store.Position != nil else { return "its sequence is not a position of this store" }
+            guard record.sequence as? Store.Position != nil else { return .notAPosition(sequence: record.sequence) }
             return record.decodeState(
                 projectorName: Projector.projectorName, projectorVersion: Projector.projectorVersion, codec: codec,
                 Projector.state(fromSnapshot:codec:), into: &state)

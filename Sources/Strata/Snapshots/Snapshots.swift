@@ -28,9 +28,9 @@ public struct SnapshotPolicy: Sendable, Hashable {
 /// passed over with why (another projector version, another codec, damaged, undecodable, past the bounds).
 public struct AggregateSnapshotLookup<P: AggregateProjector>: Sendable {
     public var aggregate: Aggregate<P>?
-    public var ignored: [String]
+    public var ignored: [PassedOverSnapshot]
 
-    @usableFromInline init(aggregate: Aggregate<P>?, ignored: [String]) {
+    @usableFromInline init(aggregate: Aggregate<P>?, ignored: [PassedOverSnapshot]) {
         self.aggregate = aggregate
         self.ignored = ignored
     }
@@ -68,7 +68,7 @@ extension EventStore {
         var state: P.State?
         let lookup = try await latestSnapshot(of: .stream(key), projectorName: P.projectorName, maxSequence: bound) { record in
             guard record.version > 0, record.version <= throughVersion else {
-                return "at version \(record.version), past version \(throughVersion)"
+                return .pastVersion(version: record.version, bound: throughVersion)
             }
             return record.decodeState(
                 projectorName: P.projectorName, projectorVersion: P.projectorVersion, codec: codec, P.state(fromSnapshot:codec:),
@@ -128,19 +128,19 @@ extension SnapshotRecord {
     @usableFromInline func decodeState<State>(
         projectorName: String, projectorVersion: Int, codec: any EventCodec,
         _ decode: (UnsafeRawBufferPointer, any EventCodec) throws -> State?, into state: inout State?
-    ) -> String? {
+    ) -> SnapshotRejection? {
         guard self.projectorVersion == UInt32(truncatingIfNeeded: projectorVersion) else {
-            return "projector version \(self.projectorVersion), this one is \(projectorVersion)"
+            return .projectorVersion(found: self.projectorVersion, expected: UInt32(truncatingIfNeeded: projectorVersion))
         }
-        guard codecName == codec.name else { return "encoded by codec \(codecName), not \(codec.name)" }
+        guard codecName == codec.name else { return .codec(found: codecName, expected: codec.name) }
         do {
             guard let decoded = try self.state.withUnsafeBytes({ try decode($0, codec) }) else {
-                return "\(projectorName)'s state is not snapshotted"
+                return .notSnapshotted(projector: projectorName)
             }
             state = decoded
             return nil
         } catch {
-            return "the state does not decode: \(error)"
+            return .undecodable("\(error)")
         }
     }
 }

@@ -103,7 +103,7 @@ public protocol EventStore<Position>: AnyObject, Sendable {
     /// `accept` takes (it returns why not, or nil to take it); what was passed over, and why, comes back too.
     /// Backends without snapshots find none (the default).
     nonisolated(nonsending) func latestSnapshot(
-        of subject: SnapshotSubject, projectorName: String, maxSequence: UInt64, accept: (SnapshotRecord) -> String?
+        of subject: SnapshotSubject, projectorName: String, maxSequence: UInt64, accept: (SnapshotRecord) -> SnapshotRejection?
     ) async throws -> SnapshotStore.Lookup
 
     /// Stores snapshots (all or none). Never called on the command path. Backends without snapshots throw
@@ -113,7 +113,7 @@ public protocol EventStore<Position>: AnyObject, Sendable {
 
 extension EventStore {
     public nonisolated(nonsending) func latestSnapshot(
-        of subject: SnapshotSubject, projectorName: String, maxSequence: UInt64, accept: (SnapshotRecord) -> String?
+        of subject: SnapshotSubject, projectorName: String, maxSequence: UInt64, accept: (SnapshotRecord) -> SnapshotRejection?
     ) async throws -> SnapshotStore.Lookup {
         SnapshotStore.Lookup(snapshot: nil, ignored: [])
     }

@@ -156,17 +156,17 @@ public final class InMemoryEventStore: EventStore {
 extension InMemoryEventStore {
     /// The latest snapshot kept in memory (no files; the same rules as the native store's).
     public nonisolated(nonsending) func latestSnapshot(
-        of subject: SnapshotSubject, projectorName: String, maxSequence: UInt64, accept: (SnapshotRecord) -> String?
+        of subject: SnapshotSubject, projectorName: String, maxSequence: UInt64, accept: (SnapshotRecord) -> SnapshotRejection?
     ) async throws -> SnapshotStore.Lookup {
         let (candidates, last) = try state.withLock { (state) throws(EventStoreError) in
             guard !state.closed else { throw .closed }
             return (state.snapshots.filter { $0.subject == subject && $0.projectorName == projectorName && $0.sequence <= maxSequence },
                     UInt64(state.frames.count))
         }
-        var ignored: [String] = []
+        var ignored: [PassedOverSnapshot] = []
         for record in candidates.sorted(by: { $0.sequence > $1.sequence }) {
-            if let reason = record.sequence > last ? "past the end of the log (sequence \(last))" : accept(record) {
-                ignored.append("snapshot at sequence \(record.sequence): \(reason)")
+            if let reason = record.sequence > last ? .pastEndOfLog(sequence: record.sequence, logEnd: last) : accept(record) {
+                ignored.append(PassedOverSnapshot(file: "", sequence: record.sequence, reason: reason))
                 continue
             }
             return SnapshotStore.Lookup(snapshot: record, ignored: ignored)

@@ -90,12 +90,12 @@ extension NativeEventStore {
     /// Snapshots past the end of the log (the log lost events to a repair after the snapshot was taken) are
     /// passed over too.
     public nonisolated(nonsending) func latestSnapshot(
-        of subject: SnapshotSubject, projectorName: String, maxSequence: UInt64, accept: (SnapshotRecord) -> String?
+        of subject: SnapshotSubject, projectorName: String, maxSequence: UInt64, accept: (SnapshotRecord) -> SnapshotRejection?
     ) async throws -> SnapshotStore.Lookup {
         guard !log.isClosed else { throw EventStoreError.closed }
         let last = log.lastSequence
         return log.snapshots.latest(subject, projectorName: projectorName, maxSequence: maxSequence) { record in
-            record.sequence > last ? "past the end of the log (sequence \(last))" : accept(record)
+            record.sequence > last ? .pastEndOfLog(sequence: record.sequence, logEnd: last) : accept(record)
         }
     }
 

@@ -71,10 +71,10 @@ public final class SnapshotStore: Sendable {
     public struct Lookup: Sendable {
         /// The latest valid snapshot that matched.
         public var snapshot: SnapshotRecord?
-        /// Snapshots of the subject passed over: damaged, or of another projector version or codec (why, in words).
-        public var ignored: [String]
+        /// Snapshots of the subject passed over, newest first, each with why.
+        public var ignored: [PassedOverSnapshot]
 
-        public init(snapshot: SnapshotRecord?, ignored: [String]) {
+        public init(snapshot: SnapshotRecord?, ignored: [PassedOverSnapshot]) {
             self.snapshot = snapshot
             self.ignored = ignored
         }
@@ -85,20 +85,20 @@ public final class SnapshotStore: Sendable {
     /// `maxSequence`. Damaged snapshots are passed over and reported in `ignored`.
     public func latest(
         _ subject: SnapshotSubject, projectorName: String, maxSequence: UInt64 = .max,
-        accept: (SnapshotRecord) -> String?
+        accept: (SnapshotRecord) -> SnapshotRejection?
     ) -> Lookup {
         let hash = subject.hash
         let current = files.withLock { $0 }
         // Candidates from every file, newest sequence first.
         var candidates: [(file: SnapshotFile, entry: SnapshotIndexEntry)] = []
-        var ignored: [String] = []
+        var ignored: [PassedOverSnapshot] = []
         for file in current {
             do throws(StorageError) {
                 for entry in try file.entries(hash: hash) where entry.sequence <= maxSequence {
                     candidates.append((file, entry))
                 }
             } catch {
-                ignored.append("\(file.path): \(error)")
+                ignored.append(PassedOverSnapshot(file: file.path, sequence: nil, reason: .unreadable(error)))
             }
         }
         candidates.sort { $0.entry.sequence > $1.entry.sequence }
@@ -107,12 +107,12 @@ public final class SnapshotStore: Sendable {
             do throws(StorageError) {
                 record = try file.record(at: entry, known: (subject, projectorName))
             } catch {
-                ignored.append("\(error)")
+                ignored.append(PassedOverSnapshot(file: file.path, sequence: entry.sequence, reason: .unreadable(error)))
                 continue
             }
             guard record.subject == subject, record.projectorName == projectorName else { continue }  // (a hash collision)
             if let reason = accept(record) {
-                ignored.append("snapshot at sequence \(record.sequence) in \(file.path): \(reason)")
+                ignored.append(PassedOverSnapshot(file: file.path, sequence: record.sequence, reason: reason))
                 continue
             }
             return Lookup(snapshot: record, ignored: ignored)
