@@ -36,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/pointfreeco/swift-custom-dump", from: "1.7.3"),
         .package(url: "https://github.com/pointfreeco/xctest-dynamic-overlay", from: "1.13.1"),
     ],
@@ -44,8 +45,20 @@ let package = Package(
         .target(name: "CStrataSupport"),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "StrataStorage", dependencies: ["CStrataSupport", "CLZ4", "CZlib"]),
-        .target(name: "Strata", dependencies: ["StrataStorage"]),
+        // Logs (swift-log) and metrics (swift-metrics' CoreMetrics): both go nowhere costly until the application
+        // bootstraps a backend.
+        .target(
+            name: "StrataStorage",
+            dependencies: [
+                "CStrataSupport", "CLZ4", "CZlib", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]),
+        .target(
+            name: "Strata",
+            dependencies: [
+                "StrataStorage", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]),
         .target(
             name: "StrataServices",
             dependencies: [
@@ -70,7 +83,7 @@ let package = Package(
         // format, dump, import.
         .target(name: "StrataTools", dependencies: ["StrataStorage"]),
         // Fault-injecting file system and helpers shared by tests, fuzz targets and benchmarks.
-        .target(name: "StrataTestSupport", dependencies: ["StrataStorage"]),
+        .target(name: "StrataTestSupport", dependencies: ["StrataStorage", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "strata",
             dependencies: [
@@ -83,6 +96,8 @@ let package = Package(
             dependencies: [
                 "StrataStorage", "StrataTestSupport", "CStrataSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Golden"]
         ),
@@ -107,6 +122,8 @@ let package = Package(
             dependencies: [
                 "Strata", "StrataTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ] + fuzzTargets.map { .executableTarget(name: $0.name, dependencies: $0.dependencies, path: "Fuzz/\($0.name)") },

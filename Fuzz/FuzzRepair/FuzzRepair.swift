@@ -54,17 +54,17 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if !second.isEmpty { fs.setContents(of: "/s/" + segmentName(b.number, b.base), to: second) }
     guard let report = try? StoreCheck.check(store: "/s", fileSystem: fs), !report.problems.isEmpty else { return 0 }
     let problems = report.problems
-    let outcome = blocking { () -> Result<[String], StorageError> in
+    let outcome = blocking { () -> Result<[StoreRepair.RepairStep], StorageError> in
         do throws(StorageError) {
-            return .success(try await StoreRepair.repair(store: "/s", problems: problems, fileSystem: fs))
+            return .success(try await StoreRepair.repair(store: "/s", problems: problems, fileSystem: fs, observability: .silent))
         } catch { return .failure(error) }
     }
-    let done: [String]
+    let done: [StoreRepair.RepairStep]
     switch outcome {
     case .success(let lines): done = lines
     case .failure(let error): preconditionFailure("repair threw \(error) for \(problems)")
     }
-    guard !done.contains(where: { $0.hasPrefix("not repaired") }) else { return 0 }
+    guard !done.contains(where: { $0.outcome == .notRepaired }) else { return 0 }
     let after = try! StoreCheck.check(store: "/s", fileSystem: fs)
     precondition(after.problems.isEmpty, "after a repair that refused nothing (\(done)): \(after.problems)")
     return 0

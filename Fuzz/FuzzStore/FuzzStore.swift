@@ -26,7 +26,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try? StoreStats.collect(store: "/s", deep: true, fileSystem: fs)
     _ = try? StoreStats.collect(store: "/s", deep: false, fileSystem: fs)
     precondition(fs.files.filter { $0.hasPrefix("/s/") }.count == (checkpointLength > 0 ? 2 : 1), "fsck or stats changed the store")
-    guard let store = try? LogStore.open(at: "/s", options: LogStore.Options(createIfMissing: false, fileSystem: fs)) else {
+    guard let store = try? LogStore.open(at: "/s", options: LogStore.Options(createIfMissing: false, fileSystem: fs, observability: .silent)) else {
         return 0
     }
     let reader = store.makeReader()

@@ -28,7 +28,7 @@ struct FsckCommand: AsyncParsableCommand {
     func run() async throws {
         let fs = PosixFileSystem()
         let progress = Progress()
-        var repaired: [String] = []
+        var repaired: [StoreRepair.RepairStep] = []
         var report: StoreCheck.Report
         if fs.directoryExists(path) {
             report = try StoreCheck.check(store: path, fileSystem: fs) { progress.update($0) }
@@ -55,7 +55,7 @@ struct FsckCommand: AsyncParsableCommand {
                     if let offset = problem.offset { entry["offset"] = offset }
                     return entry
                 },
-                "notes": report.notes, "repaired": repaired, "ok": report.problems.isEmpty,
+                "notes": report.notes, "repaired": repaired.map(\.description), "ok": report.problems.isEmpty,
                 "lostEvents": report.lostEvents,
                 "lostRanges": report.lostRanges.map { range -> [String: Any] in
                     [
@@ -68,7 +68,7 @@ struct FsckCommand: AsyncParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             writeAll(1, Array(data) + [0x0A])
         } else {
-            var lines = repaired.map { $0.hasPrefix("not repaired") ? $0 : "repaired: \($0)" }
+            var lines = repaired.map { $0.outcome == .notRepaired ? "\($0)" : "repaired: \($0)" }
             lines += report.problems.map { "problem: \($0)" }
             lines += report.lostRanges.map { range in
                 "lost: sequences \(range.firstSequence)...\(range.lastSequence) (\(range.count) events), repaired \(Timestamp.format(micros: range.repairedMicros)): \(range.finding); the segment as it was is quarantine/\(range.quarantineFile) (bytes \(range.originalOffset) +\(range.originalLength))"

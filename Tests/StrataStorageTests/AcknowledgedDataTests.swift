@@ -71,7 +71,7 @@ import Testing
 
                 let problems = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
                 #expect(!problems.isEmpty && !problems.contains { $0.kind == .tornTail }, "\(context): \(problems)")
-                let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs)
+                let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs).map(\.description)
                 #expect(!done.contains { $0.hasPrefix("not repaired") }, "\(context): \(done)")
                 let report = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs)
                 #expect(report.problems.isEmpty, "\(context): \(report.problems)")
@@ -166,7 +166,7 @@ import Testing
             }
         } catch let error as StorageError {
             let problems = try StoreCheck.check(store: simulatedStorePath, fileSystem: crashed).problems
-            let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: crashed)
+            let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: crashed).map(\.description)
             #expect(!done.contains { $0.hasPrefix("not repaired") }, "\(context): \(error) → \(done)")
             reopened = try openSimulated(crashed, segmentBytes: segmentBytes)
             records = try reopened.readRecords()

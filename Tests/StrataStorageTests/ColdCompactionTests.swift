@@ -266,7 +266,7 @@ func fillForCompaction(_ store: LogStore, appends: Int = 60, seed: UInt64 = 7) a
         bytes[Int(table.offsets[1]) + 40] ^= 0x40  // inside the second frame
         fs.setContents(of: path, to: bytes)
         let problems = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
-        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs)
+        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs).map(\.description)
         #expect(done.contains { $0.hasPrefix("rewrote") && $0.contains("events lost") }, "\(done)")
         let lost = table.baseSequences[1]...(table.baseSequences[2] - 1)
         let after = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs)
@@ -290,7 +290,7 @@ func fillForCompaction(_ store: LogStore, appends: Int = 60, seed: UInt64 = 7) a
         fs.setContents(of: path, to: header)
         let headerProblems = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
         #expect(!headerProblems.isEmpty)
-        let fixed = try await StoreRepair.repair(store: simulatedStorePath, problems: headerProblems, fileSystem: fs)
+        let fixed = try await StoreRepair.repair(store: simulatedStorePath, problems: headerProblems, fileSystem: fs).map(\.description)
         #expect(fixed.contains { $0.hasPrefix("rewrote") }, "\(fixed)")
         #expect(try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems.isEmpty)
         let again = try openSimulated(fs, segmentBytes: 2_048)
@@ -367,7 +367,7 @@ func fillForCompaction(_ store: LogStore, appends: Int = 60, seed: UInt64 = 7) a
         fs.setContents(of: paths[0], to: bytes)
         let problems = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
         #expect(problems.contains { $0.kind == .badChecksum } && !problems.contains { $0.kind == .tornTail }, "\(problems)")
-        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs)
+        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs).map(\.description)
         #expect(done.contains { $0.hasPrefix("rewrote") && $0.contains("no event lost") }, "\(done)")
         #expect(try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems.isEmpty)
         let reopened = try openSimulated(fs, segmentBytes: 2_048)

@@ -89,7 +89,7 @@ import Testing
         bytes[Int(target.offset) + 40] ^= 0x01
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let problems = try StoreCheck.check(store: Self.v2LostRangeStore).problems
-        let done = try await StoreRepair.repair(store: Self.v2LostRangeStore, problems: problems, nowMicros: Self.v2RepairMicros)
+        let done = try await StoreRepair.repair(store: Self.v2LostRangeStore, problems: problems, nowMicros: Self.v2RepairMicros).map(\.description)
         #expect(done.contains { $0.hasPrefix("rewrote") }, "\(done)")
         try? FileManager.default.removeItem(atPath: Self.v2LostRangeStore + "/LOCK")
         try? FileManager.default.removeItem(atPath: Self.v2LostRangeStore + "/quarantine")

@@ -44,7 +44,8 @@ func simulatedOptions(
     _ fs: SimulatedFileSystem, durability: LogStore.Durability = .always, segmentBytes: Int = 64 << 20,
     compression: Compression = .lz4
 ) -> LogStore.Options {
-    LogStore.Options(durability: durability, compression: compression, segmentBytesTarget: segmentBytes, fileSystem: fs)
+    LogStore.Options(
+        durability: durability, compression: compression, segmentBytesTarget: segmentBytes, fileSystem: fs, observability: .silent)
 }
 
 let simulatedStorePath = "/store"

@@ -61,7 +61,7 @@ import Testing
             "snapshots/0000000001.snapshots badChecksum",
             "snapshots/0000000003.snapshots snapshotMismatch", "snapshots/0000000003.snapshots snapshotMismatch",
         ], "\(report.problems)")
-        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: report.problems, fileSystem: fs, nowMicros: 2_000_000)
+        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: report.problems, fileSystem: fs, nowMicros: 2_000_000).map(\.description)
         #expect(done.contains { $0.hasPrefix("moved the snapshot files to quarantine/snapshots.fsck-2/") }, "\(done)")
         report = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs)
         #expect(report.problems.isEmpty && report.snapshots == 0, "\(report.problems)")

@@ -144,7 +144,7 @@ import Testing
             sequence: UInt64(all.count), version: 1, createdMicros: 0, state: [1, 2, 3])])
         let found = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs)
         #expect(found.problems.count >= 2, "\(found.problems)")
-        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: found.problems, fileSystem: fs, nowMicros: 1_000_000)
+        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: found.problems, fileSystem: fs, nowMicros: 1_000_000).map(\.description)
         #expect(done.contains { $0.hasPrefix("moved the snapshot files to quarantine/snapshots.fsck-1/") }, "\(done)")
         #expect(fs.files.filter { $0.contains("/snapshots/") }.isEmpty)
         #expect(fs.files.contains(simulatedStorePath + "/quarantine/snapshots.fsck-1/0000000001.snapshots"))
@@ -190,7 +190,7 @@ import Testing
             }
             let again = try StoreCheck.check(store: simulatedStorePath, fileSystem: after)
             if !again.problems.isEmpty {
-                _ = try await StoreRepair.repair(store: simulatedStorePath, problems: again.problems, fileSystem: after)
+                _ = try await StoreRepair.repair(store: simulatedStorePath, problems: again.problems, fileSystem: after).map(\.description)
             }
             try await expectRepaired(after, all: all, lost: lost)
             step += 1
@@ -229,7 +229,7 @@ import Testing
         fs.setContents(of: segments[1], to: bytes)
         let renamed = try rename(fs, segments[1], base: 8_358_680_908_399_640_580)
         let problems = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
-        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs)
+        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs).map(\.description)
         #expect(done.contains { $0.hasPrefix("not repaired: \(renamed.split(separator: "/").last!)") }, "\(done)")
         #expect(fs.contents(of: renamed) == bytes, "a refused repair changes nothing")
     }
@@ -243,7 +243,7 @@ import Testing
         fs.setContents(of: segments[1], to: bytes)
         _ = try rename(fs, segments[2], base: 1 << 62)
         let problems = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
-        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs)
+        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs).map(\.description)
         #expect(done.contains { $0.contains("not repaired") }, "\(done)")
     }
 
@@ -255,7 +255,7 @@ import Testing
         #expect(throws: StorageError.self) { try openSimulated(fs) }
         let report = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs)
         #expect(report.problems.contains { $0.kind == .missingSegment && $0.detail.contains("not 1") }, "\(report.problems)")
-        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: report.problems, fileSystem: fs)
+        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: report.problems, fileSystem: fs).map(\.description)
         #expect(done.contains { $0.hasPrefix("not repaired") }, "\(done)")
     }
 
@@ -264,7 +264,7 @@ import Testing
     @Test func aLostRangeUnderAVersionOneHeaderGetsItsHeaderRewritten() async throws {
         let (fs, all, lost, _) = try await damagedStore(sealedToo: false)
         let problems = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
-        _ = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs)
+        _ = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs).map(\.description)
         let path = segmentPaths(fs).last!
         var bytes = try #require(fs.contents(of: path))
         var header = try bytes.withRawBytes { (raw) throws(DecodeError) in try SegmentHeader.decode(raw) }
@@ -275,7 +275,7 @@ import Testing
         fs.setContents(of: path, to: bytes)
         let found = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
         #expect(found.map(\.kind) == [.badHeader], "\(found)")
-        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: found, fileSystem: fs, nowMicros: 2_000_000)
+        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: found, fileSystem: fs, nowMicros: 2_000_000).map(\.description)
         #expect(done.contains { $0.hasPrefix("rewrote") && $0.contains("no event lost") }, "\(done)")
         let again = try fs.contents(of: path)!.withRawBytes { (raw) throws(DecodeError) in try SegmentHeader.decode(raw) }
         #expect(again.minReaderVersion == 2 && again.createdMicros == header.createdMicros)
@@ -290,7 +290,7 @@ import Testing
             bytes[100 + round * 7] ^= 0x01
             fs.setContents(of: segments[1], to: bytes)
             let problems = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
-            let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs, nowMicros: 5_000_000)
+            let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs, nowMicros: 5_000_000).map(\.description)
             #expect(done.contains { $0.hasPrefix("rewrote") }, "\(done)")
         }
         let name = String(segments[1].split(separator: "/").last!)

@@ -187,6 +187,40 @@ func appendInRandomBatches(_ history: [EventRecord], to store: some EventStore, 
         #expect(skipping.position == 4 && skipping.state.quantities == ["acme": ["tea": 3]])
         #expect(skipping.failures.map(\.sequence) == [2, 3] && skipping.failureCount == 2)
         #expect(skipping.failures[1].reason.contains("product"), "the decoding error names the field: \(skipping.failures[1].reason)")
+        #expect(skipping.failures.map(\.kind) == [.projectorFailed, .undecodable])
+    }
+
+    /// A registered event type at a schema version the projector does not register (a newer writer's `ItemAdded`
+    /// v3; it registers v2) is a failure under the error policy, never a silent pass; a type it does not register
+    /// at all is passed over.
+    @Test func anUnknownVersionOfARegisteredTypeIsAFailureNotAPass() async throws {
+        let store = InMemoryEventStore()
+        let key = PartitionKey(tenant: "acme", group: "Cart", id: "1")
+        func raw(_ type: String, version: UInt32, _ json: String) -> EventRecord {
+            EventRecord(
+                key: key, version: 0, typeName: type, typeVersion: version, timestampMicros: 0, eventId: .random(),
+                metadata: RecordMetadata(), payload: Array(json.utf8))
+        }
+        try await store.append([try EventRecord(ItemAdded(product: "tea", quantity: 2), key: key)])
+        try await store.append([raw("GiftWrapped", version: 1, #"{"paper":"red"}"#)])  // not registered: passed over
+        try await store.append([raw("ItemAdded", version: 3, #"{"product":"tea","quantity":5,"gift":true}"#)])
+        try await store.append([try EventRecord(ItemAdded(product: "jam", quantity: 1), key: key)])
+
+        let stopping = Projection(ProductQuantities.self, store: store, onError: .stop)
+        do {
+            try await stopping.catchUp()
+            Issue.record("the unknown version did not stop the projection")
+        } catch let error as ProjectionError {
+            #expect(error.sequence == 3 && error.typeName == "ItemAdded" && error.typeVersion == 3, "\(error)")
+            #expect(error.kind == .unknownVersion(known: [2]), "\(error)")
+            #expect(error.description.contains("v2") && error.description.contains("newer writer"), "\(error)")
+        }
+        #expect(stopping.position == 2 && stopping.state.quantities == ["acme": ["tea": 2]])
+
+        let skipping = Projection(ProductQuantities.self, store: store, onError: .skip)
+        try await skipping.catchUp()
+        #expect(skipping.failureCount == 1 && skipping.failures.map(\.sequence) == [3])
+        #expect(skipping.state.quantities == ["acme": ["tea": 2, "jam": 1]] && skipping.position == 4)
     }
 }
 

@@ -59,6 +59,15 @@ public struct UnregisteredEvent: Sendable, Hashable {
 
 /// A stored event's payload did not decode as its registered type.
 public struct EventDecodingError: Error, Sendable, CustomStringConvertible {
+    /// Why the event could not be read.
+    public enum Kind: Sendable, Equatable {
+        /// The codec failed on the payload (the reason says how).
+        case undecodable
+        /// The reader registers the event's type, but not this schema version (a newer writer's event, say):
+        /// reading on would miss what it says. `known` lists the versions the reader registers.
+        case unknownVersion(known: [UInt32])
+    }
+
     /// The event's global sequence.
     public var sequence: UInt64
     /// The event's stream.
@@ -67,20 +76,30 @@ public struct EventDecodingError: Error, Sendable, CustomStringConvertible {
     public var typeName: String
     /// The event's schema version.
     public var typeVersion: UInt32
-    /// What the codec reported.
+    public var kind: Kind
+    /// What the codec reported, or which versions the reader knows.
     public var reason: String
 
-    @usableFromInline init(sequence: UInt64, stream: PartitionKey, typeName: String, typeVersion: UInt32, reason: String) {
+    @usableFromInline init(
+        sequence: UInt64, stream: PartitionKey, typeName: String, typeVersion: UInt32, kind: Kind = .undecodable,
+        reason: String
+    ) {
         self.sequence = sequence
         self.stream = stream
         self.typeName = typeName
         self.typeVersion = typeVersion
+        self.kind = kind
         self.reason = reason
     }
 
-    /// The event and the codec's reason.
+    /// The event and the reason.
     public var description: String {
-        "event at sequence \(sequence) of stream \(stream), type \(typeName) v\(typeVersion), does not decode: \(reason)"
+        switch kind {
+        case .undecodable:
+            "event at sequence \(sequence) of stream \(stream), type \(quotedForMessage(typeName)) v\(typeVersion), does not decode: \(reason)"
+        case .unknownVersion:
+            "event at sequence \(sequence) of stream \(stream), type \(quotedForMessage(typeName)) v\(typeVersion): \(reason)"
+        }
     }
 }
 

@@ -95,6 +95,16 @@ public struct EventTypes<Value>: Sendable {
         Array(name.utf8).withUnsafeBytes { entry($0, version) != nil }
     }
 
+    /// The schema versions registered under a type name, lowest first (empty: the type is not registered).
+    @usableFromInline func versions(of name: UnsafeRawBufferPointer) -> [UInt32] {
+        var found: [UInt32] = []
+        for entry in entries where entry.name.count == name.count {
+            let equal = entry.name.withUnsafeBytes { stored in name.isEmpty || memcmp(stored.baseAddress!, name.baseAddress!, name.count) == 0 }
+            if equal { found.append(entry.version) }
+        }
+        return found.sorted()
+    }
+
     @inlinable func entry(_ name: UnsafeRawBufferPointer, _ version: UInt32) -> Entry? {
         for entry in entries where entry.version == version && entry.name.count == name.count {
             let equal = entry.name.withUnsafeBytes { stored in name.isEmpty || memcmp(stored.baseAddress!, name.baseAddress!, name.count) == 0 }
@@ -114,9 +124,19 @@ public struct EventTypes<Value>: Sendable {
             name: record.typeName, sequence: record.sequence, stream: record.key)
     }
 
-    /// Decodes a stored event of a registered type; nil (without touching the payload) for any other type.
+    /// Decodes a stored event of a registered type; nil (without touching the payload) for a type the reader does
+    /// not register at all. A registered type at a schema version the reader does not know is an error
+    /// (`EventDecodingError.Kind.unknownVersion`), never a silent pass: it is a newer writer's event, and the reader
+    /// would miss what it says.
     @inlinable func decodeIfRegistered(_ record: RecordView, codec: any EventCodec) throws(EventDecodingError) -> Value? {
-        guard let entry = entry(record.typeNameBytes, record.typeVersion) else { return nil }
+        guard let entry = entry(record.typeNameBytes, record.typeVersion) else {
+            let known = versions(of: record.typeNameBytes)
+            guard !known.isEmpty else { return nil }
+            throw EventDecodingError(
+                sequence: record.sequence, stream: record.key, typeName: record.typeName, typeVersion: record.typeVersion,
+                kind: .unknownVersion(known: known),
+                reason: "schema version \(record.typeVersion) is not registered (this reader knows \(known.map { "v\($0)" }.joined(separator: ", "))): an event of a newer writer? Register it (or an upcaster)")
+        }
         do {
             return try entry.decode(record.payload, codec)
         } catch {

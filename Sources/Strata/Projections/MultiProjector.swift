@@ -133,11 +133,22 @@ public struct ProjectionError: Error, Sendable, CustomStringConvertible {
     public var typeName: String
     /// The event's schema version.
     public var typeVersion: UInt32
+    /// What failed.
+    public enum Kind: Sendable, Equatable {
+        /// The payload does not decode.
+        case undecodable
+        /// The projector registers the event's type but not its schema version (a newer writer's event).
+        case unknownVersion(known: [UInt32])
+        /// The projector's `apply` threw.
+        case projectorFailed
+    }
+
+    public var kind: Kind
     /// What failed: the decoding error or what the projector threw.
     public var reason: String
 
     /// The projection, the event and the reason.
     public var description: String {
-        "projection \(projection) failed at sequence \(sequence) (stream \(stream), type \(typeName) v\(typeVersion)): \(reason)"
+        "projection \(projection) failed at sequence \(sequence) (stream \(stream), type \(quotedForMessage(typeName)) v\(typeVersion)): \(reason)"
     }
 }

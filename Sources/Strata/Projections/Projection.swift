@@ -183,7 +183,13 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
         do {
             value = matcher.matches(record) ? try events.decodeIfRegistered(record, codec: codec) : nil
         } catch {
-            try failed(record, at: position, reason: error.reason)  // (the codec's reason: the failure names the event)
+            // (the codec's reason, or the versions the projector knows: the failure names the event)
+            let kind: ProjectionError.Kind
+            switch error.kind {
+            case .undecodable: kind = .undecodable
+            case .unknownVersion(let known): kind = .unknownVersion(known: known)
+            }
+            try failed(record, at: position, kind: kind, reason: error.reason)
             return
         }
         try progress.withLock { progress in
@@ -191,7 +197,7 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
                 do {
                     try Projector.apply(&progress.state, value, EventContext(record: record))
                 } catch {
-                    let failure = ProjectionError(record, projection: Projector.projectorName, reason: "\(error)")
+                    let failure = ProjectionError(record, projection: Projector.projectorName, kind: .projectorFailed, reason: "\(error)")
                     guard policy == .skip else { throw failure }
                     progress.skip(failure)
                 }
@@ -200,8 +206,8 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
         }
     }
 
-    @usableFromInline func failed(_ record: RecordView, at position: Store.Position, reason: String) throws {
-        let failure = ProjectionError(record, projection: Projector.projectorName, reason: reason)
+    @usableFromInline func failed(_ record: RecordView, at position: Store.Position, kind: ProjectionError.Kind, reason: String) throws {
+        let failure = ProjectionError(record, projection: Projector.projectorName, kind: kind, reason: reason)
         guard policy == .skip else { throw failure }
         progress.withLock { progress in
             progress.skip(failure)
@@ -236,10 +242,10 @@ extension Projection {
 }
 
 extension ProjectionError {
-    @usableFromInline init(_ record: RecordView, projection: String, reason: String) {
+    @usableFromInline init(_ record: RecordView, projection: String, kind: Kind, reason: String) {
         self.init(
             projection: projection, sequence: record.sequence, stream: record.key, typeName: record.typeName,
-            typeVersion: record.typeVersion, reason: reason)
+            typeVersion: record.typeVersion, kind: kind, reason: reason)
     }
 }
 

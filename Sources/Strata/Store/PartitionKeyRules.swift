@@ -7,8 +7,8 @@ public struct PartitionKeyError: Error, Sendable, Equatable, CustomStringConvert
     /// The rule it breaks.
     public var reason: String
 
-    /// The part, the value and the rule.
-    public var description: String { "invalid \(part) \"\(value)\": \(reason)" }
+    /// The part, the value (quoted and escaped: `quotedForMessage`) and the rule.
+    public var description: String { "invalid \(part) \(quotedForMessage(value)): \(reason)" }
 }
 
 /// The rules every partition key of the event-sourcing layer follows (the engine itself only bounds lengths):

@@ -11,7 +11,9 @@ public struct PartitionKey: Hashable, Sendable, CustomStringConvertible {
         self.id = id
     }
 
-    public var description: String { "\(tenant)/\(group)/\(id)" }
+    /// `tenant/group/id`, each part escaped for messages (`escapedForMessage`: a newline or a NUL in an id shows as
+    /// `U+000A`, `U+0000`).
+    public var description: String { "\(escapedForMessage(tenant))/\(escapedForMessage(group))/\(escapedForMessage(id))" }
 }
 
 /// A 128-bit event id, stored as 16 bytes in RFC 4122 byte order.

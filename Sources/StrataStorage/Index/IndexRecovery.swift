@@ -10,7 +10,7 @@
 extension PartitionIndex {
     static func open(
         storePath: String, log: PublishedLog, fileSystem fs: any FileSystem, hasher: StreamKeyHash,
-        report: inout RecoveryReport
+        metrics: StorageMetrics, report: inout RecoveryReport
     ) throws(StorageError) -> PartitionIndex {
         let directory = joinPath(storePath, IndexFileName.folder)
         if !fs.directoryExists(directory) {
@@ -30,7 +30,7 @@ extension PartitionIndex {
                 do throws(DecodeError) {
                     manifest = try bytes.withRawBytes { (raw) throws(DecodeError) in try IndexManifest.decode(raw) }
                 } catch {
-                    throw .corrupt(.badChecksum, manifestPath, Int64(error.offset), error.reason)
+                    throw .corrupt(error.kind, manifestPath, Int64(error.offset), error.reason)
                 }
                 guard manifest.hashName == hasher.name else {
                     throw .corrupt(.unsupportedVersion, manifestPath, 0, "index built with key hash \(manifest.hashName), opened with \(hasher.name)")
@@ -70,7 +70,12 @@ extension PartitionIndex {
             }
         }
         state.nextFileNumber = highest + 1
-        let index = PartitionIndex(directory: directory, fileSystem: fs, hasher: hasher, state: state)
+        let index = PartitionIndex(directory: directory, fileSystem: fs, hasher: hasher, state: state, metrics: metrics)
+        if let problem {
+            metrics.indexRebuilds.increment()
+            metrics.logger.warning(
+                "rebuilding the partition index from the segments", metadata: ["store": "\(storePath)", "reason": "\(problem)"])
+        }
         let from = state.manifest.indexedThrough + 1
         if from <= lastSequence {
             let scanned = try index.reindex(log: log, from: from)
@@ -149,7 +154,7 @@ extension PartitionIndex {
         let old = current.manifest.headsFiles + current.manifest.runs.map(\.file)
         var fresh = State(manifest: IndexManifest(indexedThrough: 0, hashName: hasher.name, headsFiles: [], runs: []))
         fresh.nextFileNumber = current.nextFileNumber
-        let building = PartitionIndex(directory: directory, fileSystem: fileSystem, hasher: hasher, state: fresh)
+        let building = PartitionIndex(directory: directory, fileSystem: fileSystem, hasher: hasher, state: fresh, metrics: metrics)
         let last = log.nextSequence - 1
         if last > 0 {
             _ = try building.reindex(log: log, from: 1)
@@ -167,6 +172,8 @@ extension PartitionIndex {
         let built = building.state.withLock { $0 }
         state.withLock { $0 = built }
         for name in old { try? fileSystem.remove(joinPath(directory, name)) }
+        metrics.indexRebuilds.increment()
+        metrics.logger.notice("rebuilt the partition index from the segments", metadata: ["index": "\(directory)", "through": "\(last)"])
         scheduleMergeIfNeeded()
     }
 }

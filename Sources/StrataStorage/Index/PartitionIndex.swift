@@ -96,7 +96,11 @@ final class PartitionIndex: Sendable {
     /// The last background merge failure (the files stay as they were; the next flush tries again).
     let lastMergeError = Mutex<String?>(nil)
 
-    init(directory: String, fileSystem: any FileSystem, hasher: StreamKeyHash, state: State) {
+    /// Logs and metrics of the store.
+    let metrics: StorageMetrics
+
+    init(directory: String, fileSystem: any FileSystem, hasher: StreamKeyHash, state: State, metrics: StorageMetrics) {
+        self.metrics = metrics
         self.directory = directory
         self.fileSystem = fileSystem
         self.hasher = hasher
@@ -338,7 +342,9 @@ final class PartitionIndex: Sendable {
                 try self.mergeInBackground()
                 self.lastMergeError.withLock { $0 = nil }
             } catch {
+                // The files stay as they were; the next flush schedules another merge.
                 self.lastMergeError.withLock { $0 = error.description }
+                self.metrics.backgroundFailure("index_merge", error, ["index": "\(self.directory)"])
             }
             self.mergeRunning.store(false, ordering: .releasing)
         }
@@ -414,6 +420,10 @@ final class PartitionIndex: Sendable {
         }.get()
         if !installed {
             obsolete = [mergedRun?.name, mergedHeads?.name].compactMap { $0 }
+        } else {
+            metrics.indexMerges.increment()
+            metrics.logger.debug(
+                "merged index files", metadata: ["index": "\(directory)", "run": "\(mergedRun?.name ?? "-")", "heads": "\(mergedHeads?.name ?? "-")"])
         }
         for name in obsolete { try? fileSystem.remove(joinPath(directory, name)) }
     }

@@ -95,6 +95,12 @@ extension LogStore {
             counters.groups.add(1, ordering: .relaxed)
             counters.frames.add(frames, ordering: .relaxed)
             counters.records.add(records, ordering: .relaxed)
+            if frames > 0 {
+                metrics.commits.increment(by: Int64(frames))
+                metrics.frames.increment(by: Int64(frames))
+                metrics.records.increment(by: Int64(records))
+                metrics.groupCommitAppends.record(frames)
+            }
         } catch {
             // After a failed write or fsync the page cache may not match the disk (PostgreSQL's "fsyncgate"):
             // refuse further appends; reopening runs recovery against what is really on disk.
@@ -146,6 +152,7 @@ extension LogStore {
         try w.buffer.bytes.withRawBytes { (raw) throws(IOError) in try handle.write(raw, at: offset) }
         w.activeEnd += Int64(w.buffer.count)
         counters.bytes.add(w.buffer.count, ordering: .relaxed)
+        metrics.bytesWritten.increment(by: Int64(w.buffer.count))
         w.buffer.removeAll()
         w.dirty = true
     }
@@ -168,7 +175,9 @@ extension LogStore {
 
     func syncActive(_ w: inout WriterState) throws(IOError) {
         guard w.dirty else { return }
+        let started = ContinuousClock.now
         try w.activeHandle.sync()
+        metrics.syncDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         counters.syncs.add(1, ordering: .relaxed)
         w.dirty = false
         w.lastSync = ContinuousClock.now
@@ -303,5 +312,9 @@ extension LogStore {
     func poison(_ w: inout WriterState, _ step: WriterFailure.Step, _ error: IOError) {
         guard w.failure == nil else { return }
         w.failure = WriterFailure(step: step, error: error)
+        metrics.observability.counter(StrataMetric.writerFailures, [("step", step.rawValue)]).increment()
+        metrics.logger.critical(
+            "store writer stopped: every append fails until the store is reopened",
+            metadata: ["store": "\(path)", "step": "\(step.rawValue)", "error": "\(error)"])
     }
 }

@@ -33,13 +33,18 @@ public final class LogStore: Sendable {
         /// The partition-key hash of the index files. Only tests change it (to force collisions). The index
         /// manifest records the hash's name; opening with another hash rebuilds the index.
         public var streamKeyHash: StreamKeyHash
+        /// Where the store logs (recovery decisions, cuts and refusals, quarantines, index rebuilds and merges,
+        /// background failures, a stopped writer) and what it measures (``StrataMetric``).
+        public var observability: Observability
 
         public init(
             durability: Durability = .always, compression: Compression = .lz4,
             segmentBytesTarget: Int = 64 << 20, createIfMissing: Bool = true,
-            fileSystem: any FileSystem = PosixFileSystem(), streamKeyHash: StreamKeyHash = .standard
+            fileSystem: any FileSystem = PosixFileSystem(), streamKeyHash: StreamKeyHash = .standard,
+            observability: Observability = .standard
         ) {
             self.streamKeyHash = streamKeyHash
+            self.observability = observability
             self.durability = durability
             self.compression = compression
             self.segmentBytesTarget = segmentBytesTarget
@@ -77,13 +82,16 @@ public final class LogStore: Sendable {
     let commits = CommitSignal<UInt64>()
     let index: PartitionIndex
     let readBuffers = ReadBufferPool()
+    /// Logs and metrics (`Options.observability`).
+    let metrics: StorageMetrics
     /// The store's snapshot files (written by the compactor, never by the command path).
     public let snapshots: SnapshotStore
 
     init(
         path: String, options: Options, lock: any FileLock, recovery: RecoveryReport, published: PublishedLog,
-        writer: WriterState, index: PartitionIndex, snapshots: SnapshotStore
+        writer: WriterState, index: PartitionIndex, snapshots: SnapshotStore, metrics: StorageMetrics
     ) {
+        self.metrics = metrics
         self.index = index
         self.snapshots = snapshots
         self.path = path
@@ -137,6 +145,7 @@ public final class LogStore: Sendable {
     ) async throws(StorageError) -> AppendResult {
         guard !records.isEmpty else { throw .emptyBatch }
         guard records.count <= Limits.recordsPerFrameMax else { throw .batchTooLarge(records: records.count, rawBytes: 0) }
+        let started = ContinuousClock.now
         try records.withUnsafeBufferPointer { (records) throws(StorageError) in
             for index in records.indices { try RecordCodec.validate(records.baseAddress! + index, index: index) }
         }
@@ -194,6 +203,7 @@ public final class LogStore: Sendable {
             let outcome = await submit(PendingWork(batch: encoded, plans: plans))
             switch outcome {
             case .committed(let range):
+                metrics.appendDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
                 var after: [PartitionKey: UInt64] = [:]
                 for plan in plans where plan.count > 0 { after[plan.key] = plan.assumedHead + UInt64(plan.count) }
                 return AppendResult(sequences: range, versions: after)

@@ -1,3 +1,5 @@
+import Logging
+
 /// What `LogStore.open` found and did.
 public struct RecoveryReport: Sendable, Equatable {
     public struct Truncation: Sendable, Equatable {
@@ -71,17 +73,63 @@ enum Recovery {
             if error.isLockHeldElsewhere { throw .locked(path: path) }
             throw .io(error)
         }
+        let metrics = StorageMetrics(options.observability)
+        let started = ContinuousClock.now
         do throws(StorageError) {
             let (published, writer) = try recover(path: path, fs: fs, report: &report)
             let index = try PartitionIndex.open(
-                storePath: path, log: published, fileSystem: fs, hasher: options.streamKeyHash, report: &report)
+                storePath: path, log: published, fileSystem: fs, hasher: options.streamKeyHash, metrics: metrics,
+                report: &report)
             let snapshots = try SnapshotStore(storePath: path, fileSystem: fs)
-            return LogStore(
+            for skipped in snapshots.skippedFiles {
+                metrics.logger.warning(
+                    "passing over a damaged snapshot file (loads replay instead)", metadata: ["file": "\(skipped.file)", "damage": "\(skipped)"])
+            }
+            let store = LogStore(
                 path: path, options: options, lock: lock, recovery: report, published: published, writer: writer,
-                index: index, snapshots: snapshots)
+                index: index, snapshots: snapshots, metrics: metrics)
+            log(opened: report, store: path, after: ContinuousClock.now - started, metrics)
+            return store
         } catch {
             lock.release()
+            var metadata: Logger.Metadata = ["store": "\(path)", "error": "\(error)"]
+            if let rule = report.decisions.last?.rule, rule.refuses {
+                metadata["rule"] = "\(rule)"
+                metrics.observability.counter(StrataMetric.recoveryRefusals, [("rule", rule.rawValue)]).increment()
+            }
+            metrics.logger.error("the store does not open", metadata: metadata)
             throw error
+        }
+    }
+
+    /// Logs what an open did (a notice when it had to do more than trust the checkpoint) and measures it.
+    private static func log(opened report: RecoveryReport, store path: String, after elapsed: Duration, _ metrics: StorageMetrics) {
+        metrics.observability.timer(StrataMetric.recoveryDuration).recordNanoseconds(elapsed.nanoseconds)
+        if let cut = report.truncation {
+            metrics.recoveryCuts.increment()
+            metrics.recoveryCutBytes.increment(by: cut.bytesRemoved)
+            if cut.savedAs != nil { metrics.quarantined.increment() }
+            metrics.logger.warning(
+                "cut a torn final write (never acknowledged)",
+                metadata: [
+                    "store": "\(path)", "file": "\(fileName(of: cut.file))", "offset": "\(cut.offset)",
+                    "bytes": "\(cut.bytesRemoved)", "reason": "\(cut.reason)", "quarantine": "\(cut.savedAs ?? "none (all zeros)")",
+                ])
+        }
+        if let problem = report.checkpointProblem {
+            metrics.logger.warning("the checkpoint is unusable: every segment was verified", metadata: ["store": "\(path)", "problem": "\(problem)"])
+        }
+        let metadata: Logger.Metadata = [
+            "store": "\(path)", "decisions": "\(report.decisions.map(\.description).joined(separator: ", "))",
+            "segments": "\(report.segments)", "bytesRead": "\(report.bytesRead)", "framesScanned": "\(report.framesScanned)",
+            "milliseconds": "\(Double(elapsed.nanoseconds) / 1e6)",
+        ]
+        if report.createdStore || report.decisions.contains(where: { $0.rule == .createStore }) {
+            metrics.logger.debug("created a store", metadata: metadata)
+        } else if report.usedCheckpoint && report.indexProblem == nil {
+            metrics.logger.debug("opened the store from its checkpoint", metadata: metadata)
+        } else {
+            metrics.logger.notice("recovered the store", metadata: metadata)
         }
     }
 

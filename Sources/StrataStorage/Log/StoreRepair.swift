@@ -22,23 +22,55 @@
 package enum StoreRepair {
     /// Repairs the store at `path` given the problems `StoreCheck` found there. Returns what it did, one line per
     /// action; lines starting with "not repaired" are problems it had to leave.
+    /// Every action is logged (a notice; a warning for what it could not repair), and every file set aside counted
+    /// (`StrataMetric.quarantined`).
     package static func repair(
         store path: String, problems: [StoreCheck.Problem], fileSystem fs: any FileSystem = PosixFileSystem(),
-        nowMicros: Int64 = wallClockMicros()
-    ) async throws(StorageError) -> [String] {
-        var done: [String] = []
+        nowMicros: Int64 = wallClockMicros(), observability: Observability = .standard
+    ) async throws(StorageError) -> [RepairStep] {
+        let done = try await run(store: path, problems: problems, fileSystem: fs, nowMicros: nowMicros, observability: observability)
+        for step in done {
+            switch step.outcome {
+            case .repaired: observability.logger.notice("repair: \(step.text)", metadata: ["store": "\(path)"])
+            case .notRepaired: observability.logger.warning("repair: \(step)", metadata: ["store": "\(path)"])
+            }
+        }
+        return done
+    }
+
+    /// One thing a repair did, or a problem it had to leave (and why).
+    package struct RepairStep: Sendable, Equatable, CustomStringConvertible {
+        package enum Outcome: Sendable, Equatable {
+            case repaired
+            case notRepaired
+        }
+
+        package var outcome: Outcome
+        package var text: String
+
+        package static func repaired(_ text: String) -> RepairStep { RepairStep(outcome: .repaired, text: text) }
+        package static func notRepaired(_ text: String) -> RepairStep { RepairStep(outcome: .notRepaired, text: text) }
+
+        package var description: String { outcome == .repaired ? text : "not repaired: \(text)" }
+    }
+
+    private static func run(
+        store path: String, problems: [StoreCheck.Problem], fileSystem fs: any FileSystem, nowMicros: Int64,
+        observability: Observability
+    ) async throws(StorageError) -> [RepairStep] {
+        var done: [RepairStep] = []
         let stamp = nowMicros / 1_000_000
         let segmentProblems = problems.filter { $0.file.hasSuffix(SegmentFileName.suffix) && $0.kind != .tornTail }
         for problem in segmentProblems where problem.kind == .badName {
-            done.append("not repaired: \(problem.file): its name is not a segment name, so the store ignores it; rename or remove it")
+            done.append(.notRepaired("\(problem.file): its name is not a segment name, so the store ignores it; rename or remove it"))
         }
         // Missing segments cannot be made up from what is there; records written with wrong stream versions are
         // intact bytes, not damage; a newer format is for a newer Strata.
-        let refused = segmentProblems.compactMap { problem -> String? in
+        let refused = segmentProblems.compactMap { problem -> RepairStep? in
             switch problem.kind {
-            case .missingSegment: "not repaired: \(problem.file): \(problem.detail); restore the missing segments from a copy"
-            case .badVersion: "not repaired: \(problem.file): \(problem.detail) (the frame is intact: it was written so)"
-            case .unsupportedVersion: "not repaired: \(problem.file): \(problem.detail); open it with the Strata that wrote it"
+            case .missingSegment: .notRepaired("\(problem.file): \(problem.detail); restore the missing segments from a copy")
+            case .badVersion: .notRepaired("\(problem.file): \(problem.detail) (the frame is intact: it was written so)")
+            case .unsupportedVersion: .notRepaired("\(problem.file): \(problem.detail); open it with the Strata that wrote it")
             default: nil
             }
         }
@@ -64,19 +96,22 @@ package enum StoreRepair {
                     snapshotsDamaged: problems.contains { $0.file.hasPrefix(SnapshotStore.folderName + "/") })
             }
             done += surgery.done
+            if surgery.quarantined > 0 { observability.counter(StrataMetric.quarantined).increment(by: Int64(surgery.quarantined)) }
             if !surgery.refused.isEmpty { return done + surgery.refused }
         }
         // Opening runs recovery: a torn tail is cut (and copied to quarantine/), a missing index is rebuilt from the
         // segments, a missing checkpoint is written again.
         let log: LogStore
         do {
-            log = try LogStore.open(at: path, options: LogStore.Options(createIfMissing: false, fileSystem: fs))
+            log = try LogStore.open(at: path, options: LogStore.Options(createIfMissing: false, fileSystem: fs, observability: observability))
         } catch {
-            guard case .corrupt = error else { throw error }
-            return done + ["not repaired: the store does not open after the repair: \(error)"]
+            switch error {
+            case .corrupt, .damagedLog: return done + [.notRepaired("the store does not open after the repair: \(error)")]
+            default: throw error
+            }
         }
         if let cut = log.recovery.truncation {
-            done.append("cut \(cut.bytesRemoved) bytes from \(cut.file) at offset \(cut.offset) (\(cut.reason))" + (cut.savedAs.map { ", saved as \($0)" } ?? ""))
+            done.append(.repaired("cut \(cut.bytesRemoved) bytes from \(cut.file) at offset \(cut.offset) (\(cut.reason))" + (cut.savedAs.map { ", saved as \($0)" } ?? "")))
         }
         await log.waitForIndexRepair()
         try await log.close()
@@ -107,8 +142,10 @@ package enum StoreRepair {
         let fs: any FileSystem
         let stamp: Int64
         let nowMicros: Int64
-        var done: [String] = []
-        var refused: [String] = []
+        var done: [RepairStep] = []
+        var refused: [RepairStep] = []
+        /// Files (or folders of files) set aside in quarantine/.
+        var quarantined = 0
 
         var quarantine: String { joinPath(path, StoreFileName.quarantine) }
 
@@ -147,7 +184,7 @@ package enum StoreRepair {
                     of: joinPath(path, segment.name), number: segment.number, nextNumber: next?.number, fileSystem: fs)
                 let lastNumber = compacted?.lastNumber ?? segment.number
                 if let next, next.number != lastNumber + 1 {
-                    refused.append("not repaired: \(segment.name): segment \(lastNumber + 1) is missing after it; restore it from a copy")
+                    refused.append(.notRepaired("\(segment.name): segment \(lastNumber + 1) is missing after it; restore it from a copy"))
                     continue
                 }
                 // The name's base sequence must follow the previous segment, as its footer says (a damaged previous
@@ -155,7 +192,7 @@ package enum StoreRepair {
                 if i > 0, !damagedSegments.contains(segments[i - 1].name),
                     let previousLast = try footerLastSequence(segments[i - 1].name), previousLast &+ 1 != segment.base
                 {
-                    refused.append("not repaired: \(segment.name): its name says it starts at sequence \(segment.base); the previous segment ends at \(previousLast)")
+                    refused.append(.notRepaired("\(segment.name): its name says it starts at sequence \(segment.base); the previous segment ends at \(previousLast)"))
                     continue
                 }
                 let knownLast = checkpoint?.segments.first { $0.number == segment.number }?.lastSequence
@@ -165,7 +202,7 @@ package enum StoreRepair {
                 {
                 case .success(let plan?): plans.append(plan)
                 case .success(nil): break
-                case .failure(let refusal): refused.append("not repaired: \(segment.name): \(refusal.reason)")
+                case .failure(let refusal): refused.append(.notRepaired("\(segment.name): \(refusal.reason)"))
                 }
             }
             guard refused.isEmpty else { return }
@@ -189,6 +226,7 @@ package enum StoreRepair {
             try fs.createDirectory(quarantine)
             for plan in plans {
                 try copy(joinPath(path, plan.name), to: joinPath(quarantine, quarantineName(plan.name)))
+                quarantined += 1
             }
             // 3. Each new segment replaces its original atomically. (No open can happen until the marker is gone;
             //    the checkpoint stays until the segments are in place so that a repair run again after a crash
@@ -200,30 +238,33 @@ package enum StoreRepair {
                     return nil
                 }
                 let lost = ranges.reduce(UInt64(0)) { $0 + $1.count }
-                done.append(
+                done.append(.repaired(
                     "rewrote \(plan.name) (\(plan.findings.joined(separator: "; "))): "
                         + (lost == 0
                             ? "no event lost"
                             : "\(lost) events lost (sequences \(ranges.map { "\($0.firstSequence)...\($0.lastSequence)" }.joined(separator: ", ")))")
-                        + ", every intact frame kept; the original is quarantine/\(quarantineName(plan.name))")
+                        + ", every intact frame kept; the original is quarantine/\(quarantineName(plan.name))"))
             }
             try fs.syncDirectory(path)
             // 4. Derived files that are damaged, or describe the segments as they were, go to quarantine/; the
             //    open that follows writes them again.
             if moveCheckpoint {
                 try fs.rename(checkpointPath, to: joinPath(quarantine, quarantineName(StoreFileName.checkpoint)))
-                done.append("moved CHECKPOINT to quarantine/\(quarantineName(StoreFileName.checkpoint))"
-                    + (checkpointDamaged ? "" : " (it described the segments before the repair)"))
+                quarantined += 1
+                done.append(.repaired("moved CHECKPOINT to quarantine/\(quarantineName(StoreFileName.checkpoint))"
+                    + (checkpointDamaged ? "" : " (it described the segments before the repair)")))
             }
             if moveIndex {
                 try moveFiles(of: IndexFileName.folder)
-                done.append("moved the index files to quarantine/\(quarantineName(IndexFileName.folder))/"
-                    + (indexDamaged ? "" : " (they pointed into the segments before the repair)"))
+                quarantined += 1
+                done.append(.repaired("moved the index files to quarantine/\(quarantineName(IndexFileName.folder))/"
+                    + (indexDamaged ? "" : " (they pointed into the segments before the repair)")))
             }
             if moveSnapshots {
                 try moveFiles(of: SnapshotStore.folderName)
-                done.append("moved the snapshot files to quarantine/\(quarantineName(SnapshotStore.folderName))/"
-                    + (plans.isEmpty ? "" : " (they may hold events the repair lost)") + "; loads replay until new snapshots are taken")
+                quarantined += 1
+                done.append(.repaired("moved the snapshot files to quarantine/\(quarantineName(SnapshotStore.folderName))/"
+                    + (plans.isEmpty ? "" : " (they may hold events the repair lost)") + "; loads replay until new snapshots are taken"))
             }
             if fs.directoryExists(quarantine) { try fs.syncDirectory(quarantine) }
             try fs.syncDirectory(path)

@@ -110,6 +110,7 @@ extension LogStore {
     func scheduleIndexRepair(reason: String) {
         guard index.repairScheduled.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         index.lastRepairReason.withLock { $0 = reason }
+        metrics.logger.warning("a lookup found the partition index damaged: rebuilding it", metadata: ["store": "\(path)", "damage": "\(reason)"])
         writerQueue.async {
             self.writer.withLock { w in
                 guard !w.closed else { return }
@@ -117,6 +118,7 @@ extension LogStore {
                     try self.index.rebuild(log: self.published.withLock { $0 })
                 } catch {
                     self.index.lastRepairReason.withLock { $0 = "rebuild failed: \(error)" }
+                    self.metrics.backgroundFailure("index_repair", error, ["store": "\(self.path)"])
                 }
             }
             self.index.repairScheduled.store(false, ordering: .releasing)
