@@ -37,6 +37,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        // Test-only: the Observability article's Prometheus wiring runs against a real registry.
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/pointfreeco/swift-custom-dump", from: "1.7.3"),
         .package(url: "https://github.com/pointfreeco/xctest-dynamic-overlay", from: "1.13.1"),
     ],
@@ -117,6 +119,12 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StrataTestingTests", dependencies: ["Strata", "StrataTesting"]),
+        .testTarget(
+            name: "StrataPrometheusTests",
+            dependencies: [
+                "Strata", "StrataTestSupport", .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]),
         .testTarget(
             name: "StrataTests",
             dependencies: [

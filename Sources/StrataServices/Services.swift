@@ -84,6 +84,7 @@ public struct ColdCompactionService: Service {
                     return
                 } catch {
                     logger.error("cold compaction failed; the old segments stay, trying again later", metadata: ["error": "\(error)"])
+                    log.options.observability.counter(StrataMetric.backgroundFailures, [("task", "cold_compaction")]).increment()
                 }
                 try await Task.sleep(for: interval)
             }

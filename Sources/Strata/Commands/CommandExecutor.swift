@@ -1,3 +1,6 @@
+import CoreMetrics
+import Logging
+import StrataStorage
 import Synchronization
 
 /// Runs commands: one at a time per aggregate in this process (different aggregates in parallel), each on the
@@ -18,6 +21,10 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
     /// How many aggregate states stay in memory (0: none).
     public let cachedAggregatesMax: Int
     // Internal, usable from the inlinable command path (so that it is specialized for each command and store).
+    /// Where it logs (a retry after a conflict at `debug`, a command that ran out of attempts at `warning`) and
+    /// measures (`StrataMetric.commandRetries`).
+    public let observability: Observability
+    @usableFromInline let retries: Counter
     @usableFromInline let lanes = KeyedLock<PartitionKey>()
     @usableFromInline let cache: Mutex<[CacheKey: any Sendable]> = Mutex([:])
 
@@ -32,8 +39,14 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
     }
 
     /// An executor on `store`; see the properties for the parameters.
-    public init(store: Store, codec: any EventCodec = JSONEventCodec(), maxAttempts: Int = 5, cachedAggregatesMax: Int = 10_000) {
+    public init(
+        store: Store, codec: any EventCodec = JSONEventCodec(), maxAttempts: Int = 5, cachedAggregatesMax: Int = 10_000,
+        observability: Observability? = nil
+    ) {
         precondition(maxAttempts >= 1 && cachedAggregatesMax >= 0)
+        let observability = observability ?? store.observability
+        self.observability = observability
+        self.retries = observability.counter(StrataMetric.commandRetries)
         self.store = store
         self.codec = codec
         self.maxAttempts = maxAttempts
@@ -87,8 +100,10 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
                     // Another process wrote this aggregate: run again on its new state (the cached one is behind).
                     keep = false
                     guard attempts < maxAttempts else {
+                        conflictPersisted(C.self, key, attempts: attempts)
                         throw CommandError.conflict(key, expected: aggregate.version, actual: actual)
                     }
+                    retrying(C.self, key, attempt: attempts)
                     continue
                 } catch {
                     keep = false
@@ -132,6 +147,21 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
         } catch {
             return false
         }
+    }
+
+    /// Counts and logs (at `debug`) a retry after a version conflict.
+    @usableFromInline func retrying<C: Command>(_ command: C.Type, _ key: PartitionKey, attempt: Int) {
+        retries.increment()
+        observability.logger.debug(
+            "another writer got there first: running the command again on the new state",
+            metadata: ["command": "\(C.self)", "stream": "\(key)", "attempt": "\(attempt)"])
+    }
+
+    /// Logs (at `warning`) a command that met a conflict on every attempt.
+    @usableFromInline func conflictPersisted<C: Command>(_ command: C.Type, _ key: PartitionKey, attempts: Int) {
+        observability.logger.warning(
+            "a command met a version conflict on every attempt",
+            metadata: ["command": "\(C.self)", "stream": "\(key)", "attempts": "\(attempts)"])
     }
 
     @inlinable func store<P: AggregateProjector>(_ aggregate: Aggregate<P>, _ cacheKey: CacheKey) {

@@ -1,3 +1,5 @@
+import CoreMetrics
+import Logging
 import StrataStorage
 import Synchronization
 
@@ -34,6 +36,12 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
     @usableFromInline let matcher: EventFilter.Matcher
     @usableFromInline let events: EventTypes<Projector.Events>
     @usableFromInline let batchSize: Int
+    /// Where it logs (skipped failures, a stop) and measures (`StrataMetric.projectionLag`, `projectionFailures`).
+    @usableFromInline let observability: Observability
+    @usableFromInline let lag: Gauge
+    @usableFromInline let failuresCounted: Counter
+    /// Failure kinds (type, version, kind) already logged at `warning`; repeats log at `debug`.
+    let warnedFailures = Mutex<Set<String>>([])
 
     @usableFromInline struct Progress {
         @usableFromInline var state: Projector.State
@@ -70,7 +78,8 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
     /// `restoredFrom`) instead of the first event, and a running projection snapshots per `snapshotPolicy`.
     public init(
         _ projector: Projector.Type, store: Store, codec: any EventCodec = JSONEventCodec(), tenant: String? = nil,
-        onError policy: ProjectionErrorPolicy = .stop, batchSize: Int = 1_024, useSnapshots: Bool = true
+        onError policy: ProjectionErrorPolicy = .stop, batchSize: Int = 1_024, useSnapshots: Bool = true,
+        observability: Observability? = nil
     ) {
         precondition(batchSize > 0, "a projection reads at least one record at a time")
         var filter = Projector.filter
@@ -85,6 +94,11 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
         self.events = Projector.events
         self.batchSize = batchSize
         self.progress = Mutex(Progress(state: Projector.initialState))
+        let observability = observability ?? store.observability
+        self.observability = observability
+        let dimensions = [("projection", Projector.projectorName), ("tenant", tenant ?? "all")]
+        self.lag = observability.gauge(StrataMetric.projectionLag, dimensions)
+        self.failuresCounted = observability.counter(StrataMetric.projectionFailures, dimensions)
     }
 
     /// Runs `body` on the current state (under the projection's lock: keep it short; the fold waits for it).
@@ -112,6 +126,27 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
             try await restoreFromSnapshot(through: nil)
             while try await foldBatch() { try await snapshotIfDue() }
             return position
+        }
+    }
+
+    /// Logs why the projection stopped on an event (under `.stop`), then rethrows.
+    @usableFromInline func stopped(_ failure: ProjectionError) -> ProjectionError {
+        failuresCounted.increment()
+        observability.logger.error(
+            "projection stopped on an event it cannot fold", metadata: ["projection": "\(Projector.projectorName)", "failure": "\(failure)"])
+        return failure
+    }
+
+    /// Counts a failure skipped under `.skip` and logs it (the first of each type, version and kind at `warning`, the
+    /// rest at `debug`).
+    @usableFromInline func skipped(_ failure: ProjectionError) {
+        failuresCounted.increment()
+        let first = warnedFailures.withLock { $0.insert("\(failure.typeName)/\(failure.typeVersion)/\(failure.kind)").inserted }
+        let metadata: Logger.Metadata = ["projection": "\(Projector.projectorName)", "failure": "\(failure)"]
+        if first {
+            observability.logger.warning("projection skipped an event it cannot fold (further ones of this kind at debug)", metadata: metadata)
+        } else {
+            observability.logger.debug("projection skipped an event it cannot fold", metadata: metadata)
         }
     }
 
@@ -164,14 +199,22 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
         let start = position
         if let bound, let start, start >= bound { return false }
         var passedBound = false
+        var lastTimestamp: Int64?
         let last = try await store.readAll(after: start, limit: batchSize) { record, at in
             if let bound, at > bound {
                 passedBound = true
                 return
             }
             try fold(record, at: at)
+            lastTimestamp = record.timestampMicros
         }
         if last != nil, let reached = position { published(reached) }
+        // Lag: how old the last event folded is while there is more to read; nothing once caught up.
+        if let lastTimestamp, last != nil {
+            lag.record(Double(max(0, wallClockMicros() - lastTimestamp)) / 1e6)
+        } else if last == nil {
+            lag.record(0)
+        }
         return last != nil && !passedBound
     }
 
@@ -192,27 +235,32 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
             try failed(record, at: position, kind: kind, reason: error.reason)
             return
         }
-        try progress.withLock { progress in
+        let skipped = try progress.withLock { progress -> ProjectionError? in
+            var skipped: ProjectionError?
             if let value {
                 do {
                     try Projector.apply(&progress.state, value, EventContext(record: record))
                 } catch {
                     let failure = ProjectionError(record, projection: Projector.projectorName, kind: .projectorFailed, reason: "\(error)")
-                    guard policy == .skip else { throw failure }
+                    guard policy == .skip else { throw stopped(failure) }
                     progress.skip(failure)
+                    skipped = failure
                 }
             }
             progress.position = position
+            return skipped
         }
+        if let skipped { self.skipped(skipped) }
     }
 
     @usableFromInline func failed(_ record: RecordView, at position: Store.Position, kind: ProjectionError.Kind, reason: String) throws {
         let failure = ProjectionError(record, projection: Projector.projectorName, kind: kind, reason: reason)
-        guard policy == .skip else { throw failure }
+        guard policy == .skip else { throw stopped(failure) }
         progress.withLock { progress in
             progress.skip(failure)
             progress.position = position
         }
+        skipped(failure)
     }
 }
 
@@ -314,6 +362,7 @@ extension Projection {
                 projectorName: Projector.projectorName, projectorVersion: Projector.projectorVersion, codec: codec,
                 Projector.state(fromSnapshot:codec:), into: &state)
         }
+        store.observability.passedOver(lookup.ignored, subject: "\(snapshotSubject)", projector: Projector.projectorName)
         guard let record = lookup.snapshot, let state, let at = record.sequence as? Store.Position else { return }
         progress.withLock { progress in
             progress.state = state

@@ -1,3 +1,4 @@
+import Logging
 import StrataStorage
 import Synchronization
 
@@ -53,13 +54,25 @@ public final class Compactor<Store: EventStore>: Sendable where Store.Position: 
     /// Snapshots written since this compactor was made.
     public var snapshotsWritten: Int { written.withLock { $0 } }
 
-    /// Follows the store until the task is cancelled (throws `CancellationError`) or the store closes.
+    /// Follows the store until the task is cancelled (throws `CancellationError`) or the store closes. Any other
+    /// error ends it too; it is logged (and counted as a background failure, task `compactor`) before it is thrown.
     public func run() async throws {
-        let subscription = try await store.durableSubscription(name)
-        var position = subscription.checkpoint
-        while true {
-            while let next = try await step(after: position, subscription: subscription) { position = next }
-            try await store.waitForEvents(after: position)
+        do {
+            let subscription = try await store.durableSubscription(name)
+            var position = subscription.checkpoint
+            while true {
+                while let next = try await step(after: position, subscription: subscription) { position = next }
+                try await store.waitForEvents(after: position)
+            }
+        } catch let error as CancellationError {
+            throw error
+        } catch EventStoreError.closed {
+            throw EventStoreError.closed
+        } catch {
+            let observability = store.observability
+            observability.counter(StrataMetric.backgroundFailures, [("task", "compactor")]).increment()
+            observability.logger.error("the compactor stopped", metadata: ["compactor": "\(name)", "error": "\(error)"])
+            throw error
         }
     }
 

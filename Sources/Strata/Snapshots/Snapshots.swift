@@ -74,6 +74,7 @@ extension EventStore {
                 projectorName: P.projectorName, projectorVersion: P.projectorVersion, codec: codec, P.state(fromSnapshot:codec:),
                 into: &state)
         }
+        observability.passedOver(lookup.ignored, subject: "\(key)", projector: P.projectorName)
         guard let record = lookup.snapshot, let state else { return AggregateSnapshotLookup(aggregate: nil, ignored: lookup.ignored) }
         var aggregate = Aggregate<P>(key: key)
         aggregate.state = state
@@ -141,6 +142,37 @@ extension SnapshotRecord {
             return nil
         } catch {
             return .undecodable("\(error)")
+        }
+    }
+}
+
+extension Observability {
+    /// Counts the snapshots a load passed over, by reason (`StrataMetric.snapshotRejections`), and logs them at
+    /// `debug` (a snapshot of an older projector version is expected after a deployment; damage is logged by the
+    /// store where it is found).
+    @usableFromInline func passedOver(_ ignored: [PassedOverSnapshot], subject: @autoclosure () -> String, projector: String) {
+        guard !ignored.isEmpty else { return }
+        for snapshot in ignored {
+            counter(StrataMetric.snapshotRejections, [("reason", snapshot.reason.metricName)]).increment()
+        }
+        logger.debug(
+            "passed over snapshots; the load replays from an older one or from the start",
+            metadata: ["subject": "\(subject())", "projector": "\(projector)", "snapshots": "\(ignored.map(\.description))"])
+    }
+}
+
+extension SnapshotRejection {
+    /// The `reason` dimension of `StrataMetric.snapshotRejections`.
+    public var metricName: String {
+        switch self {
+        case .unreadable: "unreadable"
+        case .projectorVersion: "projector_version"
+        case .codec: "codec"
+        case .pastEndOfLog: "past_end_of_log"
+        case .pastVersion: "past_version"
+        case .notAPosition: "not_a_position"
+        case .notSnapshotted: "not_snapshotted"
+        case .undecodable: "undecodable"
         }
     }
 }

@@ -109,6 +109,15 @@ public protocol EventStore<Position>: AnyObject, Sendable {
     /// Stores snapshots (all or none). Never called on the command path. Backends without snapshots throw
     /// `EventStoreError.unsupported` (the default).
     nonisolated(nonsending) func writeSnapshots(_ snapshots: [SnapshotRecord]) async throws
+
+    /// Where the store and the event-sourcing work on it (snapshot loads, by default projections, the compactor and
+    /// command executors) log and measure. The default follows the application's swift-log and swift-metrics
+    /// bootstrap (`Observability.standard`).
+    var observability: Observability { get }
+}
+
+extension EventStore {
+    public var observability: Observability { .standard }
 }
 
 extension EventStore {

@@ -21,8 +21,11 @@ public final class InMemoryEventStore: EventStore {
     /// Wakes `waitForEvents` callers after each append.
     private let commits = CommitSignal<UInt64>()
 
+    /// Where work on this store logs and measures.
+    public let observability: Observability
+
     /// An empty store.
-    public init() {}
+    public init(observability: Observability = .standard) { self.observability = observability }
 
     /// Refuses every later call with `EventStoreError.closed`.
     public func close() {

@@ -24,6 +24,9 @@ public final class NativeEventStore: EventStore {
     /// Wraps an open engine.
     public init(log: LogStore) { self.log = log }
 
+    /// The engine's (`LogStore.Options.observability`).
+    public var observability: Observability { log.options.observability }
+
     /// Flushes and closes the engine (see `LogStore.close()`).
     public func close() async throws(EventStoreError) {
         readers.withLock { $0.removeAll() }

@@ -90,11 +90,13 @@ public enum StrataMetric {
     public static let quarantined = "strata_quarantined_total"
     /// Counter, dimension `reason`: snapshots a load passed over.
     public static let snapshotRejections = "strata_snapshot_rejections_total"
-    /// Gauge, dimension `projection`: events (global positions) a projection is behind the store's head.
-    public static let projectionLag = "strata_projection_lag_events"
-    /// Counter, dimension `projection`: events a projection skipped after its projector failed on them.
+    /// Gauge, dimensions `projection` and `tenant` (`all` for a projection over every tenant): how old the last
+    /// event a projection folded is while it has more to read, in seconds; 0 once it has caught up.
+    public static let projectionLag = "strata_projection_lag_seconds"
+    /// Counter, dimensions `projection` and `tenant`: events a projection could not fold (skipped under `.skip`, or
+    /// the one it stopped on under `.stop`).
     public static let projectionFailures = "strata_projection_failures_total"
-    /// Counter, dimension `command`: commands retried after a version conflict.
+    /// Counter: commands run again after a version conflict with another writer.
     public static let commandRetries = "strata_command_retries_total"
 }
 
