@@ -56,7 +56,19 @@ public struct Corruption: Sendable, Equatable, CustomStringConvertible {
         self.detail = detail
     }
 
-    public var description: String { "\(file) at offset \(offset): \(kind.rawValue): \(detail)" }
+    /// What to do about it, by the kind of file: a damaged segment is repaired by `strata fsck --repair` (every
+    /// intact event kept, the damaged range recorded as lost); index files and snapshots are derived data, rebuilt
+    /// or passed over by the store itself. Nil for other files.
+    public var remedy: String? {
+        if file.hasSuffix(SegmentFileName.suffix) {
+            return "run `strata fsck --repair \(Recovery.parentDirectory(of: file))` to keep every intact event and record the damaged range as lost"
+        }
+        return nil
+    }
+
+    public var description: String {
+        "\(file) at offset \(offset): \(kind.rawValue): \(detail)" + (remedy.map { "; \($0)" } ?? "")
+    }
 }
 
 /// Why a store's writer stopped: what it was doing and the system call that failed. After a failed write or
@@ -129,7 +141,7 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         case .locked(let path): "store is locked by another process or handle: \(path)"
         case .corrupt(let corruption): "corrupt: \(corruption)"
         case .damagedLog(let corruption, let validDataAt):
-            "damaged log: \(corruption); valid data follows at offset \(validDataAt), so this is damage, not a torn write, and nothing was cut. The store does not open until it is repaired: run `strata fsck --repair \(storeFolder(of: corruption.file))` to keep every intact event and record the damaged range as lost"
+            "damaged log: \(corruption.file) at offset \(corruption.offset): \(corruption.kind.rawValue): \(corruption.detail); valid data follows at offset \(validDataAt), so this is damage, not a torn write, and nothing was cut. The store does not open until it is repaired: run `strata fsck --repair \(storeFolder(of: corruption.file))` to keep every intact event and record the damaged range as lost"
         case .invalidRecord(let index, let reason): "invalid record #\(index) in batch: \(reason)"
         case .batchTooLarge(let records, let rawBytes):
             "batch too large: \(records) records, \(rawBytes) bytes (limits \(Limits.recordsPerFrameMax) records, \(Limits.frameRawBytesMax) bytes)"

@@ -83,6 +83,36 @@ import Testing
         expectCorrupt(error, .badChecksum, fileContains: "0000000001-")
     }
 
+    /// A stream read through the index reports the damage the scanner finds in the frame the index names — its
+    /// kind, file and offset, and the repair — not an index problem: the index is right, and rebuilding it would
+    /// not help (none is scheduled).
+    @Test func aStreamReadReportsTheDamageInTheFrameItReads() async throws {
+        let (fs, segments) = try await makeStore()
+        var frames: [(offset: Int64, header: FrameHeader)] = []
+        try SegmentInspector.walk(segments[1], fileSystem: fs) { step in
+            if case .frame(let header, let offset, _) = step { frames.append((offset, header)) }
+            return true
+        }
+        let target = frames[1]
+        patch(fs, segments[1]) { $0[Int(target.offset) + 50] ^= 0x01 }
+        let store = try openSimulated(fs, segmentBytes: 2_048)
+        let records = try store.readRecords(limit: Int(target.header.baseSequence) - 1)
+        let stream = PartitionKey(tenant: "t\((Int(target.header.baseSequence) - 1) / 3 % 3)", group: "Cart", id: "s\((Int(target.header.baseSequence) - 1) / 3)")
+        #expect(records.isEmpty == false)
+        do {
+            _ = try store.readStreamRecords(stream)
+            Issue.record("read a damaged frame")
+        } catch let error as StorageError {
+            guard case .corrupt(let corruption) = error else { Issue.record("\(error)"); return }
+            #expect(corruption.kind == .badChecksum && corruption.file == segments[1] && (target.offset..<target.offset + 36).contains(corruption.offset), "\(corruption)")
+            #expect(error.description.contains("strata fsck --repair /store"), "\(error)")
+            #expect(!error.description.contains("rebuild"), "\(error)")
+        }
+        let scheduled = store.index.repairScheduled.load(ordering: .acquiring)
+        #expect(!scheduled && store.index.lastRepairReason.withLock { $0 } == nil)
+        try await store.close()
+    }
+
     @Test(arguments: [UInt32(0xFFFF_FFF0), UInt32(Limits.frameBytesMax + 1), 5])
     func absurdFrameLengthIsRejectedBeforeAllocating(length: UInt32) async throws {
         let (fs, segments) = try await makeStore()

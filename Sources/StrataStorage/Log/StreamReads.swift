@@ -50,10 +50,25 @@ extension LogStore {
                 readAhead: PointReadBuffers.frameReadBytes)
             let step: FrameScanner.Step
             do throws(IOError) { step = try scanner.next() } catch { throw StorageError.io(error) }
-            guard case .frame(let header, let offset) = step else {
+            let header: FrameHeader
+            let offset: Int64
+            switch step {
+            case .frame(let found, let at) where found.baseSequence <= entry.firstSequence && entry.firstSequence <= found.lastSequence:
+                (header, offset) = (found, at)
+            case .invalid(let at, let kind, let detail):
+                // The frame the index names is damaged: report what the scanner found there (the index is right).
                 throw StorageError.corrupt(
-                    .badRecord, segment.file.path, frameOffset,
-                    "the index points to offset \(frameOffset), where no valid frame starts (rebuild the index)")
+                    kind, segment.file.path, at, "\(detail) (the frame holding sequence \(entry.firstSequence), an event of stream \(stream))")
+            case .frame(let found, _):
+                scheduleIndexRepair(reason: "an index entry for sequence \(entry.firstSequence) points at the frame of sequences \(found.baseSequence)...\(found.lastSequence)")
+                throw StorageError.corrupt(
+                    .badSequence, index.directory, frameOffset,
+                    "the index places sequence \(entry.firstSequence) at offset \(frameOffset) of \(fileName(of: segment.file.path)), where the frame holds sequences \(found.baseSequence)...\(found.lastSequence); the index is being rebuilt from the segments")
+            case .end, .footer:
+                scheduleIndexRepair(reason: "an index entry for sequence \(entry.firstSequence) points past the frames of \(segment.file.path)")
+                throw StorageError.corrupt(
+                    .badSequence, index.directory, frameOffset,
+                    "the index places sequence \(entry.firstSequence) at offset \(frameOffset) of \(fileName(of: segment.file.path)), where no frame starts; the index is being rebuilt from the segments")
             }
             let outcome = try decoder.forEachRecord(in: scanner.frameBytes, header: header, from: 0) { record in
                 guard record.sequence < watermark, record.version >= version, record.version <= lastVersion,
