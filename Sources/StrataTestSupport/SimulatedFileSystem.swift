@@ -51,6 +51,8 @@ public final class SimulatedFileSystem: FileSystem {
         var syncDelayMicros = 0
         var reads: [String: Int] = [:]
         var bytesRead: [String: Int] = [:]
+        var openHandles = 0
+        var openHandlesMax = 0
     }
 
     let state: Mutex<State>
@@ -83,6 +85,20 @@ public final class SimulatedFileSystem: FileSystem {
 
     /// Makes every `sync()` take this long, like a real disk (for group-commit tests).
     public func setSyncDelay(microseconds: Int) { state.withLock { $0.syncDelayMicros = microseconds } }
+
+    /// Handles open now (opened and neither closed nor released), and the most that were open at once: what a
+    /// real process would hold as descriptors.
+    public var openHandles: Int { state.withLock { $0.openHandles } }
+    public var openHandlesMax: Int { state.withLock { $0.openHandlesMax } }
+
+    func handleOpened() {
+        state.withLock { s in
+            s.openHandles += 1
+            s.openHandlesMax = max(s.openHandlesMax, s.openHandles)
+        }
+    }
+
+    func handleClosed() { state.withLock { $0.openHandles -= 1 } }
 
     /// Read calls per path since creation (or `resetReadCounts`).
     public var readCounts: [String: Int] { state.withLock { $0.reads } }
@@ -278,12 +294,17 @@ final class SimulatedFileHandle: FileHandle {
     let path: String
     let writable: Bool
 
+    private let closed = Atomic<Bool>(false)
+
     init(fileSystem: SimulatedFileSystem, node: SimulatedFileSystem.Node, path: String, writable: Bool) {
         self.fileSystem = fileSystem
         self.node = node
         self.path = path
         self.writable = writable
+        fileSystem.handleOpened()
     }
+
+    deinit { close() }
 
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws(IOError) -> Int {
         let n = node.contents.withLock { c -> Int in
@@ -332,5 +353,7 @@ final class SimulatedFileHandle: FileHandle {
         node.contents.withLock { $0.durable = $0.current }
     }
 
-    func close() {}
+    func close() {
+        if !closed.exchange(true, ordering: .acquiringAndReleasing) { fileSystem.handleClosed() }
+    }
 }

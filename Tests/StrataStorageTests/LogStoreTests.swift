@@ -1,3 +1,4 @@
+import Foundation
 import PropertyBased
 import StrataTestSupport
 import Testing
@@ -199,5 +200,83 @@ import Testing
         #expect(recovered.lastSequence == 6)
         try await recovered.close()
         try await store.close()
+    }
+}
+
+/// A store of many segments written file by file (header, one frame of `perSegment` records, footer; the last one
+/// without a footer), without a checkpoint or an index: what a long-lived store looks like to an open.
+func craftedStore(_ fs: SimulatedFileSystem, segments: Int, perSegment: Int = 2, streams: Int = 50) throws {
+    if !fs.directoryExists(simulatedStorePath) { try fs.createDirectory(simulatedStorePath) }
+    try craftSegments(segments: segments, perSegment: perSegment, streams: streams) { name, bytes in
+        fs.setContents(of: simulatedStorePath + "/" + name, to: bytes)
+    }
+}
+
+func craftSegments(segments: Int, perSegment: Int, streams: Int, write: (String, [UInt8]) throws -> Void) throws {
+    var versions = [UInt64](repeating: 0, count: streams)
+    var next: UInt64 = 1
+    for number in 1...segments {
+        var records: [EventRecord] = []
+        var recordVersions: [UInt64] = []
+        for k in 0..<perSegment {
+            let stream = (number * perSegment + k) % streams
+            versions[stream] += 1
+            records.append(sampleRecord(stream: stream, version: versions[stream], payloadBytes: 30))
+            recordVersions.append(versions[stream])
+        }
+        let frame = try FrameCoding.encodeFrame(records, versions: recordVersions, baseSequence: next, compression: .none)
+        var bytes = SegmentHeader(segmentNumber: UInt64(number), baseSequence: next, createdMicros: 0).encode() + frame
+        if number < segments {
+            bytes += SegmentFooter(
+                frameCount: 1, recordCount: UInt64(perSegment), firstSequence: next, lastSequence: next + UInt64(perSegment) - 1,
+                dataEnd: UInt64(bytes.count)).encode()
+        }
+        try write(SegmentFileName.make(number: UInt64(number), baseSequence: next), bytes)
+        next += UInt64(perSegment)
+    }
+}
+
+@Suite struct SegmentHandleTests {
+    /// 10,000 segments: open (which verifies each), reads of the whole log and of every stream, a reopen from the
+    /// checkpoint, with at most `openSegmentFilesMax` segment handles open at once (plus the active segment and the
+    /// index and snapshot files), never one per segment.
+    @Test func aStoreOfTenThousandSegmentsOpensAndReadsWithinItsHandleLimit() async throws {
+        let fs = SimulatedFileSystem()
+        try craftedStore(fs, segments: 10_000)
+        let options = LogStore.Options(fileSystem: fs, observability: .silent, openSegmentFilesMax: 32)
+        var store = try LogStore.open(at: simulatedStorePath, options: options)
+        #expect(store.recovery.segments == 10_000 && store.lastSequence == 20_000)
+        let all = try store.readRecords()
+        #expect(all.count == 20_000 && all.map(\.sequence) == Array(1...20_000))
+        for stream in 0..<50 {
+            let key = PartitionKey(tenant: "t\(stream % 3)", group: "Cart", id: "s\(stream)")
+            let events = try store.readStreamRecords(key)
+            #expect(events.count == 400 && events.map(\.record.version) == Array(1...400), "stream \(stream)")
+        }
+        #expect(store.segmentHandles.openCount <= 33)
+        try await store.append(sampleBatch(stream: 999, after: 0, count: 3))
+        try await store.close()
+        store = try LogStore.open(at: simulatedStorePath, options: options)
+        #expect(store.recovery.usedCheckpoint)
+        #expect(try store.readRecords(from: 19_990).count == 14)
+        try await store.close()
+        // Segment handles, the active segment's, index runs and heads files, the checkpoint being written: far from
+        // 10,000.
+        #expect(fs.openHandlesMax < 80, "at most \(fs.openHandlesMax) handles were open at once")
+    }
+
+    /// The same as a user would meet it: the `strata` command under a descriptor limit of 256 (`ulimit -n`, the macOS default) dumps
+    /// and checks a store of 10,000 segments on disk.
+    @Test func theCommandReadsTenThousandSegmentsUnderADescriptorLimit() throws {
+        let directory = TemporaryDirectory("strata-many-segments")
+        try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
+        try craftSegments(segments: 10_000, perSegment: 2, streams: 50) { name, bytes in
+            try Data(bytes).write(to: URL(fileURLWithPath: directory.file(name)))
+        }
+        let strata = try strataExecutable()
+        let dump = try runProcess("/bin/sh", ["-c", "ulimit -n 256 && exec \"$0\" dump \"$1\" | wc -l", strata, directory.path])
+        #expect(dump.status == 0 && dump.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "20000", "\(dump.stdout) \(dump.stderr.prefix(500))")
+        let check = try runProcess("/bin/sh", ["-c", "ulimit -n 256 && exec \"$0\" fsck \"$1\"", strata, directory.path])
+        #expect(check.status == 0 && check.stdout.contains("no problems"), "\(check.stdout.suffix(500)) \(check.stderr.prefix(500))")
     }
 }

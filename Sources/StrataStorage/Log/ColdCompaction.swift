@@ -201,7 +201,7 @@ extension LogStore {
             let sealed = try writer.finish()
             let file = SegmentFile(
                 number: header.segmentNumber, baseSequence: header.baseSequence, path: first.file.path,
-                lastNumber: header.lastSegmentNumber)
+                handles: segmentHandles, lastNumber: header.lastSegmentNumber)
             return CompactedFile(
                 temporaryPath: temporary,
                 segment: PublishedSegment(
@@ -230,7 +230,7 @@ extension LogStore {
                 do throws(IOError) {
                     // Readers holding the old segment table must keep reading the old files: open every old file
                     // now, so their descriptors outlive the rename and the removals.
-                    for old in group.segments { _ = try old.file.open(fileSystem) }
+                    for old in group.segments { try old.file.pin(fileSystem) }
                     let directory = w.directory
                     try fileSystem.rename(written.temporaryPath, to: written.segment.file.path)
                     try fileSystem.syncDirectory(directory)

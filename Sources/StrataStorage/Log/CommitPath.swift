@@ -225,7 +225,10 @@ extension LogStore {
         w.segments[w.segments.count - 1] = sealed
 
         let (file, handle) = try Self.createSegment(
-            fileSystem: fileSystem, directory: w.directory, number: w.active.number + 1, baseSequence: w.nextSequence)
+            fileSystem: fileSystem, directory: w.directory, number: w.active.number + 1, baseSequence: w.nextSequence,
+            handles: segmentHandles)
+        // The sealed segment's handle may be closed like any other from now on.
+        w.active.pinned.store(false, ordering: .releasing)
         w.active = file
         w.activeHandle = handle
         w.activeEnd = Int64(SegmentHeader.byteCount)
@@ -270,7 +273,7 @@ extension LogStore {
 
     /// Creates a segment file holding only its header, durably, and returns it open for writing.
     static func createSegment(
-        fileSystem: any FileSystem, directory: String, number: UInt64, baseSequence: UInt64
+        fileSystem: any FileSystem, directory: String, number: UInt64, baseSequence: UInt64, handles: SegmentHandleCache
     ) throws(IOError) -> (SegmentFile, any FileHandle) {
         let name = SegmentFileName.make(number: number, baseSequence: baseSequence)
         let path = joinPath(directory, name)
@@ -286,7 +289,8 @@ extension LogStore {
             handle.close()
             throw error
         }
-        return (SegmentFile(number: number, baseSequence: baseSequence, path: path, handle: handle), handle)
+        let file = SegmentFile(number: number, baseSequence: baseSequence, path: path, handles: handles, handle: handle, pinned: true)
+        return (file, handle)
     }
 
     /// Final step of `close`: sync and checkpoint. The active segment's descriptor is shared with readers and

@@ -36,14 +36,18 @@ public final class LogStore: Sendable {
         /// Where the store logs (recovery decisions, cuts and refusals, quarantines, index rebuilds and merges,
         /// background failures, a stopped writer) and what it measures (``StrataMetric``).
         public var observability: Observability
+        /// Segment files kept open for reading at once (the least recently read are closed beyond it), besides the
+        /// active segment: a store of any number of segments stays within the process's descriptor limit.
+        public var openSegmentFilesMax: Int
 
         public init(
             durability: Durability = .always, compression: Compression = .lz4,
             segmentBytesTarget: Int = 64 << 20, createIfMissing: Bool = true,
             fileSystem: any FileSystem = PosixFileSystem(), streamKeyHash: StreamKeyHash = .standard,
-            observability: Observability = .standard
+            observability: Observability = .standard, openSegmentFilesMax: Int = 128
         ) {
             self.streamKeyHash = streamKeyHash
+            self.openSegmentFilesMax = max(1, openSegmentFilesMax)
             self.observability = observability
             self.durability = durability
             self.compression = compression
@@ -84,14 +88,18 @@ public final class LogStore: Sendable {
     let readBuffers = ReadBufferPool()
     /// Logs and metrics (`Options.observability`).
     let metrics: StorageMetrics
+    /// The segment files holding a read handle (`Options.openSegmentFilesMax`).
+    let segmentHandles: SegmentHandleCache
     /// The store's snapshot files (written by the compactor, never by the command path).
     public let snapshots: SnapshotStore
 
     init(
         path: String, options: Options, lock: any FileLock, recovery: RecoveryReport, published: PublishedLog,
-        writer: WriterState, index: PartitionIndex, snapshots: SnapshotStore, metrics: StorageMetrics
+        writer: WriterState, index: PartitionIndex, snapshots: SnapshotStore, metrics: StorageMetrics,
+        segmentHandles: SegmentHandleCache
     ) {
         self.metrics = metrics
+        self.segmentHandles = segmentHandles
         self.index = index
         self.snapshots = snapshots
         self.path = path

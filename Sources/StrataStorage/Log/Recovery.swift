@@ -74,9 +74,10 @@ enum Recovery {
             throw .io(error)
         }
         let metrics = StorageMetrics(options.observability)
+        let handles = SegmentHandleCache(capacity: options.openSegmentFilesMax)
         let started = ContinuousClock.now
         do throws(StorageError) {
-            let (published, writer) = try recover(path: path, fs: fs, report: &report)
+            let (published, writer) = try recover(path: path, fs: fs, handles: handles, report: &report)
             let index = try PartitionIndex.open(
                 storePath: path, log: published, fileSystem: fs, hasher: options.streamKeyHash, metrics: metrics,
                 report: &report)
@@ -87,7 +88,7 @@ enum Recovery {
             }
             let store = LogStore(
                 path: path, options: options, lock: lock, recovery: report, published: published, writer: writer,
-                index: index, snapshots: snapshots, metrics: metrics)
+                index: index, snapshots: snapshots, metrics: metrics, segmentHandles: handles)
             log(opened: report, store: path, after: ContinuousClock.now - started, metrics)
             return store
         } catch {
@@ -141,7 +142,7 @@ enum Recovery {
     }
 
     private static func recover(
-        path: String, fs: any FileSystem, report: inout RecoveryReport
+        path: String, fs: any FileSystem, handles: SegmentHandleCache, report: inout RecoveryReport
     ) throws(StorageError) -> (PublishedLog, WriterState) {
         let names = try io { () throws(IOError) in try fs.listDirectory(path) }
         // A repair stopped half way may have replaced some segments and not yet the checkpoint: trusting (or
@@ -161,7 +162,7 @@ enum Recovery {
             report.decide(.createStore)
             try removeTemporaryFiles(temporaryFiles, fs: fs, directory: path, report: &report)
             let (file, handle) = try io { () throws(IOError) in
-                try LogStore.createSegment(fileSystem: fs, directory: path, number: 1, baseSequence: 1)
+                try LogStore.createSegment(fileSystem: fs, directory: path, number: 1, baseSequence: 1, handles: handles)
             }
             let segment = PublishedSegment(
                 file: file, lastSequence: 0, dataEnd: Int64(SegmentHeader.byteCount), frameCount: 0, sealed: false)
@@ -235,7 +236,11 @@ enum Recovery {
             let size = try io { () throws(IOError) in try handle.size() }
             let entry = entries[item.number]
             func file(lastNumber: UInt64) -> SegmentFile {
-                SegmentFile(number: item.number, baseSequence: item.baseSequence, path: item.path, handle: handle, lastNumber: lastNumber)
+                // (Handed to the file, which keeps it in the store's handle cache: a store of many segments opens them
+                // one at a time here and keeps at most the cache's capacity open. The last one is the writer's.)
+                SegmentFile(
+                    number: item.number, baseSequence: item.baseSequence, path: item.path, handles: handles, handle: handle,
+                    lastNumber: lastNumber, pinned: isLast)
             }
             func verifiedSealed() throws(StorageError) -> PublishedSegment {
                 let (header, footer) = try verifySealed(handle: handle, size: size, item: item, report: &report)
@@ -331,9 +336,11 @@ enum Recovery {
         if tail.sealed {
             // Sealed but no successor: the crash came between sealing and creating the next segment.
             let created = try io { () throws(IOError) in
-                try LogStore.createSegment(fileSystem: fs, directory: path, number: tail.file.lastNumber + 1, baseSequence: nextSequence)
+                try LogStore.createSegment(
+                    fileSystem: fs, directory: path, number: tail.file.lastNumber + 1, baseSequence: nextSequence, handles: handles)
             }
             report.decide(.startNextSegment, created.0.path)
+            tail.file.pinned.store(false, ordering: .releasing)
             active = created.0
             activeHandle = created.1
             activeEnd = Int64(SegmentHeader.byteCount)

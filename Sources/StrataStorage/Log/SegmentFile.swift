@@ -1,7 +1,9 @@
 import Synchronization
 
-/// One segment file of the store, shared by the writer and readers. The read handle is opened on first use,
-/// so opening a store with many segments opens no file it does not read.
+/// One segment file of the store, shared by the writer and readers. The read handle is opened on first use and
+/// kept in the store's `SegmentHandleCache`, which closes the least recently used ones beyond its capacity, so a
+/// store of any number of segments holds a bounded number of descriptors. A reader that got a handle keeps it for as
+/// long as it holds it: an evicted handle closes when its last user lets go (never under a reader's feet).
 final class SegmentFile: Sendable {
     let number: UInt64
     /// The highest segment number this file stands for: `number`, or for a merge by cold compaction the last
@@ -12,23 +14,54 @@ final class SegmentFile: Sendable {
     private let handle: Mutex<(any FileHandle)?>
     /// A compacted segment's frame table, read and checked on first use (the file never changes).
     private let table = Mutex<FrameTable?>(nil)
+    let handles: SegmentHandleCache
+    /// When this file's handle was last asked for (the cache's clock): what eviction goes by.
+    let lastUse = Atomic<UInt64>(0)
+    /// Never evicted: the writer's active segment, and the files a compaction replaced (after the rename their path
+    /// names another file; readers still reading them must keep the old inode).
+    let pinned = Atomic<Bool>(false)
 
-    init(number: UInt64, baseSequence: UInt64, path: String, handle: (any FileHandle)? = nil, lastNumber: UInt64? = nil) {
+    init(
+        number: UInt64, baseSequence: UInt64, path: String, handles: SegmentHandleCache, handle: (any FileHandle)? = nil,
+        lastNumber: UInt64? = nil, pinned: Bool = false
+    ) {
         self.number = number
         self.lastNumber = lastNumber ?? number
         self.baseSequence = baseSequence
         self.path = path
+        self.handles = handles
         self.handle = Mutex(handle)
+        self.pinned.store(pinned, ordering: .relaxed)
+        if handle != nil { handles.opened(self) }
     }
 
+    deinit { handles.forget(self) }
+
+    /// The file's read handle, opened if it has none (or the cache closed it).
     func open(_ fileSystem: any FileSystem) throws(IOError) -> any FileHandle {
-        try handle.withLock { (current) throws(IOError) -> any FileHandle in
+        lastUse.store(handles.tick(), ordering: .relaxed)
+        var fresh = false
+        let opened = try handle.withLock { (current) throws(IOError) -> any FileHandle in
             if let current { return current }
             let opened = try fileSystem.open(path, mode: .read)
             current = opened
+            fresh = true
             return opened
         }
+        if fresh { handles.opened(self) }
+        return opened
     }
+
+    /// Keeps the file's handle open until the file goes away (opening it now if needed).
+    func pin(_ fileSystem: any FileSystem) throws(IOError) {
+        pinned.store(true, ordering: .releasing)
+        _ = try open(fileSystem)
+    }
+
+    /// Lets go of the handle (the cache evicts it); users holding it keep it until they are done.
+    func dropHandle() { handle.withLock { $0 = nil } }
+
+    var hasHandle: Bool { handle.withLock { $0 != nil } }
 
     /// The frame table of this compacted segment (`segment` describes it), read and checked at first use.
     func frameTable(_ fileSystem: any FileSystem, segment: PublishedSegment) throws(StorageError) -> FrameTable {
