@@ -266,9 +266,42 @@ extension JSONSyntax {
     }
 }
 
-/// Whether `bytes` are valid UTF-8 (checked by decoding: decoding repairs invalid UTF-8 with U+FFFD, so the text
-/// has exactly these bytes only when they were valid).
-@inlinable package func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool { utf8String(bytes) != nil }
+/// Whether `bytes` are valid UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF), without
+/// allocating: ASCII a word at a time, anything else by its leading byte's sequence rules.
+@inlinable package func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    if isASCII(bytes) { return true }
+    let n = bytes.count
+    var i = 0
+    @inline(__always) func continuation(_ at: Int) -> Bool { at < n && bytes[at] & 0xC0 == 0x80 }
+    while i < n {
+        let b0 = bytes[i]
+        if b0 < 0x80 {
+            i += 1
+        } else if b0 < 0xC2 {
+            return false  // a continuation byte first, or an overlong two-byte form
+        } else if b0 < 0xE0 {
+            guard continuation(i + 1) else { return false }
+            i += 2
+        } else if b0 < 0xF0 {
+            guard i + 2 < n else { return false }
+            let b1 = bytes[i + 1]
+            let low: UInt8 = b0 == 0xE0 ? 0xA0 : 0x80  // (overlong)
+            let high: UInt8 = b0 == 0xED ? 0x9F : 0xBF  // (surrogates)
+            guard b1 >= low, b1 <= high, continuation(i + 2) else { return false }
+            i += 3
+        } else if b0 < 0xF5 {
+            guard i + 3 < n else { return false }
+            let b1 = bytes[i + 1]
+            let low: UInt8 = b0 == 0xF0 ? 0x90 : 0x80  // (overlong)
+            let high: UInt8 = b0 == 0xF4 ? 0x8F : 0xBF  // (past U+10FFFF)
+            guard b1 >= low, b1 <= high, continuation(i + 2), continuation(i + 3) else { return false }
+            i += 4
+        } else {
+            return false
+        }
+    }
+    return true
+}
 
 /// The string whose UTF-8 is `bytes`; nil when they are not valid UTF-8. (`String(validating:as:)` is generic
 /// and several times slower on the short strings events are made of.)

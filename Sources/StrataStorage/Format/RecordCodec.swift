@@ -284,6 +284,9 @@ public struct RecordView {
             guard payloadLength == UInt64(r.remaining) else {
                 throw r.fail(.badRecord, "payload length \(payloadLength) does not fill the record's remaining \(r.remaining) bytes")
             }
+            guard payloadLength <= UInt64(Limits.payloadBytesMax) else {
+                throw r.fail(.badRecord, "payload of \(payloadLength) bytes exceeds the limit \(Limits.payloadBytesMax)")
+            }
             let payload = try r.bytes(Int(payloadLength), "payload")
             guard version >= 1 else { throw DecodeError(offset: 0, kind: .badRecord, reason: "stream version 0") }
             let (sequence, overflow) = baseSequence.addingReportingOverflow(delta)
@@ -320,7 +323,11 @@ public struct RecordView {
         let length = Int(try r.u8(what))
         guard length <= max else { throw r.fail(.badRecord, "\(what) of \(length) bytes exceeds the limit \(max)") }
         guard allowEmpty || length > 0 else { throw r.fail(.badRecord, "empty \(what)") }
-        return try r.bytes(length, what)
+        let bytes = try r.bytes(length, what)
+        guard isValidUTF8(bytes) else {
+            throw DecodeError(offset: r.position - length, kind: .badRecord, reason: "\(what) is not valid UTF-8")
+        }
+        return bytes
     }
 }
 

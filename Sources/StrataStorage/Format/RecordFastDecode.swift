@@ -30,6 +30,7 @@ extension RecordView {
         let n = Int(p.load(as: UInt8.self))
         guard n <= max, allowEmpty || n > 0, end - p - 1 >= n else { return nil }
         let bytes = UnsafeRawBufferPointer(start: p + 1, count: n)
+        guard isValidUTF8(bytes) else { return nil }
         p += 1 + n
         return bytes
     }
@@ -89,7 +90,9 @@ extension RecordView {
             guard let value = fastStr8(&p, end, Limits.metadataFieldBytesMax, allowEmpty: true) else { return nil }
             user = value
         }
-        guard let payloadLength = fastVarint(&p, end), payloadLength == UInt64(end - p) else { return nil }
+        guard let payloadLength = fastVarint(&p, end), payloadLength == UInt64(end - p),
+            payloadLength <= UInt64(Limits.payloadBytesMax)
+        else { return nil }
         let (sequence, overflow) = baseSequence.addingReportingOverflow(delta)
         guard !overflow else { return nil }
         let record = RecordView(

@@ -70,8 +70,9 @@ package struct IndexManifest: Sendable, Equatable {
         func name() throws(DecodeError) -> String {
             let n = Int(try r.u16())
             let raw = try r.bytes(n, "file name")
+            guard isValidUTF8(raw) else { throw DecodeError(offset: r.position - n, kind: .badHeader, reason: "a file name is not valid UTF-8") }
             let value = String(decoding: raw, as: UTF8.self)
-            guard !value.contains("/"), value != ".", value != ".." else { throw r.fail(.badHeader, "file name \(value) leaves the index folder") }
+            guard !value.contains("/"), value != ".", value != ".." else { throw r.fail(.badHeader, "file name \(quotedForMessage(value)) leaves the index folder") }
             return value
         }
         let hashName = try name()

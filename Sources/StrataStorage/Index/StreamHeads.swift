@@ -124,7 +124,9 @@ enum StreamHeadsFile {
         func part(_ what: StaticString) throws(DecodeError) -> String {
             let n = Int(try r.u8(what))
             guard n >= 1 else { throw r.fail(.badHeader, "empty \(what)") }
-            return String(decoding: try r.bytes(n, what), as: UTF8.self)
+            let bytes = try r.bytes(n, what)
+            guard isValidUTF8(bytes) else { throw DecodeError(offset: r.position - n, kind: .badRecord, reason: "\(what) is not valid UTF-8") }
+            return String(decoding: bytes, as: UTF8.self)
         }
         return PartitionKey(tenant: try part("tenant"), group: try part("group"), id: try part("id"))
     }
@@ -448,7 +450,7 @@ public final class StreamHeadsReader: Sendable {
                 }
             }
         } catch {
-            throw .corrupt(.badChecksum, path, header.indexOffset + Int64(error.offset), error.reason)
+            throw .corrupt(error.kind, path, header.indexOffset + Int64(error.offset), error.reason)
         }
         let filterBytes = try io { () throws(IOError) in
             try handle.readBytes(count: header.filterWords * 8 + 4, at: header.filterOffset)

@@ -240,7 +240,7 @@ public struct SnapshotFileHeader: Sendable, Equatable {
         return out.bytes
     }
 
-    /// Decodes and checks a header against the size of its file. (Reasons follow `Corruption.Kind.classify`.)
+    /// Decodes and checks a header against the size of its file.
     static func decode(_ bytes: UnsafeRawBufferPointer, fileSize: Int64) throws(DecodeError) -> SnapshotFileHeader {
         guard bytes.count >= byteCount else {
             throw DecodeError(offset: 0, kind: .truncated, reason: "truncated snapshot file: \(bytes.count) bytes, shorter than its header")
