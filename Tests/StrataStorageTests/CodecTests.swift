@@ -99,12 +99,12 @@ let recordGenerator = Generator<EventRecord, Shrink.None<EventRecord>> { rng in
     @Test(arguments: [Compression.none, .lz4, .zlib(level: 6)])
     func framesRoundTripRandomBatches(compression: Compression) async {
         await propertyCheck(count: 60, input: recordGenerator.array(of: 1...40)) { records in
-            let frame = try! FrameCoding.encodeFrame(
+            let frame = try FrameCoding.encodeFrame(
                 records, versions: records.map(\.version), baseSequence: 1_000, compression: compression)
             var decoded: [StoredRecord] = []
-            frame.withUnsafeBytes { frame in
+            try frame.withUnsafeBytes { frame in
                 #expect(FrameCoding.declaredLength(frame) == UInt32(frame.count))
-                let header = try! FrameCoding.validate(frame)
+                let header = try FrameCoding.validate(frame)
                 #expect(header.baseSequence == 1_000)
                 #expect(Int(header.recordCount) == records.count)
                 let walked = try? FrameCoding.RecordWalker().forEachRecord(in: frame, header: header) { record in
@@ -215,12 +215,14 @@ let recordGenerator = Generator<EventRecord, Shrink.None<EventRecord>> { rng in
         try await store.close()
     }
 
-    /// Random bytes, and valid frames with random bytes changed, never crash a decoder: each input either
-    /// decodes or throws `DecodeError`.
-    @Test func decodersSurviveHostileBytes() async {
-        let frames: [[UInt8]] = (0..<8).map { seed in
+    /// Valid frames with random bytes changed or cut off: no decoder crashes, and the damage is reported — the
+    /// frame decoder refuses every changed frame (its checksum covers every byte), structures of other kinds refuse
+    /// a frame's bytes, and the record decoders, run past the checksum on the damaged body, agree record by record
+    /// (the fast one refuses exactly what the checked one refuses) and never run past the body.
+    @Test func decodersSurviveHostileBytes() async throws {
+        let frames: [[UInt8]] = try (0..<8).map { seed in
             let records = (0..<5).map { sampleRecord(stream: seed, version: UInt64($0 + 1)) }
-            let encoded = try! EncodedBatch.encode(records, versions: records.map(\.version), compression: seed % 2 == 0 ? .lz4 : .none)
+            let encoded = try EncodedBatch.encode(records, versions: records.map(\.version), compression: seed % 2 == 0 ? .lz4 : .none)
             var out = ByteWriter()
             encoded.body.withUnsafeBytes { body in
                 FrameHeader.encode(
@@ -231,25 +233,36 @@ let recordGenerator = Generator<EventRecord, Shrink.None<EventRecord>> { rng in
         }
         await propertyCheck(count: 500, input: Gen.int(in: 0...7), Gen<UInt64>.value(in: 0...UInt64.max)) { index, seed in
             var rng = SplitMix64(seed: seed)
-            var bytes = frames[index]
+            let original = frames[index]
+            var bytes = original
             for _ in 0..<(1 + Int(rng.next() % 4)) {
                 bytes[Int(rng.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: rng.next())
             }
             if rng.next() % 4 == 0 { bytes.removeLast(Int(rng.next() % UInt64(bytes.count))) }
             bytes.withUnsafeBytes { raw in
-                _ = try? SegmentHeader.decode(raw)
-                _ = try? SegmentFooter.decode(raw)
-                _ = try? Checkpoint.decode(raw)
-                // Skip the checksum so the record decoder sees the damage too.
-                if raw.count >= FrameHeader.byteCount + 4 {
-                    let body = UnsafeRawBufferPointer(rebasing: raw[FrameHeader.byteCount...])
-                    var reader = ByteReader(body)
-                    while !reader.isAtEnd {
-                        guard (try? RecordView.decode(&reader, baseSequence: 1)) != nil else { break }
-                    }
+                #expect(throws: DecodeError.self) { _ = try SegmentHeader.decode(raw) }
+                #expect(throws: DecodeError.self) { _ = try SegmentFooter.decode(raw) }
+                #expect(throws: DecodeError.self) { _ = try Checkpoint.decode(raw) }
+                let header = try? FrameHeader.decode(raw)
+                if bytes != original {
+                    #expect(header == nil, "seed \(seed): a changed frame passed its checksum")
+                } else if let header {
+                    let result = FrameRecordDecoder().forEachRecord(in: raw, header: header, from: 0) { _ in true }
+                    if case .failure(let error) = result { Issue.record("seed \(seed): the unchanged frame fails: \(error)") }
                 }
-                if let header = try? FrameHeader.decode(raw) {
-                    _ = FrameRecordDecoder().forEachRecord(in: raw, header: header, from: 0) { _ in true }
+                // Past the checksum, on an uncompressed body: both record decoders see the damage.
+                guard original[9] == FrameCodec.none.rawValue, raw.count > FrameHeader.byteCount + 4 else { return }
+                let body = UnsafeRawBufferPointer(rebasing: raw[FrameHeader.byteCount..<(raw.count - 4)])
+                var position = 0
+                while position < body.count {
+                    var reader = ByteReader(body, position: position)
+                    let checked = try? RecordView.decode(&reader, baseSequence: 1)
+                    let fast = RecordView.decodeFast(body, at: position, baseSequence: 1)
+                    #expect((checked == nil) == (fast == nil), "seed \(seed): the decoders disagree at \(position)")
+                    guard let checked, let fast else { break }
+                    #expect(fast.1 == reader.position && fast.1 <= body.count, "seed \(seed)")
+                    #expect(checked.materialize() == fast.0.materialize(), "seed \(seed)")
+                    position = reader.position
                 }
             }
         }

@@ -162,14 +162,20 @@ import Testing
         try await again.close()
     }
 
-    /// Whole segment files of random bytes, or valid segments with random damage, never crash open or read.
+    /// Whole segment files of random bytes, or valid segments with random damage: open and read never crash, and the
+    /// damage is reported — open or a read throws a typed error naming the file, or recovery cut a torn tail (and
+    /// says so in its report) and what remains is the log as it was up to the cut, or the damage did not touch any
+    /// byte a reader takes (then everything reads back exactly). Never different events without a word.
     @Test func randomDamageNeverCrashes() async throws {
         let (pristine, segments) = try await makeStore()
+        let original = try openSimulated(pristine.crashed(tear: .keepAll), segmentBytes: 2_048).readRecords()
         var rng = SplitMix64(seed: 0x5EED)
+        var outcomes: [String: Int] = [:]
         for round in 0..<200 {
             let fs = pristine.crashed(tear: .keepAll)
             if round % 3 == 0 { try fs.remove(simulatedStorePath + "/CHECKPOINT") }
             let target = segments[Int(rng.next() % UInt64(segments.count))]
+            let before = fs.contents(of: target)!
             patch(fs, target) { bytes in
                 if round % 10 == 0 {
                     bytes = (0..<Int(rng.next() % 4096)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
@@ -179,12 +185,27 @@ import Testing
                     }
                 }
             }
+            let changed = fs.contents(of: target)! != before
             do {
                 let store = try openSimulated(fs, segmentBytes: 2_048)
-                _ = try? store.readRecords()
+                let records = try store.readRecords()
+                if let cut = store.recovery.truncation {
+                    #expect(cut.file == target && records == Array(original.prefix(records.count)), "round \(round): \(cut)")
+                    outcomes["cut", default: 0] += 1
+                } else {
+                    #expect(records == original, "round \(round): damage in \(target) read back as other events")
+                    outcomes[changed ? "unread bytes" : "unchanged", default: 0] += 1
+                }
             } catch let error as StorageError {
-                if case .corrupt(let c) = error { #expect(!c.file.isEmpty) }
+                switch error {
+                case .corrupt(let c), .damagedLog(let c, _):
+                    #expect(c.file.hasPrefix(simulatedStorePath), "round \(round): \(c)")
+                    outcomes["reported", default: 0] += 1
+                default:
+                    Issue.record("round \(round): \(error)")
+                }
             }
         }
+        #expect(outcomes["reported", default: 0] > 100, "\(outcomes)")
     }
 }

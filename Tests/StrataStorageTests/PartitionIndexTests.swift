@@ -206,24 +206,24 @@ let weakHash = StreamKeyHash(name: "test-weak") { key in UInt64(key.id.utf8.redu
                     durability: .never, segmentBytesTarget: 1_500, fileSystem: fs,
                     streamKeyHash: weak ? weakHash : .standard))
             }
-            var store = try! open()
+            var store = try open()
             for step in steps {
                 switch step {
                 case .append(let streams, _):
                     let records = streams.enumerated().map { i, n in
                         EventRecord(key: Self.key(n), version: 0, typeName: "E\(i)", timestampMicros: Int64(i), payload: Array(repeating: UInt8(n), count: 30))
                     }
-                    try! await store.append(records)
+                    try await store.append(records)
                 case .reopen:
-                    try! await store.close()
-                    store = try! open()
+                    try await store.close()
+                    store = try open()
                 case .crash:
                     fs = fs.crashed(tear: .dropUnsynced)
-                    store = try! open()
+                    store = try open()
                 }
-                try! verifyIndexAgainstLog(store, context: "\(step)")
+                try verifyIndexAgainstLog(store, context: "\(step)")
             }
-            try! await store.close()
+            try await store.close()
         }
     }
 

@@ -237,7 +237,7 @@ import Testing
         let write = Gen.int(in: 0...7).array(of: 1...6)
         await propertyCheck(count: 40, input: write.array(of: 1...12), Gen<UInt64>.value(in: 0...200)) { writes, bound in
             let fs = SimulatedFileSystem()
-            let store = try! Self.makeStore(fs)
+            let store = try Self.makeStore(fs)
             var model: [Int: [UInt64]] = [:]
             var sequence: UInt64 = 0
             for streams in writes {
@@ -247,10 +247,10 @@ import Testing
                     batch.append(Self.snapshot(Self.stream(n), sequence: sequence))
                     model[n, default: []].append(sequence)
                 }
-                try! store.write(batch)
+                try store.write(batch)
             }
             let merged = store.fileCount < writes.count
-            let reopened = try! Self.makeStore(fs)
+            let reopened = try Self.makeStore(fs)
             for n in 0...7 {
                 let all = model[n] ?? []
                 #expect(Self.latest(reopened, Self.stream(n))?.sequence == all.last)

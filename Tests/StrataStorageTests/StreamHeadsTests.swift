@@ -31,21 +31,21 @@ import Testing
     @Test func lookupsAndListingsMatchABruteForceScan() async {
         await propertyCheck(count: 40, input: Self.headsGenerator) { heads in
             let fs = SimulatedFileSystem()
-            let reader = try! StreamHeadsReader.open(try! write(heads, fs), fileSystem: fs)
+            let reader = try StreamHeadsReader.open(try write(heads, fs), fileSystem: fs)
             let sorted = heads.sorted(by: { partitionKeyPrecedes($0.key, $1.key) })
             #expect(reader.streamCount == UInt64(heads.count))
             #expect(reader.coveredThrough == 99)
-            #expect(try! reader.allHeads() == sorted)
-            for head in heads.prefix(200) { #expect(try! reader.head(of: head.key) == head) }
-            #expect(try! reader.head(of: PartitionKey(tenant: "acme", group: "Cart", id: "absent")) == nil)
-            #expect(try! reader.head(of: PartitionKey(tenant: "0", group: "0", id: "0")) == nil)
-            #expect(try! reader.head(of: PartitionKey(tenant: "zz", group: "0", id: "0")) == nil)
+            #expect(try reader.allHeads() == sorted)
+            for head in heads.prefix(200) { #expect(try reader.head(of: head.key) == head) }
+            #expect(try reader.head(of: PartitionKey(tenant: "acme", group: "Cart", id: "absent")) == nil)
+            #expect(try reader.head(of: PartitionKey(tenant: "0", group: "0", id: "0")) == nil)
+            #expect(try reader.head(of: PartitionKey(tenant: "zz", group: "0", id: "0")) == nil)
             for (tenant, group) in [("acme", "Cart"), ("acme", nil), ("ünï", "c"), ("z", nil), ("nobody", nil)] as [(String, String?)] {
                 let expected = sorted.filter { $0.key.tenant == tenant && (group == nil || $0.key.group == group) }
                 var paged: [StreamHead] = []
                 var after: PartitionKey?
                 while true {
-                    let page = try! reader.list(tenant: tenant, group: group, after: after, limit: 37)
+                    let page = try reader.list(tenant: tenant, group: group, after: after, limit: 37)
                     paged += page
                     guard page.count == 37 else { break }
                     after = page.last!.key
@@ -59,7 +59,7 @@ import Testing
     @Test func streamingMergeEqualsInMemoryMerge() async {
         await propertyCheck(count: 25, input: Gen.int(in: 1...9), Gen<UInt64>.value(in: 0...UInt64.max)) { files, seed in
             let fs = SimulatedFileSystem()
-            try! fs.createDirectory("/idx")
+            try fs.createDirectory("/idx")
             var rng = SplitMix64(seed: seed)
             var readers: [StreamHeadsReader] = []
             var expected: [StreamHead] = []
@@ -70,16 +70,16 @@ import Testing
                 }
                 let heads = keys.map { StreamHead(key: $0, version: UInt64(f + 1), lastSequence: rng.next() % 1_000 + 1) }
                     .sorted { partitionKeyPrecedes($0.key, $1.key) }
-                try! StreamHeadsFile.write(heads, coveredThrough: UInt64(f), hasher: .standard, to: "/idx/h\(f)", directory: "/idx", fileSystem: fs)
-                readers.append(try! StreamHeadsReader.open("/idx/h\(f)", fileSystem: fs))
+                try StreamHeadsFile.write(heads, coveredThrough: UInt64(f), hasher: .standard, to: "/idx/h\(f)", directory: "/idx", fileSystem: fs)
+                readers.append(try StreamHeadsReader.open("/idx/h\(f)", fileSystem: fs))
                 expected = PartitionIndex.mergeHeads(expected, heads)
             }
-            let writer = try! StreamHeadsWriter(path: "/idx/merged", directory: "/idx", fileSystem: fs, hasher: .standard, expectedStreams: 5_000)
-            try! mergeHeadsFiles(readers, into: writer)
-            try! writer.finish(coveredThrough: 9)
-            let merged = try! StreamHeadsReader.open("/idx/merged", fileSystem: fs)
-            #expect(try! merged.allHeads() == expected)
-            for head in expected.prefix(50) { #expect(try! merged.head(of: head.key) == head) }
+            let writer = try StreamHeadsWriter(path: "/idx/merged", directory: "/idx", fileSystem: fs, hasher: .standard, expectedStreams: 5_000)
+            try mergeHeadsFiles(readers, into: writer)
+            try writer.finish(coveredThrough: 9)
+            let merged = try StreamHeadsReader.open("/idx/merged", fileSystem: fs)
+            #expect(try merged.allHeads() == expected)
+            for head in expected.prefix(50) { #expect(try merged.head(of: head.key) == head) }
         }
     }
 

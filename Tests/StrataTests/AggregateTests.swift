@@ -172,7 +172,7 @@ func raw(type: String, version: UInt32, payload: String) -> EventRecord {
     /// Loading equals folding the stream's events read one by one, for random histories, at every version.
     @Test(arguments: Backend.allCases) func loadingEqualsABruteForceFold(_ backend: Backend) async throws {
         await propertyCheck(count: backend == .native ? 15 : 40, input: Gen.int(in: 0...999_999).array(of: 1...40)) { steps in
-            try! await backend.withStore { store in
+            try await backend.withStore { store in
                 var expected: [Cart.State] = [.empty]
                 var state = Cart.State.empty
                 for step in steps {

@@ -39,7 +39,7 @@ func fabricated(_ state: Cart.State, version: UInt64, sequence: UInt64, codec: a
         let codec = codecs.codec
         let input = Gen.int(in: 0...999_999).array(of: 1...40)
         await propertyCheck(count: backend == .native ? 10 : 30, input: input, Gen.int(in: 0...999).array(of: 1...6)) { steps, marks in
-            try! await backend.withStore { store in
+            try await backend.withStore { store in
                 var expected: [Cart.State] = [.empty]
                 var state = Cart.State.empty
                 let points = Set(marks.map { $0 % steps.count + 1 })
