@@ -29,8 +29,8 @@ demo: deps
 	@echo
 	@echo "The store is in $(DEMO_DIR). Try: .build/debug/strata dump $(DEMO_DIR) --format table"
 
-# The standard workloads of BENCHMARKS.md (P1, P1p, P3, P5, P6 and the disk limit), Strata beside SQLite in one
-# run, release build of the separate Benchmarks package. `bench`: the quick size (a few minutes); `bench-full`:
+# The standard workloads of Benchmarks/README.md (P1, P1p, P2, P3, P4, P5, P6 and the disk limit), Strata beside
+# SQLite in one run, release build of the separate Benchmarks package (and of `strata`, which P6's xz anchor runs). `bench`: the quick size (a few minutes); `bench-full`:
 # the full size (P5 builds its 10M-event stores once and keeps them in bench-out/). Table on stdout, every
 # figure in bench-out/results-<size>.json. (description.json is removed first: SwiftPM caches the root
 # package's file list for a path dependency and misses files added since the last benchmark build.)
@@ -40,6 +40,7 @@ bench-deps:
 bench-build: bench-deps
 	rm -f Benchmarks/.build/release/description.json
 	cd Benchmarks && $(SWIFT) build -c release --product strata-bench
+	cd Benchmarks && $(SWIFT) build -c release --product strata
 
 bench: bench-build
 	Benchmarks/.build/release/strata-bench run --size quick --directory bench-out

@@ -10,6 +10,7 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 # `install-deps.sh bench`: also what the benchmark package links (GRDB uses the system SQLite).
 if [ "${1:-}" = "bench" ]; then
   pkg-config --exists sqlite3 2>/dev/null || missing+=(libsqlite3-dev)
+  command -v xz >/dev/null 2>&1 || missing+=(xz-utils)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

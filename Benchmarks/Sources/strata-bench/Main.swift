@@ -26,6 +26,8 @@ enum BenchSize: String, ExpressibleByArgument, CaseIterable, Sendable {
     /// hits all three alike.
     var rounds: Int { self == .full ? 10 : 5 }
     var p3Loads: Int { self == .full ? 100_000 : 10_000 }
+    /// Carts of P3's interleaved layout (100 events each).
+    var p3Carts: Int { self == .full ? 10_000 : 2_000 }
     var p5Events: Int { self == .full ? 10_000_000 : 1_000_000 }
     var p5Streams: Int { self == .full ? 1_000_000 : 100_000 }
     var concurrentCommits: Int { self == .full ? 100_000 : 20_000 }
@@ -79,17 +81,18 @@ struct Run: AsyncParsableCommand {
 
         var data = CartsData(streamCount: 10_000)
         let batches = (0..<(size.p1Events / 100)).map { _ in data.batch(count: 100) }
-        var sqliteP1Rate: Double?
-        if selected.contains("p1") || selected.contains("p3") || selected.contains("p1p") {
+        if selected.contains("p1") || selected.contains("p3") {
             let p1 = try await P1.run(batches, directory: directory, rounds: size.rounds, report: report)
-            sqliteP1Rate = p1.sqliteRate
             if selected.contains("p3") {
                 try await P3.run(p1: p1, batches: batches, loads: size.p3Loads, report: report)
             }
             p1.remove()
         }
+        if selected.contains("p3") {
+            try await P3Layout.run(carts: size.p3Carts, loads: size.p3Loads, directory: directory, report: report)
+        }
         if selected.contains("p1p") {
-            try await P1p.run(batches, directory: directory, sqliteP1Rate: sqliteP1Rate, report: report)
+            try await P1p.run(batches, directory: directory, report: report)
         }
         if selected.contains("extra") {
             try await Extras.run(batches, directory: directory, commits: size.concurrentCommits, report: report)

@@ -225,7 +225,7 @@ struct P5Probe: AsyncParsableCommand {
         } else {
             let sqlite = try SQLiteBaseline(path: path)
             values["open_ms"] = seconds(ContinuousClock.now - start) * 1000
-            events = try sqlite.loadStream(key)
+            events = try sqlite.loadStream(key).count
             values["first_read_ms"] = seconds(ContinuousClock.now - start) * 1000
             values["rss_mib"] = residentMiB()
             try sqlite.close()

@@ -2,12 +2,24 @@ import Foundation
 import GRDB
 import StrataStorage
 
-/// The SQLite baseline of BENCHMARKS.md: one `events` table the way people write it, WAL mode,
-/// `synchronous=FULL` for durable runs (`NORMAL` for relaxed ones), a prepared statement, one transaction
-/// per append, the same payload bytes and envelope as Strata gets.
-final class SQLiteBaseline {
+/// The SQLite baseline (Benchmarks/README.md, "The SQLite baseline"): one `events` table the way people write it,
+/// WAL mode, `synchronous=FULL` for durable runs (`NORMAL` or `OFF` where the row says so), a prepared statement,
+/// one transaction per append, the same payload bytes and envelope as Strata gets, ids as 16-byte BLOBs.
+final class SQLiteBaseline: Sendable {
     enum Sync: String { case full = "FULL", normal = "NORMAL", off = "OFF" }
 
+    /// The table, as Benchmarks/README.md prints it.
+    static let schema = """
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL, aggregate_group TEXT NOT NULL, aggregate_id TEXT NOT NULL,
+            version INTEGER NOT NULL, type TEXT NOT NULL, type_version INTEGER NOT NULL,
+            timestamp INTEGER NOT NULL, event_id BLOB NOT NULL, metadata TEXT NOT NULL, payload BLOB NOT NULL,
+            UNIQUE (tenant, aggregate_group, aggregate_id, version))
+        """
+
+    /// One connection: GRDB's `DatabaseQueue` serialises every read and write on it, as an application's single
+    /// writer connection does (the 64 appenders of P1p and P2 share it).
     let queue: DatabaseQueue
 
     init(path: String, sync: Sync = .full) throws {
@@ -18,28 +30,27 @@ final class SQLiteBaseline {
         }
         queue = try DatabaseQueue(path: path, configuration: configuration)
         try queue.write { db in
-            try db.execute(sql: """
-                CREATE TABLE IF NOT EXISTS events (
-                    seq INTEGER PRIMARY KEY,
-                    tenant TEXT NOT NULL, aggregate_group TEXT NOT NULL, aggregate_id TEXT NOT NULL,
-                    version INTEGER NOT NULL, type TEXT NOT NULL, type_version INTEGER NOT NULL,
-                    timestamp INTEGER NOT NULL, event_id TEXT NOT NULL, metadata TEXT NOT NULL, payload BLOB NOT NULL,
-                    UNIQUE (tenant, aggregate_group, aggregate_id, version))
-                """)
+            try db.execute(sql: Self.schema.replacingOccurrences(of: "CREATE TABLE events", with: "CREATE TABLE IF NOT EXISTS events"))
         }
     }
 
     /// Appends one batch in one transaction.
     func append(_ records: [EventRecord]) throws {
-        try queue.write { db in try insert(records, db) }
+        try queue.write { db in try Self.insert(records, db) }
+    }
+
+    /// Appends one batch in one transaction, waiting for the connection without blocking a thread (what each of
+    /// P1p's 64 concurrent appenders calls).
+    func appendAsync(_ records: [EventRecord]) async throws {
+        try await queue.write { db in try Self.insert(records, db) }
     }
 
     /// Appends several batches in one transaction (building the P5 store only; never in a measured phase).
     func appendInOneTransaction(_ batches: [[EventRecord]]) throws {
-        try queue.write { db in for records in batches { try insert(records, db) } }
+        try queue.write { db in for records in batches { try Self.insert(records, db) } }
     }
 
-    private func insert(_ records: [EventRecord], _ db: Database) throws {
+    static func insert(_ records: [EventRecord], _ db: Database) throws {
         let statement = try db.cachedStatement(sql: """
             INSERT INTO events (tenant, aggregate_group, aggregate_id, version, type, type_version, timestamp,
                                 event_id, metadata, payload)
@@ -48,14 +59,16 @@ final class SQLiteBaseline {
         for record in records {
             try statement.execute(arguments: [
                 record.key.tenant, record.key.group, record.key.id, Int64(record.version), record.typeName,
-                Int64(record.typeVersion), record.timestampMicros, record.eventId.description,
+                Int64(record.typeVersion), record.timestampMicros, Self.blob(record.eventId),
                 Self.metadataJSON(record.metadata), Data(record.payload),
             ])
         }
     }
 
-    /// Reads a stream's events in version order, touching every payload; returns how many there were.
-    func loadStream(_ key: PartitionKey) throws -> Int {
+    /// Reads a stream's events in version order and checksums every payload byte in place (CRC32C over GRDB's
+    /// no-copy view of the BLOB: the same work per byte as Strata's side of P3); returns how many there were and
+    /// the checksums combined.
+    func loadStream(_ key: PartitionKey) throws -> (count: Int, checksum: UInt32) {
         try queue.read { db in
             let statement = try db.cachedStatement(sql: """
                 SELECT seq, version, type, type_version, payload FROM events
@@ -64,14 +77,25 @@ final class SQLiteBaseline {
             statement.setUncheckedArguments([key.tenant, key.group, key.id])
             let rows = try Row.fetchCursor(statement)
             var count = 0
-            var bytes = 0
+            var checksum: UInt32 = 0
             while let row = try rows.next() {
-                let payload: Data = row[4]
-                bytes &+= payload.count
+                checksum ^= try row.withUnsafeData(atIndex: 4) { payload in
+                    payload.map { $0.withUnsafeBytes { CRC32C.checksum($0) } } ?? 0
+                }
                 count += 1
             }
-            return count
+            return (count, checksum)
         }
+    }
+
+    /// An event id as the 16 bytes Strata stores (RFC 4122 order).
+    static func blob(_ id: EventID) -> Data {
+        var bytes = Data(count: 16)
+        bytes.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: id.high.bigEndian, toByteOffset: 0, as: UInt64.self)
+            raw.storeBytes(of: id.low.bigEndian, toByteOffset: 8, as: UInt64.self)
+        }
+        return bytes
     }
 
     /// Closes the connection; SQLite checkpoints the WAL into the database file and removes it.

@@ -3,6 +3,7 @@ import BenchData
 import Foundation
 import GRDB
 import Strata
+import Synchronization
 
 // The carts events of BENCHMARKS.md as typed events (the fields of BenchData's JSON payloads), and one projector
 // both engines fold with.
@@ -98,6 +99,41 @@ enum BenchCartFields: AggregateProjector {
     static func apply(_ state: consuming State, _ event: Events) -> State { BenchCart.apply(consume state, event) }
 }
 
+/// How a baseline decodes a cart event's payload: with Strata's own codecs — the very calls `EventTypes` makes for
+/// `BenchCart` (`Codable`, through `CodableOnly`) and for `BenchCartFields` (`FieldDecodable`) — or with Foundation's
+/// `JSONDecoder`, as a GRDB application decodes today. SQLite's rows use the same decoder as the Strata row they
+/// stand beside.
+enum CartDecoder: Sendable {
+    case codable(any EventCodec)
+    case fields(any EventCodec)
+    case foundation
+
+    func decode(type: String, payload: UnsafeRawBufferPointer, json: JSONDecoder) throws -> BenchCart.Events {
+        switch self {
+        case .codable(let codec):
+            return switch type {
+            case BenchItemAdded.eventType: BenchCart.Events.added(try codec.decode(CodableOnly<BenchItemAdded>.self, from: payload).event)
+            case BenchItemRemoved.eventType: BenchCart.Events.removed(try codec.decode(CodableOnly<BenchItemRemoved>.self, from: payload).event)
+            default: BenchCart.Events.checkedOut(try codec.decode(CodableOnly<BenchCheckedOut>.self, from: payload).event)
+            }
+        case .fields(let codec):
+            return switch type {
+            case BenchItemAdded.eventType: BenchCart.Events.added(try codec.decode(fields: BenchItemAdded.self, from: payload))
+            case BenchItemRemoved.eventType: BenchCart.Events.removed(try codec.decode(fields: BenchItemRemoved.self, from: payload))
+            default: BenchCart.Events.checkedOut(try codec.decode(fields: BenchCheckedOut.self, from: payload))
+            }
+        case .foundation:
+            // (What a GRDB user writes: the BLOB as `Data`, decoded by `JSONDecoder`.)
+            let data = Data(payload)
+            return switch type {
+            case BenchItemAdded.eventType: .added(try json.decode(BenchItemAdded.self, from: data))
+            case BenchItemRemoved.eventType: .removed(try json.decode(BenchItemRemoved.self, from: data))
+            default: .checkedOut(try json.decode(BenchCheckedOut.self, from: data))
+            }
+        }
+    }
+}
+
 /// `E` as an event decoded through `Codable` only: the same type name, version and payload, without `E`'s
 /// `FieldDecodable` conformance (so `EventTypes.on` registers the `Codable` path).
 struct CodableOnly<E: Event>: Event {
@@ -167,36 +203,49 @@ struct TypedCarts {
     }
 }
 
-/// P3 with typed aggregates: load a cart of 100 events and fold it — Strata with JSON and with binary payloads
-/// (two stores of the same events), each decoded through `Codable` (`BenchCart`) and through the events' fields
-/// (`BenchCartFields`, `FieldDecodable`); SQLite with the same JSON payloads decoded by `JSONDecoder`.
-/// Random carts among 10,000 (as BENCHMARKS.md says), alternating blocks of 1,000 loads.
+/// P3 with typed aggregates: load a cart of 100 events and fold it. Strata with JSON and with binary payloads (two
+/// stores of the same events), each decoded through `Codable` (`BenchCart`) and through the events' fields
+/// (`BenchCartFields`, `FieldDecodable`); SQLite with the same payload bytes (a JSON and a binary database) decoded
+/// by the same decoders, and — labelled as what a GRDB user writes today — its JSON decoded by Foundation's
+/// `JSONDecoder`. Random carts among 10,000 (each written as one append), alternating blocks of 1,000 loads.
 enum P3Typed {
     static func run(directory: String, loads: Int, report: Report) async throws {
         let carts = CartsData(streamCount: 10_000, seed: 11).streams
         var source = TypedCarts(seed: 12)
         let histories: [[any Event]] = carts.map { _ in (0..<100).map { _ in source.event() } }
         let jsonPath = fresh(directory + "/p3t-json"), binaryPath = fresh(directory + "/p3t-binary")
-        let sqlitePath = directory + "/p3t-sqlite.db"
-        SQLiteBaseline.remove(sqlitePath)
+        let sqliteJSONPath = directory + "/p3t-sqlite.db", sqliteBinaryPath = directory + "/p3t-sqlite-binary.db"
+        SQLiteBaseline.remove(sqliteJSONPath)
+        SQLiteBaseline.remove(sqliteBinaryPath)
         let json = try NativeEventStore(path: jsonPath), binary = try NativeEventStore(path: binaryPath)
-        let sqlite = try SQLiteBaseline(path: sqlitePath, sync: .normal)
+        let sqliteJSON = try SQLiteBaseline(path: sqliteJSONPath, sync: .normal)
+        let sqliteBinary = try SQLiteBaseline(path: sqliteBinaryPath, sync: .normal)
         progress("P3 typed: building the stores")
-        for (key, events) in zip(carts, histories) {
-            let jsonRecords = try events.map { try EventRecord($0, key: key, codec: JSONEventCodec(), timestampMicros: 0) }
-            try await json.append(jsonRecords)
-            try await binary.append(try events.map { try EventRecord($0, key: key, codec: BinaryEventCodec(), timestampMicros: 0) })
-            try sqlite.append(jsonRecords.enumerated().map { i, record in
+        func versioned(_ records: [EventRecord]) -> [EventRecord] {
+            records.enumerated().map { i, record in
                 var r = record
                 r.version = UInt64(i + 1)
                 return r
-            })
+            }
+        }
+        for (key, events) in zip(carts, histories) {
+            let jsonRecords = try events.map { try EventRecord($0, key: key, codec: JSONEventCodec(), timestampMicros: 0) }
+            let binaryRecords = try events.map { try EventRecord($0, key: key, codec: BinaryEventCodec(), timestampMicros: 0) }
+            try await json.append(jsonRecords)
+            try await binary.append(binaryRecords)
+            try sqliteJSON.append(versioned(jsonRecords))
+            try sqliteBinary.append(versioned(binaryRecords))
         }
         var rng = SplitMix64(seed: 13)
         let order = (0..<loads).map { _ in carts[Int(rng.next() % UInt64(carts.count))] }
-        // Strata: JSON store, then binary store, each loaded through `Codable` and through the events' fields.
-        var times: [[Double]] = Array(repeating: [], count: 5)
-        var folded = Array(repeating: 0, count: 5)
+        // Strata: [JSON Codable, JSON fields, binary Codable, binary fields]; SQLite the same four, then JSONDecoder.
+        let sqliteVariants: [(SQLiteBaseline, CartDecoder)] = [
+            (sqliteJSON, .codable(JSONEventCodec())), (sqliteJSON, .fields(JSONEventCodec())),
+            (sqliteBinary, .codable(BinaryEventCodec())), (sqliteBinary, .fields(BinaryEventCodec())), (sqliteJSON, .foundation),
+        ]
+        var strataTimes: [[Double]] = Array(repeating: [], count: 4)
+        var sqliteTimes: [[Double]] = Array(repeating: [], count: 5)
+        var folded = Array(repeating: 0, count: 9)
         let decoder = JSONDecoder()
         for start in stride(from: 0, to: loads, by: 1_000) {
             progress("P3 typed \(start)/\(loads)")
@@ -206,21 +255,23 @@ enum P3Typed {
                 for key in block {
                     let t0 = ContinuousClock.now
                     let cart = try await store.load(BenchCart.self, key, codec: codec)
-                    times[2 * s].append(seconds(ContinuousClock.now - t0) * 1e6)
+                    strataTimes[2 * s].append(seconds(ContinuousClock.now - t0) * 1e6)
                     folded[2 * s] += cart.state.events
                 }
                 for key in block {
                     let t0 = ContinuousClock.now
                     let cart = try await store.load(BenchCartFields.self, key, codec: codec)
-                    times[2 * s + 1].append(seconds(ContinuousClock.now - t0) * 1e6)
+                    strataTimes[2 * s + 1].append(seconds(ContinuousClock.now - t0) * 1e6)
                     folded[2 * s + 1] += cart.state.events
                 }
             }
-            for key in block {
-                let t0 = ContinuousClock.now
-                let state = try sqliteLoad(sqlite.queue, key, decoder)
-                times[4].append(seconds(ContinuousClock.now - t0) * 1e6)
-                folded[4] += state.events
+            for (v, (sqlite, cartDecoder)) in sqliteVariants.enumerated() {
+                for key in block {
+                    let t0 = ContinuousClock.now
+                    let state = try sqliteLoad(sqlite.queue, key, cartDecoder, decoder)
+                    sqliteTimes[v].append(seconds(ContinuousClock.now - t0) * 1e6)
+                    folded[4 + v] += state.events
+                }
             }
         }
         progressDone()
@@ -246,77 +297,139 @@ enum P3Typed {
         progressDone()
         try await json.close()
         try await binary.close()
-        try sqlite.close()
+        try sqliteJSON.close()
+        try sqliteBinary.close()
         removeTree(jsonPath)
         removeTree(binaryPath)
-        SQLiteBaseline.remove(sqlitePath)
+        SQLiteBaseline.remove(sqliteJSONPath)
+        SQLiteBaseline.remove(sqliteBinaryPath)
         guard folded.allSatisfy({ $0 == loads * 100 }) else { throw POSIXError(.EBADMSG) }  // lost or invented events
-        let sorted = times.map { $0.sorted() }
+        let strata = strataTimes.map { $0.sorted() }, sqlite = sqliteTimes.map { $0.sorted() }
         let snapshotSorted = snapshotTimes.map { $0.sorted() }
-        let names = ["strata_json", "strata_json_fields", "strata_binary", "strata_binary_fields", "sqlite_json"]
-        for (name, values) in zip(names, sorted) {
-            report.record("p3typed.\(name).p50_us", percentile(values, 0.5))
-            report.record("p3typed.\(name).p99_us", percentile(values, 0.99))
-        }
-        let sqlite50 = percentile(sorted[4], 0.5)
+        // Goals are ratios to the untyped P3 on the same layout (one append per cart), measured in this run: typed
+        // binary ≤ 2×, typed JSON ≤ 3× (of the default way users declare events: `Codable`).
+        let untyped = report.figures["p3.one_append.strata.p50_us"]
         let variants = [
-            (0, "JSON, Codable", "json", 50.0), (1, "JSON, FieldDecodable", "json_fields", 50.0),
-            (2, "binary, Codable", "binary", 25.0), (3, "binary, FieldDecodable", "binary_fields", 25.0),
+            (0, "JSON, Codable", "json", 3.0), (1, "JSON, FieldDecodable", "json_fields", 3.0),
+            (2, "binary, Codable", "binary", 2.0), (3, "binary, FieldDecodable", "binary_fields", 2.0),
         ]
         for (i, label, key, goal) in variants {
-            let p50 = percentile(sorted[i], 0.5)
+            let p50 = percentile(strata[i], 0.5), q50 = percentile(sqlite[i], 0.5)
+            report.record("p3typed.strata_\(key).p50_us", p50)
+            report.record("p3typed.strata_\(key).p99_us", percentile(strata[i], 0.99))
+            report.record("p3typed.sqlite_\(key).p50_us", q50)
+            report.record("p3typed.sqlite_\(key).p99_us", percentile(sqlite[i], 0.99))
+            let ofUntyped = untyped.map { p50 / $0 }
+            if let ofUntyped { report.record("p3typed.strata_\(key).of_untyped", ofUntyped) }
             report.row(
-                "P3 typed cart of 100 events (\(label)), p50 µs (p99)", strata: "\(fixed(p50, 1)) (\(fixed(percentile(sorted[i], 0.99), 1)))",
-                sqlite: "\(fixed(sqlite50, 1)) (\(fixed(percentile(sorted[4], 0.99), 1))) JSON", ratio: sqlite50 / p50,
-                goal: "≤ \(Int(goal)) µs", met: p50 <= goal, goalKey: "p3typed_\(key)")
+                "P3 typed cart of 100 events, both \(label) decoding, p50 µs (p99)" + (ofUntyped.map { "; \(fixed($0, 1))× untyped" } ?? ""),
+                strata: "\(fixed(p50, 1)) (\(fixed(percentile(strata[i], 0.99), 1)))",
+                sqlite: "\(fixed(q50, 1)) (\(fixed(percentile(sqlite[i], 0.99), 1)))", ratio: q50 / p50,
+                goal: ofUntyped == nil ? "" : "≤ \(Int(goal))× untyped", met: ofUntyped.map { $0 <= goal },
+                goalKey: ofUntyped == nil ? nil : "p3typed_\(key)")
         }
+        let foundation50 = percentile(sqlite[4], 0.5)
+        report.record("p3typed.sqlite_jsondecoder.p50_us", foundation50)
+        report.record("p3typed.sqlite_jsondecoder.p99_us", percentile(sqlite[4], 0.99))
+        report.row(
+            "P3 typed: what a GRDB user writes today (SQLite, Foundation JSONDecoder), p50 µs (p99); Strata JSON Codable",
+            strata: "\(fixed(percentile(strata[0], 0.5), 1)) (\(fixed(percentile(strata[0], 0.99), 1)))",
+            sqlite: "\(fixed(foundation50, 1)) (\(fixed(percentile(sqlite[4], 0.99), 1)))", ratio: foundation50 / percentile(strata[0], 0.5))
         let snapshotVariants = [
-            (2, "JSON, snapshot at 100, no tail", "json_snapshot"), (3, "binary, snapshot at 100, no tail", "binary_snapshot"),
-            (0, "JSON, snapshot at 80 + 20 events", "json_snapshot_tail"), (1, "binary, snapshot at 80 + 20 events", "binary_snapshot_tail"),
+            (2, "JSON", "json_snapshot", 1), (3, "binary", "binary_snapshot", 3),
+            (0, "JSON", "json_snapshot_tail", 1), (1, "binary", "binary_snapshot_tail", 3),
         ]
-        for (i, label, key) in snapshotVariants {
+        for (i, codec, key, sqliteIndex) in snapshotVariants {
             let p50 = percentile(snapshotSorted[i], 0.5)
+            let shape = i >= 2 ? "snapshot at 100, no tail" : "snapshot at 80 + 20 events"
             report.record("p3typed.\(key).p50_us", p50)
             report.record("p3typed.\(key).p99_us", percentile(snapshotSorted[i], 0.99))
             report.row(
-                "P3 typed cart of 100 events (\(label)), p50 µs (p99)", strata: "\(fixed(p50, 1)) (\(fixed(percentile(snapshotSorted[i], 0.99), 1)))",
-                sqlite: "\(fixed(sqlite50, 1)) (\(fixed(percentile(sorted[4], 0.99), 1))) JSON, no snapshot", ratio: sqlite50 / p50,
+                "P3 typed (\(codec), FieldDecodable): Strata from a \(shape); SQLite replays all 100, p50 µs (p99)",
+                strata: "\(fixed(p50, 1)) (\(fixed(percentile(snapshotSorted[i], 0.99), 1)))",
+                sqlite: "\(fixed(percentile(sqlite[sqliteIndex], 0.5), 1)) (\(fixed(percentile(sqlite[sqliteIndex], 0.99), 1)))",
+                ratio: percentile(sqlite[sqliteIndex], 0.5) / p50,
                 goal: i >= 2 ? "≤ 10 µs" : "", met: i >= 2 ? p50 <= 10 : nil, goalKey: i >= 2 ? "p3typed_\(key)" : nil)
         }
     }
 }
 
-/// SQLite's typed load: the cart's rows in version order, each payload decoded by `JSONDecoder` and folded.
-func sqliteLoad(_ queue: DatabaseQueue, _ key: PartitionKey, _ decoder: JSONDecoder) throws -> BenchCart.State {
-    try queue.read { db in try sqliteFold(db, key, decoder) }
+/// SQLite's typed load of a whole cart (a read transaction on the connection).
+func sqliteLoad(_ queue: DatabaseQueue, _ key: PartitionKey, _ cartDecoder: CartDecoder, _ json: JSONDecoder) throws -> BenchCart.State {
+    try queue.read { db in try sqliteFold(db, key, after: 0, from: BenchCart.initialState, cartDecoder, json).state }
 }
 
-func sqliteFold(_ db: Database, _ key: PartitionKey, _ decoder: JSONDecoder) throws -> BenchCart.State {
+/// SQLite's typed load: the cart's rows after `version` in version order, each payload decoded in place (GRDB's
+/// no-copy view of the BLOB) by `cartDecoder` and folded into `state`. Returns the state and the last version.
+func sqliteFold(
+    _ db: Database, _ key: PartitionKey, after version: Int64, from state: BenchCart.State, _ cartDecoder: CartDecoder,
+    _ json: JSONDecoder
+) throws -> (state: BenchCart.State, version: Int64) {
     let statement = try db.cachedStatement(sql: """
-        SELECT type, payload FROM events
-        WHERE tenant = ? AND aggregate_group = ? AND aggregate_id = ? ORDER BY version
+        SELECT version, type, payload FROM events
+        WHERE tenant = ? AND aggregate_group = ? AND aggregate_id = ? AND version > ? ORDER BY version
         """)
-    statement.setUncheckedArguments([key.tenant, key.group, key.id])
+    statement.setUncheckedArguments([key.tenant, key.group, key.id, version])
     let rows = try Row.fetchCursor(statement)
-    var state = BenchCart.initialState
+    var state = state
+    var last = version
     while let row = try rows.next() {
-        state = try BenchCart.apply(state, type: row[0], json: row[1], decoder: decoder)
+        let type: String = row[1]
+        let event = try row.withUnsafeData(atIndex: 2) { payload in
+            guard let payload else { throw POSIXError(.EBADMSG) }
+            return try payload.withUnsafeBytes { try cartDecoder.decode(type: type, payload: $0, json: json) }
+        }
+        state = BenchCart.apply(state, event)
+        last = row[0]
     }
-    return state
+    return (state, last)
 }
 
-/// SQLite's P2 command in one write transaction: load and fold the cart, insert the next version.
-func sqliteCommand(_ queue: DatabaseQueue, _ key: PartitionKey, _ record: EventRecord, _ decoder: JSONDecoder) throws {
-    try queue.write { db in
-        let state = try sqliteFold(db, key, decoder)
-        try db.execute(sql: """
-            INSERT INTO events (tenant, aggregate_group, aggregate_id, version, type, type_version,
-                                timestamp, event_id, metadata, payload)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [
-                key.tenant, key.group, key.id, Int64(state.events + 1), record.typeName, Int64(record.typeVersion),
-                record.timestampMicros, record.eventId.description, "{}", Data(record.payload),
-            ])
+/// What P2's SQLite side keeps in memory: the same as `CommandExecutor`'s cache — recently used carts' states tagged
+/// with their version, at most `capacity`, an eighth evicted arbitrarily when full — so a command on a cached cart
+/// reads only the events written after it.
+final class SQLiteAggregateCache: Sendable {
+    let capacity: Int
+    private let entries = Mutex<[PartitionKey: (version: Int64, state: BenchCart.State)]>([:])
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func take(_ key: PartitionKey) -> (version: Int64, state: BenchCart.State)? {
+        entries.withLock { $0.removeValue(forKey: key) }
+    }
+
+    func store(_ key: PartitionKey, version: Int64, state: BenchCart.State) {
+        guard capacity > 0 else { return }
+        entries.withLock { cache in
+            if cache.count >= capacity && cache[key] == nil {
+                for key in cache.keys.prefix(max(1, capacity / 8)) { cache[key] = nil }
+            }
+            cache[key] = (version, state)
+        }
+    }
+}
+
+/// SQLite's P2 command, inside its write transaction: the cart from the cache plus the events after its version (or
+/// all of them), decoded by `cartDecoder` and folded; the next version inserted; the new event folded into the
+/// cached state from the bytes just written (as the executor does).
+func sqliteCommand(
+    _ db: Database, _ key: PartitionKey, _ record: EventRecord, _ cartDecoder: CartDecoder, cache: SQLiteAggregateCache?,
+    _ json: JSONDecoder
+) throws {
+    let cached = cache?.take(key)
+    let (state, version) = try sqliteFold(db, key, after: cached?.version ?? 0, from: cached?.state ?? BenchCart.initialState, cartDecoder, json)
+    try db.execute(sql: """
+        INSERT INTO events (tenant, aggregate_group, aggregate_id, version, type, type_version,
+                            timestamp, event_id, metadata, payload)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """, arguments: [
+            key.tenant, key.group, key.id, version + 1, record.typeName, Int64(record.typeVersion),
+            record.timestampMicros, SQLiteBaseline.blob(record.eventId), SQLiteBaseline.metadataJSON(record.metadata),
+            Data(record.payload),
+        ])
+    if let cache {
+        let event = try record.payload.withUnsafeBytes { try cartDecoder.decode(type: record.typeName, payload: $0, json: json) }
+        cache.store(key, version: version + 1, state: BenchCart.apply(state, event))
     }
 }
 
@@ -329,10 +442,18 @@ struct BenchAddItem: Command {
 }
 
 /// P2: 64 concurrent writers, each command = load the cart + append one event with the version it saw, durable
-/// acknowledgement; commands over 10,000 carts. Strata through `CommandExecutor` (JSON and binary payloads);
-/// SQLite as an application writes it: one write transaction per command that reads the cart's events, decodes
-/// and folds them, and inserts the next version.
+/// acknowledgement; commands over 10,000 carts. Strata through `CommandExecutor` (JSON and binary payloads, its
+/// cache of 20,000 aggregates); SQLite as an application writes it — one write transaction per command on the one
+/// writer connection the 64 tasks share, which reads the cart's events, decodes and folds them and inserts the next
+/// version — with the same cache (same capacity; a hit reads only the events after the cached version) and the same
+/// decoder as the Strata row. Then both without a cache: every command loads its whole cart.
 enum P2 {
+    struct Outcome {
+        var rate: Double
+        var latencies: [Double]
+        var perSync: Double?
+    }
+
     static func run(directory: String, commands: Int, report: Report) async throws {
         let carts = CartsData(streamCount: 10_000, seed: 21).streams
         var source = TypedCarts(seed: 22)
@@ -341,71 +462,52 @@ enum P2 {
             while !(event is BenchItemAdded) { event = source.event() }
             return (carts[(i &* 7_919) % carts.count], event as! BenchItemAdded)
         }
-        var strataRates: [Double] = []
-        for (label, codec) in [("JSON", JSONEventCodec() as any EventCodec), ("binary", BinaryEventCodec())] {
-            let path = fresh(directory + "/p2-strata")
-            let store = try NativeEventStore(path: path)
-            let executor = CommandExecutor(store: store, codec: codec, cachedAggregatesMax: 20_000)
-            let latencies = SharedLatencies()
-            progress("P2 Strata (\(label))")
-            let elapsed = try await timed {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    let next = SharedCounter()
-                    for _ in 0..<64 {
-                        group.addTask {
-                            var mine: [Double] = []
-                            while true {
-                                let i = next.take()
-                                if i >= work.count { break }
-                                let t0 = ContinuousClock.now
-                                try await executor.execute(BenchAddItem(key: work[i].0, event: work[i].1))
-                                mine.append(seconds(ContinuousClock.now - t0) * 1e6)
-                            }
-                            let collected = mine
-                            latencies.values.withLock { $0 += collected }
-                        }
-                    }
-                    try await group.waitForAll()
-                }
+        let capacity = 20_000
+        let variants: [(label: String, key: String, codec: any EventCodec, cache: Int)] = [
+            ("JSON, cached", "json", JSONEventCodec(), capacity), ("binary, cached", "binary", BinaryEventCodec(), capacity),
+            ("JSON, no cache on either side", "json_cold", JSONEventCodec(), 0),
+        ]
+        for variant in variants {
+            let strata = try await strataRun(work, codec: variant.codec, cache: variant.cache, directory: directory, label: variant.label)
+            let sqlite = try await sqliteRun(work, codec: variant.codec, cache: variant.cache, directory: directory, label: variant.label)
+            for (side, outcome) in [("strata", strata), ("sqlite", sqlite)] {
+                report.record("p2.\(side)_\(variant.key).commits_per_s", outcome.rate)
+                report.record("p2.\(side)_\(variant.key).p50_us", percentile(outcome.latencies, 0.5))
+                report.record("p2.\(side)_\(variant.key).p99_us", percentile(outcome.latencies, 0.99))
+                if let perSync = outcome.perSync { report.record("p2.\(side)_\(variant.key).commits_per_fdatasync", perSync) }
             }
-            progressDone()
-            let stats = store.log.statistics
-            var total = 0
-            try await store.readAll(after: nil, limit: .max) { _, _ in total += 1 }
-            try await store.close()
-            removeTree(path)
-            guard total == commands else { throw POSIXError(.EBADMSG) }
-            let rate = Double(commands) / elapsed
-            strataRates.append(rate)
-            let sorted = latencies.values.withLock { $0 }.sorted()
-            let key = "p2.strata_\(label.lowercased())"
-            report.record("\(key).commits_per_s", rate)
-            report.record("\(key).commits_per_fdatasync", Double(stats.frames) / Double(max(stats.syncs, 1)))
-            report.record("\(key).p50_us", percentile(sorted, 0.5))
-            report.record("\(key).p99_us", percentile(sorted, 0.99))
+            let cached = variant.cache > 0
+            // Goals: ≥ 10× SQLite with the same cache, and ≥ 0.8 of 64 concurrent one-event engine appends (the
+            // "Strata only" row of this run: the command layer nearly free).
+            let engine = report.figures["extra.concurrent.commits_per_s"]
+            let ofEngine = engine.map { strata.rate / $0 }
+            if let ofEngine { report.record("p2.strata_\(variant.key).of_engine_appends", ofEngine) }
+            report.row(
+                "P2 64 concurrent commands, durable (\(variant.label), commits/s)" + (ofEngine.map { "; \(fixed($0, 2)) of engine appends" } ?? ""),
+                strata: grouped(strata.rate), sqlite: grouped(sqlite.rate), ratio: strata.rate / sqlite.rate,
+                goal: cached ? "≥ 10×" + (ofEngine == nil ? "" : ", ≥ 0.8 of engine") : "",
+                met: cached ? strata.rate / sqlite.rate >= 10 && (ofEngine ?? 1) >= 0.8 : nil, goalKey: cached ? "p2_\(variant.key)" : nil)
+            report.row(
+                "P2 (\(variant.label)) p50 / p99 µs", strata: "\(Int(percentile(strata.latencies, 0.5))) / \(Int(percentile(strata.latencies, 0.99)))",
+                sqlite: "\(Int(percentile(sqlite.latencies, 0.5))) / \(Int(percentile(sqlite.latencies, 0.99)))",
+                ratio: percentile(sqlite.latencies, 0.5) / percentile(strata.latencies, 0.5))
         }
-        // SQLite: the same commands, 64 tasks, one transaction each.
-        let sqlitePath = directory + "/p2-sqlite.db"
-        SQLiteBaseline.remove(sqlitePath)
-        let sqlite = try SQLiteBaseline(path: sqlitePath, sync: .full)
+    }
+
+    /// Runs `body(i)` for every command index from 64 tasks; returns the elapsed seconds and sorted latencies (µs).
+    static func concurrently(_ count: Int, _ body: @escaping @Sendable (Int) async throws -> Void) async throws -> (Double, [Double]) {
         let latencies = SharedLatencies()
-        let encoder = JSONEventCodec()
-        let queue = sqlite.queue
-        progress("P2 SQLite")
         let elapsed = try await timed {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 let next = SharedCounter()
                 for _ in 0..<64 {
                     group.addTask {
                         var mine: [Double] = []
-                        let decoder = JSONDecoder()
                         while true {
                             let i = next.take()
-                            if i >= work.count { break }
-                            let (key, event) = work[i]
+                            if i >= count { break }
                             let t0 = ContinuousClock.now
-                            // The event is encoded inside the timed section, as Strata's executor does.
-                            try sqliteCommand(queue, key, try EventRecord(event, key: key, codec: encoder), decoder)
+                            try await body(i)
                             mine.append(seconds(ContinuousClock.now - t0) * 1e6)
                         }
                         let collected = mine
@@ -415,19 +517,53 @@ enum P2 {
                 try await group.waitForAll()
             }
         }
-        progressDone()
-        try sqlite.close()
-        SQLiteBaseline.remove(sqlitePath)
-        let sqliteRate = Double(commands) / elapsed
-        let sorted = latencies.values.withLock { $0 }.sorted()
-        report.record("p2.sqlite.commits_per_s", sqliteRate)
-        report.record("p2.sqlite.p50_us", percentile(sorted, 0.5))
-        report.record("p2.sqlite.p99_us", percentile(sorted, 0.99))
-        for (label, rate) in zip(["JSON", "binary"], strataRates) {
-            report.row(
-                "P2 64 concurrent commands, durable (\(label), commits/s)", strata: grouped(rate), sqlite: grouped(sqliteRate),
-                ratio: rate / sqliteRate, goal: "≥ 25k and ≥ 30×", met: rate >= 25_000 && rate / sqliteRate >= 30,
-                goalKey: "p2_\(label.lowercased())")
+        return (elapsed, latencies.values.withLock { $0 }.sorted())
+    }
+
+    static func strataRun(
+        _ work: [(PartitionKey, BenchItemAdded)], codec: any EventCodec, cache: Int, directory: String, label: String
+    ) async throws -> Outcome {
+        let path = fresh(directory + "/p2-strata")
+        let store = try NativeEventStore(path: path)
+        let executor = CommandExecutor(store: store, codec: codec, cachedAggregatesMax: cache)
+        progress("P2 Strata (\(label))")
+        let (elapsed, latencies) = try await concurrently(work.count) { i in
+            try await executor.execute(BenchAddItem(key: work[i].0, event: work[i].1))
         }
+        progressDone()
+        let stats = store.log.statistics
+        var total = 0
+        try await store.readAll(after: nil, limit: .max) { _, _ in total += 1 }
+        try await store.close()
+        removeTree(path)
+        guard total == work.count else { throw POSIXError(.EBADMSG) }
+        return Outcome(rate: Double(work.count) / elapsed, latencies: latencies, perSync: Double(stats.frames) / Double(max(stats.syncs, 1)))
+    }
+
+    static func sqliteRun(
+        _ work: [(PartitionKey, BenchItemAdded)], codec: any EventCodec, cache: Int, directory: String, label: String
+    ) async throws -> Outcome {
+        let path = directory + "/p2-sqlite.db"
+        SQLiteBaseline.remove(path)
+        let sqlite = try SQLiteBaseline(path: path, sync: .full)
+        let aggregates = cache > 0 ? SQLiteAggregateCache(capacity: cache) : nil
+        let queue = sqlite.queue
+        let cartDecoder = CartDecoder.codable(codec)
+        progress("P2 SQLite (\(label))")
+        let (elapsed, latencies) = try await concurrently(work.count) { i in
+            let (key, event) = work[i]
+            // The event is encoded inside the timed section with a correlation id, as Strata's executor does.
+            let record = try EventRecord(
+                event, key: key, codec: codec, metadata: RecordMetadata(correlationId: EventID.random().description))
+            try await queue.write { db in
+                try sqliteCommand(db, key, record, cartDecoder, cache: aggregates, JSONDecoder())
+            }
+        }
+        progressDone()
+        let total = try await queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0 }
+        try sqlite.close()
+        SQLiteBaseline.remove(path)
+        guard total == work.count else { throw POSIXError(.EBADMSG) }
+        return Outcome(rate: Double(work.count) / elapsed, latencies: latencies, perSync: nil)
     }
 }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import BenchData
 import Foundation
 import StrataStorage
@@ -71,25 +72,73 @@ struct P1 {
         report.row(
             "P1 MB/s sent to the disk (/proc/self/io)", strata: fixed(Double(strataIO) / strataTime / 1e6, 1),
             sqlite: fixed(Double(sqliteIO) / sqliteTime / 1e6, 1))
+        report.row("P1 fdatasync calls (\(stats.frames) appends; SQLite FULL syncs each commit)", strata: grouped(Double(stats.syncs)))
         report.row(
-            "P1 fdatasync calls", strata: "\(grouped(Double(stats.syncs))) (\(stats.frames) appends)",
-            sqlite: "(one per commit with FULL)")
-        report.row(
-            "disk limit: same bytes, writes, fdatasyncs (ev/s)", strata: grouped(limitRate), ratio: strataRate / limitRate,
-            goal: "P1 ≥ 0.90 of it", met: strataRate / limitRate >= 0.9, goalKey: "p1_disk_limit")
+            "P1 against the disk limit: a plain loop's \(grouped(limitRate)) ev/s (same bytes, writes, fdatasyncs)",
+            strata: grouped(strataRate), ratio: strataRate / limitRate, goal: "≥ 0.85 of it", met: strataRate / limitRate >= 0.85,
+            goalKey: "p1_disk_limit")
 
-        // P6 after P1: every byte of the closed stores (Strata: segments, checkpoint, index files; SQLite: the
-        // database file after its WAL was checkpointed on close).
-        let strataBytes = Double(directoryBytes(strataPath)) / Double(payloadBytes)
-        let sqliteBytes = Double(SQLiteBaseline.bytesOnDisk(sqlitePath)) / Double(payloadBytes)
-        report.record("p6.strata.bytes_per_payload_byte", strataBytes)
-        report.record("p6.sqlite.bytes_per_payload_byte", sqliteBytes)
-        report.row(
-            "P6 bytes on disk per payload byte, after P1", strata: fixed(strataBytes, 2) + " (LZ4)",
-            sqlite: fixed(sqliteBytes, 2), ratio: sqliteBytes / strataBytes, goal: "≤ 0.35", met: strataBytes <= 0.35,
-            goalKey: "p6")
-        try await compactedP6(strataPath: strataPath, directory: directory, payloadBytes: payloadBytes, sqliteBytes: sqliteBytes, report: report)
+        // P6 after P1: every byte of the closed stores (Strata: segments, index files, checkpoint; SQLite: the
+        // database file after its WAL was checkpointed on close), beside the entropy anchor: `xz -9` of the same
+        // events' JSONL export (`strata dump`), which no lossless layout of these random ids can beat by much.
+        let anchor = try xzAnchor(strataPath)
+        report.record("p6.xz9_jsonl_bytes", Double(anchor.xzBytes))
+        report.record("p6.jsonl_bytes", Double(anchor.jsonlBytes))
+        report.record("p6.xz9.bytes_per_payload_byte", Double(anchor.xzBytes) / Double(payloadBytes))
+        let sqliteBytes = Double(SQLiteBaseline.bytesOnDisk(sqlitePath))
+        p6Rows(strataPath, label: "after P1 (LZ4)", key: "p6", payloadBytes: payloadBytes, xzBytes: anchor.xzBytes, sqliteBytes: sqliteBytes, report: report)
+        try await compactedP6(
+            strataPath: strataPath, directory: directory, payloadBytes: payloadBytes, xzBytes: anchor.xzBytes, sqliteBytes: sqliteBytes,
+            report: report)
         return P1(strataPath: strataPath, sqlitePath: sqlitePath, sqliteRate: sqliteRate, sqlite: try SQLiteBaseline(path: sqlitePath))
+    }
+
+    /// The store's bytes by kind: segments, index files (runs, heads files, manifest), and the rest (checkpoint).
+    static func breakdown(_ path: String) -> (segments: Int64, index: Int64, other: Int64) {
+        let total = directoryBytes(path)
+        let index = directoryBytes(path + "/index")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        let segments = names.filter { $0.hasSuffix(".segment") }.reduce(Int64(0)) { $0 + fileBytes(path + "/" + $1) }
+        return (segments, index, total - segments - index)
+    }
+
+    /// P6's rows for one Strata store: bytes per payload byte, whole store against `xz -9` of the JSONL export (the
+    /// goal), and segments and index separately.
+    static func p6Rows(
+        _ path: String, label: String, key: String, payloadBytes: Int, xzBytes: Int64, sqliteBytes: Double, report: Report
+    ) {
+        let (segments, index, other) = breakdown(path)
+        let whole = Double(segments + index + other)
+        let perPayload = { (bytes: Double) in bytes / Double(payloadBytes) }
+        report.record("\(key).strata.bytes_per_payload_byte", perPayload(whole))
+        report.record("\(key).strata.segment_bytes", Double(segments))
+        report.record("\(key).strata.index_bytes", Double(index))
+        report.record("\(key).strata.other_bytes", Double(other))
+        report.record("\(key).sqlite.bytes_per_payload_byte", perPayload(sqliteBytes))
+        report.record("\(key).strata.ratio_xz9", whole / Double(xzBytes))
+        report.row(
+            "P6 bytes on disk per payload byte, \(label) (xz -9 of the JSONL: \(fixed(perPayload(Double(xzBytes)), 3)))",
+            strata: "\(fixed(perPayload(whole), 3)) = \(fixed(whole / Double(xzBytes), 2))× xz -9", sqlite: fixed(perPayload(sqliteBytes), 3),
+            ratio: sqliteBytes / whole, goal: "≤ 1.2× xz -9", met: whole <= 1.2 * Double(xzBytes), goalKey: key == "p6" ? "p6" : "p6_compacted")
+        report.row(
+            "P6 \(label): segments / index / checkpoint, per payload byte",
+            strata: "\(fixed(perPayload(Double(segments)), 3)) / \(fixed(perPayload(Double(index)), 3)) / \(fixed(perPayload(Double(other)), 4))")
+    }
+
+    /// `strata dump` of the store (its JSONL export, every event with its envelope) piped through `xz -9`: the
+    /// bytes of each, counted.
+    static func xzAnchor(_ path: String) throws -> (jsonlBytes: Int64, xzBytes: Int64) {
+        let strata = URL(fileURLWithPath: try selfExecutable()).deletingLastPathComponent().appendingPathComponent("strata").path
+        guard FileManager.default.isExecutableFile(atPath: strata) else {
+            throw ValidationError("P6 needs the strata command beside strata-bench (make bench-build builds both): \(strata)")
+        }
+        guard commandOutput("command -v xz") != nil else { throw ValidationError("P6 needs xz (Debian: xz-utils)") }
+        progress("P6: strata dump | xz -9")
+        let jsonl = commandOutput("'\(strata)' dump '\(path)' | wc -c").flatMap { Int64($0) }
+        let xz = commandOutput("'\(strata)' dump '\(path)' | xz -9 -T1 | wc -c").flatMap { Int64($0) }
+        progressDone()
+        guard let jsonl, let xz, jsonl > 0, xz > 0 else { throw ValidationError("P6: strata dump | xz -9 produced nothing") }
+        return (jsonl, xz)
     }
 
     func remove() {
@@ -100,7 +149,9 @@ struct P1 {
     /// P6 after cold compaction, on a copy of the P1 store (later workloads read the P1 store as written): the
     /// active segment sealed, then every segment compacted with the defaults (zlib 6, frames merged up to 64 KiB,
     /// segments up to 64 MiB), and every byte of the closed store counted again.
-    static func compactedP6(strataPath: String, directory: String, payloadBytes: Int, sqliteBytes: Double, report: Report) async throws {
+    static func compactedP6(
+        strataPath: String, directory: String, payloadBytes: Int, xzBytes: Int64, sqliteBytes: Double, report: Report
+    ) async throws {
         let copy = fresh(directory + "/p6-strata-compacted")
         defer { removeTree(copy) }
         try FileManager.default.copyItem(atPath: strataPath, toPath: copy)
@@ -113,14 +164,11 @@ struct P1 {
         }
         try await store.close()
         progressDone()
-        let bytes = Double(directoryBytes(copy)) / Double(payloadBytes)
-        report.record("p6.strata.compacted.bytes_per_payload_byte", bytes)
-        report.record("p6.strata.compacted.segments_read", Double(compaction.segmentsRead))
-        report.record("p6.strata.compacted.segment_bytes_ratio", Double(compaction.bytesAfter) / Double(max(compaction.bytesBefore, 1)))
-        report.record("p6.strata.compacted.seconds", seconds)
-        report.row(
-            "P6 after zlib compaction", strata: fixed(bytes, 2) + " (zlib 6, \(compaction.segmentsRead) → \(compaction.segmentsWritten) segments, \(fixed(seconds, 1)) s)",
-            sqlite: fixed(sqliteBytes, 2), ratio: sqliteBytes / bytes, goal: "≤ 0.2", met: bytes <= 0.2, goalKey: "p6_compacted")
+        report.record("p6.compacted.segments_read", Double(compaction.segmentsRead))
+        report.record("p6.compacted.seconds", seconds)
+        p6Rows(
+            copy, label: "after zlib compaction (\(compaction.segmentsRead) → \(compaction.segmentsWritten) segments, \(fixed(seconds, 1)) s)",
+            key: "p6.compacted", payloadBytes: payloadBytes, xzBytes: xzBytes, sqliteBytes: sqliteBytes, report: report)
     }
 }
 
@@ -164,10 +212,68 @@ final class DiskLimit {
     }
 }
 
-/// P3 at the engine level: load every event of a stream of exactly 100 events (the streams P1 gave one
-/// append), random among them, from both stores, in alternating blocks. Both touch every payload byte; neither
-/// decodes JSON yet (aggregates and their codecs come with the event-sourcing layer).
+/// P3 at the engine level: load every event of a 100-event stream, random among many, from both stores in
+/// alternating blocks of 1,000 loads, both checksumming every payload byte in place (CRC32C: Strata over the
+/// record view, SQLite over GRDB's no-copy view of the BLOB), so both do the same work per byte; the checksums must
+/// agree. Two layouts: streams as an application writes them (carts interleaved, 1–5 events per append, `P3Layout`)
+/// and, as a separate best-case row, streams that got their 100 events in one append (P1's).
 enum P3 {
+    struct Result {
+        var strata: [Double]
+        var sqlite: [Double]
+    }
+
+    /// Loads `order` from both, in alternating blocks; checks both delivered every event with the same bytes.
+    static func measure(
+        _ order: [PartitionKey], strata store: LogStore, sqlite: SQLiteBaseline, eventsPerStream: Int, label: String
+    ) throws -> Result {
+        var strata: [Double] = [], sqliteTimes: [Double] = []
+        strata.reserveCapacity(order.count)
+        sqliteTimes.reserveCapacity(order.count)
+        var strataEvents = 0, sqliteEvents = 0
+        var strataSum: UInt32 = 0, sqliteSum: UInt32 = 0
+        let block = 1_000
+        for start in stride(from: 0, to: order.count, by: block) {
+            progress("P3 \(label) \(start)/\(order.count)")
+            for key in order[start..<min(start + block, order.count)] {
+                let t0 = ContinuousClock.now
+                var checksum: UInt32 = 0
+                strataEvents += try store.readStream(key) { checksum ^= CRC32C.checksum($0.payload) }
+                strata.append(seconds(ContinuousClock.now - t0) * 1e6)
+                strataSum ^= checksum
+            }
+            for key in order[start..<min(start + block, order.count)] {
+                let t0 = ContinuousClock.now
+                let (count, checksum) = try sqlite.loadStream(key)
+                sqliteTimes.append(seconds(ContinuousClock.now - t0) * 1e6)
+                sqliteEvents += count
+                sqliteSum ^= checksum
+            }
+        }
+        progressDone()
+        guard strataEvents == order.count * eventsPerStream, sqliteEvents == strataEvents, strataSum == sqliteSum else {
+            throw POSIXError(.EBADMSG)  // either store lost or invented events or bytes: no figure is worth printing
+        }
+        return Result(strata: strata.sorted(), sqlite: sqliteTimes.sorted())
+    }
+
+    static func rows(_ result: Result, key: String, label: String, goal: Bool, report: Report) {
+        let (strata, sqlite) = (result.strata, result.sqlite)
+        for (name, p) in [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)] {
+            report.record("\(key).strata.\(name)_us", percentile(strata, p))
+            report.record("\(key).sqlite.\(name)_us", percentile(sqlite, p))
+        }
+        let s50 = percentile(strata, 0.5), q50 = percentile(sqlite, 0.5)
+        report.row(
+            "P3 load a 100-event stream (\(label)), p50 µs", strata: fixed(s50, 1), sqlite: fixed(q50, 1), ratio: q50 / s50,
+            goal: goal ? "≤ 25 µs" : "", met: goal ? s50 <= 25 : nil, goalKey: goal ? "p3_p50" : nil)
+        report.row(
+            "P3 (\(label)) p99 / p999 µs", strata: "\(fixed(percentile(strata, 0.99), 1)) / \(fixed(percentile(strata, 0.999), 1))",
+            sqlite: "\(fixed(percentile(sqlite, 0.99), 1)) / \(fixed(percentile(sqlite, 0.999), 1))",
+            ratio: percentile(sqlite, 0.99) / percentile(strata, 0.99))
+    }
+
+    /// The best-case layout: streams P1 gave exactly one append of 100 events.
     static func run(p1: P1, batches: [[EventRecord]], loads: Int, report: Report) async throws {
         var appendsPerStream: [PartitionKey: Int] = [:]
         for batch in batches { appendsPerStream[batch[0].key, default: 0] += 1 }
@@ -175,69 +281,103 @@ enum P3 {
         let store = try LogStore.open(at: p1.strataPath, options: LogStore.Options(createIfMissing: false))
         var rng = SplitMix64(seed: 3)
         let order = (0..<loads).map { _ in keys[Int(rng.next() % UInt64(keys.count))] }
-        var strata: [Double] = [], sqlite: [Double] = []
-        strata.reserveCapacity(loads)
-        sqlite.reserveCapacity(loads)
-        var strataEvents = 0, sqliteEvents = 0
-        let block = 1_000
-        for start in stride(from: 0, to: loads, by: block) {
-            progress("P3 \(start)/\(loads)")
-            for key in order[start..<min(start + block, loads)] {
-                let t0 = ContinuousClock.now
-                var bytes = 0
-                strataEvents += try store.readStream(key) { bytes &+= $0.payload.count }
-                strata.append(seconds(ContinuousClock.now - t0) * 1e6)
-            }
-            for key in order[start..<min(start + block, loads)] {
-                let t0 = ContinuousClock.now
-                sqliteEvents += try p1.sqlite.loadStream(key)
-                sqlite.append(seconds(ContinuousClock.now - t0) * 1e6)
-            }
-        }
-        progressDone()
+        let result = try measure(order, strata: store, sqlite: p1.sqlite, eventsPerStream: 100, label: "one append each")
         try await store.close()
         try p1.sqlite.close()
-        guard strataEvents == loads * 100, sqliteEvents == loads * 100 else {
-            throw POSIXError(.EBADMSG)  // either store lost or invented events: no figure is worth printing
-        }
-        strata.sort()
-        sqlite.sort()
-        for (name, p) in [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)] {
-            report.record("p3.strata.\(name)_us", percentile(strata, p))
-            report.record("p3.sqlite.\(name)_us", percentile(sqlite, p))
-        }
-        let s50 = percentile(strata, 0.5), q50 = percentile(sqlite, 0.5)
-        report.row(
-            "P3 load a 100-event stream, p50 µs", strata: fixed(s50, 1), sqlite: fixed(q50, 1), ratio: q50 / s50,
-            goal: "≤ 25 µs", met: s50 <= 25, goalKey: "p3_p50")
-        report.row(
-            "P3 p99 / p999 µs", strata: "\(fixed(percentile(strata, 0.99), 1)) / \(fixed(percentile(strata, 0.999), 1))",
-            sqlite: "\(fixed(percentile(sqlite, 0.99), 1)) / \(fixed(percentile(sqlite, 0.999), 1))",
-            ratio: percentile(sqlite, 0.99) / percentile(strata, 0.99))
+        rows(result, key: "p3.one_append", label: "written as one 100-event append, best case", goal: false, report: report)
     }
 }
 
-/// P1p: the P1 batches with up to 64 appends in flight (group commit), against SQLite's P1.
+/// P3 on streams laid out as an application writes them: `carts` carts get their 100 events in appends of 1–5
+/// events, the carts interleaved at random (so a cart's events lie in ~34 frames spread over the log, and its SQLite
+/// rows over as many pages). Both stores are built the same way, an append per transaction, without syncing (a
+/// read benchmark: how the bytes were made durable does not change where they lie).
+enum P3Layout {
+    static func run(carts: Int, loads: Int, directory: String, report: Report) async throws {
+        var data = CartsData(streamCount: carts, seed: 31)
+        let strataPath = fresh(directory + "/p3-layout-strata")
+        let sqlitePath = directory + "/p3-layout-sqlite.db"
+        SQLiteBaseline.remove(sqlitePath)
+        var store = try LogStore.open(at: strataPath, options: LogStore.Options(durability: .never))
+        let sqlite = try SQLiteBaseline(path: sqlitePath, sync: .off)
+        var open = Array(0..<carts)
+        var appends = 0
+        progress("P3 layout: building the stores")
+        while !open.isEmpty {
+            let slot = Int(data.rng.next() % UInt64(open.count))
+            let cart = open[slot]
+            let count = min(1 + Int(data.rng.next() % 5), 100 - Int(data.versions[cart]))
+            let batch = (0..<count).map { _ in data.event(stream: cart) }
+            try await store.append(batch)
+            try sqlite.append(batch)
+            appends += 1
+            if data.versions[cart] == 100 {
+                open.swapAt(slot, open.count - 1)
+                open.removeLast()
+            }
+        }
+        try await store.close()
+        store = try LogStore.open(at: strataPath, options: LogStore.Options(createIfMissing: false))
+        var rng = SplitMix64(seed: 33)
+        let order = (0..<loads).map { _ in data.streams[Int(rng.next() % UInt64(carts))] }
+        let result = try P3.measure(order, strata: store, sqlite: sqlite, eventsPerStream: 100, label: "interleaved")
+        try await store.close()
+        try sqlite.close()
+        removeTree(strataPath)
+        SQLiteBaseline.remove(sqlitePath)
+        report.record("p3.interleaved.carts", Double(carts))
+        report.record("p3.interleaved.appends", Double(appends))
+        P3.rows(
+            result, key: "p3", label: "carts interleaved, 1–5 events per append; \(grouped(Double(carts))) carts", goal: true,
+            report: report)
+    }
+}
+
+/// P1p: the P1 batches with up to 64 appends in flight, each awaiting its own durable acknowledgement — Strata's
+/// group commit against SQLite driven by the same 64 appenders in its best configuration (WAL, synchronous=FULL,
+/// the one writer connection all 64 share, a transaction per append, as GRDB applications write).
 enum P1p {
-    static func run(_ batches: [[EventRecord]], directory: String, sqliteP1Rate: Double?, report: Report) async throws {
+    static func run(_ batches: [[EventRecord]], directory: String, report: Report) async throws {
         let path = fresh(directory + "/p1p-strata")
         let store = try LogStore.open(at: path)
-        progress("P1p")
+        progress("P1p Strata")
         let elapsed = try await timed { try await appendConcurrently(batches, to: store, inFlight: 64) }
-        progressDone()
         let stats = store.statistics
         try await store.close()
         removeTree(path)
-        let rate = Double(batches.count * 100) / elapsed
+        let sqlitePath = directory + "/p1p-sqlite.db"
+        SQLiteBaseline.remove(sqlitePath)
+        let sqlite = try SQLiteBaseline(path: sqlitePath, sync: .full)
+        progress("P1p SQLite")
+        let sqliteElapsed = try await timed {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let next = SharedCounter()
+                for _ in 0..<64 {
+                    group.addTask {
+                        while true {
+                            let i = next.take()
+                            if i >= batches.count { break }
+                            try await sqlite.appendAsync(batches[i])
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        progressDone()
+        try sqlite.close()
+        SQLiteBaseline.remove(sqlitePath)
+        let events = Double(batches.count * 100)
+        let rate = events / elapsed, sqliteRate = events / sqliteElapsed
         let perSync = Double(stats.frames) / Double(max(stats.syncs, 1))
         report.record("p1p.strata.events_per_s", rate)
         report.record("p1p.strata.appends_per_fdatasync", perSync)
-        let ratio = sqliteP1Rate.map { rate / $0 }
-        if let ratio { report.record("p1p.ratio_sqlite_p1", ratio) }
+        report.record("p1p.sqlite.events_per_s", sqliteRate)
+        report.record("p1p.ratio_sqlite", rate / sqliteRate)
         report.row(
-            "P1p 64 appends in flight (events/s)", strata: grouped(rate), sqlite: "P1 figure above", ratio: ratio,
-            goal: "≥ 1.5M and ≥ 20×", met: ratio.map { rate >= 1_500_000 && $0 >= 20 }, goalKey: "p1p")
-        report.row("P1p appends per fdatasync", strata: fixed(perSync, 1))
+            "P1p 64 appenders, 100 events each, durable (events/s)", strata: grouped(rate), sqlite: grouped(sqliteRate),
+            ratio: rate / sqliteRate, goal: "≥ 20×", met: rate / sqliteRate >= 20, goalKey: "p1p")
+        report.row("P1p appends per fdatasync (Strata's group commit)", strata: fixed(perSync, 1))
     }
 }
 
@@ -272,13 +412,13 @@ enum Extras {
         var elapsed = try await sequentially(batches, path: path)
         report.record("extra.nosync.events_per_s", Double(batches.count * 100) / elapsed)
         report.row(
-            "(Strata) P1 without fdatasync: CPU (events/s)", strata: grouped(Double(batches.count * 100) / elapsed),
-            sqlite: "\(fixed(elapsed / Double(batches.count) * 1e6, 1)) µs per append")
+            "(Strata only) P1 without fdatasync: CPU, events/s (\(fixed(elapsed / Double(batches.count) * 1e6, 1)) µs per append)",
+            strata: grouped(Double(batches.count * 100) / elapsed))
         let singles = batches.prefix(100).flatMap { $0 }.map { [$0] }
         path = fresh(directory + "/tiny")
         elapsed = try await sequentially(singles, path: path)
         report.record("extra.single_event_append_us", elapsed / Double(singles.count) * 1e6)
-        report.row("(Strata) one-event append, no fdatasync (µs)", strata: fixed(elapsed / Double(singles.count) * 1e6, 1))
+        report.row("(Strata only) one-event append, no fdatasync (µs)", strata: fixed(elapsed / Double(singles.count) * 1e6, 1))
 
         var data = CartsData(streamCount: 10_000, seed: 7)
         let events = (0..<commits).map { _ in data.batch(count: 1) }
@@ -297,8 +437,8 @@ enum Extras {
         report.record("extra.concurrent.p50_us", percentile(sorted, 0.5))
         report.record("extra.concurrent.p99_us", percentile(sorted, 0.99))
         report.row(
-            "(Strata) 64 concurrent 1-event appends (commits/s)", strata: grouped(Double(commits) / elapsed),
-            sqlite: "\(fixed(Double(stats.frames) / Double(max(stats.syncs, 1)), 1)) per fdatasync, p50 \(Int(percentile(sorted, 0.5))) µs")
+            "(Strata only) 64 concurrent 1-event appends, commits/s (\(fixed(Double(stats.frames) / Double(max(stats.syncs, 1)), 1)) per fdatasync, p50 \(Int(percentile(sorted, 0.5))) µs)",
+            strata: grouped(Double(commits) / elapsed))
     }
 
     static func sequentially(_ batches: [[EventRecord]], path: String) async throws -> Double {
