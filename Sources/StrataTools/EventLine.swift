@@ -149,7 +149,7 @@ public enum EventLine {
             ("tenant", key.tenant, Limits.tenantBytesMax), ("group", key.group, Limits.groupBytesMax),
             ("id", key.id, Limits.aggregateIdBytesMax),
         ] where value.isEmpty || value.utf8.count > limit {
-            throw JSONScanner.Failure(offset: 0, reason: "\"\(name)\" must be 1 to \(limit) bytes of UTF-8")
+            throw JSONScanner.Failure(offset: 0, reason: "\(quotedForMessage(name)) must be 1 to \(limit) bytes of UTF-8")
         }
         let typeName = try required("type")
         guard !typeName.isEmpty, typeName.utf8.count <= Limits.typeNameBytesMax else {

@@ -165,10 +165,10 @@ public enum AggregateLoadError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .wrongGroup(let key, let expected): "stream \(key) is not of aggregate group \(expected)"
-        case .unregisteredEvent(let event): "unregistered event type \(event.typeName) v\(event.typeVersion)"
+        case .unregisteredEvent(let event): "unregistered event type \(quotedForMessage(event.typeName)) v\(event.typeVersion)"
         case .undecodable(let error): "\(error)"
         case .applyFailed(let sequence, let stream, let typeName, let reason):
-            "applying event at sequence \(sequence) of stream \(stream) (\(typeName)) failed: \(reason)"
+            "applying event at sequence \(sequence) of stream \(stream) (\(quotedForMessage(typeName))) failed: \(reason)"
         }
     }
 }

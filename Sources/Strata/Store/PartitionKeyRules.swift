@@ -69,8 +69,7 @@ extension PartitionKey {
             throw PartitionKeyError(part: "id", value: value, reason: "\(count) bytes; at most \(idBytesMax)")
         }
         for scalar in value.unicodeScalars where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
-            throw PartitionKeyError(
-                part: "id", value: value, reason: "holds the control character U+\(String(scalar.value, radix: 16, uppercase: true))")
+            throw PartitionKeyError(part: "id", value: value, reason: "holds the control character \(escapedForMessage(String(scalar)))")
         }
         guard value.unicodeScalars.first != " ", value.unicodeScalars.last != " " else {
             throw PartitionKeyError(part: "id", value: value, reason: "starts or ends with a space")

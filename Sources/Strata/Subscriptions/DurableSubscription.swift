@@ -94,7 +94,7 @@ extension EventStore where Position: Codable {
             position = try JSONEventCodec().decode(DurableSubscription<Self>.Checkpoint.self, from: record.payload).position
         }
         guard let position else {
-            throw EventStoreError.invalidEvent(index: 0, reason: "the last event of \(key) is not a checkpoint of subscription \"\(name)\"")
+            throw EventStoreError.invalidEvent(index: 0, reason: "the last event of \(key) is not a checkpoint of subscription \(quotedForMessage(name))")
         }
         return (position, version)
     }

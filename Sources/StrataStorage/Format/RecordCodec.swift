@@ -29,6 +29,17 @@ enum RecordCodec {
 
 
 
+    /// Whether the four key fields (tenant, group, id, type name) are UTF-8, given the bytes that hold them with their
+    /// length bytes: one ASCII check over the whole stretch covers the usual case (every length is below 128, so the
+    /// length bytes are ASCII too); otherwise each field is checked on its own.
+    @inline(__always)
+    static func validUTF8(
+        keyFields stretch: UnsafeRawBufferPointer, _ tenant: UnsafeRawBufferPointer, _ group: UnsafeRawBufferPointer,
+        _ id: UnsafeRawBufferPointer, _ typeName: UnsafeRawBufferPointer
+    ) -> Bool {
+        isASCII(stretch) || (isValidUTF8(tenant) && isValidUTF8(group) && isValidUTF8(id) && isValidUTF8(typeName))
+    }
+
     /// Checks every field against `Limits`. `index` is the record's position in its batch, for the error.
     static func validate(_ record: UnsafePointer<EventRecord>, index: Int) throws(StorageError) {
         func check(_ value: String, _ field: String, _ max: Int, allowEmpty: Bool = false) throws(StorageError) {
@@ -266,10 +277,18 @@ public struct RecordView {
             let timestamp = zigzagDecode(try r.varint("timestamp"))
             let idHigh = try r.u64BigEndian("event id")
             let idLow = try r.u64BigEndian("event id")
+            let keyStart = r.position
             let tenant = try str8(&r, "tenant", Limits.tenantBytesMax, allowEmpty: false)
             let group = try str8(&r, "aggregate group", Limits.groupBytesMax, allowEmpty: false)
             let id = try str8(&r, "aggregate id", Limits.aggregateIdBytesMax, allowEmpty: false)
             let typeName = try str8(&r, "type name", Limits.typeNameBytesMax, allowEmpty: false)
+            let stretch = UnsafeRawBufferPointer(rebasing: r.buffer[keyStart..<r.position])
+            if !RecordCodec.validUTF8(keyFields: stretch, tenant, group, id, typeName) {
+                for (field, what) in [(tenant, "tenant"), (group, "aggregate group"), (id, "aggregate id"), (typeName, "type name")]
+                where !isValidUTF8(field) {
+                    throw DecodeError(offset: field.baseAddress! - r.buffer.baseAddress!, kind: .badRecord, reason: "\(what) is not valid UTF-8")
+                }
+            }
             let flags = try r.u8("metadata flags")
             guard flags & ~RecordCodec.metadataKnownFlags == 0 else { throw r.fail(.badRecord, "unknown metadata flags \(flags)") }
             let correlation = try metadataID(
@@ -279,7 +298,7 @@ public struct RecordView {
                 &r, flags, present: RecordCodec.metadataCausation, uuid: RecordCodec.metadataCausationUUID,
                 "causation id")
             let user = flags & RecordCodec.metadataUser != 0
-                ? try str8(&r, "user", Limits.metadataFieldBytesMax, allowEmpty: true) : nil
+                ? try utf8Str8(&r, "user", Limits.metadataFieldBytesMax, allowEmpty: true) : nil
             let payloadLength = try r.varint("payload length")
             guard payloadLength == UInt64(r.remaining) else {
                 throw r.fail(.badRecord, "payload length \(payloadLength) does not fill the record's remaining \(r.remaining) bytes")
@@ -313,7 +332,7 @@ public struct RecordView {
         if flags & uuid != 0 {
             return MetadataID(uuid: EventID(high: try r.u64BigEndian(what), low: try r.u64BigEndian(what)))
         }
-        return MetadataID(text: try str8(&r, what, Limits.metadataFieldBytesMax, allowEmpty: true))
+        return MetadataID(text: try utf8Str8(&r, what, Limits.metadataFieldBytesMax, allowEmpty: true))
     }
 
     @inline(__always)
@@ -323,9 +342,17 @@ public struct RecordView {
         let length = Int(try r.u8(what))
         guard length <= max else { throw r.fail(.badRecord, "\(what) of \(length) bytes exceeds the limit \(max)") }
         guard allowEmpty || length > 0 else { throw r.fail(.badRecord, "empty \(what)") }
-        let bytes = try r.bytes(length, what)
+        return try r.bytes(length, what)
+    }
+
+    /// `str8` and checked as UTF-8 (metadata texts; the key and type name are checked together by `decode`).
+    @inline(__always)
+    private static func utf8Str8(
+        _ r: inout ByteReader, _ what: StaticString, _ max: Int, allowEmpty: Bool
+    ) throws(DecodeError) -> UnsafeRawBufferPointer {
+        let bytes = try str8(&r, what, max, allowEmpty: allowEmpty)
         guard isValidUTF8(bytes) else {
-            throw DecodeError(offset: r.position - length, kind: .badRecord, reason: "\(what) is not valid UTF-8")
+            throw DecodeError(offset: r.position - bytes.count, kind: .badRecord, reason: "\(what) is not valid UTF-8")
         }
         return bytes
     }

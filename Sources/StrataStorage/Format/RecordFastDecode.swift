@@ -30,7 +30,6 @@ extension RecordView {
         let n = Int(p.load(as: UInt8.self))
         guard n <= max, allowEmpty || n > 0, end - p - 1 >= n else { return nil }
         let bytes = UnsafeRawBufferPointer(start: p + 1, count: n)
-        guard isValidUTF8(bytes) else { return nil }
         p += 1 + n
         return bytes
     }
@@ -48,7 +47,7 @@ extension RecordView {
             p += 16
             return .some(MetadataID(uuid: id))
         }
-        guard let text = fastStr8(&p, end, Limits.metadataFieldBytesMax, allowEmpty: true) else { return nil }
+        guard let text = fastStr8(&p, end, Limits.metadataFieldBytesMax, allowEmpty: true), isValidUTF8(text) else { return nil }
         return .some(MetadataID(text: text))
     }
 
@@ -71,11 +70,13 @@ extension RecordView {
             high: UInt64(bigEndian: p.loadUnaligned(as: UInt64.self)),
             low: UInt64(bigEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
         p += 16
+        let keyStart = p
         guard let tenant = fastStr8(&p, end, Limits.tenantBytesMax, allowEmpty: false),
             let group = fastStr8(&p, end, Limits.groupBytesMax, allowEmpty: false),
             let id = fastStr8(&p, end, Limits.aggregateIdBytesMax, allowEmpty: false),
             let typeName = fastStr8(&p, end, Limits.typeNameBytesMax, allowEmpty: false),
-            p < end
+            p < end,
+            RecordCodec.validUTF8(keyFields: UnsafeRawBufferPointer(start: keyStart, count: p - keyStart), tenant, group, id, typeName)
         else { return nil }
         let flags = p.load(as: UInt8.self)
         p += 1
@@ -87,7 +88,7 @@ extension RecordView {
         else { return nil }
         var user: UnsafeRawBufferPointer? = nil
         if flags & RecordCodec.metadataUser != 0 {
-            guard let value = fastStr8(&p, end, Limits.metadataFieldBytesMax, allowEmpty: true) else { return nil }
+            guard let value = fastStr8(&p, end, Limits.metadataFieldBytesMax, allowEmpty: true), isValidUTF8(value) else { return nil }
             user = value
         }
         guard let payloadLength = fastVarint(&p, end), payloadLength == UInt64(end - p),
