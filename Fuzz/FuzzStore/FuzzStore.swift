@@ -26,7 +26,19 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = try? StoreStats.collect(store: "/s", deep: true, fileSystem: fs)
     _ = try? StoreStats.collect(store: "/s", deep: false, fileSystem: fs)
     precondition(fs.files.filter { $0.hasPrefix("/s/") }.count == (checkpointLength > 0 ? 2 : 1), "fsck or stats changed the store")
-    guard let store = try? LogStore.open(at: "/s", options: LogStore.Options(createIfMissing: false, fileSystem: fs, observability: .silent)) else {
+    // Damage that valid data follows is refused, and the refusal changes nothing on disk (FORMAT.md, "Recovery":
+    // every segment is judged before anything is written, removed or cut).
+    let before = fs.files.filter { !$0.hasSuffix("/LOCK") }.map { ($0, fs.contents(of: $0)) }
+    let store: LogStore
+    do throws(StorageError) {
+        store = try LogStore.open(at: "/s", options: LogStore.Options(createIfMissing: false, fileSystem: fs, observability: .silent))
+    } catch {
+        if case .damagedLog = error {
+            let after = fs.files.filter { !$0.hasSuffix("/LOCK") }.map { ($0, fs.contents(of: $0)) }
+            precondition(
+                after.count == before.count && zip(after, before).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 },
+                "a refused open (\(error)) changed the store")
+        }
         return 0
     }
     let reader = store.makeReader()
