@@ -66,6 +66,7 @@ public struct Corruption: Sendable, Equatable, CustomStringConvertible {
         return nil
     }
 
+    /// The file, the offset, the kind, what was found, and the remedy when there is one.
     public var description: String {
         "\(file) at offset \(offset): \(kind.rawValue): \(detail)" + (remedy.map { "; \($0)" } ?? "")
     }
@@ -88,14 +89,18 @@ public struct WriterFailure: Sendable, Equatable, CustomStringConvertible {
         case close
     }
 
+    /// What the writer was doing.
     public var step: Step
+    /// The system call that failed.
     public var error: IOError
 
+    /// A failure of `step` with `error`.
     public init(step: Step, error: IOError) {
         self.step = step
         self.error = error
     }
 
+    /// The step and the failed call.
     public var description: String { "\(step.rawValue): \(error)" }
 }
 

@@ -6,27 +6,49 @@
 /// Opening decides before it changes anything: every segment is judged first, and a refusal leaves every file as
 /// it was. Only then are superseded segments and temporary files removed, a torn tail cut and a checkpoint written.
 public enum RecoveryRule: String, CaseIterable, Sendable, Hashable, CustomStringConvertible {
+    /// A repair was interrupted: refused until a repair finishes it.
     case repairInterrupted
+    /// An empty folder: a new store.
     case createStore
+    /// The checkpoint cannot be read: every segment is judged without it.
     case checkpointUnusable
+    /// The checkpoint names a last segment that is gone: refused.
     case checkpointListsMissingSegment
+    /// The log does not start at sequence 1: refused.
     case logStartsAfterOne
+    /// An input a cold compaction merged and did not yet remove: removed.
     case supersededSegment
+    /// A segment numbered as merged but outside the merged range: refused.
     case supersededOutsideItsRange
+    /// A segment number is missing: refused.
     case segmentNumberGap
+    /// Sequences do not continue from one segment to the next: refused.
     case sequenceGap
+    /// A sealed segment as the checkpoint describes it: trusted.
     case trustSealed
+    /// A sealed segment the checkpoint does not describe: header and footer verified.
     case verifySealed
+    /// The active segment as a clean close left it: trusted.
     case trustActive
+    /// The active segment is shorter than what was committed: refused.
     case truncatedBelowCheckpoint
+    /// The active segment grew after the checkpoint (a crash): the new frames are scanned.
     case scanAfterCheckpoint
+    /// The active segment is not in the checkpoint: scanned whole.
     case scanWholeSegment
+    /// A compacted segment is last: verified, never scanned or cut.
     case verifyCompactedLast
+    /// A scan ends in a valid footer: the segment is sealed.
     case sealedByFooter
+    /// A torn final write (nothing valid after it): cut and kept in quarantine.
     case cutTornTail
+    /// Damage that valid data follows: refused, nothing changed.
     case refuseDamage
+    /// The last segment is sealed: the next one is created.
     case startNextSegment
+    /// Leftover temporary files: removed.
     case removeTemporaryFiles
+    /// Anything was not trusted: a new checkpoint is written.
     case writeCheckpoint
 
     /// Whether the rule makes `open` throw (the store is not opened and nothing on disk changes).

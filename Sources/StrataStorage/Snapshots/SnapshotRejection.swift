@@ -18,6 +18,7 @@ public enum SnapshotRejection: Error, Sendable, Equatable, CustomStringConvertib
     /// The state does not decode (the reason is the decoder's).
     case undecodable(String)
 
+    /// Why, in words.
     public var description: String {
         switch self {
         case .unreadable(let error): "unreadable: \(error)"
@@ -37,15 +38,19 @@ public enum SnapshotRejection: Error, Sendable, Equatable, CustomStringConvertib
 public struct PassedOverSnapshot: Sendable, Equatable, CustomStringConvertible {
     /// The snapshot file (empty for a backend that keeps snapshots elsewhere).
     public var file: String
+    /// The snapshot's global sequence (nil when the file's index could not be read).
     public var sequence: UInt64?
+    /// Why it was passed over.
     public var reason: SnapshotRejection
 
+    /// A snapshot of `file` at `sequence`, passed over for `reason`.
     public init(file: String, sequence: UInt64?, reason: SnapshotRejection) {
         self.file = file
         self.sequence = sequence
         self.reason = reason
     }
 
+    /// Where it was and why it was passed over.
     public var description: String {
         let at = sequence.map { "snapshot at sequence \($0)" } ?? "snapshots"
         return file.isEmpty ? "\(at): \(reason)" : "\(at) in \(file): \(reason)"

@@ -12,6 +12,7 @@ import Logging
 /// Pass one to `LogStore.Options`, and to the event-sourcing layer's projections, compactor and command
 /// executor, to send them elsewhere — tests pass a capturing logger and `MetricsTestKit.TestMetrics`.
 public struct Observability: Sendable {
+    /// Where Strata logs.
     public var logger: Logger
     /// The metrics factory; nil means `MetricsSystem.factory` at the time a store or component is created.
     public var metricsFactory: (any MetricsFactory)?
@@ -38,24 +39,29 @@ public struct Observability: Sendable {
     /// The factory metrics are made with.
     public var factory: any MetricsFactory { metricsFactory ?? MetricsSystem.factory }
 
+    /// A counter named `label` with this observability's dimensions plus `extra`.
     public func counter(_ label: String, _ extra: [(String, String)] = []) -> Counter {
         Counter(label: label, dimensions: dimensions + extra, factory: factory)
     }
 
+    /// A timer named `label` with this observability's dimensions plus `extra`.
     public func timer(_ label: String, _ extra: [(String, String)] = []) -> CoreMetrics.Timer {
         CoreMetrics.Timer(label: label, dimensions: dimensions + extra, factory: factory)
     }
 
+    /// A recorder (a histogram when `aggregate`) named `label` with this observability's dimensions plus `extra`.
     public func recorder(_ label: String, _ extra: [(String, String)] = [], aggregate: Bool = true) -> Recorder {
         Recorder(label: label, dimensions: dimensions + extra, aggregate: aggregate, factory: factory)
     }
 
+    /// A gauge named `label` with this observability's dimensions plus `extra`.
     public func gauge(_ label: String, _ extra: [(String, String)] = []) -> Gauge {
         Gauge(label: label, dimensions: dimensions + extra, factory: factory)
     }
 }
 
-/// The metric names Strata reports (Prometheus style: a `_total` counter, a `_seconds` timer).
+/// The metric names Strata reports (Prometheus style: a `_total` counter, a `_seconds` timer). The DocC article
+/// "Logs and metrics" lists them with their kinds and dimensions.
 public enum StrataMetric {
     /// Timer: one `append` call, from the call to its acknowledgement.
     public static let appendDuration = "strata_append_duration_seconds"
