@@ -1,6 +1,6 @@
 // swift-tools-version:6.1
 // Strata: an embedded event-sourcing framework with its own log-structured storage engine.
-// Layers (see DESIGN.md): C shims → StrataStorage (engine) → Strata (event sourcing) → CLI / tests.
+// Layers: C shims → StrataStorage (engine) → Strata (event sourcing) → CLI / tests.
 import PackageDescription
 
 /// libFuzzer targets (Fuzz/NAME/NAME.swift), one per decoder; `make fuzz` builds them with the fuzzer and

@@ -9,14 +9,14 @@ let package = Package(
     dependencies: [
         .package(name: "Strata", path: ".."),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        // The SQLite baseline of BENCHMARKS.md (links the system SQLite, libsqlite3-dev).
+        // The SQLite baseline of Benchmarks/README.md (links the system SQLite, libsqlite3-dev).
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         // Micro-benchmarks with malloc counts. Only this trait: the default ones pull a runtime interposer
         // that is not available offline here.
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
-        // The deterministic "carts" data of BENCHMARKS.md, shared by the workload runner and the micro-benchmarks.
+        // The deterministic "carts" data of Benchmarks/README.md, shared by the workload runner and the micro-benchmarks.
         .target(
             name: "BenchData",
             dependencies: [.product(name: "StrataStorage", package: "Strata")]

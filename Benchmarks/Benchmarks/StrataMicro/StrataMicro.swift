@@ -1,6 +1,6 @@
 // Micro-benchmarks of Strata's hot paths, with malloc counts: `make bench-micro` (or, in Benchmarks/,
 // `swift package benchmark`). One iteration handles one frame of 100 "carts" events (the P1 append unit,
-// BENCHMARKS.md) unless the name says otherwise; divide by 100 for per-event figures.
+// Benchmarks/README.md) unless the name says otherwise; divide by 100 for per-event figures.
 import Benchmark
 import BenchData
 import Foundation

@@ -1,6 +1,6 @@
 import StrataStorage
 
-/// The "carts" domain of BENCHMARKS.md: 10 tenants, group `Cart`, UUID aggregate ids, ItemAdded 70% /
+/// The "carts" domain of Benchmarks/README.md: 10 tenants, group `Cart`, UUID aggregate ids, ItemAdded 70% /
 /// ItemRemoved 25% / CartCheckedOut 5%, JSON payloads of 118–132 bytes (~126 on average), full envelopes: a
 /// random event id and correlation id per event, a user, a timestamp.
 public struct CartsData: Sendable {

@@ -11,12 +11,12 @@ import Glibc
 struct StrataBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strata-bench",
-        abstract: "The standard workloads of BENCHMARKS.md, Strata beside SQLite (GRDB) in one run.",
+        abstract: "The standard workloads of Benchmarks/README.md, Strata beside SQLite (GRDB) in one run.",
         subcommands: [Run.self, P4Build.self, P4Probe.self, P5Build.self, P5Probe.self, P5CrashWriter.self],
         defaultSubcommand: Run.self)
 }
 
-/// The two sizes of BENCHMARKS.md: `quick` (a few minutes) and `full` (the published figures).
+/// The two sizes of Benchmarks/README.md: `quick` (a few minutes) and `full` (the published figures).
 enum BenchSize: String, ExpressibleByArgument, CaseIterable, Sendable {
     case quick, full
 
@@ -37,7 +37,7 @@ struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run P1, P1p, P2, P3, P4, P5 and P6 with the disk limit; print the table and write the JSON file.")
 
-    @Option(help: "quick (a few minutes) or full (the sizes of BENCHMARKS.md).")
+    @Option(help: "quick (a few minutes) or full (the sizes of Benchmarks/README.md).")
     var size: BenchSize = .quick
 
     @Option(help: "Folder for the stores, on the disk under test. P5's 10M-event stores are built once and kept.")

@@ -5,7 +5,7 @@ import GRDB
 import Strata
 import Synchronization
 
-// The carts events of BENCHMARKS.md as typed events (the fields of BenchData's JSON payloads), and one projector
+// The carts events of Benchmarks/README.md as typed events (the fields of BenchData's JSON payloads), and one projector
 // both engines fold with.
 
 struct BenchItemAdded: Event {

@@ -61,7 +61,7 @@ public struct AppendReceipt<Position: Sendable & Comparable>: Sendable {
 /// so a read costs no hop to another thread and back — with the closure run where the caller runs. (Waiting for
 /// a durable append suspends the caller as any `await` does.)
 ///
-/// `Position` is the backend's token for a place in the global order (DESIGN.md): the native engine's and the
+/// `Position` is the backend's token for a place in the global order: the native engine's and the
 /// in-memory store's is the 64-bit global sequence; a PostgreSQL backend's would not be.
 public protocol EventStore<Position>: AnyObject, Sendable {
     associatedtype Position: Sendable & Hashable & Comparable

@@ -41,7 +41,7 @@ extension PartitionIndex {
                 state.manifest = manifest
                 // Opening a file checks its header, size, block index and filter; each block's checksum is
                 // checked whenever it is read, and a lookup that finds damage has the index rebuilt. Reading
-                // every block here would make open cost proportional to the data (DESIGN.md, invariant 3).
+                // every block here would make open cost proportional to the data (open reads only the tail).
                 for name in manifest.headsFiles {
                     state.heads.append(try StreamHeadsReader.open(joinPath(directory, name), fileSystem: fs, hasher: hasher))
                 }

@@ -1,4 +1,4 @@
-/// SplitMix64: a tiny seeded generator. The benchmark data (BENCHMARKS.md: seed 42), the demo and every
+/// SplitMix64: a tiny seeded generator. The benchmark data (Benchmarks/README.md: seed 42), the demo and every
 /// randomized test use it, so a run can be replayed from its seed.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     public var state: UInt64
