@@ -65,6 +65,40 @@ let recordGenerator = Generator<EventRecord, Shrink.None<EventRecord>> { rng in
         }
     }
 
+    /// The record decoder's fast varint (a word at a time when eight bytes are left) takes exactly what the checked
+    /// reader takes: the same value and length, or both refuse. Every length from 1 to 11 bytes, overlong forms,
+    /// 10th bytes above 1, with and without bytes after the varint.
+    @Test func fastVarintAgreesWithTheCheckedReader() {
+        var rng = SplitMix64(seed: 11)
+        var inputs: [[UInt8]] = []
+        for _ in 0..<20_000 {
+            let length = 1 + Int(rng.next() % 11)
+            var bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: rng.next()) | 0x80 }
+            if rng.next() % 8 != 0 { bytes[length - 1] &= rng.next() % 4 == 0 ? 0x01 : 0x7F }  // usually terminated
+            let trailing = Int(rng.next() % 10)
+            inputs.append(bytes + (0..<trailing).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+        }
+        for value in [0, 1, 127, 128, 1 << 56 - 1, 1 << 56, UInt64.max] as [UInt64] {
+            var w = ByteWriter()
+            w.varint(value)
+            inputs.append(w.bytes)
+            inputs.append(w.bytes + [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80])
+        }
+        inputs.append([0x80, 0x00] + [UInt8](repeating: 0xFF, count: 8))  // overlong zero
+        for input in inputs {
+            input.withUnsafeBytes { raw in
+                var reader = ByteReader(raw)
+                let checked: (UInt64, Int)? = { () -> (UInt64, Int)? in
+                    guard let value = try? reader.varint() else { return nil }
+                    return (value, reader.position)
+                }()
+                var p = raw.baseAddress!
+                let fast = RecordView.fastVarint(&p, raw.baseAddress! + raw.count).map { ($0, p - raw.baseAddress!) }
+                #expect(fast?.0 == checked?.0 && fast?.1 == checked?.1, "\(input)")
+            }
+        }
+    }
+
     @Test func zigzagRoundTrips() {
         for v: Int64 in [0, -1, 1, Int64.min, Int64.max, -123_456, 1_700_000_000_000_000] {
             #expect(zigzagDecode(zigzagEncode(v)) == v)

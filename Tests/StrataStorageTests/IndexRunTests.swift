@@ -198,7 +198,7 @@ import Testing
                     #expect(try run.entries(for: hash) == intact.entries(for: hash), "round \(round)")
                 }
                 #expect(!changed, "round \(round): a changed run read back without a word")
-            } catch let error as StorageError {
+            } catch {
                 guard case .corrupt(let corruption) = error else { Issue.record("round \(round): \(error)"); continue }
                 #expect(corruption.file == path, "round \(round): \(corruption)")
                 reported += 1

@@ -313,16 +313,22 @@ extension JSONSyntax {
     return copy.withUTF8 { $0.count == units.count && memcmp($0.baseAddress!, units.baseAddress!, units.count) == 0 } ? text : nil
 }
 
-@inlinable package func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
-    var i = 0
+@inlinable @inline(__always) package func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    guard let base = bytes.baseAddress else { return true }
+    let n = bytes.count
     var bits: UInt64 = 0
-    while i + 8 <= bytes.count {
-        bits |= bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-        i += 8
-    }
-    while i < bytes.count {
-        bits |= UInt64(bytes[i])
-        i += 1
+    if n >= 8 {
+        // Whole words, then the last eight bytes (overlapping the last word): no byte-by-byte tail.
+        var i = 0
+        while i + 8 <= n {
+            bits |= base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        bits |= base.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+    } else if n >= 4 {
+        bits = UInt64(base.loadUnaligned(as: UInt32.self) | base.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self))
+    } else {
+        for i in 0..<n { bits |= UInt64(base.load(fromByteOffset: i, as: UInt8.self)) }
     }
     return bits & 0x8080_8080_8080_8080 == 0
 }

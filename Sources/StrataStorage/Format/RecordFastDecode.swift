@@ -2,12 +2,32 @@
 /// It accepts exactly what `RecordView.decode` accepts; on anything unexpected it returns nil and the caller
 /// re-decodes with `RecordView.decode` to report the precise error (FORMAT.md, "Records").
 extension RecordView {
+    /// A varint (FORMAT.md, "Conventions"), accepting exactly what `ByteReader.varint` accepts. With eight bytes
+    /// left, a varint of up to eight bytes (every timestamp of this century) is decoded from one word with no loop:
+    /// the loop kept its accumulator on the stack once the record decoder grew (a store-to-load chain per byte).
     @inline(__always)
     static func fastVarint(_ p: inout UnsafeRawPointer, _ end: UnsafeRawPointer) -> UInt64? {
         guard p < end else { return nil }
         let first = p.load(as: UInt8.self)
+        if first < 0x80 {
+            p += 1
+            return UInt64(first)
+        }
+        if end - p >= 8 {
+            let word = UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
+            let stops = ~word & 0x8080_8080_8080_8080  // bit 7 of each byte that ends the varint
+            if stops != 0 {
+                let count = (stops.trailingZeroBitCount &+ 1) >> 3  // 2...8 bytes
+                var x = count == 8 ? word : word & ((1 &<< UInt64(count &* 8)) &- 1)
+                x &= 0x7F7F_7F7F_7F7F_7F7F
+                x = ((x & 0x7F00_7F00_7F00_7F00) >> 1) | (x & 0x007F_007F_007F_007F)  // 14 bits per 16
+                x = ((x & 0x3FFF_0000_3FFF_0000) >> 2) | (x & 0x0000_3FFF_0000_3FFF)  // 28 bits per 32
+                x = ((x & 0x0FFF_FFFF_0000_0000) >> 4) | (x & 0x0000_0000_0FFF_FFFF)  // 56 bits
+                p += count
+                return x
+            }
+        }
         p += 1
-        if first < 0x80 { return UInt64(first) }
         var result = UInt64(first & 0x7F)
         var shift: UInt64 = 7
         while p < end {
@@ -47,7 +67,7 @@ extension RecordView {
             p += 16
             return .some(MetadataID(uuid: id))
         }
-        guard let text = fastStr8(&p, end, Limits.metadataFieldBytesMax, allowEmpty: true), isValidUTF8(text) else { return nil }
+        guard let text = fastStr8(&p, end, Limits.metadataFieldBytesMax, allowEmpty: true), RecordCodec.textIsUTF8(text) else { return nil }
         return .some(MetadataID(text: text))
     }
 
@@ -76,7 +96,7 @@ extension RecordView {
             let id = fastStr8(&p, end, Limits.aggregateIdBytesMax, allowEmpty: false),
             let typeName = fastStr8(&p, end, Limits.typeNameBytesMax, allowEmpty: false),
             p < end,
-            RecordCodec.validUTF8(keyFields: UnsafeRawBufferPointer(start: keyStart, count: p - keyStart), tenant, group, id, typeName)
+            RecordCodec.keyFieldsAreUTF8(UnsafeRawBufferPointer(start: keyStart, count: p - keyStart))
         else { return nil }
         let flags = p.load(as: UInt8.self)
         p += 1
@@ -88,7 +108,7 @@ extension RecordView {
         else { return nil }
         var user: UnsafeRawBufferPointer? = nil
         if flags & RecordCodec.metadataUser != 0 {
-            guard let value = fastStr8(&p, end, Limits.metadataFieldBytesMax, allowEmpty: true), isValidUTF8(value) else { return nil }
+            guard let value = fastStr8(&p, end, Limits.metadataFieldBytesMax, allowEmpty: true), RecordCodec.textIsUTF8(value) else { return nil }
             user = value
         }
         guard let payloadLength = fastVarint(&p, end), payloadLength == UInt64(end - p),
