@@ -16,7 +16,7 @@ def main(path: str) -> None:
     size = run["size"]
     target = "make bench-full" if size == "full" else "make bench" if size == "quick" else run["command"]
     dirty = " plus uncommitted changes" if run.get("git_dirty") else ""
-    print(f"{size.capitalize()} run of {date} (`{target}`, {int(run['elapsed_s'] // 60)} min) at commit "
+    print(f"{size.capitalize()} run finished {date} (`{target}`, {int(run['elapsed_s'] // 60)} min) at commit "
           f"{run['git_commit'][:7]}{dirty}, on {m['cores']} cores ({m['cpu']}), {m['memory_gib']:.1f} GiB, "
           f"{m['kernel']}, {m['swift']}, SQLite {m['sqlite']}:")
     print()
