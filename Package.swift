@@ -91,6 +91,7 @@ let package = Package(
             dependencies: [
                 "Strata", "StrataStorage", "StrataTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -23,12 +23,15 @@ public struct ProcessOutcome: Sendable {
 
 /// Runs `executable` with `arguments` (and `input` on stdin, if given) to completion, with
 /// `SWIFT_BACKTRACE=enable=no` (a crashing child must not hang on its backtrace).
-public func runProcess(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> ProcessOutcome {
+public func runProcess(
+    _ executable: String, _ arguments: [String], input: Data? = nil, environment extra: [String: String] = [:]
+) throws -> ProcessOutcome {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment
     environment["SWIFT_BACKTRACE"] = "enable=no"
+    environment.merge(extra) { _, new in new }
     process.environment = environment
     let out = Pipe(), err = Pipe(), stdin = Pipe()
     process.standardOutput = out

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import Strata
 import StrataStorage
 
@@ -13,7 +14,11 @@ struct StrataCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strata",
         abstract: "Operate on Strata stores.",
-        discussion: "Exit status of every subcommand: 0 ok, 1 problems found, 2 usage error or unreadable input.",
+        discussion: """
+            Exit status of every subcommand: 0 ok, 1 problems found, 2 usage error or unreadable input. The engine's \
+            log goes to stderr from level warning up (a torn tail cut at open, an index rebuilt, a refusal); set \
+            STRATA_LOG_LEVEL (trace, debug, info, notice, warning, error, critical) to see more or less.
+            """,
         version: StrataVersion.string,
         subcommands: [FsckCommand.self, DumpCommand.self, ImportCommand.self, StatsCommand.self, CompactCommand.self, Demo.self, AppendLoop.self]
     )
@@ -21,6 +26,7 @@ struct StrataCommand: AsyncParsableCommand {
     /// Parses and runs, mapping outcomes onto the exit statuses above (ArgumentParser's own usage status, 64,
     /// becomes 2).
     static func main() async {
+        bootstrapLogging()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -41,6 +47,21 @@ struct StrataCommand: AsyncParsableCommand {
             writeError(fullMessage(for: error))
             terminate(CommandFailure.unusable)
         }
+    }
+}
+
+/// The engine's log on stderr, from STRATA_LOG_LEVEL (default warning: what the commands print already says what
+/// they did, so the engine's notices would repeat it). An unknown level is reported and the default kept.
+func bootstrapLogging() {
+    let name = getenv("STRATA_LOG_LEVEL").map { String(cString: $0) }
+    let level = name.flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .warning
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+    if let name, Logger.Level(rawValue: name.lowercased()) == nil {
+        writeError("strata: STRATA_LOG_LEVEL=\(name) is not a level (trace, debug, info, notice, warning, error, critical); using warning")
     }
 }
 

@@ -268,6 +268,24 @@ import Testing
         #expect(quarantined.contains { $0.hasSuffix(".tail") } && quarantined.contains { $0.hasPrefix("index.fsck-") })
     }
 
+    /// The engine's log reaches the command's stderr from warning up: a clean open says nothing, a torn tail cut at
+    /// open is logged (file, bytes, quarantine), STRATA_LOG_LEVEL=notice adds what recovery decided.
+    @Test func theEngineLogsWarningsOnStderrAndMoreOnRequest() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try demoStore()
+        let clean = try run("dump", store)
+        #expect(clean.status == 0 && clean.stderr.isEmpty, "\(clean.stderr)")
+        let segment = try #require(try FileManager.default.contentsOfDirectory(atPath: store).filter { $0.hasSuffix(".segment") }.max())
+        try edit(store + "/" + segment) { $0 += Array(repeating: 0x41, count: 100) }
+        let torn = try run("dump", store)
+        #expect(torn.status == 0, "\(torn.stderr)")
+        #expect(torn.stderr.contains("warning") && torn.stderr.contains("cut a torn final write"), "\(torn.stderr)")
+        #expect(torn.stderr.contains("bytes=100") && torn.stderr.contains("quarantine"), "\(torn.stderr)")
+        #expect(!torn.stderr.contains("recovered the store"), "notices stay out by default: \(torn.stderr)")
+        let verbose = try runProcess(strata, ["dump", store], environment: ["STRATA_LOG_LEVEL": "debug"])
+        #expect(verbose.status == 0 && verbose.stderr.contains("opened the store from its checkpoint"), "\(verbose.stderr)")
+    }
+
     /// The sequences of the frame of `segment` that holds byte `offset` (read from the file before the damage).
     func frameSequences(_ segment: String, holding offset: Int64) throws -> ClosedRange<UInt64> {
         var found: ClosedRange<UInt64>?
