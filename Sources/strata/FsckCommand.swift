@@ -74,7 +74,7 @@ struct FsckCommand: AsyncParsableCommand {
                 "lost: sequences \(range.firstSequence)...\(range.lastSequence) (\(range.count) events), repaired \(Timestamp.format(micros: range.repairedMicros)): \(range.finding); the segment as it was is quarantine/\(range.quarantineFile) (bytes \(range.originalOffset) +\(range.originalLength))"
             }
             lines += report.notes.map { "note: \($0)" }
-            lines.append("\(path): \(report.segments) segments, \(report.frames) frames, \(report.events) events, \(report.streams) streams, \(report.bytes) bytes of segments, \(report.indexFiles) index files, \(report.snapshots) snapshots in \(report.snapshotFiles) files; \(report.problems.isEmpty ? "no problems" : report.problems.count == 1 ? "1 problem" : "\(report.problems.count) problems")")
+            lines.append("\(path): \(report.segments) segments, \(report.frames) frames and \(report.events) events checked, \(report.streams) streams, \(report.bytes) bytes of segments, \(report.indexFiles) index files, \(report.snapshots) snapshots in \(report.snapshotFiles) files; \(report.problems.isEmpty ? "no problems" : report.problems.count == 1 ? "1 problem" : "\(report.problems.count) problems")")
             writeAll(1, Array(lines.joined(separator: "\n").utf8) + [0x0A])
         }
         if !report.problems.isEmpty { throw ExitCode(CommandFailure.problems) }
