@@ -69,7 +69,8 @@ public enum StrataMetric {
     public static let syncDuration = "strata_fsync_duration_seconds"
     /// Counter: acknowledged appends (batches).
     public static let commits = "strata_commits_total"
-    /// Counter: frames written (one per append, plus lost-range frames of a repair).
+    /// Counter: frames written by the commit path (one per committed append; a repair's lost-range frames are not
+    /// counted).
     public static let frames = "strata_frames_total"
     /// Counter: records (events) committed.
     public static let records = "strata_records_total"
