@@ -1,4 +1,4 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 // Strata: an embedded event-sourcing framework with its own log-structured storage engine.
 // Layers: C shims → StrataStorage (engine) → Strata (event sourcing) → CLI / tests.
 import PackageDescription
@@ -27,6 +27,8 @@ let package = Package(
         // The compactor and projections as swift-service-lifecycle services (a separate product, so that only
         // applications that use ServiceLifecycle build it).
         .library(name: "StrataServices", targets: ["StrataServices"]),
+        // The EventStore conformance suite, for any backend's tests (ours and a third party's).
+        .library(name: "StrataConformance", targets: ["StrataConformance"]),
         // Given/When/Then tests of aggregates, commands, projections and queries on the in-memory store.
         .library(name: "StrataTesting", targets: ["StrataTesting"]),
         .executable(name: "strata", targets: ["strata"]),
@@ -47,18 +49,26 @@ let package = Package(
         .target(name: "CStrataSupport"),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // The vocabulary every module shares: partition keys, event ids, records and the borrowed event view,
+        // expected versions, snapshot subjects, logs and metrics. Re-exported by Strata and StrataStorage.
+        .target(
+            name: "StrataCore",
+            dependencies: [
+                "CStrataSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]),
         // Logs (swift-log) and metrics (swift-metrics' CoreMetrics): both go nowhere costly until the application
         // bootstraps a backend.
         .target(
             name: "StrataStorage",
             dependencies: [
-                "CStrataSupport", "CLZ4", "CZlib", .product(name: "Logging", package: "swift-log"),
+                "StrataCore", "CStrataSupport", "CLZ4", "CZlib", .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]),
         .target(
             name: "Strata",
             dependencies: [
-                "StrataStorage", .product(name: "Logging", package: "swift-log"),
+                "StrataCore", "StrataStorage", .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]),
         .target(
@@ -76,6 +86,7 @@ let package = Package(
                 // that IssueReporting finds by name): without it, a failed expectation fails no test on Linux.
                 .product(name: "IssueReportingTestSupport", package: "xctest-dynamic-overlay"),
             ]),
+        .target(name: "StrataConformance", dependencies: ["Strata"]),
         // The carts example of the README (Examples/Carts): the domain as a library, the demo `make demo` runs,
         // and the domain's tests, written with StrataTesting.
         .target(name: "Carts", dependencies: ["Strata"], path: "Examples/Carts/Sources/Carts"),
@@ -129,7 +140,7 @@ let package = Package(
         .testTarget(
             name: "StrataTests",
             dependencies: [
-                "Strata", "StrataTestSupport",
+                "Strata", "StrataStorage", "StrataConformance", "StrataTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,8 +1,9 @@
-@_exported import StrataStorage
+// The vocabulary every Strata module shares (keys, ids, records, the borrowed event view, expected versions,
+// snapshot subjects, observability). The engine (`StrataStorage`) is not re-exported: engine users import it.
+@_exported import StrataCore
 
-/// Strata's event-sourcing layer. So far: the `EventStore` protocol with the native (`NativeEventStore`) and
-/// in-memory (`InMemoryEventStore`) backends, and the partition-key rules. Typed events, aggregates, commands
-/// and projections build on them.
+/// Strata's version.
 public enum StrataVersion {
+    /// The version as text.
     public static let string = "0.1.0-dev"
 }

@@ -114,7 +114,7 @@ public final class AggregateTest<Projector: AggregateProjector>: Sendable {
         let location = TestLocation(fileID: fileID, filePath: filePath, line: line, column: column)
         guard let (key, before) = succeeded("thenEvents", expecting: "events \(describe(expected))", location) else { return self }
         do {
-            let records = try await store.streamRecords(key, from: before + 1)
+            let records = try await store.streamEvents(key, from: before + 1)
             if let message = compareEvents(expected, records, codec: codec) {
                 fail("thenEvents: \(message)", location)
             }

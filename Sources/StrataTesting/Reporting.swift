@@ -40,7 +40,7 @@ struct UndecodedEvent {
 
 /// The events `records` hold, compared with `expected`: nil when they are the same events (type, schema version and
 /// value — by `==` when the event type is `Equatable`, else by its encoding), else a message with a diff.
-func compareEvents(_ expected: [any Event], _ records: [StoredRecord], codec: any EventCodec) -> String? {
+func compareEvents(_ expected: [any Event], _ records: [RecordedEvent<UInt64>], codec: any EventCodec) -> String? {
     var same = expected.count == records.count
     var shownActual: [Any] = []
     for (i, record) in records.enumerated() {
@@ -61,9 +61,8 @@ func compareEvents(_ expected: [any Event], _ records: [StoredRecord], codec: an
 }
 
 /// `record` decoded as `guide`'s type (when the type names and schema versions match), and whether it equals `guide`.
-private func decode<E: Event>(_ record: StoredRecord, as guide: E, codec: any EventCodec) -> (Any?, Bool) {
-    guard record.record.typeName == E.eventType, record.record.typeVersion == E.schemaVersion else { return (nil, false) }
-    guard let actual = try? record.record.payload.withUnsafeBytes({ try codec.decode(E.self, from: $0) }) else { return (nil, false) }
+private func decode<E: Event>(_ record: RecordedEvent<UInt64>, as guide: E, codec: any EventCodec) -> (Any?, Bool) {
+    guard let actual = try? record.decode(as: E.self, codec: codec) else { return (nil, false) }
     if let equatable = guide as? any Equatable {
         return (actual, isEqual(equatable, actual))
     }

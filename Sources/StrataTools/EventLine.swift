@@ -187,7 +187,7 @@ public enum EventLine {
             eventId = value
         }
         let record = EventRecord(
-            key: key, version: version ?? 0, typeName: typeName, typeVersion: UInt32(typeVersion), timestampMicros: timestamp,
+            key: key, typeName: typeName, typeVersion: UInt32(typeVersion), timestampMicros: timestamp,
             eventId: eventId, metadata: metadata, payload: payload!)
         return Decoded(record: record, version: version)
     }

@@ -42,7 +42,7 @@ struct AppendLoop: AsyncParsableCommand {
                         let records = (0..<batch).map { i in
                             EventRecord(
                                 key: PartitionKey(tenant: "t", group: "g", id: "w\(worker)"),
-                                version: UInt64(n * batch + i + 1), typeName: "Tick",
+                                typeName: "Tick",
                                 timestampMicros: wallClockMicros(),
                                 payload: Array("{\"worker\":\(worker),\"n\":\(n),\"i\":\(i)}".utf8))
                         }

@@ -42,7 +42,7 @@ struct Demo: AsyncParsableCommand {
                 let payload = #"{"item":"\#(item)","quantity":\#(1 + rng.next() % 3),"unitPrice":\#(100 + rng.next() % 900)}"#
                 records.append(EventRecord(
                     // The store assigns each stream's next version.
-                    key: PartitionKey(tenant: tenant, group: "Cart", id: cart), version: 0,
+                    key: PartitionKey(tenant: tenant, group: "Cart", id: cart), 
                     typeName: "ItemAdded", timestampMicros: wallClockMicros(),
                     metadata: RecordMetadata(user: "demo"), payload: Array(payload.utf8)))
             }
@@ -71,7 +71,7 @@ struct Demo: AsyncParsableCommand {
             print("  tenant \(tenant): \(count) events")
         }
         if let first = try store.readRecords(from: 1, limit: 1).first {
-            print("  event #1: \(first.record.key) v\(first.record.version) \(first.record.typeName) "
+            print("  event #1: \(first.record.key) v\(first.version) \(first.record.typeName) "
                 + String(decoding: first.record.payload, as: UTF8.self))
         }
         // By stream, through the partition index.
@@ -79,7 +79,7 @@ struct Demo: AsyncParsableCommand {
         let history = try store.readStreamRecords(cart)
         print("Stream \(cart): \(history.count) events, versions 1...\(try store.streamVersion(cart)); first three:")
         for event in history.prefix(3) {
-            print("  v\(event.record.version) seq \(event.sequence) \(String(decoding: event.record.payload, as: UTF8.self))")
+            print("  v\(event.version) seq \(event.sequence) \(String(decoding: event.record.payload, as: UTF8.self))")
         }
         let carts = try store.listStreams(tenant: "acme", group: "Cart", limit: 1_000)
         print("Tenant acme has \(carts.count) carts; the longest is at version \(carts.map(\.version).max() ?? 0).")
@@ -87,7 +87,7 @@ struct Demo: AsyncParsableCommand {
         let stale = try store.streamVersion(cart) - 1
         do {
             try await store.append(
-                [EventRecord(key: cart, version: 0, typeName: "CartCheckedOut", timestampMicros: wallClockMicros(), payload: Array("{}".utf8))],
+                [EventRecord(key: cart, typeName: "CartCheckedOut", timestampMicros: wallClockMicros(), payload: Array("{}".utf8))],
                 expecting: [cart: .exactly(stale)])
         } catch {
             print("Append expecting version \(stale) was refused: \(error)")

@@ -13,12 +13,12 @@ import Testing
         let folder = NSTemporaryDirectory() + "strata-prometheus-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let observability = Observability(metricsFactory: factory)
-        let store = try NativeEventStore(path: folder, options: LogStore.Options(observability: observability))
+        let store = try NativeEventStore(path: folder, options: NativeEventStore.Options(observability: observability))
         let key = PartitionKey(tenant: "acme", group: "Cart", id: "1")
         for n in 0..<3 {
             try await store.append([
                 EventRecord(
-                    key: key, version: 0, typeName: "ItemAdded", timestampMicros: wallClockMicros(),
+                    key: key, typeName: "ItemAdded", timestampMicros: wallClockMicros(),
                     payload: Array(#"{"n":\#(n)}"#.utf8))
             ])
         }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Strata
+import StrataStorage
 import StrataServices
 import Testing
 
@@ -59,7 +60,7 @@ enum Total: MultiProjector {
     @Test func coldCompactionServiceCompactsSealedSegments() async throws {
         let path = NSTemporaryDirectory() + "strata-cold-\(UInt64.random(in: 0 ... .max))"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let store = try NativeEventStore(path: path, options: LogStore.Options(durability: .never, segmentBytesTarget: 4_096))
+        let store = try NativeEventStore(path: path, options: NativeEventStore.Options(durability: .never, segmentBytesTarget: 4_096))
         let key = PartitionKey(tenant: "acme", group: "Counter", id: "1")
         for n in 1...300 { _ = try await store.append([try EventRecord(Added(n: n), key: key)]) }
         let before = store.log.segmentSummary

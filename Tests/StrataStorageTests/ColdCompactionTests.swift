@@ -209,7 +209,7 @@ func fillForCompaction(_ store: LogStore, appends: Int = 60, seed: UInt64 = 7) a
                         }
                         let stream = PartitionKey(tenant: "t\(pass % 3)", group: "Cart", id: "s\((pass + r) % 12)")
                         let events = try store.readStreamRecords(stream)
-                        #expect(events.map(\.record.version) == Array(0..<UInt64(events.count)).map { $0 + 1 })
+                        #expect(events.map(\.version) == Array(0..<UInt64(events.count)).map { $0 + 1 })
                         await Task.yield()
                     }
                 }

@@ -34,7 +34,7 @@ import Testing
                 versions[key] = version
                 let payload = #"{"item":"coffee","quantity":\#(r + 1),"unitPrice":\#(100 + b),"note":"\#(String(repeating: "abc", count: 10 + b))"}"#
                 records.append(EventRecord(
-                    key: PartitionKey(tenant: tenant, group: "Cart", id: id), version: version,
+                    key: PartitionKey(tenant: tenant, group: "Cart", id: id), 
                     typeName: r % 2 == 0 ? "ItemAdded" : "ItemRemoved", typeVersion: UInt32(1 + r % 2),
                     timestampMicros: 1_795_000_000_000_000 + Int64(b * 1000 + r), eventId: .random(using: &rng),
                     metadata: RecordMetadata(

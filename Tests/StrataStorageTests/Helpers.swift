@@ -13,7 +13,7 @@ func sampleRecord(stream: Int, version: UInt64, payloadBytes: Int = 40, salt: UI
     while payload.utf8.count < payloadBytes - 1 { payload += " " }
     payload += "}"
     return EventRecord(
-        key: PartitionKey(tenant: "t\(stream % 3)", group: "Cart", id: "s\(stream)"), version: version,
+        key: PartitionKey(tenant: "t\(stream % 3)", group: "Cart", id: "s\(stream)"), 
         typeName: version % 2 == 0 ? "ItemAdded" : "ItemRemoved", typeVersion: UInt32(1 + version % 2),
         timestampMicros: 1_700_000_000_000_000 + Int64(version), eventId: EventID.random(using: &rng),
         metadata: RecordMetadata(

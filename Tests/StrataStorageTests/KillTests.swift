@@ -74,15 +74,15 @@ func strataExecutable() throws -> String { try builtExecutable("strata") }
         // Every batch (acknowledged or not) is whole: 7 records of one worker, versions 7k+1...7k+7.
         var i = 0
         while i < records.count {
-            let first = records[i].record
+            let first = records[i]
             #expect((first.version - 1) % 7 == 0, "batch starts at version \(first.version)")
             guard i + 7 <= records.count else {
                 Issue.record("partial batch at the end: \(records.count - i) records")
                 break
             }
             for k in 0..<7 {
-                #expect(records[i + k].record.key == first.key)
-                #expect(records[i + k].record.version == first.version + UInt64(k))
+                #expect(records[i + k].record.key == first.record.key)
+                #expect(records[i + k].version == first.version + UInt64(k))
             }
             i += 7
         }

@@ -45,7 +45,7 @@ import Testing
             for (step, size) in batches.enumerated() {
                 let batch = sampleBatch(stream: step, after: 0, count: size, payloadBytes: 30 + step * 7)
                 let range = try await store.append(batch)
-                expected += zip(range, batch).map { StoredRecord(sequence: $0, record: $1) }
+                expected += zip(range, batch).enumerated().map { StoredRecord(sequence: $1.0, version: UInt64($0 + 1), record: $1.1) }
                 // Each reader takes a few pieces after every append (a piece may end inside a frame).
                 for (r, reader) in readers.enumerated() {
                     for p in 0..<2 {
@@ -283,7 +283,7 @@ func craftSegments(segments: Int, perSegment: Int, streams: Int, write: (String,
         for stream in 0..<50 {
             let key = PartitionKey(tenant: "t\(stream % 3)", group: "Cart", id: "s\(stream)")
             let events = try store.readStreamRecords(key)
-            #expect(events.count == 400 && events.map(\.record.version) == Array(1...400), "stream \(stream)")
+            #expect(events.count == 400 && events.map(\.version) == Array(1...400), "stream \(stream)")
         }
         #expect(store.segmentHandles.openCount <= 33)
         try await store.append(sampleBatch(stream: 999, after: 0, count: 3))

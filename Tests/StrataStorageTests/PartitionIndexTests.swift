@@ -13,7 +13,7 @@ func verifyIndexAgainstLog(
     for record in all { byStream[record.record.key, default: []].append(record) }
     var rng = SplitMix64(seed: seed)
     for (key, records) in byStream {
-        #expect(records.map(\.record.version) == Array(1...UInt64(records.count)), "\(context): \(key) versions not dense", sourceLocation: sourceLocation)
+        #expect(records.map(\.version) == Array(1...UInt64(records.count)), "\(context): \(key) versions not dense", sourceLocation: sourceLocation)
         #expect(try store.readStreamRecords(key) == records, "\(context): stream \(key)", sourceLocation: sourceLocation)
         #expect(try store.streamVersion(key) == UInt64(records.count), "\(context): head of \(key)", sourceLocation: sourceLocation)
         #expect(try store.streamHead(key)?.lastSequence == records.last!.sequence, sourceLocation: sourceLocation)
@@ -21,7 +21,7 @@ func verifyIndexAgainstLog(
         #expect(try store.readStreamRecords(key, from: from) == Array(records[Int(from - 1)...]), "\(context): \(key) from \(from)", sourceLocation: sourceLocation)
         let through = from + rng.next() % 3
         #expect(
-            try store.readStreamRecords(key, from: from, through: through) == records.filter { $0.record.version >= from && $0.record.version <= through },
+            try store.readStreamRecords(key, from: from, through: through) == records.filter { $0.version >= from && $0.version <= through },
             sourceLocation: sourceLocation)
         let asOf = 1 + rng.next() % UInt64(max(all.count, 1))
         #expect(
@@ -57,7 +57,7 @@ let weakHash = StreamKeyHash(name: "test-weak") { key in UInt64(key.id.utf8.redu
     let b = PartitionKey(tenant: "t", group: "Cart", id: "b")
 
     func event(_ key: PartitionKey, _ n: Int = 0) -> EventRecord {
-        EventRecord(key: key, version: 0, typeName: "E", timestampMicros: Int64(n), payload: Array("{\"n\":\(n)}".utf8))
+        EventRecord(key: key, typeName: "E", timestampMicros: Int64(n), payload: Array("{\"n\":\(n)}".utf8))
     }
 
     @Test func versionsAreAssignedPerStreamInBatchOrder() async throws {
@@ -65,7 +65,7 @@ let weakHash = StreamKeyHash(name: "test-weak") { key in UInt64(key.id.utf8.redu
         let result = try await store.append([event(a), event(b), event(a)], expecting: [:])
         #expect(result.sequences == 1...3)
         #expect(result.versions == [a: 2, b: 1])
-        #expect(try store.readRecords().map(\.record.version) == [1, 1, 2])
+        #expect(try store.readRecords().map(\.version) == [1, 1, 2])
         let next = try await store.append([event(a)], expecting: [a: .exactly(2)])
         #expect(next.versions == [a: 3])
         try await store.close()
@@ -122,7 +122,7 @@ let weakHash = StreamKeyHash(name: "test-weak") { key in UInt64(key.id.utf8.redu
                         attempts += 1
                         let seen = try store.streamVersion(key)
                         do {
-                            try await store.append([EventRecord(key: key, version: 0, typeName: "E", timestampMicros: 0, payload: Array("\(worker)".utf8))], expecting: [key: .exactly(seen)])
+                            try await store.append([EventRecord(key: key, typeName: "E", timestampMicros: 0, payload: Array("\(worker)".utf8))], expecting: [key: .exactly(seen)])
                             won += 1
                         } catch StorageError.versionConflict {
                             continue
@@ -134,7 +134,7 @@ let weakHash = StreamKeyHash(name: "test-weak") { key in UInt64(key.id.utf8.redu
             for worker in 0..<4 {
                 group.addTask {
                     for _ in 0..<10 {
-                        try await store.append([EventRecord(key: key, version: 0, typeName: "A", timestampMicros: 0, payload: Array("any\(worker)".utf8))])
+                        try await store.append([EventRecord(key: key, typeName: "A", timestampMicros: 0, payload: Array("any\(worker)".utf8))])
                     }
                     return 10
                 }
@@ -143,7 +143,7 @@ let weakHash = StreamKeyHash(name: "test-weak") { key in UInt64(key.id.utf8.redu
         }
         let records = try store.readStreamRecords(key)
         #expect(records.count == wins)
-        #expect(records.map(\.record.version) == Array(1...UInt64(wins)))
+        #expect(records.map(\.version) == Array(1...UInt64(wins)))
         try verifyIndexAgainstLog(store)
         try await store.close()
     }
@@ -157,7 +157,7 @@ let weakHash = StreamKeyHash(name: "test-weak") { key in UInt64(key.id.utf8.redu
                 group.addTask {
                     for n in 0..<15 {
                         let key = PartitionKey(tenant: "t\(worker % 3)", group: "G\(n % 2)", id: "s\((worker * 7 + n) % 11)")
-                        try await store.append([EventRecord(key: key, version: 0, typeName: "E", timestampMicros: 0, payload: [UInt8(n)])])
+                        try await store.append([EventRecord(key: key, typeName: "E", timestampMicros: 0, payload: [UInt8(n)])])
                     }
                 }
             }
@@ -211,7 +211,7 @@ let weakHash = StreamKeyHash(name: "test-weak") { key in UInt64(key.id.utf8.redu
                 switch step {
                 case .append(let streams, _):
                     let records = streams.enumerated().map { i, n in
-                        EventRecord(key: Self.key(n), version: 0, typeName: "E\(i)", timestampMicros: Int64(i), payload: Array(repeating: UInt8(n), count: 30))
+                        EventRecord(key: Self.key(n), typeName: "E\(i)", timestampMicros: Int64(i), payload: Array(repeating: UInt8(n), count: 30))
                     }
                     try await store.append(records)
                 case .reopen:
@@ -232,7 +232,7 @@ let weakHash = StreamKeyHash(name: "test-weak") { key in UInt64(key.id.utf8.redu
         let store = try openSimulated(fs, segmentBytes: 2_048)
         for i in 0..<60 {
             try await store.append((0..<3).map { j in
-                EventRecord(key: Self.key((i + j) % 9), version: 0, typeName: "E", timestampMicros: 0, payload: Array(repeating: 7, count: 40))
+                EventRecord(key: Self.key((i + j) % 9), typeName: "E", timestampMicros: 0, payload: Array(repeating: 7, count: 40))
             })
         }
         let records = try store.readRecords()
@@ -297,7 +297,7 @@ let weakHash = StreamKeyHash(name: "test-weak") { key in UInt64(key.id.utf8.redu
         let store = try openSimulated(fs, segmentBytes: 2_048)
         try await store.rebuildIndex()
         try verifyIndexAgainstLog(store)
-        try await store.append([EventRecord(key: Self.key(1), version: 0, typeName: "E", timestampMicros: 0, payload: [1])])
+        try await store.append([EventRecord(key: Self.key(1), typeName: "E", timestampMicros: 0, payload: [1])])
         try verifyIndexAgainstLog(store)
         try await store.close()
         let again = try openSimulated(fs, segmentBytes: 2_048)
@@ -313,7 +313,7 @@ let weakHash = StreamKeyHash(name: "test-weak") { key in UInt64(key.id.utf8.redu
         let store = try openSimulated(fs, segmentBytes: 1_024)
         for i in 0..<150 {
             try await store.append((0..<2).map { j in
-                EventRecord(key: Self.key((i * 3 + j) % 40), version: 0, typeName: "E", timestampMicros: 0, payload: Array(repeating: UInt8(i % 200), count: 120))
+                EventRecord(key: Self.key((i * 3 + j) % 40), typeName: "E", timestampMicros: 0, payload: Array(repeating: UInt8(i % 200), count: 120))
             })
             if i % 25 == 0 { try verifyIndexAgainstLog(store, context: "during, after \(i)") }
         }
@@ -341,7 +341,7 @@ let weakHash = StreamKeyHash(name: "test-weak") { key in UInt64(key.id.utf8.redu
         let fs = SimulatedFileSystem()
         let store = try openSimulated(fs, segmentBytes: 2_048)
         for i in 0..<60 {
-            try await store.append([EventRecord(key: Self.key(i % 5), version: 0, typeName: "E", timestampMicros: 0, payload: Array(repeating: 1, count: 60))])
+            try await store.append([EventRecord(key: Self.key(i % 5), typeName: "E", timestampMicros: 0, payload: Array(repeating: 1, count: 60))])
         }
         let totalFrames = 60
         let crashed = fs.crashed(tear: .dropUnsynced)

@@ -67,7 +67,7 @@ import Testing
             $0.projectorVersion == 1 ? nil : .projectorVersion(found: $0.projectorVersion, expected: 1)
         }
         #expect(lookup.snapshot?.sequence == 10)
-        #expect(lookup.ignored.map(\.reason) == [.projectorVersion(found: 2, expected: 1)] && lookup.ignored[0].sequence == 20)
+        #expect(lookup.ignored.map(\.reason) == [.projectorVersion(found: 2, expected: 1)] && lookup.ignored[0].position == "20")
     }
 
     @Test func aDamagedSnapshotIsPassedOverAndADamagedFileSkipped() throws {
@@ -82,7 +82,7 @@ import Testing
         let reopened = try Self.makeStore(fs)
         let lookup = reopened.latest(Self.stream(1), projectorName: "Cart") { _ in nil }
         #expect(lookup.snapshot?.sequence == 10)
-        guard case .unreadable(.corrupt(let damage))? = lookup.ignored.first?.reason, lookup.ignored.count == 1 else {
+        guard case .unreadable(let error as StorageError)? = lookup.ignored.first?.reason, case .corrupt(let damage) = error, lookup.ignored.count == 1 else {
             Issue.record("\(lookup.ignored)")
             return
         }

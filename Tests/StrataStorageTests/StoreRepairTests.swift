@@ -125,7 +125,7 @@ import Testing
             #expect(try store.readStreamRecords(key) == mine, "\(key)", sourceLocation: sourceLocation)
             let head = all.last { $0.record.key == key }!
             if !gone.contains(head.sequence) {
-                #expect(try store.streamVersion(key) == head.record.version, sourceLocation: sourceLocation)
+                #expect(try store.streamVersion(key) == head.version, sourceLocation: sourceLocation)
             }
         }
         // Appends continue after the last sequence, with the next version of the stream.

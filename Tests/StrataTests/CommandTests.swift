@@ -57,7 +57,7 @@ struct Note: Command {
             let key = PartitionKey(tenant: "acme", group: "Cart", id: "c-9")
             await #expect(throws: CommandError.self) { try await executor.execute(RemoveItem(key: key, product: "tea")) }
             let created = try await executor.execute(CreateCart(key: key), metadata: RecordMetadata(user: "alice"))
-            #expect(created.version == 1 && created.eventCount == 1 && created.position != nil)
+            #expect(created.version == 1 && created.eventCount == 1 && created.position > 0)
             await #expect(throws: CommandError.self) { try await executor.execute(CreateCart(key: key)) }
             try await executor.execute(AddItem(key: key, product: "tea", quantity: 2))
             try await executor.execute(AddItem(key: key, product: "tea", kind: .expectedVersion(2)))
@@ -79,7 +79,7 @@ struct Note: Command {
             #expect(noted.version == 5)
             let cart = try await store.load(Cart.self, key)
             #expect(cart.state == .open(items: ["welcome-gift": 1, "note": 1]) && cart.version == 5)
-            let records = try await store.streamRecords(key)
+            let records = try await store.streamEvents(key)
             #expect(records[0].record.metadata.user == "alice" && records[0].record.metadata.correlationId != nil)
             await #expect(throws: CommandError.self) {
                 try await executor.execute(AddItem(key: PartitionKey(tenant: "acme", group: "Order", id: "o"), product: "x"))
@@ -112,12 +112,12 @@ struct Note: Command {
             }
             // Replay: every ItemAdded folded in stream order; versions dense; every command exactly once.
             var commands = 0
-            var all: [PartitionKey: [StoredRecord]] = [:]
-            try await store.readAll(after: nil, limit: .max) { record, _ in
-                all[record.key, default: []].append(record.materialize())
+            var all: [PartitionKey: [RecordedEvent<UInt64>]] = [:]
+            try await store.readAll(after: nil, limit: .max) { record, position in
+                all[record.key, default: []].append(RecordedEvent(record, at: position))
             }
             for (key, records) in all {
-                #expect(records.map(\.record.version) == Array(1...UInt64(records.count)), "\(key)")
+                #expect(records.map(\.version) == Array(1...UInt64(records.count)), "\(key)")
                 var expected: [String: Int] = [:]
                 for record in records {
                     let event = try JSONDecoder().decode(ItemAdded.self, from: Data(record.record.payload))
@@ -199,85 +199,68 @@ extension CommandTests {
             let executor = CommandExecutor(store: store, codec: codec), other = CommandExecutor(store: store, codec: codec)
             let key = PartitionKey(tenant: "acme", group: "Cart", id: "c-1")
             let seen = Look.Seen()
-            func look(_ executor: CommandExecutor<CountingStore>) async throws -> Aggregate<Cart> {
-                try await executor.execute(Look(key: key, seen: seen))
-                return seen.aggregate.withLock { $0! }
+            // A command that writes nothing reports the position of the last event it saw.
+            func look(_ executor: CommandExecutor<CountingStore>) async throws -> (Aggregate<Cart>, UInt64) {
+                let result = try await executor.execute(Look(key: key, seen: seen))
+                return (seen.aggregate.withLock { $0! }, result.position)
             }
+            func lastPosition() async throws -> UInt64 { try await store.streamEvents(key).last!.position }
             try await executor.execute(AddItem(key: key, product: "tea", quantity: 2))
             try await executor.execute(AddItem(key: key, product: "coffee"))
             try await executor.execute(RemoveItem(key: key, product: "tea"))
             #expect(store.delivered.withLock { $0 } == 0, "the executor read back its own events")
-            var cached = try await look(executor)
+            var (cached, position) = try await look(executor)
             var loaded = try await store.load(Cart.self, key, codec: codec)
             #expect(cached.state == loaded.state && cached.version == 3 && loaded.version == 3)
-            #expect(cached.lastSequence == loaded.lastSequence)
+            let lastBefore = try await lastPosition()
+            #expect(position == lastBefore)
             try await other.execute(AddItem(key: key, product: "milk"))
             try await executor.execute(AddItem(key: key, product: "jam"))
-            cached = try await look(executor)
+            (cached, position) = try await look(executor)
             loaded = try await store.load(Cart.self, key, codec: codec)
             #expect(cached.state == .open(items: ["coffee": 1, "milk": 1, "jam": 1]) && cached.state == loaded.state)
-            #expect(cached.version == 5 && cached.lastSequence == loaded.lastSequence)
+            let last = try await lastPosition()
+            #expect(cached.version == 5 && position == last)
+            let fresh = CommandExecutor(store: store, codec: codec)
+            let afterLoad = try await fresh.execute(Look(key: key, seen: seen)).position
+            #expect(afterLoad == last, "after a load too")
+            let empty = try await fresh.execute(Look(key: PartitionKey(tenant: "acme", group: "Cart", id: "new"), seen: seen)).position
+            #expect(empty == .origin)
         }
     }
 }
 
 /// An in-memory store that counts the events its stream reads deliver, and its snapshot writes (it keeps no
 /// snapshots: each write throws `unsupported`).
-final class CountingStore: EventStore {
+final class CountingStore: ForwardingStore {
     let inner = InMemoryEventStore()
     let delivered = Mutex(0)
     let snapshotWrites = Mutex(0)
 
-    func writeSnapshots(_ snapshots: [SnapshotRecord]) async throws {
+    func writeSnapshots(_ snapshots: [Snapshot<UInt64>]) async throws {
         snapshotWrites.withLock { $0 += 1 }
         throw EventStoreError.unsupported("CountingStore keeps no snapshots")
     }
 
-    func append(_ events: [EventRecord], expecting: [PartitionKey: ExpectedVersion]) async throws(EventStoreError) -> AppendReceipt<UInt64> {
-        try await inner.append(events, expecting: expecting)
-    }
-
-    func version(of stream: PartitionKey) async throws(EventStoreError) -> UInt64 { try await inner.version(of: stream) }
-
     func readStream(
-        _ stream: PartitionKey, from: UInt64, through: UInt64, asOf: UInt64?, limit: Int, _ body: (RecordView) throws -> Void
+        _ stream: PartitionKey, from: UInt64, through: UInt64, asOf: UInt64?, limit: Int, _ body: (EventView, UInt64) throws -> Void
     ) async throws -> Int {
         let count = try await inner.readStream(stream, from: from, through: through, asOf: asOf, limit: limit, body)
         delivered.withLock { $0 += count }
         return count
     }
-
-    func readAll(after position: UInt64?, limit: Int, _ body: (RecordView, UInt64) throws -> Void) async throws -> UInt64? {
-        try await inner.readAll(after: position, limit: limit, body)
-    }
-
-    func waitForEvents(after position: UInt64?) async throws { try await inner.waitForEvents(after: position) }
 }
 
 /// An in-memory store where, before the first append, "another process" appends an ItemAdded(coffee) to the
 /// same stream.
-final class InterferingStore: EventStore {
+final class InterferingStore: ForwardingStore {
     let inner = InMemoryEventStore()
     let interfered = Mutex(false)
 
-    func append(_ events: [EventRecord], expecting: [PartitionKey: ExpectedVersion]) async throws(EventStoreError) -> AppendReceipt<UInt64> {
+    func append(_ events: [EventRecord], expecting: [PartitionKey: ExpectedVersion]) async throws -> AppendReceipt<UInt64> {
         if !interfered.withLock({ let was = $0; $0 = true; return was }), let key = events.first?.key {
             try await inner.append([try! EventRecord(ItemAdded(product: "coffee", quantity: 1), key: key)])
         }
         return try await inner.append(events, expecting: expecting)
     }
-
-    func version(of stream: PartitionKey) async throws(EventStoreError) -> UInt64 { try await inner.version(of: stream) }
-
-    func readStream(
-        _ stream: PartitionKey, from: UInt64, through: UInt64, asOf: UInt64?, limit: Int, _ body: (RecordView) throws -> Void
-    ) async throws -> Int {
-        try await inner.readStream(stream, from: from, through: through, asOf: asOf, limit: limit, body)
-    }
-
-    func readAll(after position: UInt64?, limit: Int, _ body: (RecordView, UInt64) throws -> Void) async throws -> UInt64? {
-        try await inner.readAll(after: position, limit: limit, body)
-    }
-
-    func waitForEvents(after position: UInt64?) async throws { try await inner.waitForEvents(after: position) }
 }

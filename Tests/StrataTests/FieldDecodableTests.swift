@@ -259,8 +259,8 @@ struct PlainCodec: EventCodec {
             let store = InMemoryEventStore()
             try await store.append([try EventRecord(Tracked(product: "tea", quantity: 2), key: key, codec: codec, timestampMicros: 0)])
             var events: [Tracked] = []
-            try await store.readStream(key) { record in
-                if case .registered(.tracked(let event)) = try types.decode(record, codec: codec) { events.append(event) }
+            try await store.readStream(key) { record, position in
+                if case .registered(.tracked(let event)) = try types.decode(record, at: position, codec: codec) { events.append(event) }
             }
             #expect(events.map(\.product) == ["tea"] && events.map(\.quantity) == [2])
             #expect(events.map(\.viaFields) == [expected], "\(type(of: codec))")

@@ -17,7 +17,7 @@ import Testing
         for n in 0..<3 {
             try await store.append([
                 EventRecord(
-                    key: key, version: 0, typeName: "ItemAdded", typeVersion: 3, timestampMicros: 0, eventId: .random(),
+                    key: key, typeName: "ItemAdded", typeVersion: 3, timestampMicros: 0, eventId: .random(),
                     metadata: RecordMetadata(), payload: Array(#"{"product":"p\#(n)","quantity":1}"#.utf8))
             ])
         }
@@ -41,7 +41,7 @@ import Testing
         for n in 0..<3 {
             try await store.append([
                 EventRecord(
-                    key: key, version: 0, typeName: "ItemAdded", typeVersion: 2, timestampMicros: hourAgo + Int64(n),
+                    key: key, typeName: "ItemAdded", typeVersion: 2, timestampMicros: hourAgo + Int64(n),
                     eventId: .random(), metadata: RecordMetadata(), payload: Array(#"{"product":"tea","quantity":1}"#.utf8))
             ])
         }

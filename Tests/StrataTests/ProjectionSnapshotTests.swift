@@ -1,6 +1,7 @@
 import Foundation
 import PropertyBased
 import Strata
+import StrataStorage
 import Testing
 
 /// `ProductQuantities`, snapshotted every 40 events of the global stream.
@@ -92,9 +93,9 @@ enum Tally: MultiProjector {
             var planted = ProductQuantities.State()
             planted.quantities["acme"] = ["planted": 99]
             planted.folded = 100
-            try await store.writeSnapshots([SnapshotRecord(
+            try await store.writeSnapshots([Snapshot(
                 subject: .projection(name: SnappedQuantities.projectorName, tenant: nil), projectorName: SnappedQuantities.projectorName,
-                projectorVersion: 1, codecName: "json", sequence: 4, version: 0, createdMicros: 0,
+                projectorVersion: 1, codecName: "json", position: 4, version: 0, createdMicros: 0,
                 state: try JSONEventCodec().encode(planted))])
             let projection = Projection(SnappedQuantities.self, store: store)
             try await projection.catchUp()
@@ -111,7 +112,7 @@ enum Tally: MultiProjector {
             _ = try? await binary.catchUp()  // (the events are JSON: what matters is where it started)
             #expect(binary.restoredFrom == nil)
             // A manual snapshot, then a fresh projection starts there.
-            #expect(try await replayed.snapshot()?.sequence == 6)
+            #expect(try await replayed.snapshot()?.position == 6)
             let latest = Projection(SnappedQuantities.self, store: store)
             try await latest.catchUp()
             #expect(latest.restoredFrom == 6 && latest.state == replayed.state)

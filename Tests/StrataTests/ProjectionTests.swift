@@ -1,6 +1,7 @@
 import Foundation
 import PropertyBased
 import Strata
+import StrataStorage
 import StrataTestSupport
 import Testing
 
@@ -42,10 +43,10 @@ enum ProductQuantities: MultiProjector {
     struct Unlucky: Error { var product: String }
 
     /// The same fold by brute force: every stored event decoded by Foundation's `JSONDecoder`, by type name.
-    static func bruteForce(_ records: [StoredRecord], through position: UInt64 = .max, tenant: String? = nil) throws -> State {
+    static func bruteForce(_ records: [RecordedEvent<UInt64>], through position: UInt64 = .max, tenant: String? = nil) throws -> State {
         var state = State()
         let decoder = JSONDecoder()
-        for stored in records where stored.sequence <= position && (tenant == nil || stored.record.key.tenant == tenant) {
+        for stored in records where stored.position <= position && (tenant == nil || stored.record.key.tenant == tenant) {
             let t = stored.record.key.tenant
             let payload = Data(stored.record.payload)
             switch stored.record.typeName {
@@ -77,7 +78,7 @@ func randomHistory(_ seed: UInt64, events count: Int) throws -> [EventRecord] {
         case 8: return try EventRecord(CheckedOut(), key: key, timestampMicros: 0)
         default:
             return EventRecord(
-                key: key, version: 0, typeName: "CouponApplied", typeVersion: 1, timestampMicros: 0, eventId: .random(),
+                key: key, typeName: "CouponApplied", typeVersion: 1, timestampMicros: 0, eventId: .random(),
                 metadata: RecordMetadata(), payload: Array(#"{"code":"X"}"#.utf8))
         }
     }
@@ -121,7 +122,7 @@ func appendInRandomBatches(_ history: [EventRecord], to store: some EventStore, 
 
     /// `Projection.state(of:asOf:)` equals the brute-force fold at each position.
     static func expectAsOfEqualsBruteForce<P: MultiProjector, S: EventStoreUnderTest>(
-        _ projector: P.Type, _ store: S, _ records: [StoredRecord], at positions: [UInt64]
+        _ projector: P.Type, _ store: S, _ records: [RecordedEvent<UInt64>], at positions: [UInt64]
     ) async throws where P.State == ProductQuantities.State {
         for position in positions {
             let asOf = try await Projection<P, S>.state(of: P.self, store: store, asOf: position)
@@ -168,7 +169,7 @@ func appendInRandomBatches(_ history: [EventRecord], to store: some EventStore, 
         try await store.append([try EventRecord(ItemAdded(product: "jam", quantity: 13), key: key)])  // refused by apply
         try await store.append([
             EventRecord(
-                key: key, version: 0, typeName: "ItemAdded", typeVersion: 2, timestampMicros: 0, eventId: .random(),
+                key: key, typeName: "ItemAdded", typeVersion: 2, timestampMicros: 0, eventId: .random(),
                 metadata: RecordMetadata(), payload: Array(#"{"product":5,"quantity":1}"#.utf8))  // does not decode
         ])
         try await store.append([try EventRecord(ItemAdded(product: "tea", quantity: 1), key: key)])
@@ -178,14 +179,14 @@ func appendInRandomBatches(_ history: [EventRecord], to store: some EventStore, 
             try await stopping.catchUp()
             Issue.record("the refused event did not stop the projection")
         } catch let error as ProjectionError {
-            #expect(error.sequence == 2 && error.typeName == "ItemAdded" && error.stream == key && error.reason.contains("Unlucky"))
+            #expect(error.position == "2" && error.typeName == "ItemAdded" && error.stream == key && error.reason.contains("Unlucky"))
         }
         #expect(stopping.position == 1 && stopping.state.quantities == ["acme": ["tea": 2]])
 
         let skipping = Projection(ProductQuantities.self, store: store, onError: .skip)
         try await skipping.catchUp()
         #expect(skipping.position == 4 && skipping.state.quantities == ["acme": ["tea": 3]])
-        #expect(skipping.failures.map(\.sequence) == [2, 3] && skipping.failureCount == 2)
+        #expect(skipping.failures.map(\.position) == ["2", "3"] && skipping.failureCount == 2)
         #expect(skipping.failures[1].reason.contains("product"), "the decoding error names the field: \(skipping.failures[1].reason)")
         #expect(skipping.failures.map(\.kind) == [.projectorFailed, .undecodable])
     }
@@ -198,7 +199,7 @@ func appendInRandomBatches(_ history: [EventRecord], to store: some EventStore, 
         let key = PartitionKey(tenant: "acme", group: "Cart", id: "1")
         func raw(_ type: String, version: UInt32, _ json: String) -> EventRecord {
             EventRecord(
-                key: key, version: 0, typeName: type, typeVersion: version, timestampMicros: 0, eventId: .random(),
+                key: key, typeName: type, typeVersion: version, timestampMicros: 0, eventId: .random(),
                 metadata: RecordMetadata(), payload: Array(json.utf8))
         }
         try await store.append([try EventRecord(ItemAdded(product: "tea", quantity: 2), key: key)])
@@ -211,7 +212,7 @@ func appendInRandomBatches(_ history: [EventRecord], to store: some EventStore, 
             try await stopping.catchUp()
             Issue.record("the unknown version did not stop the projection")
         } catch let error as ProjectionError {
-            #expect(error.sequence == 3 && error.typeName == "ItemAdded" && error.typeVersion == 3, "\(error)")
+            #expect(error.position == "3" && error.typeName == "ItemAdded" && error.typeVersion == 3, "\(error)")
             #expect(error.kind == .unknownVersion(known: [2]), "\(error)")
             #expect(error.description.contains("v2") && error.description.contains("newer writer"), "\(error)")
         }
@@ -219,17 +220,15 @@ func appendInRandomBatches(_ history: [EventRecord], to store: some EventStore, 
 
         let skipping = Projection(ProductQuantities.self, store: store, onError: .skip)
         try await skipping.catchUp()
-        #expect(skipping.failureCount == 1 && skipping.failures.map(\.sequence) == [3])
+        #expect(skipping.failureCount == 1 && skipping.failures.map(\.position) == ["3"])
         #expect(skipping.state.quantities == ["acme": ["tea": 2, "jam": 1]] && skipping.position == 4)
     }
 }
 
 extension EventStore where Position == UInt64 {
     /// Every stored event, owned.
-    func readAllRecords() async throws -> [StoredRecord] {
-        var records: [StoredRecord] = []
-        try await readAll(after: nil, limit: .max) { record, _ in records.append(record.materialize()) }
-        return records
+    func readAllRecords() async throws -> [RecordedEvent<UInt64>] {
+        try await allEvents()
     }
 }
 
@@ -315,9 +314,9 @@ struct AddedQuantity: Event, FieldDecodable, Equatable {
         let viaFields = EventTypes<Events>().on(AddedQuantity.self, Events.added)
         let viaCodable = EventTypes<Events>().on(CodableView.self) { Events.added($0.view) }
         var seen: [AddedQuantity] = []
-        try await store.readStream(key) { record in
+        try await store.readStream(key) { record, position in
             for types in [viaFields, viaCodable] {
-                if case .registered(.added(let view)) = try types.decode(record, codec: codecs.codec) { seen.append(view) }
+                if case .registered(.added(let view)) = try types.decode(record, at: position, codec: codecs.codec) { seen.append(view) }
             }
         }
         let wide = Wide(seed: 3)

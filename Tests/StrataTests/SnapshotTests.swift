@@ -1,6 +1,7 @@
 import Foundation
 import PropertyBased
 import Strata
+import StrataStorage
 import Testing
 
 /// The cart's fold under a new projector version (what a team ships after changing `apply`).
@@ -25,10 +26,10 @@ func cartStep(_ step: Int, codec: any EventCodec) throws -> (EventRecord, Cart.E
     return (try EventRecord(added, key: cart, codec: codec), .added(added))
 }
 
-func fabricated(_ state: Cart.State, version: UInt64, sequence: UInt64, codec: any EventCodec = JSONEventCodec(), projectorVersion: UInt32 = 1) throws -> SnapshotRecord {
-    SnapshotRecord(
+func fabricated(_ state: Cart.State, version: UInt64, sequence: UInt64, codec: any EventCodec = JSONEventCodec(), projectorVersion: UInt32 = 1) throws -> Snapshot<UInt64> {
+    Snapshot(
         subject: .stream(cart), projectorName: "Cart", projectorVersion: projectorVersion, codecName: codec.name,
-        sequence: sequence, version: version, createdMicros: 0, state: try codec.encode(state))
+        position: sequence, version: version, createdMicros: 0, state: try codec.encode(state))
 }
 
 @Suite struct SnapshotTests {
@@ -61,7 +62,7 @@ func fabricated(_ state: Cart.State, version: UInt64, sequence: UInt64, codec: a
                     let loaded = try await store.load(Cart.self, cart, codec: codec, throughVersion: UInt64(version))
                     #expect(loaded.state == expected[version] && loaded.version == UInt64(version))
                     let asOf = try await store.load(Cart.self, cart, codec: codec, asOf: UInt64(version))
-                    #expect(asOf.state == expected[version] && asOf.lastSequence == UInt64(version))
+                    #expect(asOf.state == expected[version] && asOf.version == UInt64(version))
                     let from = try await store.loadSnapshot(Cart.self, cart, codec: codec, throughVersion: UInt64(version)).aggregate?.version
                     let latest = snapshotted.last { $0 <= UInt64(version) }
                     // (Past `SnapshotStore.filesMax` snapshot files, a merge drops the snapshots then superseded.)
@@ -115,7 +116,7 @@ func fabricated(_ state: Cart.State, version: UInt64, sequence: UInt64, codec: a
             #expect(lookup.aggregate == nil)
             let reasons = lookup.ignored.map(\.reason)
             #expect(reasons.count == 4, "\(reasons)")
-            #expect(reasons.contains(.pastEndOfLog(sequence: 9, logEnd: 3)), "\(reasons)")
+            #expect(reasons.contains(.pastEndOfLog(position: "9", logEnd: "3")), "\(reasons)")
             #expect(reasons.contains(.projectorVersion(found: 3, expected: 1)), "\(reasons)")
             #expect(reasons.contains(.codec(found: "binary", expected: "json")), "\(reasons)")
             #expect(reasons.contains { if case .undecodable = $0 { true } else { false } }, "\(reasons)")

@@ -47,7 +47,7 @@ public struct CartsData: Sendable {
         }
         let correlation = EventID.random(using: &rng).description
         return EventRecord(
-            key: streams[index], version: versions[index], typeName: typeName, typeVersion: 1,
+            key: streams[index], typeName: typeName, typeVersion: 1,
             timestampMicros: 1_795_000_000_000_000 + Int64(rng.next() % 1_000_000_000),
             eventId: EventID.random(using: &rng),
             metadata: RecordMetadata(correlationId: correlation, user: "user-\(rng.next() % 1000)"),

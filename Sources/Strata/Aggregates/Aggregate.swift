@@ -86,39 +86,36 @@ public struct Aggregate<Projector: AggregateProjector>: Sendable {
     public var state: Projector.State
     /// The version of the last event folded in (0: no events).
     public var version: UInt64
-    /// The global sequence of the last event folded in (0: none).
-    public var lastSequence: UInt64
 
     /// An aggregate with no events yet.
     public init(key: PartitionKey) {
         self.key = key
         self.state = Projector.initialState
         self.version = 0
-        self.lastSequence = 0
     }
 
-    /// Folds one stored event in (it must be the next of this aggregate's stream). When the event does not
-    /// decode, nothing changes; when the projector's `apply` throws, the aggregate is no longer valid (its state
-    /// went to `apply`): discard it.
-    @inlinable public mutating func apply(_ record: RecordView, codec: any EventCodec) throws {
+    /// Folds one stored event in, read at `position` (it must be the next of this aggregate's stream). When the
+    /// event does not decode, nothing changes; when the projector's `apply` throws, the aggregate is no longer
+    /// valid (its state went to `apply`): discard it. Throws `AggregateLoadError`.
+    @inlinable public mutating func apply<P: EventPosition>(_ event: EventView, at position: P, codec: any EventCodec) throws(AggregateLoadError) {
         try fold(
-            try Projector.events.decode(record, codec: codec), version: record.version, sequence: record.sequence,
-            stream: record.key, typeName: record.typeName)
+            try Projector.events.decode(event, at: position, codec: codec), version: event.version, position: position.description,
+            stream: event.key, typeName: event.typeName)
     }
 
     /// Folds in an event this process just appended, from its record as written (the same bytes a read would
-    /// return): `version` and `sequence` are what the append gave it.
-    @inlinable mutating func apply(_ record: EventRecord, version: UInt64, sequence: UInt64, codec: any EventCodec) throws {
+    /// return): `version` is what the append gave it; `position` names it in errors.
+    @inlinable mutating func apply<P: EventPosition>(_ record: EventRecord, version: UInt64, position: P, codec: any EventCodec) throws(AggregateLoadError) {
         try fold(
-            try Projector.events.decode(record, sequence: sequence, codec: codec), version: version, sequence: sequence,
+            try Projector.events.decode(record, position: position, codec: codec), version: version, position: position.description,
             stream: record.key, typeName: record.typeName)
     }
 
     /// Folds a decoded event in (`decoded` is evaluated here, so its errors are reported like the projector's).
     @inlinable mutating func fold(
-        _ decoded: @autoclosure () throws -> DecodedEvent<Projector.Events>, version: UInt64, sequence: UInt64,
-        stream: @autoclosure () -> PartitionKey, typeName: @autoclosure () -> String
-    ) throws {
+        _ decoded: @autoclosure () throws(EventDecodingError) -> DecodedEvent<Projector.Events>, version: UInt64,
+        position: @autoclosure () -> String, stream: @autoclosure () -> PartitionKey, typeName: @autoclosure () -> String
+    ) throws(AggregateLoadError) {
         do {
             switch try decoded() {
             case .registered(let event): try fold { (state: consuming Projector.State) in try Projector.apply(consume state, event) }
@@ -129,10 +126,9 @@ public struct Aggregate<Projector: AggregateProjector>: Sendable {
         } catch let error as AggregateLoadError {
             throw error
         } catch {
-            throw AggregateLoadError.applyFailed(sequence: sequence, stream: stream(), typeName: typeName(), reason: "\(error)")
+            throw AggregateLoadError.applyFailed(position: position(), stream: stream(), typeName: typeName(), reason: "\(error)")
         }
         self.version = version
-        lastSequence = sequence
     }
 
     /// Moves the state into `step` and stores what it returns: the state's storage is referenced once while the
@@ -158,8 +154,8 @@ public enum AggregateLoadError: Error, Sendable, CustomStringConvertible {
     case unregisteredEvent(UnregisteredEvent)
     /// A registered event's payload does not decode as its type.
     case undecodable(EventDecodingError)
-    /// The projector's `apply` threw.
-    case applyFailed(sequence: UInt64, stream: PartitionKey, typeName: String, reason: String)
+    /// The projector's `apply` threw (on the event at `position`, in its string form).
+    case applyFailed(position: String, stream: PartitionKey, typeName: String, reason: String)
 
     /// What went wrong, naming the stream and the event.
     public var description: String {
@@ -167,29 +163,45 @@ public enum AggregateLoadError: Error, Sendable, CustomStringConvertible {
         case .wrongGroup(let key, let expected): "stream \(key) is not of aggregate group \(expected)"
         case .unregisteredEvent(let event): "unregistered event type \(quotedForMessage(event.typeName)) v\(event.typeVersion)"
         case .undecodable(let error): "\(error)"
-        case .applyFailed(let sequence, let stream, let typeName, let reason):
-            "applying event at sequence \(sequence) of stream \(stream) (\(quotedForMessage(typeName))) failed: \(reason)"
+        case .applyFailed(let position, let stream, let typeName, let reason):
+            "applying event at position \(position) of stream \(stream) (\(quotedForMessage(typeName))) failed: \(reason)"
         }
     }
 }
 
 extension EventStore {
     /// Loads an aggregate: its latest valid snapshot (see `loadSnapshot`) plus the events after it, or all its
-    /// events; as of a position (`asOf`) or a version (`throughVersion`) when given. Runs on the caller's executor
-    /// (`nonisolated(nonsending)`): decoding and folding happen where the caller is, without a thread hop — call
-    /// it from a task or a `@concurrent` function to keep long folds off an actor.
+    /// events; as of a position (`asOf`) or a version (`throughVersion`) when given. Throws `AggregateLoadError`
+    /// when an event does not fold and `EventStoreError` when the store fails (damage found on the read is
+    /// `.storage`). Runs on the caller's executor (`nonisolated(nonsending)`): decoding and folding happen where
+    /// the caller is, without a thread hop — call it from a task or a `@concurrent` function to keep long folds off
+    /// an actor.
     @inlinable public nonisolated(nonsending) func load<P: AggregateProjector>(
         _ projector: P.Type, _ key: PartitionKey, codec: any EventCodec = JSONEventCodec(),
         throughVersion: UInt64 = .max, asOf: Position? = nil, useSnapshots: Bool = true
     ) async throws -> Aggregate<P> {
+        try await loadWithPosition(P.self, key, codec: codec, throughVersion: throughVersion, asOf: asOf, useSnapshots: useSnapshots).aggregate
+    }
+
+    /// `load`, with the position of the last event folded in (nil: none).
+    @inlinable nonisolated(nonsending) func loadWithPosition<P: AggregateProjector>(
+        _ projector: P.Type, _ key: PartitionKey, codec: any EventCodec,
+        throughVersion: UInt64 = .max, asOf: Position? = nil, useSnapshots: Bool = true
+    ) async throws -> (aggregate: Aggregate<P>, position: Position?) {
         guard key.group == P.group else { throw AggregateLoadError.wrongGroup(key: key, expected: P.group) }
         var aggregate = Aggregate<P>(key: key)
-        if useSnapshots, let snapshot = try await loadSnapshot(P.self, key, codec: codec, throughVersion: throughVersion, asOf: asOf).aggregate {
-            aggregate = snapshot
+        var last: Position?
+        if useSnapshots {
+            let lookup = try await loadSnapshot(P.self, key, codec: codec, throughVersion: throughVersion, asOf: asOf)
+            if let snapshot = lookup.aggregate {
+                aggregate = snapshot
+                last = lookup.position
+            }
         }
-        try await readStream(key, from: aggregate.version + 1, through: throughVersion, asOf: asOf, limit: .max) { record in
-            try aggregate.apply(record, codec: codec)
+        try await readStream(key, from: aggregate.version + 1, through: throughVersion, asOf: asOf, limit: .max) { event, position in
+            try aggregate.apply(event, at: position, codec: codec)
+            last = position
         }
-        return aggregate
+        return (aggregate, last)
     }
 }

@@ -45,20 +45,21 @@ extension Command {
 }
 
 /// What a command did.
-public struct CommandResult<Position: Sendable & Comparable>: Sendable {
+public struct CommandResult<Position: EventPosition>: Sendable {
     /// The aggregate the command ran on.
     public var key: PartitionKey
     /// The aggregate's version after the command (unchanged when it produced no events).
     public var version: UInt64
-    /// The position of the command's last event (nil: it produced none) — wait for a projection to reach it to
-    /// read your own write.
-    public var position: Position?
+    /// The position of the command's last event — wait for a projection to reach it to read your own write. When
+    /// the command produced no events: the position of the aggregate's last event as the command saw it
+    /// (`Position.origin` for an aggregate without events), so waiting for it is always right.
+    public var position: Position
     /// How many events the command appended.
     public var eventCount: Int
     /// How many times the handler ran (more than once after conflicts with other writers).
     public var attempts: Int
 
-    @usableFromInline init(key: PartitionKey, version: UInt64, position: Position?, eventCount: Int, attempts: Int) {
+    @usableFromInline init(key: PartitionKey, version: UInt64, position: Position, eventCount: Int, attempts: Int) {
         self.key = key
         self.version = version
         self.position = position
@@ -79,6 +80,11 @@ public enum CommandError: Error, Sendable, CustomStringConvertible {
     case rejected(PartitionKey, any Error)
     /// The key's group is not the projector's, or the key breaks the partition-key rules.
     case invalidKey(PartitionKey, String)
+    /// The aggregate did not load: one of its events does not decode or fold (nothing was appended).
+    case loadFailed(PartitionKey, AggregateLoadError)
+    /// The store failed or refused the append (nothing was appended — or, for `.storage` after the batch was
+    /// handed to the store, the store says whether it was).
+    case store(PartitionKey, EventStoreError)
 
     /// What went wrong, naming the aggregate.
     public var description: String {
@@ -88,6 +94,8 @@ public enum CommandError: Error, Sendable, CustomStringConvertible {
         case .conflict(let key, let expected, let actual): "aggregate \(key) is at version \(actual), not \(expected)"
         case .rejected(let key, let error): "command on \(key) rejected: \(error)"
         case .invalidKey(let key, let reason): "invalid key \(key): \(reason)"
+        case .loadFailed(let key, let error): "aggregate \(key) did not load: \(error)"
+        case .store(let key, let error): "command on \(key) failed in the store: \(error)"
         }
     }
 }

@@ -35,7 +35,7 @@ import Synchronization
     }
 
     /// Runs `body` holding `key`.
-    @inlinable nonisolated(nonsending) func withLock<T>(_ key: Key, _ body: () async throws -> T) async rethrows -> T {
+    @inlinable nonisolated(nonsending) func withLock<T, Failure: Error>(_ key: Key, _ body: () async throws(Failure) -> T) async throws(Failure) -> T {
         await acquire(key)
         defer { release(key) }
         return try await body()

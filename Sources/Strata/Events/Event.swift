@@ -66,10 +66,12 @@ public struct EventDecodingError: Error, Sendable, CustomStringConvertible {
         /// The reader registers the event's type, but not this schema version (a newer writer's event, say):
         /// reading on would miss what it says. `known` lists the versions the reader registers.
         case unknownVersion(known: [UInt32])
+        /// The event was decoded as a type it is not (`RecordedEvent.decode(as:)`): another name or schema version.
+        case otherType(expected: String, expectedVersion: UInt32)
     }
 
-    /// The event's global sequence.
-    public var sequence: UInt64
+    /// The event's position in the global order (its string form).
+    public var position: String
     /// The event's stream.
     public var stream: PartitionKey
     /// The event's type name.
@@ -81,10 +83,10 @@ public struct EventDecodingError: Error, Sendable, CustomStringConvertible {
     public var reason: String
 
     @usableFromInline init(
-        sequence: UInt64, stream: PartitionKey, typeName: String, typeVersion: UInt32, kind: Kind = .undecodable,
+        position: String, stream: PartitionKey, typeName: String, typeVersion: UInt32, kind: Kind = .undecodable,
         reason: String
     ) {
-        self.sequence = sequence
+        self.position = position
         self.stream = stream
         self.typeName = typeName
         self.typeVersion = typeVersion
@@ -96,22 +98,22 @@ public struct EventDecodingError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch kind {
         case .undecodable:
-            "event at sequence \(sequence) of stream \(stream), type \(quotedForMessage(typeName)) v\(typeVersion), does not decode: \(reason)"
-        case .unknownVersion:
-            "event at sequence \(sequence) of stream \(stream), type \(quotedForMessage(typeName)) v\(typeVersion): \(reason)"
+            "event at position \(position) of stream \(stream), type \(quotedForMessage(typeName)) v\(typeVersion), does not decode: \(reason)"
+        case .unknownVersion, .otherType:
+            "event at position \(position) of stream \(stream), type \(quotedForMessage(typeName)) v\(typeVersion): \(reason)"
         }
     }
 }
 
 extension EventRecord {
-    /// A record of a typed event for `key`, its payload encoded by `codec`. The stream version is assigned by
-    /// the store when the record is appended.
+    /// A record of a typed event for `key`, its payload encoded by `codec`. The stream version and the position are
+    /// given by the store when the record is appended.
     public init<E: Event>(
         _ event: E, key: PartitionKey, codec: any EventCodec = JSONEventCodec(), metadata: RecordMetadata = RecordMetadata(),
         timestampMicros: Int64 = wallClockMicros(), eventId: EventID = .random()
     ) throws {
         self.init(
-            key: key, version: 0, typeName: E.eventType, typeVersion: E.schemaVersion, timestampMicros: timestampMicros,
+            key: key, typeName: E.eventType, typeVersion: E.schemaVersion, timestampMicros: timestampMicros,
             eventId: eventId, metadata: metadata, payload: try codec.encode(event))
     }
 }

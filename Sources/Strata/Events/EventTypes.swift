@@ -113,48 +113,48 @@ public struct EventTypes<Value>: Sendable {
         return nil
     }
 
-    /// Decodes a stored event: registered → `Value`; not registered → `.unregistered` with its bytes; registered but
-    /// not decodable → `EventDecodingError` naming the event.
-    @inlinable public func decode(_ record: RecordView, codec: any EventCodec) throws(EventDecodingError) -> DecodedEvent<Value> {
+    /// Decodes a stored event at `position`: registered → `Value`; not registered → `.unregistered` with its
+    /// bytes; registered but not decodable → `EventDecodingError` naming the event.
+    @inlinable public func decode<P: EventPosition>(_ event: EventView, at position: P, codec: any EventCodec) throws(EventDecodingError) -> DecodedEvent<Value> {
         // Inlined, so the caller's `Value` is concrete (generic `EventTypes` code built its types' metadata on
-        // every event); the event's name and stream are made into strings only for an error or an unregistered
-        // event.
+        // every event); the event's name, position and stream are made into strings only for an error or an
+        // unregistered event.
         try decode(
-            typeName: record.typeNameBytes, version: record.typeVersion, payload: record.payload, codec: codec,
-            name: record.typeName, sequence: record.sequence, stream: record.key)
+            typeName: event.typeNameBytes, version: event.typeVersion, payload: event.payload, codec: codec,
+            name: event.typeName, position: position.description, stream: event.key)
     }
 
     /// Decodes a stored event of a registered type; nil (without touching the payload) for a type the reader does
     /// not register at all. A registered type at a schema version the reader does not know is an error
     /// (`EventDecodingError.Kind.unknownVersion`), never a silent pass: it is a newer writer's event, and the reader
     /// would miss what it says.
-    @inlinable func decodeIfRegistered(_ record: RecordView, codec: any EventCodec) throws(EventDecodingError) -> Value? {
-        guard let entry = entry(record.typeNameBytes, record.typeVersion) else {
-            let known = versions(of: record.typeNameBytes)
+    @inlinable func decodeIfRegistered<P: EventPosition>(_ event: EventView, at position: P, codec: any EventCodec) throws(EventDecodingError) -> Value? {
+        guard let entry = entry(event.typeNameBytes, event.typeVersion) else {
+            let known = versions(of: event.typeNameBytes)
             guard !known.isEmpty else { return nil }
             throw EventDecodingError(
-                sequence: record.sequence, stream: record.key, typeName: record.typeName, typeVersion: record.typeVersion,
+                position: position.description, stream: event.key, typeName: event.typeName, typeVersion: event.typeVersion,
                 kind: .unknownVersion(known: known),
-                reason: "schema version \(record.typeVersion) is not registered (this reader knows \(known.map { "v\($0)" }.joined(separator: ", "))): an event of a newer writer? Register it (or an upcaster)")
+                reason: "schema version \(event.typeVersion) is not registered (this reader knows \(known.map { "v\($0)" }.joined(separator: ", "))): an event of a newer writer? Register it (or an upcaster)")
         }
         do {
-            return try entry.decode(record.payload, codec)
+            return try entry.decode(event.payload, codec)
         } catch {
             throw EventDecodingError(
-                sequence: record.sequence, stream: record.key, typeName: record.typeName, typeVersion: record.typeVersion, reason: "\(error)")
+                position: position.description, stream: event.key, typeName: event.typeName, typeVersion: event.typeVersion, reason: "\(error)")
         }
     }
 
-    /// Decodes an event from its record as written (an append's own events), at global position `sequence`; the
-    /// same as decoding it read back.
-    @inlinable func decode(_ record: EventRecord, sequence: UInt64, codec: any EventCodec) throws(EventDecodingError) -> DecodedEvent<Value> {
+    /// Decodes an event from its record as written (an append's own events, or a copied-out one) at `position`;
+    /// the same as decoding it read back.
+    @inlinable func decode<P: EventPosition>(_ record: EventRecord, position: P, codec: any EventCodec) throws(EventDecodingError) -> DecodedEvent<Value> {
         var name = record.typeName
         let result = name.withUTF8 { nameBytes in
             record.payload.withUnsafeBytes { payload in
                 Result { () throws(EventDecodingError) in
                     try decode(
                         typeName: UnsafeRawBufferPointer(nameBytes), version: record.typeVersion, payload: payload, codec: codec,
-                        name: record.typeName, sequence: sequence, stream: record.key)
+                        name: record.typeName, position: position.description, stream: record.key)
                 }
             }
         }
@@ -163,7 +163,7 @@ public struct EventTypes<Value>: Sendable {
 
     @inlinable func decode(
         typeName: UnsafeRawBufferPointer, version: UInt32, payload: UnsafeRawBufferPointer, codec: any EventCodec,
-        name: @autoclosure () -> String, sequence: UInt64, stream: @autoclosure () -> PartitionKey
+        name: @autoclosure () -> String, position: @autoclosure () -> String, stream: @autoclosure () -> PartitionKey
     ) throws(EventDecodingError) -> DecodedEvent<Value> {
         guard let entry = entry(typeName, version) else {
             return .unregistered(UnregisteredEvent(typeName: name(), typeVersion: version, payload: Array(payload)))
@@ -171,7 +171,7 @@ public struct EventTypes<Value>: Sendable {
         do {
             return .registered(try entry.decode(payload, codec))
         } catch {
-            throw EventDecodingError(sequence: sequence, stream: stream(), typeName: name(), typeVersion: version, reason: "\(error)")
+            throw EventDecodingError(position: position(), stream: stream(), typeName: name(), typeVersion: version, reason: "\(error)")
         }
     }
 }

@@ -68,11 +68,11 @@ extension MultiProjector where State: Codable {
     }
 }
 
-/// When a running projection snapshots its state: once `events` global sequences have passed since its last
+/// When a running projection snapshots its state: once `events` events of the global order have passed since its last
 /// snapshot, or `seconds` have passed and it has read new events. A projection starts from its latest usable
 /// snapshot, so a restart (or a rebuild after a crash) replays only what follows it.
 public struct ProjectionSnapshotPolicy: Sendable, Hashable {
-    /// Global sequences between snapshots (0: not by count).
+    /// Events of the global order (folded or not) between snapshots (0: not by count).
     public var events: UInt64
     /// Seconds between snapshots while new events arrive (0: not by time).
     public var seconds: Double
@@ -85,31 +85,36 @@ public struct ProjectionSnapshotPolicy: Sendable, Hashable {
     /// No automatic snapshots (`Projection.snapshot()` still takes one).
     public static let never = ProjectionSnapshotPolicy(events: 0, seconds: 0)
 
-    /// Whether a snapshot is due `passed` sequences and `elapsed` seconds after the last one.
+    /// Whether a snapshot is due `passed` events (read from the global order, folded or not) and `elapsed`
+    /// seconds after the last one.
     public func isDue(passed: UInt64, elapsed: Double) -> Bool {
         guard passed > 0 else { return false }
         return (events > 0 && passed >= events) || (seconds > 0 && elapsed >= seconds)
     }
 }
 
-/// Where an event being folded stands: its stored record (valid only during `apply`; copy out what you keep).
+/// Where an event being folded stands: the stored event (valid only during `apply`; copy out what you keep) and
+/// its position.
 public struct EventContext {
-    /// The stored record: sequence, stream version, time, ids, metadata, and the partition key's bytes.
-    public let record: RecordView
+    /// The stored event: stream version, time, ids, metadata, and the partition key's bytes.
+    public let event: EventView
+    /// The event's position in the global order (the store's `Position`).
+    public let position: any EventPosition
 
-    /// The context of the event stored as `record`.
-    public init(record: RecordView) { self.record = record }
+    /// The context of `event`, stored at `position`.
+    public init(event: EventView, position: any EventPosition) {
+        self.event = event
+        self.position = position
+    }
 
-    /// The event's global sequence.
-    public var sequence: UInt64 { record.sequence }
     /// The event's version in its stream.
-    public var version: UInt64 { record.version }
-    /// The event's partition key (makes three strings: read `record`'s bytes where that matters).
-    public var key: PartitionKey { record.key }
+    public var version: UInt64 { event.version }
+    /// The event's partition key (makes three strings: read `event`'s bytes where that matters).
+    public var key: PartitionKey { event.key }
     /// The event's tenant.
-    public var tenant: String { record.tenant }
+    public var tenant: String { event.tenant }
     /// When the event was appended, in microseconds since 1970.
-    public var timestampMicros: Int64 { record.timestampMicros }
+    public var timestampMicros: Int64 { event.timestampMicros }
 }
 
 /// What a projection does when an event does not decode or its projector throws.
@@ -125,8 +130,8 @@ public enum ProjectionErrorPolicy: Sendable, Hashable {
 public struct ProjectionError: Error, Sendable, CustomStringConvertible {
     /// The projection's name.
     public var projection: String
-    /// The event's global sequence.
-    public var sequence: UInt64
+    /// The event's position in the global order (its string form).
+    public var position: String
     /// The event's stream.
     public var stream: PartitionKey
     /// The event's type name.
@@ -149,6 +154,6 @@ public struct ProjectionError: Error, Sendable, CustomStringConvertible {
 
     /// The projection, the event and the reason.
     public var description: String {
-        "projection \(projection) failed at sequence \(sequence) (stream \(stream), type \(quotedForMessage(typeName)) v\(typeVersion)): \(reason)"
+        "projection \(projection) failed at position \(position) (stream \(stream), type \(quotedForMessage(typeName)) v\(typeVersion)): \(reason)"
     }
 }

@@ -1,6 +1,5 @@
 import CoreMetrics
 import Logging
-import StrataStorage
 import Synchronization
 
 /// A `MultiProjector`'s read model over a store, kept up to date: `catchUp()` folds every event stored so far,
@@ -59,11 +58,11 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
     let advanced = CommitSignal<Store.Position>()
 
     struct SnapshotBook {
-        /// The global sequence of the last snapshot this projection started from or wrote (0: none).
-        var sequence: UInt64 = 0
+        /// Events read (folded or filtered out) since the last snapshot this projection started from or wrote.
+        var passed: UInt64 = 0
         var time = ContinuousClock.now
         var restoreTried = false
-        var restoredFrom: UInt64?
+        var restoredFrom: Store.Position?
         var written = 0
         var lastError: String?
         /// The projector's state is not snapshotted: stop trying.
@@ -200,14 +199,17 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
         if let bound, let start, start >= bound { return false }
         var passedBound = false
         var lastTimestamp: Int64?
-        let last = try await store.readAll(after: start, limit: batchSize) { record, at in
+        var read: UInt64 = 0
+        let last = try await store.readAll(after: start, limit: batchSize) { event, at in
             if let bound, at > bound {
                 passedBound = true
                 return
             }
-            try fold(record, at: at)
-            lastTimestamp = record.timestampMicros
+            try fold(event, at: at)
+            lastTimestamp = event.timestampMicros
+            read += 1
         }
+        if read > 0 { countRead(read) }
         if last != nil, let reached = position { published(reached) }
         // Lag: how old the last event folded is while there is more to read; nothing once caught up.
         if let lastTimestamp, last != nil {
@@ -220,28 +222,31 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
 
     @usableFromInline func published(_ position: Store.Position) { advanced.published(position) }
 
+    /// Counts events read towards the snapshot policy.
+    @usableFromInline func countRead(_ events: UInt64) { snapshotBook.withLock { $0.passed += events } }
+
     /// Folds one record (or passes it over), then moves the position past it.
-    @inlinable func fold(_ record: RecordView, at position: Store.Position) throws {
+    @inlinable func fold(_ event: EventView, at position: Store.Position) throws {
         let value: Projector.Events?
         do {
-            value = matcher.matches(record) ? try events.decodeIfRegistered(record, codec: codec) : nil
+            value = matcher.matches(event) ? try events.decodeIfRegistered(event, at: position, codec: codec) : nil
         } catch {
             // (the codec's reason, or the versions the projector knows: the failure names the event)
             let kind: ProjectionError.Kind
             switch error.kind {
-            case .undecodable: kind = .undecodable
+            case .undecodable, .otherType: kind = .undecodable
             case .unknownVersion(let known): kind = .unknownVersion(known: known)
             }
-            try failed(record, at: position, kind: kind, reason: error.reason)
+            try failed(event, at: position, kind: kind, reason: error.reason)
             return
         }
         let skipped = try progress.withLock { progress -> ProjectionError? in
             var skipped: ProjectionError?
             if let value {
                 do {
-                    try Projector.apply(&progress.state, value, EventContext(record: record))
+                    try Projector.apply(&progress.state, value, EventContext(event: event, position: position))
                 } catch {
-                    let failure = ProjectionError(record, projection: Projector.projectorName, kind: .projectorFailed, reason: "\(error)")
+                    let failure = ProjectionError(event, at: position, projection: Projector.projectorName, kind: .projectorFailed, reason: "\(error)")
                     guard policy == .skip else { throw stopped(failure) }
                     progress.skip(failure)
                     skipped = failure
@@ -253,8 +258,8 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
         if let skipped { self.skipped(skipped) }
     }
 
-    @usableFromInline func failed(_ record: RecordView, at position: Store.Position, kind: ProjectionError.Kind, reason: String) throws {
-        let failure = ProjectionError(record, projection: Projector.projectorName, kind: kind, reason: reason)
+    @usableFromInline func failed(_ event: EventView, at position: Store.Position, kind: ProjectionError.Kind, reason: String) throws {
+        let failure = ProjectionError(event, at: position, projection: Projector.projectorName, kind: kind, reason: reason)
         guard policy == .skip else { throw stopped(failure) }
         progress.withLock { progress in
             progress.skip(failure)
@@ -290,10 +295,10 @@ extension Projection {
 }
 
 extension ProjectionError {
-    @usableFromInline init(_ record: RecordView, projection: String, kind: Kind, reason: String) {
+    @usableFromInline init<P: EventPosition>(_ event: EventView, at position: P, projection: String, kind: Kind, reason: String) {
         self.init(
-            projection: projection, sequence: record.sequence, stream: record.key, typeName: record.typeName,
-            typeVersion: record.typeVersion, kind: kind, reason: reason)
+            projection: projection, position: position.description, stream: event.key, typeName: event.typeName,
+            typeVersion: event.typeVersion, kind: kind, reason: reason)
     }
 }
 
@@ -330,8 +335,8 @@ extension Projection {
     /// The snapshot's subject: this projection, over its tenant or all.
     public var snapshotSubject: SnapshotSubject { .projection(name: Projector.projectorName, tenant: tenant) }
 
-    /// The global sequence of the snapshot the projection started from (nil: it started from the first event).
-    public var restoredFrom: UInt64? { snapshotBook.withLock { $0.restoredFrom } }
+    /// The position of the snapshot the projection started from (nil: it started from the first event).
+    public var restoredFrom: Store.Position? { snapshotBook.withLock { $0.restoredFrom } }
 
     /// Snapshots this projection has written.
     public var snapshotsWritten: Int { snapshotBook.withLock { $0.written } }
@@ -348,41 +353,32 @@ extension Projection {
             return !book.restoreTried
         }
         guard first else { return }
-        var maxSequence = UInt64.max
-        if let bound {
-            // Only a backend whose positions are global sequences can bound a snapshot by one.
-            guard let sequence = bound as? UInt64 else { return }
-            maxSequence = sequence
-        }
         var state: Projector.State?
         let codec = self.codec
-        let lookup = try await store.latestSnapshot(of: snapshotSubject, projectorName: Projector.projectorName, maxSequence: maxSequence) { record in
-            guard record.sequence as? Store.Position != nil else { return .notAPosition(sequence: record.sequence) }
-            return record.decodeState(
+        let lookup = try await store.latestSnapshot(of: snapshotSubject, projectorName: Projector.projectorName, atOrBefore: bound) { snapshot in
+            snapshot.decodeState(
                 projectorName: Projector.projectorName, projectorVersion: Projector.projectorVersion, codec: codec,
                 Projector.state(fromSnapshot:codec:), into: &state)
         }
         store.observability.passedOver(lookup.ignored, subject: "\(snapshotSubject)", projector: Projector.projectorName)
-        guard let record = lookup.snapshot, let state, let at = record.sequence as? Store.Position else { return }
+        guard let snapshot = lookup.snapshot, let state else { return }
         progress.withLock { progress in
             progress.state = state
-            progress.position = at
+            progress.position = snapshot.position
         }
         snapshotBook.withLock { book in
-            book.sequence = record.sequence
-            book.restoredFrom = record.sequence
+            book.passed = 0
+            book.restoredFrom = snapshot.position
             book.time = .now
         }
-        published(at)
+        published(snapshot.position)
     }
 
     /// Takes a snapshot when the projector's policy says one is due (a failure is kept in `lastSnapshotError`).
     @usableFromInline func snapshotIfDue() async throws {
-        guard useSnapshots, let position, let sequence = position as? UInt64 else { return }
+        guard useSnapshots, position != nil else { return }
         let due = snapshotBook.withLock { book in
-            !book.disabled && Projector.snapshotPolicy.isDue(
-                passed: sequence > book.sequence ? sequence - book.sequence : 0,
-                elapsed: Double((ContinuousClock.now - book.time).components.seconds))
+            !book.disabled && Projector.snapshotPolicy.isDue(passed: book.passed, elapsed: Double((ContinuousClock.now - book.time).components.seconds))
         }
         guard due else { return }
         do {
@@ -396,36 +392,33 @@ extension Projection {
             snapshotBook.withLock { book in
                 book.lastError = "\(error)"
                 book.time = .now
-                book.sequence = max(book.sequence, sequence)
+                book.passed = 0
             }
         }
     }
 
     /// Snapshots the state now (at the position it has reached); returns what was written, nil when it has read
     /// nothing yet. Throws `SnapshotError.notSnapshotted` when the projector's state is not snapshotted, and what
-    /// the store throws.
+    /// the store throws (`EventStoreError`).
     @discardableResult
-    public func snapshot() async throws -> SnapshotRecord? {
+    public func snapshot() async throws -> Snapshot<Store.Position>? {
         // A copy of the state (its storage is shared until the fold next changes it), encoded outside the lock.
         let (state, position) = progress.withLock { ($0.state, $0.position) }
         guard let position else { return nil }
-        guard let sequence = position as? UInt64 else {
-            throw EventStoreError.unsupported("snapshots of a store whose positions are not global sequences")
-        }
         guard let bytes = try Projector.snapshotBytes(of: state, codec: codec) else {
             throw SnapshotError.notSnapshotted(projector: Projector.projectorName)
         }
-        let record = SnapshotRecord(
+        let snapshot = Snapshot(
             subject: snapshotSubject, projectorName: Projector.projectorName,
             projectorVersion: UInt32(truncatingIfNeeded: Projector.projectorVersion), codecName: codec.name,
-            sequence: sequence, version: 0, createdMicros: wallClockMicros(), state: bytes)
-        try await store.writeSnapshots([record])
+            position: position, version: 0, createdMicros: wallClockMicros(), state: bytes)
+        try await store.writeSnapshots([snapshot])
         snapshotBook.withLock { book in
-            book.sequence = max(book.sequence, sequence)
+            book.passed = 0
             book.time = .now
             book.written += 1
             book.lastError = nil
         }
-        return record
+        return snapshot
     }
 }

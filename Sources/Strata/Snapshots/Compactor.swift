@@ -1,5 +1,5 @@
 import Logging
-import StrataStorage
+
 import Synchronization
 
 /// Takes aggregate snapshots in the background, per each registered projector's `snapshotPolicy`: it follows the
@@ -14,7 +14,7 @@ import Synchronization
 /// ```
 ///
 /// Multi-projection snapshots are taken by each running `Projection` (its projector's `snapshotPolicy`).
-public final class Compactor<Store: EventStore>: Sendable where Store.Position: Codable {
+public final class Compactor<Store: EventStore>: Sendable {
     /// The store it compacts.
     public let store: Store
     /// The name of its durable subscription (its checkpoint in the store).

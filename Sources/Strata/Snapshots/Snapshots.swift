@@ -24,14 +24,17 @@ public struct SnapshotPolicy: Sendable, Hashable {
     }
 }
 
-/// A snapshot lookup for an aggregate: the aggregate as of the snapshot (nil: none usable), and the snapshots
-/// passed over with why (another projector version, another codec, damaged, undecodable, past the bounds).
-public struct AggregateSnapshotLookup<P: AggregateProjector>: Sendable {
+/// A snapshot lookup for an aggregate: the aggregate as of the snapshot (nil: none usable) and the position of the
+/// last event the snapshot folded, and the snapshots passed over with why (another projector version, another
+/// codec, damaged, undecodable, past the bounds).
+public struct AggregateSnapshotLookup<P: AggregateProjector, Position: EventPosition>: Sendable {
     public var aggregate: Aggregate<P>?
+    public var position: Position?
     public var ignored: [PassedOverSnapshot]
 
-    @usableFromInline init(aggregate: Aggregate<P>?, ignored: [PassedOverSnapshot]) {
+    @usableFromInline init(aggregate: Aggregate<P>?, position: Position?, ignored: [PassedOverSnapshot]) {
         self.aggregate = aggregate
+        self.position = position
         self.ignored = ignored
     }
 }
@@ -56,44 +59,35 @@ extension EventStore {
     @inlinable public nonisolated(nonsending) func loadSnapshot<P: AggregateProjector>(
         _ projector: P.Type, _ key: PartitionKey, codec: any EventCodec = JSONEventCodec(),
         throughVersion: UInt64 = .max, asOf: Position? = nil
-    ) async throws -> AggregateSnapshotLookup<P> {
-        let bound: UInt64
-        if let asOf {
-            // Only a backend whose positions are global sequences can bound a snapshot by one.
-            guard let sequence = asOf as? UInt64 else { return AggregateSnapshotLookup(aggregate: nil, ignored: []) }
-            bound = sequence
-        } else {
-            bound = .max
-        }
+    ) async throws -> AggregateSnapshotLookup<P, Position> {
         var state: P.State?
-        let lookup = try await latestSnapshot(of: .stream(key), projectorName: P.projectorName, maxSequence: bound) { record in
-            guard record.version > 0, record.version <= throughVersion else {
-                return .pastVersion(version: record.version, bound: throughVersion)
+        let lookup = try await latestSnapshot(of: .stream(key), projectorName: P.projectorName, atOrBefore: asOf) { snapshot in
+            guard snapshot.version > 0, snapshot.version <= throughVersion else {
+                return .pastVersion(version: snapshot.version, bound: throughVersion)
             }
-            return record.decodeState(
+            return snapshot.decodeState(
                 projectorName: P.projectorName, projectorVersion: P.projectorVersion, codec: codec, P.state(fromSnapshot:codec:),
                 into: &state)
         }
         observability.passedOver(lookup.ignored, subject: "\(key)", projector: P.projectorName)
-        guard let record = lookup.snapshot, let state else { return AggregateSnapshotLookup(aggregate: nil, ignored: lookup.ignored) }
+        guard let snapshot = lookup.snapshot, let state else { return AggregateSnapshotLookup(aggregate: nil, position: nil, ignored: lookup.ignored) }
         var aggregate = Aggregate<P>(key: key)
         aggregate.state = state
-        aggregate.version = record.version
-        aggregate.lastSequence = record.sequence
-        return AggregateSnapshotLookup(aggregate: aggregate, ignored: lookup.ignored)
+        aggregate.version = snapshot.version
+        return AggregateSnapshotLookup(aggregate: aggregate, position: snapshot.position, ignored: lookup.ignored)
     }
 
-    /// Snapshots these aggregates in one snapshot file: each at its current version (`followingPolicy` false), or
-    /// at the version its projector's `snapshotPolicy` says is due (`followingPolicy` true; aggregates with none due
-    /// are left alone). An aggregate whose latest snapshot is already at that version, or that has no events, is
-    /// left alone too. Returns the snapshots written. Never called on the command path: the compactor (or the
-    /// user) calls it.
+    /// Snapshots these aggregates in one write: each at its current version (`followingPolicy` false), or at the
+    /// version its projector's `snapshotPolicy` says is due (`followingPolicy` true; aggregates with none due are
+    /// left alone). An aggregate whose latest snapshot is already at that version, or that has no events, is left
+    /// alone too. Returns the snapshots written. Never called on the command path: the compactor (or the user)
+    /// calls it.
     @discardableResult
     public nonisolated(nonsending) func snapshot<P: AggregateProjector>(
         _ projector: P.Type, _ keys: some Sequence<PartitionKey>, codec: any EventCodec = JSONEventCodec(),
         followingPolicy: Bool = false
-    ) async throws -> [SnapshotRecord] {
-        var snapshots: [SnapshotRecord] = []
+    ) async throws -> [Snapshot<Position>] {
+        var snapshots: [Snapshot<Position>] = []
         let now = wallClockMicros()
         for key in keys {
             guard key.group == P.group else { throw AggregateLoadError.wrongGroup(key: key, expected: P.group) }
@@ -105,24 +99,26 @@ extension EventStore {
                 guard let due = P.snapshotPolicy.dueVersion(at: try await version(of: key), snapshotted: latest) else { continue }
                 target = due
             }
-            try await readStream(key, from: latest + 1, through: target, asOf: nil, limit: .max) { record in
-                try aggregate.apply(record, codec: codec)
+            var last: Position?
+            try await readStream(key, from: latest + 1, through: target, asOf: nil, limit: .max) { event, position in
+                try aggregate.apply(event, at: position, codec: codec)
+                last = position
             }
-            guard aggregate.version > latest else { continue }
+            guard aggregate.version > latest, let last else { continue }
             guard let bytes = try P.snapshotBytes(of: aggregate.state, codec: codec) else {
                 throw SnapshotError.notSnapshotted(projector: P.projectorName)
             }
-            snapshots.append(SnapshotRecord(
+            snapshots.append(Snapshot(
                 subject: .stream(key), projectorName: P.projectorName,
                 projectorVersion: UInt32(truncatingIfNeeded: P.projectorVersion), codecName: codec.name,
-                sequence: aggregate.lastSequence, version: aggregate.version, createdMicros: now, state: bytes))
+                position: last, version: aggregate.version, createdMicros: now, state: bytes))
         }
         if !snapshots.isEmpty { try await writeSnapshots(snapshots) }
         return snapshots
     }
 }
 
-extension SnapshotRecord {
+extension Snapshot {
     /// Checks that a reader with this projector and codec can use the snapshot, and decodes its state into `state`:
     /// nil when it can, or why not (another projector version or codec, a state that is not snapshotted or does
     /// not decode).
@@ -170,7 +166,6 @@ extension SnapshotRejection {
         case .codec: "codec"
         case .pastEndOfLog: "past_end_of_log"
         case .pastVersion: "past_version"
-        case .notAPosition: "not_a_position"
         case .notSnapshotted: "not_snapshotted"
         case .undecodable: "undecodable"
         }

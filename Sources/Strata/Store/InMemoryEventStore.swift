@@ -1,20 +1,70 @@
+import StrataStorage
 import Synchronization
 
-/// An event store in memory, for tests and examples: no files, nothing survives the process. Events are kept
-/// encoded exactly as the native engine stores them (one uncompressed frame per event, FORMAT.md), so readers
-/// get the same `RecordView`s, and the same limits apply. Positions are global sequences, from 1.
+/// An event store in memory, for tests and examples: no files, nothing survives the process. Events are kept as
+/// the values they were appended as; readers get `EventView`s of them. The limits of every backend apply
+/// (`RecordLimits`, the snapshot format's). Positions are global sequences, from 1.
 public final class InMemoryEventStore: EventStore {
     /// The global sequence, from 1.
     public typealias Position = UInt64
 
+    /// One appended event, with its texts laid out once, one after the other, for the views readers get.
+    struct Stored: Sendable {
+        let record: EventRecord
+        let version: UInt64
+        /// tenant, group, id, type name, correlation id, causation id, user: UTF-8, one after another.
+        let texts: [UInt8]
+        /// Where each of the seven texts ends in `texts` (an absent metadata field is empty: `present` says which).
+        let ends: [Int]
+        /// Bit 0: correlation id, 1: causation id, 2: user.
+        let present: UInt8
+
+        init(_ record: EventRecord, version: UInt64) {
+            self.record = record
+            self.version = version
+            var texts: [UInt8] = []
+            var ends: [Int] = []
+            var present: UInt8 = 0
+            let metadata = record.metadata
+            for (bit, text) in [(-1, record.key.tenant), (-1, record.key.group), (-1, record.key.id), (-1, record.typeName),
+                                (0, metadata.correlationId), (1, metadata.causationId), (2, metadata.user)] as [(Int, String?)] {
+                if let text {
+                    texts += text.utf8
+                    if bit >= 0 { present |= 1 << bit }
+                }
+                ends.append(texts.count)
+            }
+            self.texts = texts
+            self.ends = ends
+            self.present = present
+        }
+
+        /// Calls `body` with a view of the event.
+        func withView<T>(_ body: (EventView) throws -> T) rethrows -> T {
+            try texts.withUnsafeBytes { texts in
+                try record.payload.withUnsafeBytes { payload in
+                    func text(_ i: Int) -> UnsafeRawBufferPointer {
+                        UnsafeRawBufferPointer(rebasing: texts[(i == 0 ? 0 : ends[i - 1])..<ends[i]])
+                    }
+                    return try body(EventView(
+                        version: version, typeVersion: record.typeVersion, timestampMicros: record.timestampMicros,
+                        eventId: record.eventId, tenantBytes: text(0), groupBytes: text(1), idBytes: text(2), typeNameBytes: text(3),
+                        correlationId: present & 1 != 0 ? MetadataID(text: text(4)) : nil,
+                        causationId: present & 2 != 0 ? MetadataID(text: text(5)) : nil,
+                        userBytes: present & 4 != 0 ? text(6) : nil, payload: payload))
+                }
+            }
+        }
+    }
+
     struct State {
-        /// `frames[i]` holds the event with sequence `i + 1`.
-        var frames: [[UInt8]] = []
-        /// Each stream's events as indices into `frames`, in version order (version = index + 1).
+        /// `events[i]` is the event with sequence `i + 1`.
+        var events: [Stored] = []
+        /// Each stream's events as indices into `events`, in version order (version = index + 1).
         var streams: [PartitionKey: [Int]] = [:]
         var closed = false
         /// Snapshots, in the order written.
-        var snapshots: [SnapshotRecord] = []
+        var snapshots: [Snapshot<UInt64>] = []
     }
 
     private let state = Mutex(State())
@@ -36,7 +86,7 @@ public final class InMemoryEventStore: EventStore {
     @discardableResult
     public nonisolated(nonsending) func append(
         _ events: [EventRecord], expecting: [PartitionKey: ExpectedVersion]
-    ) async throws(EventStoreError) -> AppendReceipt<UInt64> {
+    ) async throws -> AppendReceipt<UInt64> {
         try validateBatch(events, expecting)
         let receipt = try state.withLock { (state) throws(EventStoreError) -> AppendReceipt<UInt64> in
             guard !state.closed else { throw .closed }
@@ -49,26 +99,14 @@ public final class InMemoryEventStore: EventStore {
                 default: throw .versionConflict(stream: key, expected: expected, actual: actual)
                 }
             }
-            // Encode everything first: a record over a limit fails the batch before anything is added.
-            let base = UInt64(state.frames.count) + 1
+            let base = UInt64(state.events.count) + 1
             var versions: [PartitionKey: UInt64] = [:]
-            var frames: [[UInt8]] = []
-            frames.reserveCapacity(events.count)
-            for (index, event) in events.enumerated() {
+            for event in events {
                 let version = (versions[event.key] ?? UInt64(state.streams[event.key]?.count ?? 0)) + 1
                 versions[event.key] = version
-                do throws(StorageError) {
-                    frames.append(try FrameCoding.encodeFrame(
-                        [event], versions: [version], baseSequence: base + UInt64(index), compression: .none))
-                } catch {
-                    if case .invalidRecord(_, let reason) = error { throw .invalidEvent(index: index, reason: reason) }
-                    throw EventStoreError(error)
-                }
+                state.streams[event.key, default: []].append(state.events.count)
+                state.events.append(Stored(event, version: version))
             }
-            for (index, event) in events.enumerated() {
-                state.streams[event.key, default: []].append(state.frames.count + index)
-            }
-            state.frames += frames
             return AppendReceipt(first: base, last: base + UInt64(events.count) - 1, versions: versions)
         }
         commits.published(receipt.last)
@@ -76,12 +114,12 @@ public final class InMemoryEventStore: EventStore {
     }
 
     public nonisolated(nonsending) func waitForEvents(after position: UInt64?) async throws {
-        guard try await commits.wait(after: position ?? 0, head: { state.withLock { UInt64($0.frames.count) } }) else {
+        guard try await commits.wait(after: position ?? 0, head: { state.withLock { UInt64($0.events.count) } }) else {
             throw EventStoreError.closed
         }
     }
 
-    public nonisolated(nonsending) func version(of stream: PartitionKey) async throws(EventStoreError) -> UInt64 {
+    public nonisolated(nonsending) func version(of stream: PartitionKey) async throws -> UInt64 {
         try state.withLock { (state) throws(EventStoreError) -> UInt64 in
             guard !state.closed else { throw .closed }
             return UInt64(state.streams[stream]?.count ?? 0)
@@ -91,96 +129,76 @@ public final class InMemoryEventStore: EventStore {
     @discardableResult
     public nonisolated(nonsending) func readStream(
         _ stream: PartitionKey, from: UInt64, through: UInt64, asOf: UInt64?, limit: Int,
-        _ body: (RecordView) throws -> Void
+        _ body: (EventView, UInt64) throws -> Void
     ) async throws -> Int {
-        // Take the frames under the lock (arrays are shared, not copied), walk them outside it: `body` may call
-        // the store.
-        let frames = try state.withLock { (state) throws(EventStoreError) -> ArraySlice<[UInt8]> in
+        // Take the events under the lock, walk them outside it: `body` may call the store.
+        let events = try state.withLock { (state) throws(EventStoreError) -> [(Stored, UInt64)] in
             guard !state.closed else { throw .closed }
             guard let indices = state.streams[stream], from >= 1, from <= UInt64(indices.count), from <= through, limit > 0 else {
                 return []
             }
             let end = min(UInt64(indices.count), through)
-            return ArraySlice(indices[Int(from - 1)..<Int(end)].map { state.frames[$0] })
-        }
-        var delivered = 0
-        let walker = FrameCoding.RecordWalker()
-        for frame in frames where delivered < limit {
-            var stop = false
-            try walk(frame, walker) { record in
-                if let asOf, record.sequence > asOf {
-                    stop = true
-                    return
-                }
-                try body(record)
-                delivered += 1
+            var events: [(Stored, UInt64)] = []
+            for index in indices[Int(from - 1)..<Int(end)] {
+                let sequence = UInt64(index) + 1
+                if let asOf, sequence > asOf { break }
+                events.append((state.events[index], sequence))
+                if events.count == limit { break }
             }
-            if stop { break }
+            return events
         }
-        return delivered
+        for (event, sequence) in events {
+            try event.withView { try body($0, sequence) }
+        }
+        return events.count
     }
 
     @discardableResult
     public nonisolated(nonsending) func readAll(
-        after position: UInt64?, limit: Int, _ body: (RecordView, UInt64) throws -> Void
+        after position: UInt64?, limit: Int, _ body: (EventView, UInt64) throws -> Void
     ) async throws -> UInt64? {
-        let frames = try state.withLock { (state) throws(EventStoreError) -> ArraySlice<[UInt8]> in
+        let (events, start) = try state.withLock { (state) throws(EventStoreError) -> (ArraySlice<Stored>, Int) in
             guard !state.closed else { throw .closed }
-            let start = Int(min(position ?? 0, UInt64(state.frames.count)))
-            let end = limit >= state.frames.count - start ? state.frames.count : start + max(limit, 0)
-            return state.frames[start..<end]
+            let start = Int(min(position ?? 0, UInt64(state.events.count)))
+            let end = limit >= state.events.count - start ? state.events.count : start + max(limit, 0)
+            return (state.events[start..<end], start)
         }
         var last: UInt64?
-        let walker = FrameCoding.RecordWalker()
-        for frame in frames {
-            try walk(frame, walker) { record in
-                try body(record, record.sequence)
-                last = record.sequence
-            }
+        for (offset, event) in events.enumerated() {
+            let sequence = UInt64(start + offset) + 1
+            try event.withView { try body($0, sequence) }
+            last = sequence
         }
         return last
-    }
-
-    /// The record of one stored frame. The frames were encoded here, so validation cannot fail unless memory
-    /// was corrupted; it is checked anyway, as every reader of frames does.
-    private func walk(_ frame: [UInt8], _ walker: FrameCoding.RecordWalker, _ body: (RecordView) throws -> Void) throws {
-        try frame.withUnsafeBytes { raw in
-            let header = try FrameCoding.validate(raw)
-            var failure: (any Error)?
-            try walker.forEachRecord(in: raw, header: header) { record in
-                guard failure == nil else { return }
-                do { try body(record) } catch { failure = error }
-            }
-            if let failure { throw failure }
-        }
     }
 }
 
 extension InMemoryEventStore {
-    /// The latest snapshot kept in memory (no files; the same rules as the native store's).
+    /// The latest snapshot kept in memory (the same rules as the native store's).
     public nonisolated(nonsending) func latestSnapshot(
-        of subject: SnapshotSubject, projectorName: String, maxSequence: UInt64, accept: (SnapshotRecord) -> SnapshotRejection?
-    ) async throws -> SnapshotStore.Lookup {
+        of subject: SnapshotSubject, projectorName: String, atOrBefore bound: UInt64?,
+        accept: (Snapshot<UInt64>) -> SnapshotRejection?
+    ) async throws -> SnapshotLookup<UInt64> {
         let (candidates, last) = try state.withLock { (state) throws(EventStoreError) in
             guard !state.closed else { throw .closed }
-            return (state.snapshots.filter { $0.subject == subject && $0.projectorName == projectorName && $0.sequence <= maxSequence },
-                    UInt64(state.frames.count))
+            return (state.snapshots.filter { $0.subject == subject && $0.projectorName == projectorName && $0.position <= bound ?? .max },
+                    UInt64(state.events.count))
         }
         var ignored: [PassedOverSnapshot] = []
-        for record in candidates.sorted(by: { $0.sequence > $1.sequence }) {
-            if let reason = record.sequence > last ? .pastEndOfLog(sequence: record.sequence, logEnd: last) : accept(record) {
-                ignored.append(PassedOverSnapshot(file: "", sequence: record.sequence, reason: reason))
+        for snapshot in candidates.reversed().sorted(by: { $0.position > $1.position }) {
+            if let reason = snapshot.position > last ? .pastEndOfLog(position: "\(snapshot.position)", logEnd: "\(last)") : accept(snapshot) {
+                ignored.append(PassedOverSnapshot(location: "", position: "\(snapshot.position)", reason: reason))
                 continue
             }
-            return SnapshotStore.Lookup(snapshot: record, ignored: ignored)
+            return SnapshotLookup(snapshot: snapshot, ignored: ignored)
         }
-        return SnapshotStore.Lookup(snapshot: nil, ignored: ignored)
+        return SnapshotLookup(snapshot: nil, ignored: ignored)
     }
 
     /// Keeps the snapshots in memory (checked against the snapshot format's limits, as the native store does).
-    public nonisolated(nonsending) func writeSnapshots(_ snapshots: [SnapshotRecord]) async throws {
+    public nonisolated(nonsending) func writeSnapshots(_ snapshots: [Snapshot<UInt64>]) async throws {
         do throws(StorageError) {
-            for snapshot in snapshots { try snapshot.validate() }
+            for snapshot in snapshots { try SnapshotRecord(snapshot).validate() }
         } catch { throw EventStoreError(error) }
         try state.withLock { (state) throws(EventStoreError) in
             guard !state.closed else { throw .closed }

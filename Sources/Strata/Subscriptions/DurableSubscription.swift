@@ -1,5 +1,4 @@
 import Foundation
-import StrataStorage
 import Synchronization
 
 /// The tenant of Strata's own streams (durable subscriptions' checkpoints). Subscriptions and projections leave
@@ -17,8 +16,10 @@ public let systemTenant = "_strata"
 /// committed in between fails with `EventStoreError.versionConflict`.
 ///
 /// Checkpoints are events of type `strata.checkpoint` in the stream `_strata/subscription/<name>` (JSON
-/// `{"position": …}`); reading the checkpoint reads that stream's last event.
-public final class DurableSubscription<Store: EventStore>: AsyncSequence, Sendable where Store.Position: Codable {
+/// `{"position": "…"}`, the position's string form — stores written before that kept a number, which still
+/// reads); reading the checkpoint reads that stream's last event. So every backend keeps them the same way, in its
+/// own events.
+public final class DurableSubscription<Store: EventStore>: AsyncSequence, Sendable {
     public typealias Element = SubscribedEvent<Store.Position>
     public typealias Failure = any Error
 
@@ -59,8 +60,20 @@ public final class DurableSubscription<Store: EventStore>: AsyncSequence, Sendab
 
     static var checkpointType: String { "strata.checkpoint" }
 
+    /// The checkpoint event's payload: the position's string form (a number in stores written before).
     struct Checkpoint: Codable {
-        var position: Store.Position
+        var position: String
+
+        init(position: String) { self.position = position }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            if let number = try? container.decode(UInt64.self, forKey: .position) {
+                position = "\(number)"
+            } else {
+                position = try container.decode(String.self, forKey: .position)
+            }
+        }
     }
 
     static func streamKey(_ name: String) throws(EventStoreError) -> PartitionKey {
@@ -73,12 +86,12 @@ public final class DurableSubscription<Store: EventStore>: AsyncSequence, Sendab
 
     static func checkpointRecord(_ name: String, _ position: Store.Position) throws -> EventRecord {
         EventRecord(
-            key: try streamKey(name), version: 0, typeName: checkpointType, typeVersion: 1, timestampMicros: wallClockMicros(),
-            eventId: .random(), metadata: RecordMetadata(), payload: try JSONEventCodec().encode(Checkpoint(position: position)))
+            key: try streamKey(name), typeName: checkpointType, typeVersion: 1, timestampMicros: wallClockMicros(),
+            eventId: .random(), metadata: RecordMetadata(), payload: try JSONEventCodec().encode(Checkpoint(position: position.description)))
     }
 }
 
-extension EventStore where Position: Codable {
+extension EventStore {
     /// The last checkpoint committed by the durable subscription `name` (nil: none) and its stream's version.
     public func checkpoint(of name: String) async throws -> Position? {
         try await checkpointAndVersion(of: name).position
@@ -88,13 +101,14 @@ extension EventStore where Position: Codable {
         let key = try DurableSubscription<Self>.streamKey(name)
         let version = try await version(of: key)
         guard version > 0 else { return (nil, 0) }
-        var position: Position?
-        try await readStream(key, from: version, through: version, asOf: nil, limit: 1) { record in
-            guard record.typeName == DurableSubscription<Self>.checkpointType else { return }
-            position = try JSONEventCodec().decode(DurableSubscription<Self>.Checkpoint.self, from: record.payload).position
+        var text: String?
+        try await readStream(key, from: version, through: version, asOf: nil, limit: 1) { event, _ in
+            guard event.typeName == DurableSubscription<Self>.checkpointType else { return }
+            text = try? JSONEventCodec().decode(DurableSubscription<Self>.Checkpoint.self, from: event.payload).position
         }
-        guard let position else {
-            throw EventStoreError.invalidEvent(index: 0, reason: "the last event of \(key) is not a checkpoint of subscription \(quotedForMessage(name))")
+        guard let text, let position = Position(text) else {
+            throw EventStoreError.invalidEvent(
+                index: 0, reason: "the last event of \(key) is not a checkpoint of subscription \(quotedForMessage(name)) that this store reads")
         }
         return (position, version)
     }

@@ -1,5 +1,4 @@
 import Foundation
-import StrataStorage
 
 /// Which events of the global stream a subscription or a projection receives: by tenant, by group (aggregate
 /// type) and by event type name; each `nil` set lets everything through — except Strata's own events (tenant
@@ -42,9 +41,9 @@ public struct EventFilter: Sendable, Hashable {
             system = filter.tenants?.contains(systemTenant) ?? false
         }
 
-        @inlinable func matches(_ record: RecordView) -> Bool {
-            Self.contains(tenants, record.tenantBytes) && Self.contains(groups, record.groupBytes)
-                && Self.contains(eventTypes, record.typeNameBytes) && (system || !Self.contains(Self.systemBytes, record.tenantBytes))
+        @inlinable func matches(_ event: EventView) -> Bool {
+            Self.contains(tenants, event.tenantBytes) && Self.contains(groups, event.groupBytes)
+                && Self.contains(eventTypes, event.typeNameBytes) && (system || !Self.contains(Self.systemBytes, event.tenantBytes))
         }
 
         @inlinable static func contains(_ values: [[UInt8]]?, _ bytes: UnsafeRawBufferPointer) -> Bool {
@@ -53,20 +52,6 @@ public struct EventFilter: Sendable, Hashable {
                 value.count == bytes.count && (bytes.isEmpty || value.withUnsafeBytes { memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 })
             }
         }
-    }
-}
-
-/// An event delivered by a subscription: the stored record and its place in the global order.
-public struct SubscribedEvent<Position: Sendable & Hashable>: Sendable, Hashable {
-    /// Its place in the global order (resume a subscription after it).
-    public var position: Position
-    /// The event as stored.
-    public var stored: StoredRecord
-
-    /// The event `stored` at `position`.
-    public init(position: Position, stored: StoredRecord) {
-        self.position = position
-        self.stored = stored
     }
 }
 
@@ -83,11 +68,11 @@ public struct SubscribedEvent<Position: Sendable & Hashable>: Sendable, Hashable
 /// buffer anything.
 ///
 /// Iteration ends by throwing: `CancellationError` when the consuming task is cancelled while waiting,
-/// `EventStoreError.closed` when the store is closed, or the store's read error.
+/// `EventStoreError.closed` when the store is closed, or the store's read error (an `EventStoreError`).
 ///
 /// ```swift
 /// for try await event in store.subscribe(after: checkpoint, filter: .tenant("acme")) {
-///     handle(event.stored)
+///     if case .registered(let cartEvent) = try event.decode(Cart.events) { handle(cartEvent) }
 ///     checkpoint = event.position
 /// }
 /// ```
@@ -123,8 +108,8 @@ public struct EventSubscription<Store: EventStore>: AsyncSequence, Sendable {
                 batch.removeAll(keepingCapacity: true)
                 next = 0
                 let matcher = self.matcher
-                let last = try await store.readAll(after: position, limit: batchSize) { record, position in
-                    if matcher.matches(record) { batch.append(Element(position: position, stored: record.materialize())) }
+                let last = try await store.readAll(after: position, limit: batchSize) { event, position in
+                    if matcher.matches(event) { batch.append(Element(event, at: position)) }
                 }
                 buffer = batch
                 if let last {

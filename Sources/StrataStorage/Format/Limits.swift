@@ -1,18 +1,21 @@
-/// Every limit the engine enforces, in one place, with its reason. Writers validate against these before
+import StrataCore
+
+/// Every limit the engine enforces, in one place, with its reason (an event's fields are held to `RecordLimits`,
+/// which every backend shares). Writers validate against these before
 /// anything reaches the disk; readers check them before trusting or allocating anything (FORMAT.md, "Limits").
 public enum Limits {
     /// Tenant name, UTF-8 bytes. Short: it is repeated in every record and every index key.
-    public static let tenantBytesMax = 64
+    public static let tenantBytesMax = RecordLimits.tenantBytesMax
     /// Aggregate group name, UTF-8 bytes.
-    public static let groupBytesMax = 64
+    public static let groupBytesMax = RecordLimits.groupBytesMax
     /// Aggregate id, UTF-8 bytes. Room for a UUID string or a composite natural key.
-    public static let aggregateIdBytesMax = 128
+    public static let aggregateIdBytesMax = RecordLimits.aggregateIdBytesMax
     /// Event type name, UTF-8 bytes.
-    public static let typeNameBytesMax = 128
+    public static let typeNameBytesMax = RecordLimits.typeNameBytesMax
     /// Each metadata string (correlation id, causation id, user), UTF-8 bytes; one length byte on disk.
-    public static let metadataFieldBytesMax = 255
+    public static let metadataFieldBytesMax = RecordLimits.metadataFieldBytesMax
     /// One event's payload. Events are facts, not blobs; 4 MiB leaves room for unusual ones.
-    public static let payloadBytesMax = 4 << 20
+    public static let payloadBytesMax = RecordLimits.payloadBytesMax
     /// A frame's uncompressed body: everything one append commits. Also bounds what a reader allocates for
     /// one frame (it stores raw when compression does not pay, so the stored body is never larger).
     public static let frameRawBytesMax = 32 << 20

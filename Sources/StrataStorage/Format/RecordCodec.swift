@@ -1,3 +1,5 @@
+import StrataCore
+
 /// The record layout inside a frame's raw body (FORMAT.md, "Records"):
 ///
 ///     record      = varint(bodyLength) body
@@ -58,34 +60,11 @@ enum RecordCodec {
     @inline(never)
     static func textIsUTF8Slowly(_ bytes: UnsafeRawBufferPointer) -> Bool { isValidUTF8(bytes) }
 
-    /// Checks every field against `Limits`. `index` is the record's position in its batch, for the error.
+    /// Checks every field against `Limits` (`RecordLimits`). `index` is the record's position in its batch, for the
+    /// error.
+    @inline(__always)
     static func validate(_ record: UnsafePointer<EventRecord>, index: Int) throws(StorageError) {
-        func check(_ value: String, _ field: String, _ max: Int, allowEmpty: Bool = false) throws(StorageError) {
-            let n = value.utf8.count
-            if n == 0 && !allowEmpty {
-                throw .invalidRecord(index: index, reason: "\(field) is empty")
-            }
-            if n > max {
-                throw .invalidRecord(index: index, reason: "\(field) is \(n) bytes; the limit is \(max)")
-            }
-        }
-        try check(record.pointee.key.tenant, "tenant", Limits.tenantBytesMax)
-        try check(record.pointee.key.group, "aggregate group", Limits.groupBytesMax)
-        try check(record.pointee.key.id, "aggregate id", Limits.aggregateIdBytesMax)
-        try check(record.pointee.typeName, "type name", Limits.typeNameBytesMax)
-        if let value = record.pointee.metadata.correlationId {
-            try check(value, "correlation id", Limits.metadataFieldBytesMax, allowEmpty: true)
-        }
-        if let value = record.pointee.metadata.causationId {
-            try check(value, "causation id", Limits.metadataFieldBytesMax, allowEmpty: true)
-        }
-        if let value = record.pointee.metadata.user {
-            try check(value, "user", Limits.metadataFieldBytesMax, allowEmpty: true)
-        }
-        if record.pointee.payload.count > Limits.payloadBytesMax {
-            throw .invalidRecord(
-                index: index, reason: "payload is \(record.pointee.payload.count) bytes; the limit is \(Limits.payloadBytesMax)")
-        }
+        if let reason = EventRecord.limitViolation(of: record) { throw .invalidRecord(index: index, reason: reason) }
     }
 
     /// Size of a varint in bytes.
@@ -230,52 +209,51 @@ enum RecordCodec {
     }
 }
 
-/// A record decoded in place: every variable-length field is a view into the frame's decompressed body.
+/// A record decoded in place: its global sequence and the event, a view into the frame's decompressed body.
 /// Valid only while the buffer it was decoded from is (inside the closure that handed it out).
 public struct RecordView {
     public let sequence: UInt64
-    public let version: UInt64
-    public let typeVersion: UInt32
-    public let timestampMicros: Int64
-    public let eventId: EventID
-    public let tenantBytes: UnsafeRawBufferPointer
-    public let groupBytes: UnsafeRawBufferPointer
-    public let idBytes: UnsafeRawBufferPointer
-    public let typeNameBytes: UnsafeRawBufferPointer
-    public let correlationId: MetadataID?
-    public let causationId: MetadataID?
-    public let userBytes: UnsafeRawBufferPointer?
-    public let payload: UnsafeRawBufferPointer
+    /// The event (what every backend hands the event-sourcing layer).
+    public let event: EventView
 
-    public var tenant: String { String(decoding: tenantBytes, as: UTF8.self) }
-    public var group: String { String(decoding: groupBytes, as: UTF8.self) }
-    public var id: String { String(decoding: idBytes, as: UTF8.self) }
-    public var typeName: String { String(decoding: typeNameBytes, as: UTF8.self) }
-    public var key: PartitionKey { PartitionKey(tenant: tenant, group: group, id: id) }
+    @inline(__always)
+    init(
+        sequence: UInt64, version: UInt64, typeVersion: UInt32, timestampMicros: Int64, eventId: EventID,
+        tenantBytes: UnsafeRawBufferPointer, groupBytes: UnsafeRawBufferPointer, idBytes: UnsafeRawBufferPointer,
+        typeNameBytes: UnsafeRawBufferPointer, correlationId: MetadataID?, causationId: MetadataID?,
+        userBytes: UnsafeRawBufferPointer?, payload: UnsafeRawBufferPointer
+    ) {
+        self.sequence = sequence
+        self.event = EventView(
+            version: version, typeVersion: typeVersion, timestampMicros: timestampMicros, eventId: eventId,
+            tenantBytes: tenantBytes, groupBytes: groupBytes, idBytes: idBytes, typeNameBytes: typeNameBytes,
+            correlationId: correlationId, causationId: causationId, userBytes: userBytes, payload: payload)
+    }
+
+    public var version: UInt64 { event.version }
+    public var typeVersion: UInt32 { event.typeVersion }
+    public var timestampMicros: Int64 { event.timestampMicros }
+    public var eventId: EventID { event.eventId }
+    public var tenantBytes: UnsafeRawBufferPointer { event.tenantBytes }
+    public var groupBytes: UnsafeRawBufferPointer { event.groupBytes }
+    public var idBytes: UnsafeRawBufferPointer { event.idBytes }
+    public var typeNameBytes: UnsafeRawBufferPointer { event.typeNameBytes }
+    public var correlationId: MetadataID? { event.correlationId }
+    public var causationId: MetadataID? { event.causationId }
+    public var userBytes: UnsafeRawBufferPointer? { event.userBytes }
+    public var payload: UnsafeRawBufferPointer { event.payload }
+    public var tenant: String { event.tenant }
+    public var group: String { event.group }
+    public var id: String { event.id }
+    public var typeName: String { event.typeName }
+    public var key: PartitionKey { event.key }
 
     /// Compares the stored partition key with `key` without allocating.
-    public func hasKey(_ key: PartitionKey) -> Bool {
-        Self.equal(tenantBytes, key.tenant) && Self.equal(groupBytes, key.group) && Self.equal(idBytes, key.id)
-    }
-
-    static func equal(_ bytes: UnsafeRawBufferPointer, _ string: String) -> Bool {
-        var copy = string
-        return copy.withUTF8 { utf8 in
-            utf8.count == bytes.count && (utf8.count == 0 || memcmpEqual(bytes.baseAddress!, utf8.baseAddress!, utf8.count))
-        }
-    }
+    public func hasKey(_ key: PartitionKey) -> Bool { event.hasKey(key) }
 
     /// Copies everything out into an owned `StoredRecord`.
     public func materialize() -> StoredRecord {
-        func string(_ b: UnsafeRawBufferPointer?) -> String? { b.map { String(decoding: $0, as: UTF8.self) } }
-        return StoredRecord(
-            sequence: sequence,
-            record: EventRecord(
-                key: key, version: version, typeName: typeName, typeVersion: typeVersion,
-                timestampMicros: timestampMicros, eventId: eventId,
-                metadata: RecordMetadata(
-                    correlationId: correlationId?.string, causationId: causationId?.string, user: string(userBytes)),
-                payload: Array(payload)))
+        StoredRecord(sequence: sequence, version: event.version, record: event.record)
     }
 
     /// Decodes the record at the reader's position; `baseSequence` is the frame's. Validates every length
@@ -376,40 +354,3 @@ public struct RecordView {
     }
 }
 
-/// A correlation or causation id as stored: UTF-8 text, or a UUID kept as 16 bytes.
-public struct MetadataID {
-    public let text: UnsafeRawBufferPointer?
-    public let uuid: EventID?
-
-    init(text: UnsafeRawBufferPointer) {
-        self.text = text
-        self.uuid = nil
-    }
-
-    init(uuid: EventID) {
-        self.text = nil
-        self.uuid = uuid
-    }
-
-    /// The id as the appender gave it.
-    public var string: String {
-        if let uuid { return uuid.description }
-        return String(decoding: text!, as: UTF8.self)
-    }
-}
-
-@inline(__always)
-func memcmpEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
-    var i = 0
-    while i + 8 <= count {
-        if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
-            return false
-        }
-        i += 8
-    }
-    while i < count {
-        if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
-        i += 1
-    }
-    return true
-}

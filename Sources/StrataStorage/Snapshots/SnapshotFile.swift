@@ -3,20 +3,9 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import StrataCore
 
-/// What a snapshot is the state of: one stream (an aggregate) or a multi-projection, over all tenants or one.
-public enum SnapshotSubject: Hashable, Sendable, CustomStringConvertible {
-    case stream(PartitionKey)
-    /// A multi-projection by its name; `tenant` nil: over all tenants.
-    case projection(name: String, tenant: String?)
-
-    public var description: String {
-        switch self {
-        case .stream(let key): "stream \(key)"
-        case .projection(let name, let tenant): "projection \(name)" + (tenant.map { " of tenant \($0)" } ?? "")
-        }
-    }
-
+extension SnapshotSubject {
     /// The three strings the format stores (FORMAT.md, "Snapshot files"): tenant, group, id of a stream; name,
     /// tenant or "", "" of a projection.
     var parts: (kind: UInt8, a: String, b: String, c: String) {
@@ -37,7 +26,7 @@ public enum SnapshotSubject: Hashable, Sendable, CustomStringConvertible {
         return equalUTF8(a, x) && equalUTF8(b, y) && equalUTF8(c, z)
     }
 
-    public var hash: UInt64 {
+    package var hash: UInt64 {
         let (kind, a, b, c) = parts
         let hash = StreamKeyHash.hash(PartitionKey(tenant: a, group: b, id: c))
         return kind == 1 ? hash : hash ^ SnapshotFileHeader.projectionHashSalt

@@ -98,7 +98,7 @@ public final class SnapshotStore: Sendable {
                     candidates.append((file, entry))
                 }
             } catch {
-                ignored.append(PassedOverSnapshot(file: file.path, sequence: nil, reason: .unreadable(error)))
+                ignored.append(PassedOverSnapshot(location: file.path, position: nil, reason: .unreadable(error)))
             }
         }
         candidates.sort { $0.entry.sequence > $1.entry.sequence }
@@ -107,12 +107,12 @@ public final class SnapshotStore: Sendable {
             do throws(StorageError) {
                 record = try file.record(at: entry, known: (subject, projectorName))
             } catch {
-                ignored.append(PassedOverSnapshot(file: file.path, sequence: entry.sequence, reason: .unreadable(error)))
+                ignored.append(PassedOverSnapshot(location: file.path, position: "\(entry.sequence)", reason: .unreadable(error)))
                 continue
             }
             guard record.subject == subject, record.projectorName == projectorName else { continue }  // (a hash collision)
             if let reason = accept(record) {
-                ignored.append(PassedOverSnapshot(file: file.path, sequence: record.sequence, reason: reason))
+                ignored.append(PassedOverSnapshot(location: file.path, position: "\(record.sequence)", reason: reason))
                 continue
             }
             return Lookup(snapshot: record, ignored: ignored)

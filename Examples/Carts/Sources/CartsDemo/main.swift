@@ -60,9 +60,9 @@ default:
 line()
 
 line("3. Its full history — the removed orange is still there: nothing is overwritten, a removal is one more fact")
-for record in try await store.streamRecords(ann) {
-    let payload = String(decoding: record.record.payload, as: UTF8.self)
-    line("  v\(record.record.version)  seq \(record.sequence)  \(record.record.typeName.padding(toLength: 14, withPad: " ", startingAt: 0)) \(payload)")
+for event in try await store.streamEvents(ann) {
+    let payload = String(decoding: event.record.payload, as: UTF8.self)
+    line("  v\(event.version)  seq \(event.position)  \(event.typeName.padding(toLength: 14, withPad: " ", startingAt: 0)) \(payload)")
 }
 let before = try await store.load(Cart.self, ann, throughVersion: 4)
 line("  and any past state can be folded again — the cart as of version 4, before the removal:")

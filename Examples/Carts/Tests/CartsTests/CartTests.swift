@@ -49,7 +49,7 @@ func cart() -> AggregateTest<Cart> { AggregateTest(Cart.self, id: "ann-1", tenan
                 #expect(state.lines.map(\.product) == ["coffee", "tea"])
                 #expect(state.total == 2 * 350 + 420)
             }
-        let history = try await test.store.streamRecords(test.key).map(\.record.typeName)
+        let history = try await test.store.streamEvents(test.key).map(\.record.typeName)
         #expect(history == ["CartOpened", "ItemAdded", "ItemAdded", "ItemAdded", "ItemRemoved"])
     }
 

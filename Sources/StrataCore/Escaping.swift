@@ -3,7 +3,7 @@
 /// overrides, zero-width joiners), line and paragraph separators, private-use, unassigned and surrogate code
 /// points — is written as `U+XXXX` (at least four hex digits), so a hostile value can neither break a message into
 /// lines nor hide part of it. Everything else (letters of any script, digits, punctuation, spaces) is kept.
-public func escapedForMessage(_ text: String) -> String {
+package func escapedForMessage(_ text: String) -> String {
     var out = ""
     out.reserveCapacity(text.utf8.count)
     for scalar in text.unicodeScalars {
@@ -19,7 +19,7 @@ public func escapedForMessage(_ text: String) -> String {
 
 /// `text` escaped (`escapedForMessage`) and in double quotes, with `"` and `\` inside written as `\"` and `\\`: where
 /// the value starts and ends is never in doubt.
-public func quotedForMessage(_ text: String) -> String {
+package func quotedForMessage(_ text: String) -> String {
     var inner = ""
     for character in escapedForMessage(text) {
         if character == "\"" || character == "\\" { inner.append("\\") }
