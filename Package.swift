@@ -27,6 +27,8 @@ let package = Package(
         // The compactor and projections as swift-service-lifecycle services (a separate product, so that only
         // applications that use ServiceLifecycle build it).
         .library(name: "StrataServices", targets: ["StrataServices"]),
+        // The event store in an SQLite database (GRDB): its own file, or the application's own database.
+        .library(name: "StrataSQLite", targets: ["StrataSQLite"]),
         // The EventStore conformance suite, for any backend's tests (ours and a third party's).
         .library(name: "StrataConformance", targets: ["StrataConformance"]),
         // Given/When/Then tests of aggregates, commands, projections and queries on the in-memory store.
@@ -42,6 +44,7 @@ let package = Package(
         // Test-only: the Observability article's Prometheus wiring runs against a real registry.
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/pointfreeco/swift-custom-dump", from: "1.7.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/pointfreeco/xctest-dynamic-overlay", from: "1.13.1"),
     ],
     targets: [
@@ -87,6 +90,12 @@ let package = Package(
                 .product(name: "IssueReportingTestSupport", package: "xctest-dynamic-overlay"),
             ]),
         .target(name: "StrataConformance", dependencies: ["Strata"]),
+        .target(
+            name: "StrataSQLite",
+            dependencies: [
+                "Strata", "StrataStorage", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+            ]),
         // The carts example of the README (Examples/Carts): the domain as a library, the demo `make demo` runs,
         // and the domain's tests, written with StrataTesting.
         .target(name: "Carts", dependencies: ["Strata"], path: "Examples/Carts/Sources/Carts"),
@@ -94,13 +103,15 @@ let package = Package(
         .testTarget(name: "CartsTests", dependencies: ["Carts", "StrataTesting"], path: "Examples/Carts/Tests/CartsTests"),
         // What the `strata` command does, as a library (tests and fuzz targets use it too): the JSONL event
         // format, dump, import.
-        .target(name: "StrataTools", dependencies: ["StrataStorage"]),
+        .target(
+            name: "StrataTools",
+            dependencies: ["StrataStorage", "Strata", "StrataSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
         // Fault-injecting file system and helpers shared by tests, fuzz targets and benchmarks.
         .target(name: "StrataTestSupport", dependencies: ["StrataStorage", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "strata",
             dependencies: [
-                "Strata", "StrataStorage", "StrataTools",
+                "Strata", "StrataStorage", "StrataSQLite", "StrataTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -131,6 +142,11 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StrataTestingTests", dependencies: ["Strata", "StrataTesting"]),
+        .testTarget(
+            name: "StrataSQLiteTests",
+            dependencies: [
+                "StrataSQLite", "Strata", "StrataConformance", "StrataTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(
             name: "StrataPrometheusTests",
             dependencies: [

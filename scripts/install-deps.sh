@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Installs the system libraries Strata links (liblz4, zlib) when missing. Needs root for apt-get; otherwise
-# names the packages to install. With the argument `bench`, also the benchmark package's (libsqlite3-dev).
+# Installs the system libraries Strata links (liblz4, zlib; SQLite for StrataSQLite, whose GRDB uses the system
+# SQLite) when missing. Needs root for apt-get; otherwise names the packages to install. With the argument
+# `bench`, also what the benchmarks run (xz).
 set -euo pipefail
 
 missing=()
 pkg-config --exists liblz4 2>/dev/null || missing+=(liblz4-dev)
 pkg-config --exists zlib 2>/dev/null || missing+=(zlib1g-dev)
+pkg-config --exists sqlite3 2>/dev/null || missing+=(libsqlite3-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-# `install-deps.sh bench`: also what the benchmark package links (GRDB uses the system SQLite).
+# `install-deps.sh bench`: also what the benchmarks run.
 if [ "${1:-}" = "bench" ]; then
-  pkg-config --exists sqlite3 2>/dev/null || missing+=(libsqlite3-dev)
   command -v xz >/dev/null 2>&1 || missing+=(xz-utils)
 fi
 

@@ -1,6 +1,6 @@
 // libFuzzer target: one frame (FORMAT.md, "Frames") — length check, header and checksum validation,
 // decompression in every codec, the record walk. Bad input must throw, never crash, hang or over-allocate.
-import StrataStorage
+@_spi(StrataInternals) import StrataStorage
 
 // One walker for every input (it keeps its decompression buffer). `nonisolated(unsafe)` is safe: libFuzzer calls
 // the entry point from one thread, one input at a time, so the walker is never used concurrently.

@@ -1,7 +1,7 @@
 // libFuzzer target: record bodies (FORMAT.md, "Records") behind a valid frame header, so every input reaches
 // both record decoders (the fast one and the checked one it falls back to). The first byte picks the record
 // count the header claims.
-import StrataStorage
+@_spi(StrataInternals) import StrataStorage
 
 // One walker for every input (it keeps its decompression buffer). `nonisolated(unsafe)` is safe: libFuzzer calls
 // the entry point from one thread, one input at a time, so the walker is never used concurrently.

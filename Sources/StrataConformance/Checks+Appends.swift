@@ -34,7 +34,7 @@ extension EventStoreConformance {
             viewed += 1
             guard viewed <= 2 else { return }
             expect(event.hasKey(a) && event.tenant == a.tenant && event.group == a.group && event.id == a.id, "the view's key")
-            expect(event.typeName == Added.eventType && event.typeVersion == Added.schemaVersion, "the view's type")
+            expect(event.typeName == Added.eventType && event.typeVersion == Added.schemaVersion, "the view's type: \(event.typeName) v\(event.typeVersion)")
             expect(event.record == batch[viewed - 1] && event.version == UInt64(viewed), "the view's record")
             expect(event.metadata == batch[viewed - 1].metadata, "the view's metadata")
         }

@@ -90,7 +90,7 @@ extension EventStoreConformance {
 /// `body`'s result, or a failed expectation when it takes longer than `seconds` (a stalled subscription must fail
 /// the check, not hang the suite).
 func withTimeout<T: Sendable>(
-    seconds: Int, _ expect: Expectations, _ what: String, line: UInt = #line, _ body: @escaping @Sendable () async throws -> T
+    seconds: Int, _ expect: Expectations, _ what: String, file: StaticString = #fileID, line: UInt = #line, _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { try await body() }
@@ -100,7 +100,7 @@ func withTimeout<T: Sendable>(
         }
         defer { group.cancelAll() }
         guard let result = try await group.next() ?? nil else {
-            expect.fail("waited \(seconds) s for \(what)", line: line)
+            expect.fail("waited \(seconds) s for \(what)", file: file, line: line)
             throw ConformanceFailure(check: expect.check, failures: ["waited \(seconds) s for \(what)"])
         }
         return result

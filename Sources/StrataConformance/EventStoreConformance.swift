@@ -133,32 +133,32 @@ final class Expectations: Sendable {
 
     init(check: String) { self.check = check }
 
-    func callAsFunction(_ condition: Bool, _ message: @autoclosure () -> String = "", line: UInt = #line) {
-        if !condition { fail(message(), line: line) }
+    func callAsFunction(_ condition: Bool, _ message: @autoclosure () -> String = "", file: StaticString = #fileID, line: UInt = #line) {
+        if !condition { fail(message(), file: file, line: line) }
     }
 
-    func fail(_ message: String, line: UInt = #line) {
-        failures.withLock { $0.append("EventStoreConformance.swift line \(line): \(message.isEmpty ? "expectation failed" : message)") }
+    func fail(_ message: String, file: StaticString = #fileID, line: UInt = #line) {
+        failures.withLock { $0.append("\(file):\(line): \(message.isEmpty ? "expectation failed" : message)") }
     }
 
     /// Expects `body` to throw an `EventStoreError` that `matches`.
     func throwsStoreError(
-        _ what: String, line: UInt = #line, _ matches: (EventStoreError) -> Bool = { _ in true }, _ body: () async throws -> Void
+        _ what: String, file: StaticString = #fileID, line: UInt = #line, _ matches: (EventStoreError) -> Bool = { _ in true }, _ body: () async throws -> Void
     ) async {
         do {
             try await body()
-            fail("\(what): nothing was thrown", line: line)
+            fail("\(what): nothing was thrown", file: file, line: line)
         } catch let error as EventStoreError {
-            if !matches(error) { fail("\(what): threw \(error)", line: line) }
+            if !matches(error) { fail("\(what): threw \(error)", file: file, line: line) }
         } catch {
-            fail("\(what): threw \(type(of: error)), not EventStoreError: \(error)", line: line)
+            fail("\(what): threw \(type(of: error)), not EventStoreError: \(error)", file: file, line: line)
         }
     }
 
     /// `value`, or — when it is nil — a failed expectation and the check's `ConformanceFailure`, thrown.
-    func require<T>(_ value: T?, line: UInt = #line) throws -> T {
+    func require<T>(_ value: T?, file: StaticString = #fileID, line: UInt = #line) throws -> T {
         guard let value else {
-            fail("a required value is nil", line: line)
+            fail("a required value is nil", file: file, line: line)
             throw ConformanceFailure(check: check, failures: failures.withLock { $0 })
         }
         return value

@@ -8,9 +8,10 @@
 /// the rule is the closure's scope.) Copy out what outlives the closure: `record` gives the whole event as owned
 /// values, `tenant`, `typeName` and the others one field each.
 public struct EventView {
+    // (Every field 8-byte aligned and no optional that needs a tag byte: a view is made or passed for every event
+    // read, and odd-sized fields made that copy a cluster of unaligned stores.)
     /// The event's version within its stream, from 1.
     public let version: UInt64
-    public let typeVersion: UInt32
     /// Microseconds since the Unix epoch.
     public let timestampMicros: Int64
     public let eventId: EventID
@@ -20,8 +21,11 @@ public struct EventView {
     public let typeNameBytes: UnsafeRawBufferPointer
     public let correlationId: MetadataID?
     public let causationId: MetadataID?
-    public let userBytes: UnsafeRawBufferPointer?
+    /// The user, as text (`userBytes`).
+    @usableFromInline let user: MetadataID?
     public let payload: UnsafeRawBufferPointer
+    /// (Last: the one field narrower than a word.)
+    public let typeVersion: UInt32
 
     /// A view of an event whose fields are at these places. Every text must be valid UTF-8 within
     /// `RecordLimits`; a backend checks what it read before it makes a view of it.
@@ -41,9 +45,12 @@ public struct EventView {
         self.typeNameBytes = typeNameBytes
         self.correlationId = correlationId
         self.causationId = causationId
-        self.userBytes = userBytes
+        self.user = userBytes.map(MetadataID.init(text:))
         self.payload = payload
     }
+
+    /// The executing user, as stored (nil: none).
+    @inlinable public var userBytes: UnsafeRawBufferPointer? { user?.text }
 
     public var tenant: String { String(decoding: tenantBytes, as: UTF8.self) }
     public var group: String { String(decoding: groupBytes, as: UTF8.self) }
@@ -67,23 +74,43 @@ public struct EventView {
     }
 }
 
-/// A correlation or causation id as stored: UTF-8 text, or a UUID kept as 16 bytes.
+/// A correlation or causation id as stored, in the store's buffer: UTF-8 text, or a UUID's 16 bytes (RFC 4122 order)
+/// when the id is a canonical UUID string. Two words, so that an optional one takes no more (views are made for
+/// every event read).
 public struct MetadataID {
-    public let text: UnsafeRawBufferPointer?
-    public let uuid: EventID?
+    @usableFromInline let start: UnsafeRawPointer
+    /// ≥ 0: text of this many bytes; `uuidMarker`: a UUID's 16 bytes.
+    @usableFromInline let encodedCount: Int
+    @usableFromInline static let uuidMarker = -1
+    /// Where an empty text points (never read; a computed value: a pointer is not `Sendable`).
+    @usableFromInline static var empty: UnsafeRawPointer { UnsafeRawPointer(bitPattern: 1)! }
 
     /// An id stored as text (valid UTF-8).
     @inlinable
     public init(text: UnsafeRawBufferPointer) {
-        self.text = text
-        self.uuid = nil
+        start = text.baseAddress ?? Self.empty
+        encodedCount = text.count
     }
 
-    /// An id stored as a UUID (its canonical lowercase string is the id).
+    /// An id stored as a UUID's 16 bytes (its canonical lowercase string is the id).
     @inlinable
-    public init(uuid: EventID) {
-        self.text = nil
-        self.uuid = uuid
+    public init(uuidBytes: UnsafeRawBufferPointer) {
+        precondition(uuidBytes.count == 16, "a UUID is 16 bytes")
+        start = uuidBytes.baseAddress!
+        encodedCount = Self.uuidMarker
+    }
+
+    /// The text, when the id is stored as text.
+    @inlinable
+    public var text: UnsafeRawBufferPointer? {
+        encodedCount >= 0 ? UnsafeRawBufferPointer(start: encodedCount == 0 ? nil : start, count: encodedCount) : nil
+    }
+
+    /// The UUID, when the id is stored as one.
+    public var uuid: EventID? {
+        guard encodedCount == Self.uuidMarker else { return nil }
+        return EventID(
+            high: UInt64(bigEndian: start.loadUnaligned(as: UInt64.self)), low: UInt64(bigEndian: start.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
     }
 
     /// The id as the appender gave it.

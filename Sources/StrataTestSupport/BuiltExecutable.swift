@@ -58,3 +58,42 @@ public func runProcess(
         status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
         stderr: String(decoding: errData.withLock { $0 }, as: UTF8.self))
 }
+
+/// Runs `executable` with `arguments` until it has printed `afterLines` lines on stdout (or 60 s passed, or it
+/// exited), kills it with SIGKILL, and returns every line it printed before it died. What crash tests use: each
+/// line a child prints after an acknowledged append is on the pipe before it appends again.
+public func runUntilKilled(_ executable: String, _ arguments: [String], afterLines: Int) async throws -> (lines: [String], killed: Bool) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment["SWIFT_BACKTRACE"] = "enable=no"
+    process.environment = environment
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+
+    let output = Mutex<[UInt8]>([])
+    let lines = Atomic<Int>(0)
+    let readerDone = Atomic<Bool>(false)
+    let handle = pipe.fileHandleForReading
+    Thread.detachNewThread {
+        while true {
+            let data = handle.availableData
+            if data.isEmpty { break }
+            output.withLock { $0.append(contentsOf: data) }
+            lines.add(data.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }, ordering: .relaxed)
+        }
+        readerDone.store(true, ordering: .releasing)
+    }
+    let deadline = ContinuousClock.now + .seconds(60)
+    while lines.load(ordering: .relaxed) < afterLines && ContinuousClock.now < deadline && process.isRunning {
+        try await Task.sleep(for: .milliseconds(2))
+    }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    while !readerDone.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(2)) }
+    let text = String(decoding: output.withLock { $0 }, as: UTF8.self)
+    return (text.split(separator: "\n").map(String.init), process.terminationReason == .uncaughtSignal)
+}

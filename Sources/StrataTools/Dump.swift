@@ -1,4 +1,4 @@
-import StrataStorage
+@_spi(StrataInternals) import StrataStorage
 
 /// Which events `strata dump` writes.
 public struct DumpFilter: Sendable {
@@ -18,8 +18,11 @@ public struct DumpFilter: Sendable {
         self.limit = limit
     }
 
-    func matches(_ record: RecordView) -> Bool {
-        record.sequence >= from && record.sequence <= through
+    func matches(_ record: RecordView) -> Bool { matches(record.event, sequence: record.sequence) }
+
+    /// Whether the event at `sequence` passes the filter.
+    public func matches(_ record: EventView, sequence: UInt64) -> Bool {
+        sequence >= from && sequence <= through
             && (tenant.map { equal(record.tenantBytes, $0) } ?? true)
             && (group.map { equal(record.groupBytes, $0) } ?? true)
             && (id.map { equal(record.idBytes, $0) } ?? true)
@@ -41,12 +44,15 @@ public enum Dump {
     static let tableHeader = Array("sequence\tstream\tversion\ttype\ttimestamp\tpayload".utf8)
 
     /// The line for one record in `format` (no newline).
-    public static func line(_ record: RecordView, format: DumpFormat) -> [UInt8] {
+    public static func line(_ record: RecordView, format: DumpFormat) -> [UInt8] { line(record.event, sequence: record.sequence, format: format) }
+
+    /// The line for the event at `sequence` in `format` (no newline).
+    public static func line(_ record: EventView, sequence: UInt64, format: DumpFormat) -> [UInt8] {
         switch format {
         case .jsonl:
-            return EventLine.encode(record)
+            return EventLine.encode(record, sequence: sequence)
         case .table:
-            var out = Array("\(record.sequence)\t\(record.tenant)/\(record.group)/\(record.id)\t\(record.version)\t\(record.typeName)@\(record.typeVersion)\t\(Timestamp.format(micros: record.timestampMicros))\t".utf8)
+            var out = Array("\(sequence)\t\(record.tenant)/\(record.group)/\(record.id)\t\(record.version)\t\(record.typeName)@\(record.typeVersion)\t\(Timestamp.format(micros: record.timestampMicros))\t".utf8)
             for byte in record.payload.prefix(80) { out.append(byte < 0x20 || byte == 0x7F ? UInt8(ascii: ".") : byte) }
             if record.payload.count > 80 { out += Array("…".utf8) }
             return out

@@ -28,10 +28,14 @@ public enum EventLine {
     // MARK: Encoding
 
     /// The line for a stored record, without the trailing newline.
-    public static func encode(_ record: RecordView) -> [UInt8] {
+    public static func encode(_ record: RecordView) -> [UInt8] { encode(record.event, sequence: record.sequence) }
+
+    /// The line for a stored event at `sequence` (any backend's position that is a sequence), without the trailing
+    /// newline.
+    public static func encode(_ record: EventView, sequence: UInt64) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256 + record.payload.count * 4 / 3)
-        out += Array(#"{"sequence":"#.utf8) + Array(String(record.sequence).utf8)
+        out += Array(#"{"sequence":"#.utf8) + Array(String(sequence).utf8)
         field("tenant", text(record.tenantBytes), &out)
         field("group", text(record.groupBytes), &out)
         field("id", text(record.idBytes), &out)

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Strata
+import StrataSQLite
 import StrataStorage
 
 #if canImport(Glibc)
@@ -15,8 +17,11 @@ struct AppendLoop: AsyncParsableCommand {
         abstract: "Append deterministic test batches, printing each acknowledgement (for crash tests).",
         shouldDisplay: false)
 
-    @Argument(help: "Store folder.")
+    @Argument(help: "Store folder (or an SQLite file with --sqlite).")
     var path: String
+
+    @Flag(help: "Append to an SQLite store file (through SQLiteEventStore) instead of a native store folder.")
+    var sqlite = false
 
     @Option(help: "Records per batch.")
     var batch: Int = 10
@@ -31,6 +36,10 @@ struct AppendLoop: AsyncParsableCommand {
     var segmentBytes: Int = 64 << 20
 
     func run() async throws {
+        if sqlite {
+            try await runSQLite()
+            return
+        }
         let store = try LogStore.open(at: path, options: LogStore.Options(segmentBytesTarget: segmentBytes))
         let batch = self.batch
         let limit = batches
@@ -55,6 +64,34 @@ struct AppendLoop: AsyncParsableCommand {
             try await group.waitForAll()
         }
         try await store.close()
+    }
+}
+
+extension AppendLoop {
+    /// The same batches into an SQLite store: `committed <last> <first>` positions after each acknowledged append.
+    func runSQLite() async throws {
+        let store = try SQLiteEventStore(path: path)
+        let batch = self.batch
+        let limit = batches
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<concurrency {
+                group.addTask {
+                    var n = 0
+                    while limit == 0 || n < limit {
+                        let records = (0..<batch).map { i in
+                            EventRecord(
+                                key: PartitionKey(tenant: "t", group: "g", id: "w\(worker)"), typeName: "Tick",
+                                payload: Array("{\"worker\":\(worker),\"n\":\(n),\"i\":\(i)}".utf8))
+                        }
+                        let receipt = try await store.append(records)
+                        writeLine("committed \(receipt.last) \(receipt.first)")
+                        n += 1
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try store.close()
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import StrataSQLite
 import StrataStorage
 import StrataTools
 
@@ -9,12 +10,12 @@ struct DumpCommand: AsyncParsableCommand {
         abstract: "Write events as JSONL (what `strata import` reads) or as a table.",
         discussion: """
             STORE is a store folder (opened like an application opens it: a torn tail left by a crash is recovered \
-            first; use `strata fsck` to inspect damage without changing anything) or a single segment file (read \
-            only). With --tenant, --group and --id together the stream is read through the index; other filters \
+            first; use `strata fsck` to inspect damage without changing anything), an SQLite store file, or a \
+            single segment file (read only). An SQLite store's sequence is its position. With --tenant, --group and --id together the stream is read through the index; other filters \
             scan the log. Exit status 1 when the walk stopped at damage (the events before it are written).
             """)
 
-    @Argument(help: "A store folder or a segment file.")
+    @Argument(help: "A store folder, an SQLite store file or a segment file.")
     var path: String
 
     @Option(help: "Only this tenant.") var tenant: String?
@@ -56,6 +57,19 @@ struct DumpCommand: AsyncParsableCommand {
             output.flush()
             progress.done()
             try await store.close()
+        } else if SQLiteTools.isSQLiteFile(path) {
+            let store = try SQLiteEventStore(path: path)
+            do {
+                try await SQLiteTools.dump(store, filter: filter, format: format, output: emit)
+            } catch {
+                output.flush()
+                progress.done()
+                try? store.close()
+                throw CommandFailure(status: CommandFailure.problems, message: "strata dump: stopped after \(count) events: \(error)")
+            }
+            output.flush()
+            progress.done()
+            try store.close()
         } else if fs.fileExists(path) {
             let (_, problem) = try Dump.segment(path, filter: filter, format: format, output: emit)
             output.flush()

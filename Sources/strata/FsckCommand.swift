@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StrataSQLite
 import StrataStorage
 import StrataTools
 
@@ -16,7 +17,9 @@ struct FsckCommand: AsyncParsableCommand {
             events were (sequences of the later events do not change; the segment as it was is copied to \
             quarantine/ first); moves a damaged or outdated checkpoint or index into quarantine/ and rebuilds it \
             from the segments; then it checks again, and lists every lost range. Nothing is ever deleted. Exit \
-            status: 0 no problems (after repair, if asked), 1 problems remain, 2 not a store or segment file.
+            status: 0 no problems (after repair, if asked), 1 problems remain, 2 not a store or segment file. An \
+            SQLite store file is checked by SQLite's integrity_check, every event row read as a read checks it, and \
+            each stream's versions (--repair does not apply to it).
             """)
 
     @Argument(help: "A store folder or a single segment file.")
@@ -27,6 +30,10 @@ struct FsckCommand: AsyncParsableCommand {
 
     func run() async throws {
         let fs = PosixFileSystem()
+        if !fs.directoryExists(path) && SQLiteTools.isSQLiteFile(path) {
+            try await checkSQLite()
+            return
+        }
         let progress = Progress()
         var repaired: [StoreRepair.RepairStep] = []
         var report: StoreCheck.Report
@@ -75,6 +82,27 @@ struct FsckCommand: AsyncParsableCommand {
             }
             lines += report.notes.map { "note: \($0)" }
             lines.append("\(path): \(report.segments) segments, \(report.frames) frames and \(report.events) events checked, \(report.streams) streams, \(report.bytes) bytes of segments, \(report.indexFiles) index files, \(report.snapshots) snapshots in \(report.snapshotFiles) files; \(report.problems.isEmpty ? "no problems" : report.problems.count == 1 ? "1 problem" : "\(report.problems.count) problems")")
+            writeAll(1, Array(lines.joined(separator: "\n").utf8) + [0x0A])
+        }
+        if !report.problems.isEmpty { throw ExitCode(CommandFailure.problems) }
+    }
+
+    /// An SQLite store: SQLite's integrity check, every row, every stream's versions.
+    func checkSQLite() async throws {
+        guard !repair else {
+            throw CommandFailure(status: CommandFailure.unusable, message: "strata fsck: --repair works on a store folder, not on an SQLite file")
+        }
+        let store = try SQLiteEventStore(path: path)
+        let report = try await SQLiteTools.check(store)
+        try store.close()
+        if json {
+            let object: [String: Any] = ["path": path, "events": report.eventsChecked, "problems": report.problems, "ok": report.problems.isEmpty]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            writeAll(1, Array(data) + [0x0A])
+        } else {
+            var lines = report.problems.map { "problem: \($0)" }
+            let count = report.problems.count
+            lines.append("\(path): SQLite store, \(report.eventsChecked) events checked; \(count == 0 ? "no problems" : count == 1 ? "1 problem" : "\(count) problems")")
             writeAll(1, Array(lines.joined(separator: "\n").utf8) + [0x0A])
         }
         if !report.problems.isEmpty { throw ExitCode(CommandFailure.problems) }

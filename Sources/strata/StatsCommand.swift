@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import StrataSQLite
 import StrataStorage
+import StrataTools
 
 /// `strata stats`: what a store holds, from metadata (or a full scan with --deep).
 struct StatsCommand: AsyncParsableCommand {
@@ -14,11 +16,15 @@ struct StatsCommand: AsyncParsableCommand {
             damage was seen (run `strata fsck`).
             """)
 
-    @Argument(help: "A store folder.") var path: String
+    @Argument(help: "A store folder or an SQLite store file.") var path: String
     @Flag(help: "Scan every frame.") var deep = false
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() async throws {
+        if SQLiteTools.isSQLiteFile(path) {
+            try sqliteStats()
+            return
+        }
         let progress = Progress()
         let report = try StoreStats.collect(store: path, deep: deep) { progress.update($0) }
         progress.done()
@@ -70,5 +76,33 @@ struct StatsCommand: AsyncParsableCommand {
             writeAll(1, Array(lines.joined(separator: "\n").utf8) + [0x0A])
         }
         if !report.problems.isEmpty { throw ExitCode(CommandFailure.problems) }
+    }
+
+    /// An SQLite store: counts from its tables (--deep changes nothing: no frames to scan).
+    func sqliteStats() throws {
+        let store = try SQLiteEventStore(path: path)
+        let report = try SQLiteTools.stats(store)
+        try store.close()
+        if json {
+            let object: [String: Any] = [
+                "path": path, "backend": "sqlite", "events": report.events, "streams": report.streams, "snapshots": report.snapshots,
+                "fileBytes": report.fileBytes, "walBytes": report.walBytes, "lastPosition": report.lastPosition,
+                "tenants": report.tenants.mapValues { ["streams": $0.streams, "events": $0.events] },
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            writeAll(1, Array(data) + [0x0A])
+        } else {
+            var lines = [
+                "store:     \(path) (SQLite)",
+                "file:      \(report.fileBytes) bytes, write-ahead log \(report.walBytes) bytes",
+                "events:    \(report.events) (last position \(report.lastPosition))",
+                "streams:   \(report.streams) in \(report.tenants.count) tenants",
+                "snapshots: \(report.snapshots)",
+            ]
+            for (tenant, counts) in report.tenants.sorted(by: { $0.key < $1.key }) {
+                lines.append("  tenant \(tenant): \(counts.streams) streams, \(counts.events) events")
+            }
+            writeAll(1, Array(lines.joined(separator: "\n").utf8) + [0x0A])
+        }
     }
 }

@@ -2,7 +2,7 @@ import PropertyBased
 import StrataTestSupport
 import Testing
 
-@testable import StrataStorage
+@_spi(StrataInternals) @testable import StrataStorage
 
 /// Invariant 7 (FORMAT.md, "Recovery"): a sequence acknowledged as durable is never given to another event — not
 /// by recovery, not by a repair, not by cold compaction. Damage that valid data follows is refused at open, and a

@@ -1,7 +1,7 @@
 import CStrataSupport
 import Testing
 
-@testable import StrataStorage
+@_spi(StrataInternals) @testable import StrataStorage
 
 @Suite struct CRC32CTests {
     @Test func standardCheckValue() {

@@ -2,7 +2,7 @@ import PropertyBased
 import StrataTestSupport
 import Testing
 
-@testable import StrataStorage
+@_spi(StrataInternals) @testable import StrataStorage
 
 /// Random records covering every optional field and the limits.
 /// A stream version for a generated record, of any magnitude (varints of every length), never 0.

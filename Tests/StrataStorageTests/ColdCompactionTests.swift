@@ -1,7 +1,7 @@
 import StrataTestSupport
 import Testing
 
-@testable import StrataStorage
+@_spi(StrataInternals) @testable import StrataStorage
 
 /// Every cold segment at once, merged two or three to a file, frames merged up to 2 KiB.
 let compactEverything = LogStore.ColdCompaction(olderThan: .zero, zlibLevel: 6, mergedBytesMax: 10_000, frameBytesTarget: 2_048)

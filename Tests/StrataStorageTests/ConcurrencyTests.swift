@@ -2,7 +2,7 @@ import StrataTestSupport
 import Synchronization
 import Testing
 
-@testable import StrataStorage
+@_spi(StrataInternals) @testable import StrataStorage
 
 @Suite struct ConcurrencyTests {
     /// Many tasks append batches of different sizes at once: sequences are dense, each batch occupies

@@ -1,7 +1,7 @@
 import StrataTestSupport
 import Testing
 
-@testable import StrataStorage
+@_spi(StrataInternals) @testable import StrataStorage
 
 /// Damaged or hostile files give typed errors naming the file and offset: never a crash, a hang or an
 /// unbounded allocation.

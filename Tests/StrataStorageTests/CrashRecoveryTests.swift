@@ -1,7 +1,7 @@
 import StrataTestSupport
 import Testing
 
-@testable import StrataStorage
+@_spi(StrataInternals) @testable import StrataStorage
 
 /// Checks a recovered log: dense sequences from 1; every acknowledged batch at its acknowledged sequences;
 /// every record part of a whole batch (acknowledged or one of the `candidates` that were in flight), so no

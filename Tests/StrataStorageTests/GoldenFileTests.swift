@@ -2,7 +2,7 @@ import Foundation
 import StrataTestSupport
 import Testing
 
-@testable import StrataStorage
+@_spi(StrataInternals) @testable import StrataStorage
 
 /// Golden stores: tiny stores committed as bytes. Every later version of Strata must open and read them
 /// exactly (FORMAT.md). Regenerate only for a new format version, into a new folder:

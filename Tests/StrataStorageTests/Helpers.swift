@@ -2,7 +2,7 @@ import Foundation
 import StrataTestSupport
 import Testing
 
-@testable import StrataStorage
+@_spi(StrataInternals) @testable import StrataStorage
 
 /// Deterministic records: stream `s<stream>` of tenant `t<stream % 3>`, payload derived from the sequence of
 /// calls so every record is distinct.

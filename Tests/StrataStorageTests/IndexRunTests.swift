@@ -2,7 +2,7 @@ import PropertyBased
 import StrataTestSupport
 import Testing
 
-@testable import StrataStorage
+@_spi(StrataInternals) @testable import StrataStorage
 
 @Suite struct StreamKeyHashTests {
     /// The hash is part of the on-disk format: these values must never change. They were computed by an

@@ -1,4 +1,4 @@
-import StrataStorage
+@_spi(StrataInternals) import StrataStorage
 import Testing
 
 /// `JSONSyntax.scanString` skips eight plain bytes at a time: the word test must flag exactly the bytes the scan

@@ -3,7 +3,7 @@ import Synchronization
 import StrataTestSupport
 import Testing
 
-@testable import StrataStorage
+@_spi(StrataInternals) @testable import StrataStorage
 
 /// The built `strata` executable (next to the test bundle).
 func strataExecutable() throws -> String { try builtExecutable("strata") }
@@ -13,46 +13,12 @@ func strataExecutable() throws -> String { try builtExecutable("strata") }
     /// Runs `strata append-loop` into `directory` until it has printed `acknowledgements` lines, kills it with
     /// SIGKILL, and returns the acknowledged sequence ranges.
     func appendThenKill(_ directory: String, acknowledgements: Int, segmentBytes: Int = 65_536) async throws -> [ClosedRange<UInt64>] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try strataExecutable())
-        process.arguments = [
-            "append-loop", directory, "--batch", "7", "--concurrency", "8", "--segment-bytes", "\(segmentBytes)",
-        ]
-        var environment = ProcessInfo.processInfo.environment
-        environment["SWIFT_BACKTRACE"] = "enable=no"
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-
-        let output = Mutex<[UInt8]>([])
-        let lines = Atomic<Int>(0)
-        let readerDone = Atomic<Bool>(false)
-        let handle = pipe.fileHandleForReading
-        Thread.detachNewThread {
-            while true {
-                let data = handle.availableData
-                if data.isEmpty { break }
-                output.withLock { $0.append(contentsOf: data) }
-                lines.add(data.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }, ordering: .relaxed)
-            }
-            readerDone.store(true, ordering: .releasing)
-        }
-        let deadline = ContinuousClock.now + .seconds(60)
-        while lines.load(ordering: .relaxed) < acknowledgements && ContinuousClock.now < deadline
-            && process.isRunning
-        {
-            try await Task.sleep(for: .milliseconds(2))
-        }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        while !readerDone.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(2)) }
-        #expect(process.terminationReason == .uncaughtSignal)
-
+        let (lines, killed) = try await runUntilKilled(
+            try strataExecutable(), ["append-loop", directory, "--batch", "7", "--concurrency", "8", "--segment-bytes", "\(segmentBytes)"],
+            afterLines: acknowledgements)
+        #expect(killed)
         // Every line printed before the process died is an acknowledged batch.
-        let text = String(decoding: output.withLock { $0 }, as: UTF8.self)
-        let acknowledged: [ClosedRange<UInt64>] = text.split(separator: "\n").compactMap { line in
+        let acknowledged: [ClosedRange<UInt64>] = lines.compactMap { line in
             let parts = line.split(separator: " ")
             guard parts.count == 3, parts[0] == "committed", let upper = UInt64(parts[1]), let lower = UInt64(parts[2])
             else { return nil }

@@ -3,7 +3,7 @@ import MetricsTestKit
 import StrataTestSupport
 import Testing
 
-@testable import StrataStorage
+@_spi(StrataInternals) @testable import StrataStorage
 
 /// What the engine logs (swift-log) and measures (swift-metrics), read with a capturing logger and
 /// `MetricsTestKit.TestMetrics`: recovery cuts and refusals, quarantines, index rebuilds and merges, background

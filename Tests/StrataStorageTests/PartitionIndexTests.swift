@@ -2,7 +2,7 @@ import PropertyBased
 import StrataTestSupport
 import Testing
 
-@testable import StrataStorage
+@_spi(StrataInternals) @testable import StrataStorage
 
 /// Compares every index-backed answer with a brute-force scan of the whole log.
 func verifyIndexAgainstLog(
@@ -202,9 +202,9 @@ let weakHash = StreamKeyHash(name: "test-weak") { key in UInt64(key.id.utf8.redu
             var fs = SimulatedFileSystem()
             func open() throws -> LogStore {
                 if !fs.directoryExists(simulatedStorePath) { try fs.createDirectory(simulatedStorePath) }
-                return try LogStore.open(at: simulatedStorePath, options: LogStore.Options(
-                    durability: .never, segmentBytesTarget: 1_500, fileSystem: fs,
-                    streamKeyHash: weak ? weakHash : .standard))
+                var options = LogStore.Options(durability: .never, segmentBytesTarget: 1_500, fileSystem: fs)
+                options.streamKeyHash = weak ? weakHash : .standard
+                return try LogStore.open(at: simulatedStorePath, options: options)
             }
             var store = try open()
             for step in steps {

@@ -2,7 +2,7 @@ import PropertyBased
 import StrataTestSupport
 import Testing
 
-@testable import StrataStorage
+@_spi(StrataInternals) @testable import StrataStorage
 
 /// The read side keeps FORMAT.md's promises about record contents, whoever wrote the bytes: a payload over the
 /// 4 MiB limit and a string field that is not UTF-8 are damage (`badRecord`), on every read path (the fast and the

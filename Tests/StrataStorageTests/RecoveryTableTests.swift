@@ -2,7 +2,7 @@ import Foundation
 import StrataTestSupport
 import Testing
 
-@testable import StrataStorage
+@_spi(StrataInternals) @testable import StrataStorage
 
 /// The recovery decision table (`RecoveryRule`, FORMAT.md "Recovery"): one case per row, each building the
 /// situation its row names and checking that open does what the row says — applies that rule, or refuses with

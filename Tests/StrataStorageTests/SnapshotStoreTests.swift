@@ -3,7 +3,7 @@ import PropertyBased
 import StrataTestSupport
 import Testing
 
-@testable import StrataStorage
+@_spi(StrataInternals) @testable import StrataStorage
 
 @Suite struct SnapshotStoreTests {
     static let storePath = "/store"

@@ -1,7 +1,7 @@
 import StrataTestSupport
 import Testing
 
-@testable import StrataStorage
+@_spi(StrataInternals) @testable import StrataStorage
 
 /// fsck and stats on the simulated file system: hostile metadata with valid checksums must be reported, never
 /// crash, and neither tool may change a file.

@@ -1,7 +1,7 @@
 import StrataTestSupport
 import Testing
 
-@testable import StrataStorage
+@_spi(StrataInternals) @testable import StrataStorage
 
 /// Lost-range frames (FORMAT.md) and `StoreRepair`: damage inside a segment is replaced by a record of exactly the
 /// sequences it held, every intact frame is kept, and the store reads, indexes, recovers and appends across it.

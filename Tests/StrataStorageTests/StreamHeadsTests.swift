@@ -2,7 +2,7 @@ import PropertyBased
 import StrataTestSupport
 import Testing
 
-@testable import StrataStorage
+@_spi(StrataInternals) @testable import StrataStorage
 
 @Suite struct StreamHeadsTests {
     static let headsGenerator = Generator<[StreamHead], Shrink.None<[StreamHead]>> { rng in

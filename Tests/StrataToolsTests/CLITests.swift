@@ -1,5 +1,5 @@
 import Foundation
-import StrataStorage
+@_spi(StrataInternals) import StrataStorage
 import StrataTestSupport
 import Testing
 
@@ -24,6 +24,33 @@ import Testing
         let outcome = try run("demo", path, "--events", "1200", "--batch", "50")
         #expect(outcome.status == 0, "\(outcome.stderr)")
         return path
+    }
+
+    /// native → SQLite → native with `strata copy`: the dumps (every field of every event, sequences included) are
+    /// byte for byte the same; `fsck`, `stats` and `dump` read the SQLite file too; a copy into a store that holds
+    /// events, or from nothing, is refused.
+    @Test func copyingNativeToSQLiteAndBackKeepsEveryEvent() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let source = try demoStore()
+        let sqlite = directory + "/copy.sqlite", back = directory + "/back"
+        let there = try run("copy", source, sqlite)
+        #expect(there.status == 0 && there.stdout.contains("copied 1200 events") && there.stdout.contains("every event kept its position"), "\(there.stdout) \(there.stderr)")
+        let home = try run("copy", sqlite, back)
+        #expect(home.status == 0 && home.stdout.contains("copied 1200 events"), "\(home.stdout) \(home.stderr)")
+        let original = try run("dump", source), viaSQLite = try run("dump", sqlite), roundTrip = try run("dump", back)
+        #expect(original.status == 0 && viaSQLite.status == 0 && roundTrip.status == 0)
+        #expect(original.stdout.split(separator: "\n").count == 1_200)
+        #expect(viaSQLite.stdout == original.stdout, "the SQLite copy dumps the same lines")
+        #expect(roundTrip.stdout == original.stdout, "native → SQLite → native: event for event the same")
+        let fsck = try run("fsck", sqlite)
+        #expect(fsck.status == 0 && fsck.stdout.contains("1200 events checked; no problems"), "\(fsck.stdout) \(fsck.stderr)")
+        let stats = try run("stats", sqlite, "--json")
+        let object = try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any]
+        #expect(stats.status == 0 && object?["events"] as? Int == 1_200 && object?["backend"] as? String == "sqlite", "\(stats.stdout)")
+        let again = try run("copy", source, sqlite)
+        #expect(again.status == 2 && again.stderr.contains("already holds events"), "\(again.stderr)")
+        let nothing = try run("copy", directory + "/none", directory + "/x.sqlite")
+        #expect(nothing.status == 2 && nothing.stderr.contains("no store at"), "\(nothing.stderr)")
     }
 
     @Test func dumpThenImportIntoAnEmptyStoreGivesTheSameEvents() throws {

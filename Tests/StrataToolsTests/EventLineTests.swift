@@ -1,6 +1,6 @@
 import Foundation
 import PropertyBased
-import StrataStorage
+@_spi(StrataInternals) import StrataStorage
 import Testing
 
 @testable import StrataTools

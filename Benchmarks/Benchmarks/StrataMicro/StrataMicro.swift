@@ -4,7 +4,7 @@
 import Benchmark
 import BenchData
 import Foundation
-import StrataStorage
+@_spi(StrataInternals) import StrataStorage
 import Synchronization
 
 /// The data every benchmark shares, built once per process from the seeded carts generator.

@@ -1,7 +1,7 @@
 import ArgumentParser
 import BenchData
 import Foundation
-import StrataStorage
+@_spi(StrataInternals) import StrataStorage
 
 #if canImport(Glibc)
 import Glibc
@@ -126,10 +126,10 @@ struct Run: AsyncParsableCommand {
         let frames = 1_000
         for _ in 0..<frames {
             let batch = data.batch(count: 100)
-            let raw = try FrameCoding.encodeBody(batch, versions: batch.map(\.version))
+            let raw = try FrameCoding.encodeBody(batch, versions: (1...UInt64(batch.count)).map { $0 })
             let payloads = batch.flatMap(\.payload)
             let empty = batch.map { var r = $0; r.payload = []; return r }
-            let envelopes = try FrameCoding.encodeBody(empty, versions: batch.map(\.version))
+            let envelopes = try FrameCoding.encodeBody(empty, versions: (1...UInt64(batch.count)).map { $0 })
             let sizes = [
                 payloads.count, raw.count, FrameCoding.compress(raw, with: .lz4).1.count,
                 FrameCoding.compress(raw, with: .zlib(level: 6)).1.count, FrameCoding.compress(payloads, with: .lz4).1.count,
@@ -153,7 +153,7 @@ struct Run: AsyncParsableCommand {
         for _ in 0..<(frames / 5) {
             let batches = (0..<5).map { _ in merged.batch(count: 100) }
             let records = batches.flatMap { $0 }
-            let raw = try FrameCoding.encodeBody(records, versions: records.map(\.version))
+            let raw = try FrameCoding.encodeBody(records, versions: (1...UInt64(records.count)).map { $0 })
             mergedPayload += Double(records.reduce(0) { $0 + $1.payload.count })
             zlib6 += Double(FrameCoding.compress(raw, with: .zlib(level: 6)).1.count)
             zlib9 += Double(FrameCoding.compress(raw, with: .zlib(level: 9)).1.count)

@@ -3,6 +3,7 @@ import BenchData
 import Foundation
 import GRDB
 import Strata
+import StrataStorage
 
 /// P4's read model: items per product per tenant, and the open carts of each tenant (a cart is open from its first
 /// event until it is checked out). Written as a user would write it.
@@ -18,7 +19,7 @@ enum CartsOverview: MultiProjector {
     static let initialState = State()
 
     static func apply(_ state: inout State, _ event: Events, _ context: EventContext) throws {
-        fold(&state, event, tenant: context.tenant, version: context.version, id: context.record.id)
+        fold(&state, event, tenant: context.tenant, version: context.version, id: context.event.id)
     }
 
     /// The fold both engines run; `id` is made only when the cart opens or closes.

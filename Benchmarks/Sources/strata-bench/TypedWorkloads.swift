@@ -3,6 +3,7 @@ import BenchData
 import Foundation
 import GRDB
 import Strata
+import StrataStorage
 import Synchronization
 
 // The carts events of Benchmarks/README.md as typed events (the fields of BenchData's JSON payloads), and one projector
@@ -221,20 +222,13 @@ enum P3Typed {
         let sqliteJSON = try SQLiteBaseline(path: sqliteJSONPath, sync: .normal)
         let sqliteBinary = try SQLiteBaseline(path: sqliteBinaryPath, sync: .normal)
         progress("P3 typed: building the stores")
-        func versioned(_ records: [EventRecord]) -> [EventRecord] {
-            records.enumerated().map { i, record in
-                var r = record
-                r.version = UInt64(i + 1)
-                return r
-            }
-        }
         for (key, events) in zip(carts, histories) {
             let jsonRecords = try events.map { try EventRecord($0, key: key, codec: JSONEventCodec(), timestampMicros: 0) }
             let binaryRecords = try events.map { try EventRecord($0, key: key, codec: BinaryEventCodec(), timestampMicros: 0) }
             try await json.append(jsonRecords)
             try await binary.append(binaryRecords)
-            try sqliteJSON.append(versioned(jsonRecords))
-            try sqliteBinary.append(versioned(binaryRecords))
+            try sqliteJSON.append(jsonRecords)
+            try sqliteBinary.append(binaryRecords)
         }
         var rng = SplitMix64(seed: 13)
         let order = (0..<loads).map { _ in carts[Int(rng.next() % UInt64(carts.count))] }

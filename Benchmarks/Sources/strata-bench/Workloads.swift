@@ -1,7 +1,7 @@
 import ArgumentParser
 import BenchData
 import Foundation
-import StrataStorage
+@_spi(StrataInternals) import StrataStorage
 
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,5 @@
+import StrataStorage
+
 /// A snapshot as a store keeps it: the state of a subject (an aggregate's stream or a multi-projection) as a
 /// projector folded it up to a position, encoded by a codec.
 public struct Snapshot<Position: EventPosition>: Sendable, Equatable {
@@ -43,5 +45,20 @@ public struct SnapshotLookup<Position: EventPosition>: Sendable {
     public init(snapshot: Snapshot<Position>?, ignored: [PassedOverSnapshot]) {
         self.snapshot = snapshot
         self.ignored = ignored
+    }
+}
+
+extension Snapshot {
+    /// Checks the snapshot against the snapshot format's limits (names of 1 … 128 bytes, a subject within the
+    /// partition-key limits, a state of at most 1 GiB), which every backend holds snapshots to.
+    package func validateLimits() throws(EventStoreError) {
+        do throws(StorageError) {
+            try SnapshotRecord(
+                subject: subject, projectorName: projectorName, projectorVersion: projectorVersion, codecName: codecName,
+                sequence: 0, version: version, createdMicros: createdMicros, state: state
+            ).validate()
+        } catch {
+            throw EventStoreError(error)
+        }
     }
 }

@@ -197,9 +197,7 @@ extension InMemoryEventStore {
 
     /// Keeps the snapshots in memory (checked against the snapshot format's limits, as the native store does).
     public nonisolated(nonsending) func writeSnapshots(_ snapshots: [Snapshot<UInt64>]) async throws {
-        do throws(StorageError) {
-            for snapshot in snapshots { try SnapshotRecord(snapshot).validate() }
-        } catch { throw EventStoreError(error) }
+        for snapshot in snapshots { try snapshot.validateLimits() }
         try state.withLock { (state) throws(EventStoreError) in
             guard !state.closed else { throw .closed }
             state.snapshots += snapshots

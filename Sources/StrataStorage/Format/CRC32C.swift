@@ -2,7 +2,7 @@ import CStrataSupport
 
 /// CRC32C (Castagnoli), the checksum of every on-disk structure. Hardware-accelerated (SSE4.2) when the CPU
 /// has it, chosen at run time by `CStrataSupport`.
-public enum CRC32C {
+@_spi(StrataInternals) public enum CRC32C {
     /// The CRC32C of `bytes`, continuing from `crc` (0 to start).
     @inlinable
     public static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {

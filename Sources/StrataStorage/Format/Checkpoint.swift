@@ -14,31 +14,31 @@
 ///     24+56N    4 maskedCRC         CRC32C of all preceding bytes, masked
 ///
 /// Segment flags: bit 0 = sealed (a footer follows `dataEnd`).
-public struct Checkpoint: Sendable, Equatable {
-    public static let magic: [UInt8] = Array("STRATCKP".utf8)
-    public static let formatVersion: UInt16 = 2
-    public static let readerVersion: UInt16 = 2
+package struct Checkpoint: Sendable, Equatable {
+    package static let magic: [UInt8] = Array("STRATCKP".utf8)
+    package static let formatVersion: UInt16 = 2
+    package static let readerVersion: UInt16 = 2
     static let fixedBytes = 24
     static let entryBytes = 56
     static let entryBytesVersion1 = 48
 
-    public struct Segment: Sendable, Equatable {
-        public var number: UInt64
-        public var baseSequence: UInt64
+    package struct Segment: Sendable, Equatable {
+        package var number: UInt64
+        package var baseSequence: UInt64
         /// `baseSequence − 1` when the segment holds no record.
-        public var lastSequence: UInt64
+        package var lastSequence: UInt64
         /// End of the last frame.
-        public var dataEnd: UInt64
+        package var dataEnd: UInt64
         /// Frames before `dataEnd` (feeds the footer when the segment is sealed).
-        public var frameCount: UInt64
-        public var sealed: Bool
+        package var frameCount: UInt64
+        package var sealed: Bool
         /// The frame table's length in a compacted segment (the footer follows it); 0 otherwise.
-        public var tableBytes: UInt32 = 0
+        package var tableBytes: UInt32 = 0
         /// The highest segment number the file stands for: `number`, or for segments merged by cold compaction
         /// the last one merged (the numbers between have no file).
-        public var lastNumber: UInt64 = 0
+        package var lastNumber: UInt64 = 0
 
-        public init(
+        package init(
             number: UInt64, baseSequence: UInt64, lastSequence: UInt64, dataEnd: UInt64, frameCount: UInt64,
             sealed: Bool, tableBytes: UInt32 = 0, lastNumber: UInt64? = nil
         ) {
@@ -53,8 +53,8 @@ public struct Checkpoint: Sendable, Equatable {
         }
     }
 
-    public var nextSequence: UInt64
-    public var segments: [Segment]
+    package var nextSequence: UInt64
+    package var segments: [Segment]
 
     /// The largest checkpoint a reader accepts (one of `Limits.checkpointSegmentsMax` segments).
     static var fileBytesMax: Int { byteCount(segments: Limits.checkpointSegmentsMax) }

@@ -13,7 +13,7 @@ public enum Compression: Sendable, Hashable {
 }
 
 /// The codec byte of a frame header.
-public enum FrameCodec: UInt8, Sendable, CaseIterable {
+@_spi(StrataInternals) public enum FrameCodec: UInt8, Sendable, CaseIterable {
     case none = 0
     case lz4 = 1
     case zlib = 2

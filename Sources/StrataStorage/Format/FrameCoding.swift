@@ -1,7 +1,7 @@
 /// The frame format of FORMAT.md as a library, for tools that work on frames outside a store: the `strata`
 /// CLI, fuzz targets and the micro-benchmarks. Every function here is the code path the store itself runs
 /// (the writer's record encoder and compressor, the reader's frame validation and record walk), not a copy.
-public enum FrameCoding {
+@_spi(StrataInternals) public enum FrameCoding {
     /// Encodes records into one raw (uncompressed) frame body; record `i` gets stream version `versions[i]`
     /// and sequence delta `i`. Validates every record first (field limits of FORMAT.md).
     public static func encodeBody(_ records: [EventRecord], versions: [UInt64]) throws(StorageError) -> [UInt8] {

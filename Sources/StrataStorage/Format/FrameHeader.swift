@@ -1,5 +1,5 @@
 /// What a frame holds (FORMAT.md, "Frames").
-public enum FrameKind: UInt8, Sendable {
+@_spi(StrataInternals) public enum FrameKind: UInt8, Sendable {
     /// The records of one append.
     case batch = 1
     /// A range of sequences whose records were lost to damage, written by `strata fsck --repair` in place of
@@ -21,7 +21,7 @@ public enum FrameKind: UInt8, Sendable {
 ///         28    4 storedBodyBytes  body size on disk
 ///         32    …  body
 ///   len − 4    4 frameLength      repeated, for backward scans and torn-write detection
-public struct FrameHeader: Sendable, Equatable {
+@_spi(StrataInternals) public struct FrameHeader: Sendable, Equatable {
     public static let byteCount = 32
     public static let trailerByteCount = 4
 

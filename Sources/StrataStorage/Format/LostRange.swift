@@ -10,21 +10,21 @@
 ///     u64   originalLength   how many damaged bytes the repair replaced
 ///     str16 quarantineFile   the copy of the segment as it was, in quarantine/ (0 … 255 bytes, no "/")
 ///     str16 finding          what the check found there (0 … 1,024 bytes)
-public struct LostRange: Sendable, Equatable {
-    public static let quarantineFileBytesMax = 255
-    public static let findingBytesMax = 1_024
+package struct LostRange: Sendable, Equatable {
+    package static let quarantineFileBytesMax = 255
+    package static let findingBytesMax = 1_024
 
     /// First lost sequence (the frame's base sequence).
-    public var firstSequence: UInt64
+    package var firstSequence: UInt64
     /// Last lost sequence.
-    public var lastSequence: UInt64
-    public var repairedMicros: Int64
-    public var originalOffset: UInt64
-    public var originalLength: UInt64
-    public var quarantineFile: String
-    public var finding: String
+    package var lastSequence: UInt64
+    package var repairedMicros: Int64
+    package var originalOffset: UInt64
+    package var originalLength: UInt64
+    package var quarantineFile: String
+    package var finding: String
 
-    public var count: UInt64 { lastSequence - firstSequence + 1 }
+    package var count: UInt64 { lastSequence - firstSequence + 1 }
 
     package init(
         firstSequence: UInt64, lastSequence: UInt64, repairedMicros: Int64, originalOffset: UInt64,

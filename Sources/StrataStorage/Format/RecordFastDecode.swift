@@ -61,11 +61,9 @@ extension RecordView {
         guard flags & present != 0 else { return flags & uuid == 0 ? .some(nil) : nil }
         if flags & uuid != 0 {
             guard end - p >= 16 else { return nil }
-            let id = EventID(
-                high: UInt64(bigEndian: p.loadUnaligned(as: UInt64.self)),
-                low: UInt64(bigEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+            let id = MetadataID(uuidBytes: UnsafeRawBufferPointer(start: p, count: 16))
             p += 16
-            return .some(MetadataID(uuid: id))
+            return .some(id)
         }
         guard let text = fastStr8(&p, end, Limits.metadataFieldBytesMax, allowEmpty: true), RecordCodec.textIsUTF8(text) else { return nil }
         return .some(MetadataID(text: text))
@@ -126,12 +124,12 @@ extension RecordView {
 }
 
 /// A partition key's UTF-8 bytes, prepared once so checking many records against it allocates nothing.
-public struct PartitionKeyBytes: Sendable {
-    public let tenant: [UInt8]
-    public let group: [UInt8]
-    public let id: [UInt8]
+package struct PartitionKeyBytes: Sendable {
+    package let tenant: [UInt8]
+    package let group: [UInt8]
+    package let id: [UInt8]
 
-    public init(_ key: PartitionKey) {
+    package init(_ key: PartitionKey) {
         tenant = Array(key.tenant.utf8)
         group = Array(key.group.utf8)
         id = Array(key.id.utf8)
@@ -141,7 +139,7 @@ public struct PartitionKeyBytes: Sendable {
 extension RecordView {
     /// Whether the record belongs to the stream with these key bytes.
     @inline(__always)
-    public func hasKey(_ key: PartitionKeyBytes) -> Bool {
+    package func hasKey(_ key: PartitionKeyBytes) -> Bool {
         Self.equal(idBytes, key.id) && Self.equal(groupBytes, key.group) && Self.equal(tenantBytes, key.tenant)
     }
 

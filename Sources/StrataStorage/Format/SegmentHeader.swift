@@ -13,33 +13,33 @@
 ///         40    8 lastSegmentNumber  compacted: the highest segment number this file replaces; else 0
 ///         48   12 reserved           0
 ///         60    4 maskedCRC          CRC32C of bytes [0,60), masked
-public struct SegmentHeader: Sendable, Equatable {
-    public static let byteCount = 64
-    public static let magic: [UInt8] = Array("STRATSEG".utf8)
+package struct SegmentHeader: Sendable, Equatable {
+    package static let byteCount = 64
+    package static let magic: [UInt8] = Array("STRATSEG".utf8)
     /// The segment format this build writes for ordinary segments (version 1 readers read them).
-    public static let formatVersion: UInt16 = 1
+    package static let formatVersion: UInt16 = 1
     /// The format of a segment that holds a lost-range frame (`LostRange`, written only by a repair): a
     /// version 1 reader must refuse such a segment rather than cut the log at a frame kind it does not know.
-    public static let formatVersionWithLostRanges: UInt16 = 2
+    package static let formatVersionWithLostRanges: UInt16 = 2
     /// The format of a segment rewritten by cold compaction (`ColdCompactor`): it carries a frame table, which
     /// an older reader would scan as a frame and cut.
-    public static let formatVersionCompacted: UInt16 = 3
+    package static let formatVersionCompacted: UInt16 = 3
     /// The newest format this build can read. A file whose `minReaderVersion` exceeds it is refused.
-    public static let readerVersion: UInt16 = 3
+    package static let readerVersion: UInt16 = 3
     static let flagCompacted: UInt16 = 1
     static let flagHoldsLostRanges: UInt16 = 2
 
-    public var formatVersion: UInt16
-    public var minReaderVersion: UInt16
-    public var segmentNumber: UInt64
-    public var baseSequence: UInt64
-    public var createdMicros: Int64
-    public var flags: UInt16 = 0
+    package var formatVersion: UInt16
+    package var minReaderVersion: UInt16
+    package var segmentNumber: UInt64
+    package var baseSequence: UInt64
+    package var createdMicros: Int64
+    package var flags: UInt16 = 0
     /// For a compacted segment, the highest segment number it replaces (segments merged into it keep no file
     /// of their own); 0 otherwise.
-    public var lastSegmentNumber: UInt64 = 0
+    package var lastSegmentNumber: UInt64 = 0
 
-    public init(segmentNumber: UInt64, baseSequence: UInt64, createdMicros: Int64) {
+    package init(segmentNumber: UInt64, baseSequence: UInt64, createdMicros: Int64) {
         self.formatVersion = Self.formatVersion
         self.minReaderVersion = 1
         self.segmentNumber = segmentNumber
@@ -58,15 +58,15 @@ public struct SegmentHeader: Sendable, Equatable {
     }
 
     /// Whether a frame table sits between the frames and the footer.
-    public var isCompacted: Bool { flags & Self.flagCompacted != 0 }
+    package var isCompacted: Bool { flags & Self.flagCompacted != 0 }
 
     /// Whether the segment may hold lost-range frames: format version 2, or a compacted segment that says so.
-    public var mayHoldLostRanges: Bool {
+    package var mayHoldLostRanges: Bool {
         isCompacted ? flags & Self.flagHoldsLostRanges != 0 : formatVersion >= Self.formatVersionWithLostRanges
     }
 
     /// The highest segment number this file stands for (itself, unless it is a merge).
-    public var coversThroughNumber: UInt64 { isCompacted ? lastSegmentNumber : segmentNumber }
+    package var coversThroughNumber: UInt64 { isCompacted ? lastSegmentNumber : segmentNumber }
 
     func encode() -> [UInt8] {
         var out = ByteWriter(capacity: Self.byteCount)
@@ -156,19 +156,19 @@ public struct SegmentHeader: Sendable, Equatable {
 ///         40    8 dataEnd         end of the last frame
 ///         48    4 tableBytes      compacted segments: length of the frame table between dataEnd and the footer; else 0
 ///         52    4 maskedCRC       CRC32C of bytes [0,52), masked
-public struct SegmentFooter: Sendable, Equatable {
-    public static let byteCount = 56
-    public static let magic: UInt32 = 0x5254_4653  // "SFTR" little-endian
+package struct SegmentFooter: Sendable, Equatable {
+    package static let byteCount = 56
+    package static let magic: UInt32 = 0x5254_4653  // "SFTR" little-endian
 
-    public var frameCount: UInt64
-    public var recordCount: UInt64
-    public var firstSequence: UInt64
-    public var lastSequence: UInt64
-    public var dataEnd: UInt64
+    package var frameCount: UInt64
+    package var recordCount: UInt64
+    package var firstSequence: UInt64
+    package var lastSequence: UInt64
+    package var dataEnd: UInt64
     /// Bytes of the frame table between `dataEnd` and the footer (compacted segments only; 0 otherwise).
-    public var tableBytes: UInt32
+    package var tableBytes: UInt32
 
-    public init(
+    package init(
         frameCount: UInt64, recordCount: UInt64, firstSequence: UInt64, lastSequence: UInt64, dataEnd: UInt64,
         tableBytes: UInt32 = 0
     ) {
@@ -182,7 +182,7 @@ public struct SegmentFooter: Sendable, Equatable {
 
     /// Where the footer starts: after the frames and the frame table (wrapping on hostile values; readers check
     /// `dataEnd` against the footer's real offset by subtraction instead).
-    public var footerOffset: UInt64 { dataEnd &+ UInt64(tableBytes) }
+    package var footerOffset: UInt64 { dataEnd &+ UInt64(tableBytes) }
 
     func encode() -> [UInt8] {
         var out = ByteWriter(capacity: Self.byteCount)

@@ -8,17 +8,17 @@
 ///         24    8 frameOffset    offset of the frame in its segment
 ///         32    4 segmentNumber
 ///         36    4 versionCount   the stream's records in the frame: versions firstVersion ..< firstVersion + count
-public struct IndexEntry: Sendable, Hashable, Comparable {
-    public static let byteCount = 40
+package struct IndexEntry: Sendable, Hashable, Comparable {
+    package static let byteCount = 40
 
-    public var keyHash: UInt64
-    public var firstVersion: UInt64
-    public var firstSequence: UInt64
-    public var frameOffset: UInt64
-    public var segmentNumber: UInt32
-    public var versionCount: UInt32
+    package var keyHash: UInt64
+    package var firstVersion: UInt64
+    package var firstSequence: UInt64
+    package var frameOffset: UInt64
+    package var segmentNumber: UInt32
+    package var versionCount: UInt32
 
-    public init(
+    package init(
         keyHash: UInt64, firstVersion: UInt64, firstSequence: UInt64, frameOffset: UInt64, segmentNumber: UInt32,
         versionCount: UInt32
     ) {
@@ -30,10 +30,10 @@ public struct IndexEntry: Sendable, Hashable, Comparable {
         self.versionCount = versionCount
     }
 
-    public var lastVersion: UInt64 { firstVersion + UInt64(versionCount) - 1 }
+    package var lastVersion: UInt64 { firstVersion + UInt64(versionCount) - 1 }
 
     /// Index order: by hash, then version, then sequence (streams whose hashes collide interleave).
-    public static func < (a: IndexEntry, b: IndexEntry) -> Bool {
+    package static func < (a: IndexEntry, b: IndexEntry) -> Bool {
         (a.keyHash, a.firstVersion, a.firstSequence) < (b.keyHash, b.firstVersion, b.firstSequence)
     }
 

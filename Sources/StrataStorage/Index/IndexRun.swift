@@ -12,22 +12,22 @@
 /// Blocks carry their own checksums so a lookup validates exactly what it reads, and opening a run reads only
 /// the header, the block index and the filter. The file size is fully determined by the header, so a
 /// truncated run is detected before anything else is read.
-public struct IndexRunHeader: Sendable, Equatable {
-    public static let byteCount = 64
-    public static let magic: [UInt8] = Array("STRATIDX".utf8)
-    public static let formatVersion: UInt16 = 1
-    public static let readerVersion: UInt16 = 1
-    public static let entriesPerBlock = 64
+package struct IndexRunHeader: Sendable, Equatable {
+    package static let byteCount = 64
+    package static let magic: [UInt8] = Array("STRATIDX".utf8)
+    package static let formatVersion: UInt16 = 1
+    package static let readerVersion: UInt16 = 1
+    package static let entriesPerBlock = 64
     /// Entries per run; the filter and block index then stay within a few hundred MiB.
-    public static let entryCountMax: UInt64 = 1 << 32
+    package static let entryCountMax: UInt64 = 1 << 32
 
-    public var entryCount: UInt64
+    package var entryCount: UInt64
     /// The run indexes every frame whose base sequence lies in firstSequence...lastSequence.
-    public var firstSequence: UInt64
-    public var lastSequence: UInt64
-    public var filterWords: UInt32
-    public var filterHashes: UInt8
-    public var blockCount: UInt32
+    package var firstSequence: UInt64
+    package var lastSequence: UInt64
+    package var filterWords: UInt32
+    package var filterHashes: UInt8
+    package var blockCount: UInt32
 
     var blockBytes: Int { Self.entriesPerBlock * IndexEntry.byteCount + 4 }
 
@@ -234,9 +234,9 @@ func mergeRuns(_ runs: [IndexRunReader], into writer: IndexRunWriter) throws(Sto
 }
 
 /// An open index run: header, block index and filter in memory; blocks read (and checked) on demand.
-public final class IndexRunReader: Sendable {
-    public let path: String
-    public let header: IndexRunHeader
+package final class IndexRunReader: Sendable {
+    package let path: String
+    package let header: IndexRunHeader
     let handle: any FileHandle
     let blockFirstHashes: [UInt64]
     let filter: BloomFilter
@@ -250,7 +250,7 @@ public final class IndexRunReader: Sendable {
     }
 
     /// Opens and validates a run: header, exact file size, block index and filter checksums.
-    public static func open(_ path: String, fileSystem: any FileSystem) throws(StorageError) -> IndexRunReader {
+    package static func open(_ path: String, fileSystem: any FileSystem) throws(StorageError) -> IndexRunReader {
         let handle = try io { () throws(IOError) in try fileSystem.open(path, mode: .read) }
         let size = try io { () throws(IOError) in try handle.size() }
         let headerBytes = try io { () throws(IOError) in try handle.readBytes(count: IndexRunHeader.byteCount, at: 0) }
@@ -289,10 +289,10 @@ public final class IndexRunReader: Sendable {
     }
 
     /// Whether the run may hold entries for `keyHash` (false: it certainly does not).
-    public func mayContain(_ keyHash: UInt64) -> Bool { filter.mayContain(keyHash) }
+    package func mayContain(_ keyHash: UInt64) -> Bool { filter.mayContain(keyHash) }
 
     /// Every entry with `keyHash`, in index order. Reads only the blocks that can hold them.
-    public func entries(for keyHash: UInt64) throws(StorageError) -> [IndexEntry] {
+    package func entries(for keyHash: UInt64) throws(StorageError) -> [IndexEntry] {
         guard header.entryCount > 0, filter.mayContain(keyHash) else { return [] }
         // First block whose first hash is ≥ keyHash; matches may start in the block before it.
         var low = 0
@@ -316,7 +316,7 @@ public final class IndexRunReader: Sendable {
     }
 
     /// Every entry of the run, in order (for merging runs and verification).
-    public func allEntries() throws(StorageError) -> [IndexEntry] {
+    package func allEntries() throws(StorageError) -> [IndexEntry] {
         var all: [IndexEntry] = []
         all.reserveCapacity(Int(header.entryCount))
         for block in 0..<Int(header.blockCount) { try readBlock(block) { all.append($0) } }

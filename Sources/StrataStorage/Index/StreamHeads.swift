@@ -22,7 +22,7 @@ public struct StreamHead: Sendable, Hashable {
 
 /// Byte-wise order of partition keys: tenant, then group, then id, each compared as UTF-8 bytes. This is the
 /// order of the stream-heads file, so the streams of a tenant (or of a tenant and group) are contiguous.
-public func partitionKeyPrecedes(_ a: PartitionKey, _ b: PartitionKey) -> Bool {
+package func partitionKeyPrecedes(_ a: PartitionKey, _ b: PartitionKey) -> Bool {
     partitionKeyCompare(a, b) < 0
 }
 
@@ -318,7 +318,7 @@ func forEachMergedHead(
 }
 
 /// An open stream-heads file: header and block index in memory; blocks read and checked on demand.
-public final class StreamHeadsReader: Sendable {
+package final class StreamHeadsReader: Sendable {
     struct Block: Sendable {
         var offset: Int64
         var length: Int
@@ -326,10 +326,10 @@ public final class StreamHeadsReader: Sendable {
         var firstKeyAt: Int
     }
 
-    public let path: String
-    public let streamCount: UInt64
+    package let path: String
+    package let streamCount: UInt64
     /// The heads reflect every event with a sequence ≤ this.
-    public let coveredThrough: UInt64
+    package let coveredThrough: UInt64
     let handle: any FileHandle
     let blocks: [Block]
     /// The block index as read (checked) from the file: the blocks' first keys stay encoded, so opening a file
@@ -408,7 +408,7 @@ public final class StreamHeadsReader: Sendable {
         return header
     }
 
-    public static func open(
+    package static func open(
         _ path: String, fileSystem: any FileSystem, hasher: StreamKeyHash = .standard
     ) throws(StorageError) -> StreamHeadsReader {
         let handle = try io { () throws(IOError) in try fileSystem.open(path, mode: .read) }
@@ -558,7 +558,7 @@ public final class StreamHeadsReader: Sendable {
     }
 
     /// The head of `key`, or nil if the stream is not in the file.
-    public func head(of key: PartitionKey) throws(StorageError) -> StreamHead? {
+    package func head(of key: PartitionKey) throws(StorageError) -> StreamHead? {
         try head(of: key, hash: hasher(key))
     }
 
@@ -597,7 +597,7 @@ public final class StreamHeadsReader: Sendable {
     }
 
     /// Every head in key order (for merging and verification).
-    public func allHeads() throws(StorageError) -> [StreamHead] {
+    package func allHeads() throws(StorageError) -> [StreamHead] {
         var all: [StreamHead] = []
         all.reserveCapacity(Int(min(streamCount, 1 << 24)))
         for index in blocks.indices { all += try entries(ofBlock: index) }
@@ -605,7 +605,7 @@ public final class StreamHeadsReader: Sendable {
     }
 
     /// Up to `limit` heads of `tenant` (and `group`, if given) in key order, strictly after `after`.
-    public func list(tenant: String, group: String?, after: PartitionKey?, limit: Int) throws(StorageError) -> [StreamHead] {
+    package func list(tenant: String, group: String?, after: PartitionKey?, limit: Int) throws(StorageError) -> [StreamHead] {
         let start = after ?? PartitionKey(tenant: tenant, group: group ?? "", id: "")
         var index = blockIndex(for: start) ?? 0
         var found: [StreamHead] = []

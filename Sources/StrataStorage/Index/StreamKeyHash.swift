@@ -10,27 +10,27 @@
 ///     h = byteLength × P1
 ///     for each word w:  k = rotl(w × P2, 31) × P1;  h = rotl(h ^ k, 27) × P1 + P3
 ///     return fmix64(h)      (MurmurHash3's finaliser)
-public struct StreamKeyHash: Sendable {
+package struct StreamKeyHash: Sendable {
     /// Recorded in the index manifest: an index built with another hash is rebuilt.
-    public let name: String
+    package let name: String
     /// The hash function; tests substitute a weak one to force collisions.
-    public let function: @Sendable (PartitionKey) -> UInt64
+    package let function: @Sendable (PartitionKey) -> UInt64
 
-    public init(name: String, _ function: @escaping @Sendable (PartitionKey) -> UInt64) {
+    package init(name: String, _ function: @escaping @Sendable (PartitionKey) -> UInt64) {
         self.name = name
         self.function = function
     }
 
     /// The format's hash.
-    public static let standard = StreamKeyHash(name: "strata-key-hash-1") { StreamKeyHash.hash($0) }
+    package static let standard = StreamKeyHash(name: "strata-key-hash-1") { StreamKeyHash.hash($0) }
 
-    @inlinable public func callAsFunction(_ key: PartitionKey) -> UInt64 { function(key) }
+    @inlinable package func callAsFunction(_ key: PartitionKey) -> UInt64 { function(key) }
 
     static let p1: UInt64 = 0x9E37_79B9_7F4A_7C15
     static let p2: UInt64 = 0xC2B2_AE3D_27D4_EB4F
     static let p3: UInt64 = 0x1656_67B1_9E37_79F9
 
-    public static func hash(_ key: PartitionKey) -> UInt64 {
+    package static func hash(_ key: PartitionKey) -> UInt64 {
         // At most 3 + 64 + 64 + 128 bytes: hash from a stack buffer.
         withUnsafeTemporaryAllocation(byteCount: 3 + Limits.tenantBytesMax + Limits.groupBytesMax + Limits.aggregateIdBytesMax + 8, alignment: 8) { buffer in
             var n = 0
@@ -51,7 +51,7 @@ public struct StreamKeyHash: Sendable {
     }
 
     /// The hash of the already-encoded key bytes (`u8(len) tenant u8(len) group u8(len) id`).
-    public static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    package static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         var h = UInt64(bytes.count) &* p1
         var i = 0
         while i < bytes.count {

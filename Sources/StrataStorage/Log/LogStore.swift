@@ -32,7 +32,7 @@ public final class LogStore: Sendable {
         public var fileSystem: any FileSystem
         /// The partition-key hash of the index files. Only tests change it (to force collisions). The index
         /// manifest records the hash's name; opening with another hash rebuilds the index.
-        public var streamKeyHash: StreamKeyHash
+        package var streamKeyHash: StreamKeyHash = .standard
         /// Where the store logs (recovery decisions, cuts and refusals, quarantines, index rebuilds and merges,
         /// background failures, a stopped writer) and what it measures (``StrataMetric``).
         public var observability: Observability
@@ -43,10 +43,9 @@ public final class LogStore: Sendable {
         public init(
             durability: Durability = .always, compression: Compression = .lz4,
             segmentBytesTarget: Int = 64 << 20, createIfMissing: Bool = true,
-            fileSystem: any FileSystem = PosixFileSystem(), streamKeyHash: StreamKeyHash = .standard,
+            fileSystem: any FileSystem = PosixFileSystem(),
             observability: Observability = .standard, openSegmentFilesMax: Int = 128
         ) {
-            self.streamKeyHash = streamKeyHash
             self.openSegmentFilesMax = max(1, openSegmentFilesMax)
             self.observability = observability
             self.durability = durability

@@ -195,22 +195,22 @@ public struct SnapshotRecord: Sendable, Equatable {
 /// Records follow from byte 64 to `indexOffset`; then the index, `recordCount` entries of `hash u64 | sequence
 /// u64 | offset u64` sorted by hash, then sequence from the highest, and the masked CRC32C of the entries. The
 /// file size is `indexOffset + recordCount × 24 + 4`, so a truncated file is seen before anything is trusted.
-public struct SnapshotFileHeader: Sendable, Equatable {
-    public static let byteCount = 64
-    public static let magic: [UInt8] = Array("STRATSNP".utf8)
-    public static let formatVersion: UInt16 = 1
-    public static let readerVersion: UInt16 = 1
-    public static let indexEntryBytes = 24
+package struct SnapshotFileHeader: Sendable, Equatable {
+    package static let byteCount = 64
+    package static let magic: [UInt8] = Array("STRATSNP".utf8)
+    package static let formatVersion: UInt16 = 1
+    package static let readerVersion: UInt16 = 1
+    package static let indexEntryBytes = 24
     static let projectionHashSalt: UInt64 = 0x9E37_79B9_7F4A_7C15
 
-    public var fileNumber: UInt64
-    public var recordCount: UInt64
+    package var fileNumber: UInt64
+    package var recordCount: UInt64
     /// The highest sequence of any snapshot in the file.
-    public var maxSequence: UInt64
-    public var createdMicros: Int64
-    public var indexOffset: UInt64
+    package var maxSequence: UInt64
+    package var createdMicros: Int64
+    package var indexOffset: UInt64
 
-    public var fileSize: UInt64 { indexOffset + recordCount * UInt64(Self.indexEntryBytes) + 4 }
+    package var fileSize: UInt64 { indexOffset + recordCount * UInt64(Self.indexEntryBytes) + 4 }
 
     func encode() -> [UInt8] {
         var out = ByteWriter(capacity: Self.byteCount)
