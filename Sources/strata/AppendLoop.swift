@@ -37,40 +37,25 @@ struct AppendLoop: AsyncParsableCommand {
 
     func run() async throws {
         if sqlite {
-            try await runSQLite()
-            return
-        }
-        let store = try LogStore.open(at: path, options: LogStore.Options(segmentBytesTarget: segmentBytes))
-        let batch = self.batch
-        let limit = batches
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for worker in 0..<concurrency {
-                group.addTask {
-                    var n = 0
-                    while limit == 0 || n < limit {
-                        let records = (0..<batch).map { i in
-                            EventRecord(
-                                key: PartitionKey(tenant: "t", group: "g", id: "w\(worker)"),
-                                typeName: "Tick",
-                                timestampMicros: wallClockMicros(),
-                                payload: Array("{\"worker\":\(worker),\"n\":\(n),\"i\":\(i)}".utf8))
-                        }
-                        let range = try await store.append(records)
-                        writeLine("committed \(range.upperBound) \(range.lowerBound)")
-                        n += 1
-                    }
-                }
+            let store = try SQLiteEventStore(path: path)
+            try await appendBatches { records in
+                let receipt = try await store.append(records)
+                return (receipt.first, receipt.last)
             }
-            try await group.waitForAll()
+            try store.close()
+        } else {
+            let store = try LogStore.open(at: path, options: LogStore.Options(segmentBytesTarget: segmentBytes))
+            try await appendBatches { records in
+                let range = try await store.append(records)
+                return (range.lowerBound, range.upperBound)
+            }
+            try await store.close()
         }
-        try await store.close()
     }
-}
 
-extension AppendLoop {
-    /// The same batches into an SQLite store: `committed <last> <first>` positions after each acknowledged append.
-    func runSQLite() async throws {
-        let store = try SQLiteEventStore(path: path)
+    /// The batches of every worker, each handed to `append`, with `committed <last> <first>` after each
+    /// acknowledged one.
+    func appendBatches(_ append: @escaping @Sendable ([EventRecord]) async throws -> (first: UInt64, last: UInt64)) async throws {
         let batch = self.batch
         let limit = batches
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -81,17 +66,17 @@ extension AppendLoop {
                         let records = (0..<batch).map { i in
                             EventRecord(
                                 key: PartitionKey(tenant: "t", group: "g", id: "w\(worker)"), typeName: "Tick",
+                                timestampMicros: wallClockMicros(),
                                 payload: Array("{\"worker\":\(worker),\"n\":\(n),\"i\":\(i)}".utf8))
                         }
-                        let receipt = try await store.append(records)
-                        writeLine("committed \(receipt.last) \(receipt.first)")
+                        let (first, last) = try await append(records)
+                        writeLine("committed \(last) \(first)")
                         n += 1
                     }
                 }
             }
             try await group.waitForAll()
         }
-        try store.close()
     }
 }
 
