@@ -28,6 +28,7 @@ let package = Package(
                 "BenchData",
                 .product(name: "StrataStorage", package: "Strata"),
                 .product(name: "Strata", package: "Strata"),
+                .product(name: "StrataSQLite", package: "Strata"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]

@@ -17,69 +17,76 @@ enum EventRows {
         correlation_id, causation_id, user, payload
         """
 
-    /// Rows read in one read transaction, copied out of SQLite's buffers into one array (a reader connection is
-    /// never held while the caller's closure runs: the closure may call the store, and a blocked cooperative thread
-    /// waiting for a connection could wait for ever).
+    /// Rows read in one read transaction, copied out of SQLite's buffers (a reader connection is never held while
+    /// the caller's closure runs: the closure may call the store). Flat, so a page of n rows is three arrays, not
+    /// n allocations.
     struct Page: Sendable {
         struct Entry: Sendable {
             var position: UInt64, version: UInt64, typeVersion: UInt32, timestamp: Int64, eventId: EventID
-            /// Start and length in `bytes` of tenant, group, id, type, correlation, causation, user, payload
-            /// (length -1: NULL).
-            var spans: [(start: Int, count: Int)]
         }
+        /// The variable-length fields of every row, one after the other.
         var bytes: [UInt8] = []
+        /// Per row, `fieldsPerRow` pairs (start in `bytes`, length; length -1: NULL): tenant, group, id, type,
+        /// correlation, causation, user, payload.
+        var spans: [Int] = []
         var entries: [Entry] = []
+
+        static let fieldsPerRow = 8
     }
 
-    /// Runs `sql` (selecting `columns`, with `arguments`) and copies its rows out, checked.
-    static func page(_ reader: any DatabaseReader, sql: String, arguments: StatementArguments) async throws -> Page {
-        do {
-            return try await reader.read { db in
-                let statement = try db.cachedStatement(sql: sql)
-                try statement.setArguments(arguments)
-                let cursor = try Row.fetchCursor(statement)
-                let sqlite = statement.sqliteStatement
-                var page = Page()
-                while try cursor.next() != nil {
-                    let (view, position) = try Self.view(sqlite)
-                    var spans: [(start: Int, count: Int)] = []
-                    spans.reserveCapacity(8)
-                    func keep(_ bytes: UnsafeRawBufferPointer?) {
-                        guard let bytes else { return spans.append((0, -1)) }
-                        spans.append((page.bytes.count, bytes.count))
-                        page.bytes.append(contentsOf: bytes)
-                    }
-                    for field in [view.tenantBytes, view.groupBytes, view.idBytes, view.typeNameBytes] { keep(field) }
-                    keep(view.correlationId?.text)
-                    keep(view.causationId?.text)
-                    keep(view.userBytes)
-                    keep(view.payload)
-                    page.entries.append(Page.Entry(
-                        position: position, version: view.version, typeVersion: view.typeVersion, timestamp: view.timestampMicros,
-                        eventId: view.eventId, spans: spans))
-                }
-                return page
+    /// Runs `sql` (selecting `columns`, with `arguments`) in `db` and copies its rows out, checked.
+    static func page(_ db: Database, sql: String, arguments: StatementArguments, rows: Int) throws -> Page {
+        let statement = try db.cachedStatement(sql: sql)
+        try statement.setArguments(arguments)
+        let cursor = try Row.fetchCursor(statement)
+        let sqlite = statement.sqliteStatement
+        var page = Page()
+        page.entries.reserveCapacity(rows)
+        page.spans.reserveCapacity(rows * 2 * Page.fieldsPerRow)
+        func keep(_ bytes: UnsafeRawBufferPointer?) {
+            guard let bytes else {
+                page.spans.append(0)
+                page.spans.append(-1)
+                return
             }
-        } catch let error as SQLiteStoreError {
-            throw EventStoreError.storage(error)
-        } catch {
-            throw EventStoreError.storage(error)
+            page.spans.append(page.bytes.count)
+            page.spans.append(bytes.count)
+            page.bytes.append(contentsOf: bytes)
         }
+        while try cursor.next() != nil {
+            let (view, position) = try Self.view(sqlite)
+            if page.bytes.isEmpty { page.bytes.reserveCapacity(rows * (view.payload.count + 96)) }
+            keep(view.tenantBytes)
+            keep(view.groupBytes)
+            keep(view.idBytes)
+            keep(view.typeNameBytes)
+            keep(view.correlationId?.text)
+            keep(view.causationId?.text)
+            keep(view.userBytes)
+            keep(view.payload)
+            page.entries.append(Page.Entry(
+                position: position, version: view.version, typeVersion: view.typeVersion, timestamp: view.timestampMicros,
+                eventId: view.eventId))
+        }
+        return page
     }
 
     /// Calls `body` with a view of each row of `page` (into the page's bytes) and its position.
     static func deliver(_ page: Page, _ body: (EventView, UInt64) throws -> Void) rethrows {
         try page.bytes.withUnsafeBytes { base in
-            func span(_ s: (start: Int, count: Int)) -> UnsafeRawBufferPointer? {
-                s.count < 0 ? nil : UnsafeRawBufferPointer(rebasing: base[s.start..<(s.start + s.count)])
-            }
-            for entry in page.entries {
-                let s = entry.spans
-                try body(EventView(
-                    version: entry.version, typeVersion: entry.typeVersion, timestampMicros: entry.timestamp, eventId: entry.eventId,
-                    tenantBytes: span(s[0])!, groupBytes: span(s[1])!, idBytes: span(s[2])!, typeNameBytes: span(s[3])!,
-                    correlationId: span(s[4]).map(MetadataID.init(text:)), causationId: span(s[5]).map(MetadataID.init(text:)),
-                    userBytes: span(s[6]), payload: span(s[7])!), entry.position)
+            try page.spans.withUnsafeBufferPointer { spans in
+                func span(_ row: Int, _ field: Int) -> UnsafeRawBufferPointer? {
+                    let at = (row * Page.fieldsPerRow + field) * 2
+                    let start = spans[at], count = spans[at + 1]
+                    return count < 0 ? nil : UnsafeRawBufferPointer(rebasing: base[start..<(start + count)])
+                }
+                for (row, entry) in page.entries.enumerated() {
+                    try body(EventView(
+                        version: entry.version, typeVersion: entry.typeVersion, timestampMicros: entry.timestamp, eventId: entry.eventId,
+                        tenantBytes: span(row, 0)!, groupBytes: span(row, 1)!, idBytes: span(row, 2)!, typeNameBytes: span(row, 3)!,
+                        correlationId: span(row, 4).map(MetadataID.init(text:)), causationId: span(row, 5).map(MetadataID.init(text:)),
+                        userBytes: span(row, 6), payload: span(row, 7)!), entry.position)
+                }
             }
         }
     }

@@ -13,7 +13,9 @@ import Synchronization
 ///   after a position never skips or repeats an event — also across processes.
 /// - **Concurrency**: appends are transactions; each stream's version is checked and the events inserted in the
 ///   same transaction (a unique key on tenant, group, id and version is the backstop), so two processes appending
-///   to one file never write a version twice. Reads run beside the writer (WAL).
+///   to one file never write a version twice. Reads run beside the writer (WAL): a store on its own file reads on
+///   the calling thread through read-only connections of its own, never waiting for one; a store in an
+///   application's database reads with GRDB's asynchronous reads.
 /// - **Waiting for events**: commits of this process wake waiters at once (`DatabaseRegionObservation`);
 ///   commits of another process are seen by polling, at most `Options.pollInterval` late (250 ms by default).
 /// - **Schema**: `StrataSQLiteSchema`, created and upgraded by GRDB migrations; a file that is not an SQLite
@@ -52,8 +54,9 @@ public final class SQLiteEventStore: EventStore {
     public let writer: any DatabaseWriter
     public let options: Options
     public var observability: Observability { options.observability }
-    /// Whether the store opened `writer` itself (and closes it).
-    private let ownsWriter: Bool
+    /// The store's own read connections when it opened its own file (and owns `writer`, which it closes); nil on an
+    /// application's database, read through GRDB's asynchronous reads.
+    private let reads: ReadConnections?
     private let signal = HeadSignal()
     private let observation: Mutex<AnyDatabaseCancellable?> = Mutex(nil)
 
@@ -64,7 +67,7 @@ public final class SQLiteEventStore: EventStore {
         try Self.checkBeforeOpening(path)
         var configuration = Configuration()
         configuration.journalMode = .wal
-        configuration.busyMode = .timeout(TimeInterval(options.busyTimeout.components.seconds) + Double(options.busyTimeout.components.attoseconds) / 1e18)
+        configuration.busyMode = .timeout(Self.seconds(options.busyTimeout))
         let synchronous = options.synchronous.rawValue
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
         let pool: DatabasePool
@@ -73,7 +76,7 @@ public final class SQLiteEventStore: EventStore {
         } catch {
             throw EventStoreError.storage(error)
         }
-        try self.init(writer: pool, migrate: true, options: options, owns: true)
+        try self.init(writer: pool, migrate: true, options: options, reads: ReadConnections(path: path, busyTimeout: Self.seconds(options.busyTimeout)))
         options.observability.logger.debug("opened the SQLite event store", metadata: ["path": "\(path)"])
     }
 
@@ -82,13 +85,16 @@ public final class SQLiteEventStore: EventStore {
     /// `StrataSQLiteSchema.registerMigrations(in:)`, and ran it). The application configures the connection
     /// (WAL and `synchronous = FULL` are recommended); the store never closes it.
     public convenience init(writer: any DatabaseWriter, migrate: Bool = true, options: Options = Options()) throws {
-        try self.init(writer: writer, migrate: migrate, options: options, owns: false)
+        try self.init(writer: writer, migrate: migrate, options: options, reads: nil)
     }
 
-    private init(writer: any DatabaseWriter, migrate: Bool, options: Options, owns: Bool) throws {
+    /// `reads`: the store's own read connections when it opened its own file (it owns `writer` then), nil when
+    /// `writer` is the application's.
+    private init(writer: any DatabaseWriter, migrate: Bool, options: Options, reads: ReadConnections?) throws {
         self.writer = writer
         self.options = options
-        self.ownsWriter = owns
+        self.reads = reads
+        let owns = reads != nil
         do {
             let found = try writer.read { db in try StrataSQLiteSchema.inspect(db).version }
             try StrataSQLiteSchema.checkVersion(found)
@@ -145,13 +151,54 @@ public final class SQLiteEventStore: EventStore {
             cancellable = nil
         }
         signal.close()
-        if ownsWriter {
-            do { try writer.close() } catch { throw EventStoreError.storage(error) }
+        guard let reads else { return }
+        reads.close()
+        // GRDB closes a pool's writer before its readers, and SQLite folds the write-ahead log into the database file
+        // only when the last connection to close may write: the log would stay beside the file, holding the latest
+        // events. Fold it in first, so that the database file alone holds every event (copied on its own, it is
+        // whole), then let a last connection of the store's own remove the emptied log files.
+        let path = writer.path
+        do {
+            try writer.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        } catch {
+            // A reader of another process may hold the log; the events are safe in it, only not in the file alone.
+            options.observability.logger.notice(
+                "closing the SQLite event store: the write-ahead log could not be folded into the database file",
+                metadata: ["path": "\(path)", "error": "\(error)"])
         }
+        do { try writer.close() } catch { throw EventStoreError.storage(error) }
+        if let last = try? DatabaseQueue(path: path) { try? last.close() }
+    }
+
+    static func seconds(_ duration: Duration) -> TimeInterval {
+        TimeInterval(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     static func head(_ db: Database) throws -> UInt64 {
-        UInt64(max(0, try Int64.fetchOne(db, sql: "SELECT max(position) FROM strata_events") ?? 0))
+        UInt64(max(0, try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(position) FROM strata_events")) ?? 0))
+    }
+
+    /// The stream's version: its highest, 0 for none.
+    static func version(of stream: PartitionKey, _ db: Database) throws -> UInt64 {
+        let statement = try db.cachedStatement(
+            sql: "SELECT max(version) FROM strata_events WHERE tenant = ? AND aggregate_group = ? AND aggregate_id = ?")
+        return UInt64(max(0, try Int64.fetchOne(statement, arguments: [stream.tenant, stream.group, stream.id]) ?? 0))
+    }
+
+    /// Runs `body` in a read transaction: on the store's own read connections (`ReadConnections`) when it opened its
+    /// own file, else with GRDB's asynchronous read of the application's database. A failure is
+    /// `EventStoreError.storage` (typed store errors and cancellation pass through).
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            if let reads { return try reads.read(body) }
+            return try await writer.read(body)
+        } catch let error as EventStoreError {
+            throw error
+        } catch let error as CancellationError {
+            throw error
+        } catch {
+            throw EventStoreError.storage(error)
+        }
     }
 
     private func checkOpen() throws(EventStoreError) {
@@ -198,13 +245,12 @@ public final class SQLiteEventStore: EventStore {
 
     /// The versions checked and the rows inserted, in the caller's transaction.
     static func insert(_ events: [EventRecord], expecting: [PartitionKey: ExpectedVersion], _ db: Database) throws -> AppendReceipt<UInt64> {
-        let versionOf = try db.cachedStatement(
-            sql: "SELECT max(version) FROM strata_events WHERE tenant = ? AND aggregate_group = ? AND aggregate_id = ?")
-        func current(_ key: PartitionKey) throws -> UInt64 {
-            UInt64(max(0, try Int64.fetchOne(versionOf, arguments: [key.tenant, key.group, key.id]) ?? 0))
-        }
+        func current(_ key: PartitionKey) throws -> UInt64 { try version(of: key, db) }
+        // Each stream's version as this transaction knows it (checked streams, then every stream written).
+        var known: [PartitionKey: UInt64] = [:]
         for (key, expected) in expecting {
             let actual = try current(key)
+            known[key] = actual
             switch expected {
             case .any: continue
             case .noStream where actual == 0: continue
@@ -220,12 +266,12 @@ public final class SQLiteEventStore: EventStore {
         var versions: [PartitionKey: UInt64] = [:]
         var first: Int64 = 0
         for (index, event) in events.enumerated() {
-            let version = try (versions[event.key] ?? current(event.key)) + 1
+            let version = try (versions[event.key] ?? known[event.key] ?? current(event.key)) + 1
             versions[event.key] = version
             do {
                 try insert.execute(arguments: [
                     event.key.tenant, event.key.group, event.key.id, Int64(version), event.typeName, Int64(event.typeVersion),
-                    event.timestampMicros, Data(event.eventId.bytes), event.metadata.correlationId, event.metadata.causationId,
+                    event.timestampMicros, event.eventId.blob, event.metadata.correlationId, event.metadata.causationId,
                     event.metadata.user, Data(event.payload),
                 ])
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
@@ -242,15 +288,7 @@ public final class SQLiteEventStore: EventStore {
 
     public nonisolated(nonsending) func version(of stream: PartitionKey) async throws -> UInt64 {
         try checkOpen()
-        do {
-            return try await writer.read { db in
-                UInt64(max(0, try Int64.fetchOne(
-                    db, sql: "SELECT max(version) FROM strata_events WHERE tenant = ? AND aggregate_group = ? AND aggregate_id = ?",
-                    arguments: [stream.tenant, stream.group, stream.id]) ?? 0))
-            }
-        } catch {
-            throw EventStoreError.storage(error)
-        }
+        return try await read { db in try Self.version(of: stream, db) }
     }
 
     /// Rows read per read transaction: a read of more goes on in pages (each a consistent snapshot; the global
@@ -274,9 +312,8 @@ public final class SQLiteEventStore: EventStore {
         let last = min(through, UInt64(Int64.max)), bound = Int64(min(asOf ?? .max, UInt64(Int64.max)))
         while delivered < limit && next <= last {
             let rows = min(limit - delivered, Self.pageRows)
-            let page = try await EventRows.page(
-                writer, sql: sql,
-                arguments: [stream.tenant, stream.group, stream.id, Int64(next), Int64(last), bound, Int64(rows)])
+            let arguments: StatementArguments = [stream.tenant, stream.group, stream.id, Int64(next), Int64(last), bound, Int64(rows)]
+            let page = try await read { db in try EventRows.page(db, sql: sql, arguments: arguments, rows: rows) }
             try EventRows.deliver(page, body)
             delivered += page.entries.count
             guard page.entries.count == rows, let version = page.entries.last?.version else { break }
@@ -295,9 +332,12 @@ public final class SQLiteEventStore: EventStore {
         var after = min(position ?? 0, UInt64(Int64.max))
         while delivered < limit {
             let rows = min(limit - delivered, Self.pageRows)
-            let page = try await EventRows.page(
-                writer, sql: "SELECT \(EventRows.columns) FROM strata_events WHERE position > ? ORDER BY position LIMIT ?",
-                arguments: [Int64(after), Int64(rows)])
+            let arguments: StatementArguments = [Int64(after), Int64(rows)]
+            let page = try await read { db in
+                try EventRows.page(
+                    db, sql: "SELECT \(EventRows.columns) FROM strata_events WHERE position > ? ORDER BY position LIMIT ?",
+                    arguments: arguments, rows: rows)
+            }
             try EventRows.deliver(page, body)
             delivered += page.entries.count
             guard let end = page.entries.last?.position else { break }
@@ -315,14 +355,7 @@ public final class SQLiteEventStore: EventStore {
             try checkOpen()
             // What this process knows first; the database (other processes' commits) at every poll.
             if signal.head > after { return }
-            let head: UInt64
-            do {
-                head = try await writer.read { db in try Self.head(db) }
-            } catch let error as CancellationError {
-                throw error
-            } catch {
-                throw EventStoreError.storage(error)
-            }
+            let head = try await read(Self.head)
             signal.publish(head)
             if head > after { return }
             try await signal.wait(after: after, timeout: options.pollInterval)
@@ -332,9 +365,8 @@ public final class SQLiteEventStore: EventStore {
 
 extension EventID {
     /// The 16 bytes, RFC 4122 byte order.
-    var bytes: [UInt8] {
-        (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * UInt64($0))) }
-            + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * UInt64($0))) }
+    var blob: Data {
+        withUnsafeBytes(of: (high.bigEndian, low.bigEndian)) { Data($0) }
     }
 
     /// The id of 16 bytes in RFC 4122 byte order.

@@ -16,53 +16,59 @@ extension SQLiteEventStore {
         if signalClosed { throw EventStoreError.closed }
         let (kind, a, b, c) = Self.parts(subject)
         let bound = Int64(min(bound ?? .max, UInt64(Int64.max)))
-        struct Candidate: Sendable { var id: Int64, projectorVersion: Int64, codec: String, position: Int64, version: Int64, created: Int64 }
-        let (candidates, head): ([Candidate], UInt64)
-        do {
-            (candidates, head) = try await writer.read { db in
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT id, projector_version, codec, position, version, created FROM strata_snapshots
-                    WHERE subject_kind = ? AND subject_a = ? AND subject_b = ? AND subject_c = ? AND projector = ? AND position <= ?
-                    ORDER BY position DESC, id DESC
-                    """, arguments: [kind, a, b, c, projectorName, bound])
-                return (rows.map { Candidate(id: $0[0], projectorVersion: $0[1], codec: $0[2], position: $0[3], version: $0[4], created: $0[5]) },
-                        try Self.head(db))
+        /// A row; nil for a column that does not hold what every snapshot row holds (changed by hand, or damaged).
+        struct Candidate: Sendable {
+            var id: Int64, projectorVersion: Int64?, codec: String?, position: Int64?, version: Int64?, created: Int64?
+            var state: [UInt8]?
+        }
+        // One read: the candidates newest first with their states (at most `snapshotsKept` rows are kept), and the
+        // log's end when there is any.
+        let (candidates, head) = try await read { db -> ([Candidate], UInt64) in
+            let statement = try db.cachedStatement(sql: """
+                SELECT id, projector_version, codec, position, version, created, state FROM strata_snapshots
+                WHERE subject_kind = ? AND subject_a = ? AND subject_b = ? AND subject_c = ? AND projector = ? AND position <= ?
+                ORDER BY position DESC, id DESC
+                """)
+            let rows = try Row.fetchAll(statement, arguments: [kind, a, b, c, projectorName, bound])
+            guard !rows.isEmpty else { return ([], 0) }
+            let candidates = rows.map { row in
+                Candidate(
+                    id: (try? row.decode(Int64.self, atIndex: 0)) ?? 0, projectorVersion: try? row.decode(atIndex: 1),
+                    codec: try? row.decode(atIndex: 2), position: try? row.decode(atIndex: 3), version: try? row.decode(atIndex: 4),
+                    created: try? row.decode(atIndex: 5), state: (try? row.decode(Data.self, atIndex: 6)).map { Array($0) })
             }
-        } catch {
-            throw EventStoreError.storage(error)
+            return (candidates, try Self.head(db))
         }
         var ignored: [PassedOverSnapshot] = []
         for candidate in candidates {
             let location = "strata_snapshots row \(candidate.id)"
-            guard candidate.position > 0, candidate.version >= 0, (0...Int64(UInt32.max)).contains(candidate.projectorVersion) else {
-                ignored.append(PassedOverSnapshot(
-                    location: location, position: "\(candidate.position)",
+            func damaged(_ column: String, _ reason: String) -> PassedOverSnapshot {
+                PassedOverSnapshot(
+                    location: location, position: candidate.position.map { "\($0)" } ?? "?",
                     reason: .unreadable(SQLiteStoreError.damagedRow(
-                        table: "strata_snapshots", position: candidate.position, column: "position, version or projector_version",
-                        reason: "out of range"))))
+                        table: "strata_snapshots", position: candidate.position ?? 0, column: column, reason: reason)))
+            }
+            guard let position = candidate.position, let version = candidate.version, let projectorVersion = candidate.projectorVersion,
+                let codec = candidate.codec, let created = candidate.created, let state = candidate.state
+            else {
+                ignored.append(damaged("position, version, projector_version, codec, created or state", "NULL or of another type"))
                 continue
             }
-            if UInt64(candidate.position) > head {
+            guard position > 0, version >= 0, (0...Int64(UInt32.max)).contains(projectorVersion) else {
+                ignored.append(damaged("position, version or projector_version", "out of range"))
+                continue
+            }
+            if UInt64(position) > head {
                 ignored.append(PassedOverSnapshot(
-                    location: location, position: "\(candidate.position)", reason: .pastEndOfLog(position: "\(candidate.position)", logEnd: "\(head)")))
-                continue
-            }
-            let state: [UInt8]
-            do {
-                state = try await writer.read { db in
-                    try Row.fetchOne(db, sql: "SELECT state FROM strata_snapshots WHERE id = ?", arguments: [candidate.id])
-                        .flatMap { row -> [UInt8]? in (row[0] as Data?).map { Array($0) } } ?? []
-                }
-            } catch {
-                ignored.append(PassedOverSnapshot(location: location, position: "\(candidate.position)", reason: .unreadable(error)))
+                    location: location, position: "\(position)", reason: .pastEndOfLog(position: "\(position)", logEnd: "\(head)")))
                 continue
             }
             let snapshot = Snapshot(
-                subject: subject, projectorName: projectorName, projectorVersion: UInt32(candidate.projectorVersion),
-                codecName: candidate.codec, position: UInt64(candidate.position), version: UInt64(candidate.version),
-                createdMicros: candidate.created, state: state)
+                subject: subject, projectorName: projectorName, projectorVersion: UInt32(projectorVersion),
+                codecName: codec, position: UInt64(position), version: UInt64(version),
+                createdMicros: created, state: state)
             if let reason = accept(snapshot) {
-                ignored.append(PassedOverSnapshot(location: location, position: "\(candidate.position)", reason: reason))
+                ignored.append(PassedOverSnapshot(location: location, position: "\(position)", reason: reason))
                 continue
             }
             return SnapshotLookup(snapshot: snapshot, ignored: ignored)
@@ -79,25 +85,27 @@ extension SQLiteEventStore {
             try await writer.write { db in
                 for snapshot in snapshots {
                     let (kind, a, b, c) = Self.parts(snapshot.subject)
-                    try db.execute(
+                    try db.cachedStatement(
                         sql: """
                             INSERT INTO strata_snapshots (subject_kind, subject_a, subject_b, subject_c, projector, projector_version,
                                                           codec, position, version, created, state)
                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """,
+                            """
+                    ).execute(
                         arguments: [
                             kind, a, b, c, snapshot.projectorName, Int64(snapshot.projectorVersion), snapshot.codecName,
                             Int64(min(snapshot.position, UInt64(Int64.max))), Int64(min(snapshot.version, UInt64(Int64.max))),
                             snapshot.createdMicros, Data(snapshot.state),
                         ])
-                    try db.execute(
+                    try db.cachedStatement(
                         sql: """
                             DELETE FROM strata_snapshots
                             WHERE subject_kind = ? AND subject_a = ? AND subject_b = ? AND subject_c = ? AND projector = ?
                               AND id NOT IN (SELECT id FROM strata_snapshots
                                              WHERE subject_kind = ? AND subject_a = ? AND subject_b = ? AND subject_c = ? AND projector = ?
                                              ORDER BY position DESC, id DESC LIMIT ?)
-                            """,
+                            """
+                    ).execute(
                         arguments: [kind, a, b, c, snapshot.projectorName, kind, a, b, c, snapshot.projectorName, Self.snapshotsKept])
                 }
             }

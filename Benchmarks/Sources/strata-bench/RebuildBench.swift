@@ -3,6 +3,7 @@ import BenchData
 import Foundation
 import GRDB
 import Strata
+import StrataSQLite
 import StrataStorage
 
 /// P4's read model: items per product per tenant, and the open carts of each tenant (a cart is open from its first
@@ -44,14 +45,15 @@ enum CartsOverview: MultiProjector {
 /// P4: rebuild `CartsOverview` over the carts store (the P5 data), each engine in a fresh process (cold open).
 /// Strata with JSON and with binary payloads (the projection decodes by the events' fields); SQLite with
 /// `SELECT … ORDER BY seq` over the same payload bytes (a JSON and a binary database) decoded by the same decoders,
-/// and — labelled as what a GRDB user writes today — its JSON decoded by Foundation's `JSONDecoder`.
+/// and — labelled as what a GRDB user writes today — its JSON decoded by Foundation's `JSONDecoder`. Strata's
+/// SQLite backend (`SQLiteEventStore`, the same `Projection`) rebuilds from its own database of the same events.
 enum P4 {
     static func run(events: Int, streams: Int, directory: String, report: Report) async throws {
         let me = try selfExecutable()
         let size = ["--events", "\(events)", "--streams", "\(streams)"]
         let name = "v\(CartsData.dataVersion)-\(events)-\(streams)"
-        let stores = ["strata-json", "strata-binary", "sqlite", "sqlite-binary"]
-        func path(_ store: String) -> String { directory + "/p4-\(store)-\(name)" + (store.hasPrefix("sqlite") ? ".db" : "") }
+        let stores = ["strata-json", "strata-binary", "sqlite", "sqlite-binary", "strata-sqlite", "strata-sqlite-binary"]
+        func path(_ store: String) -> String { directory + "/p4-\(store)-\(name)" + (store.contains("sqlite") ? ".db" : "") }
         for store in stores where !FileManager.default.fileExists(atPath: path(store) + ".complete") {
             say("  building the P4 \(store) store (once; kept in \(directory)/)")
             try runChild(me, ["p4-build", store, path(store)] + size)
@@ -60,7 +62,8 @@ enum P4 {
         // Engine → the store it reads.
         let engines = [
             ("strata-json", "strata-json"), ("strata-binary", "strata-binary"), ("sqlite-json", "sqlite"),
-            ("sqlite-binary", "sqlite-binary"), ("sqlite-jsondecoder", "sqlite"),
+            ("sqlite-binary", "sqlite-binary"), ("sqlite-jsondecoder", "sqlite"), ("strata-sqlite-json", "strata-sqlite"),
+            ("strata-sqlite-binary", "strata-sqlite-binary"),
         ]
         let resultFile = directory + "/p4-result.txt"
         var results: [String: [String: Double]] = [:]
@@ -102,6 +105,14 @@ enum P4 {
                 ratio: sqlite["rss_growth_mib"]! / max(strata["rss_growth_mib"]!, 0.1),
                 goal: "≤ state + 64", met: strata["rss_growth_mib"]! <= allowed, goalKey: "p4_rss_\(key)")
         }
+        for (label, key) in [("binary", "binary"), ("JSON", "json")] {
+            let backend = results["strata-sqlite-\(key)"]!, sqlite = results["sqlite-\(key)"]!
+            report.row(
+                "P4 (\(label)) on Strata's SQLite backend, events/s (RSS growth MiB); native \(grouped(results["strata-\(key)"]!["events_per_s"]!))",
+                strata: "\(grouped(backend["events_per_s"]!)) (\(fixed(backend["rss_growth_mib"]!, 1)))",
+                sqlite: "\(grouped(sqlite["events_per_s"]!)) (\(fixed(sqlite["rss_growth_mib"]!, 1)))",
+                ratio: backend["events_per_s"]! / sqlite["events_per_s"]!)
+        }
         let strataJSON = results["strata-json"]!["events_per_s"]!, user = reference["events_per_s"]!
         report.row(
             "P4: what a GRDB user writes today (SQLite, Foundation JSONDecoder); Strata JSON (events/s)",
@@ -118,6 +129,30 @@ struct P4Build: AsyncParsableCommand {
     @OptionGroup var size: P5Size
 
     func run() async throws {
+        if engine.hasPrefix("strata-sqlite") {
+            // Strata's SQLite backend in a database the builder configures (synchronous = OFF: not measured), 100
+            // appends per transaction through `append(_:expecting:in:)`.
+            SQLiteBaseline.remove(path)
+            var configuration = Configuration()
+            configuration.journalMode = .wal
+            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = OFF") }
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            let store = try SQLiteEventStore(writer: queue)
+            let binary = engine == "strata-sqlite-binary"
+            var pending: [[EventRecord]] = []
+            func flush() throws {
+                try queue.write { db in for batch in pending { try store.append(batch, in: db) } }
+                pending.removeAll(keepingCapacity: true)
+            }
+            try P5.forEachBatch(events: size.events, streams: size.streams) { batch in
+                pending.append(binary ? try batch.map(Self.binaryRecord) : batch)
+                if pending.count == 100 { try flush() }
+            }
+            try flush()
+            try store.close()
+            try queue.close()
+            return
+        }
         if engine.hasPrefix("sqlite") {
             SQLiteBaseline.remove(path)
             let sqlite = try SQLiteBaseline(path: path, sync: .off)
@@ -203,16 +238,17 @@ struct P4Probe: AsyncParsableCommand {
             state = CartsOverview.State()
             values["payload_bytes"] = Double(touched)
             try await store.close()
+        } else if engine.hasPrefix("strata-sqlite") {
+            let store = try SQLiteEventStore(path: path)
+            rssOpen = residentMiB()
+            start = ContinuousClock.now
+            (state, events) = try await Self.rebuild(store, binary: engine == "strata-sqlite-binary")
+            try store.close()
         } else {
             let store = try NativeEventStore(path: path)
             rssOpen = residentMiB()
             start = ContinuousClock.now
-            let codec: any EventCodec = engine == "strata-binary" ? BinaryEventCodec() : JSONEventCodec()
-            // A rebuild: every event from the first (no snapshot to start from, none written).
-            let projection = Projection(CartsOverview.self, store: store, codec: codec, useSnapshots: false)
-            let last = try await projection.catchUp()
-            events = Int(last ?? 0)
-            state = projection.state
+            (state, events) = try await Self.rebuild(store, binary: engine == "strata-binary")
             try await store.close()
         }
         let elapsed = seconds(ContinuousClock.now - start)
@@ -229,6 +265,16 @@ struct P4Probe: AsyncParsableCommand {
         checksum &+= Int(values["open_carts"]!)
         values["checksum"] = Double(checksum & 0xFFFF_FFFF)
         try ChildResult.write(values, to: result)
+    }
+
+    /// Strata's rebuild on any backend: every event from the first (no snapshot to start from, none written). The
+    /// stores are built in one go, so positions run 1…n on both backends and the last one is the count.
+    static func rebuild<Store: EventStore>(_ store: Store, binary: Bool) async throws -> (CartsOverview.State, Int)
+    where Store.Position == UInt64 {
+        let codec: any EventCodec = binary ? BinaryEventCodec() : JSONEventCodec()
+        let projection = Projection(CartsOverview.self, store: store, codec: codec, useSnapshots: false)
+        let last = try await projection.catchUp()
+        return (projection.state, Int(last ?? 0))
     }
 
     /// SQLite's rebuild: every event in sequence order, its payload decoded in place (GRDB's no-copy view of the

@@ -3,6 +3,7 @@ import BenchData
 import Foundation
 import GRDB
 import Strata
+import StrataSQLite
 import StrataStorage
 import Synchronization
 
@@ -208,7 +209,8 @@ struct TypedCarts {
 /// stores of the same events), each decoded through `Codable` (`BenchCart`) and through the events' fields
 /// (`BenchCartFields`, `FieldDecodable`); SQLite with the same payload bytes (a JSON and a binary database) decoded
 /// by the same decoders, and — labelled as what a GRDB user writes today — its JSON decoded by Foundation's
-/// `JSONDecoder`. Random carts among 10,000 (each written as one append), alternating blocks of 1,000 loads.
+/// `JSONDecoder`; Strata's SQLite backend (`SQLiteEventStore`, the same loads) on a JSON and a binary database of
+/// the same events. Random carts among 10,000 (each written as one append), alternating blocks of 1,000 loads.
 enum P3Typed {
     static func run(directory: String, loads: Int, report: Report) async throws {
         let carts = CartsData(streamCount: 10_000, seed: 11).streams
@@ -221,6 +223,13 @@ enum P3Typed {
         let json = try NativeEventStore(path: jsonPath), binary = try NativeEventStore(path: binaryPath)
         let sqliteJSON = try SQLiteBaseline(path: sqliteJSONPath, sync: .normal)
         let sqliteBinary = try SQLiteBaseline(path: sqliteBinaryPath, sync: .normal)
+        // Strata on its SQLite backend, the same events (built with synchronous = NORMAL, as the baseline's stores).
+        let backendJSONPath = directory + "/p3t-strata-sqlite.db", backendBinaryPath = directory + "/p3t-strata-sqlite-binary.db"
+        SQLiteBaseline.remove(backendJSONPath)
+        SQLiteBaseline.remove(backendBinaryPath)
+        let building = SQLiteEventStore.Options(synchronous: .normal)
+        let backendJSON = try SQLiteEventStore(path: backendJSONPath, options: building)
+        let backendBinary = try SQLiteEventStore(path: backendBinaryPath, options: building)
         progress("P3 typed: building the stores")
         for (key, events) in zip(carts, histories) {
             let jsonRecords = try events.map { try EventRecord($0, key: key, codec: JSONEventCodec(), timestampMicros: 0) }
@@ -229,6 +238,8 @@ enum P3Typed {
             try await binary.append(binaryRecords)
             try sqliteJSON.append(jsonRecords)
             try sqliteBinary.append(binaryRecords)
+            try await backendJSON.append(jsonRecords)
+            try await backendBinary.append(binaryRecords)
         }
         var rng = SplitMix64(seed: 13)
         let order = (0..<loads).map { _ in carts[Int(rng.next() % UInt64(carts.count))] }
@@ -239,7 +250,8 @@ enum P3Typed {
         ]
         var strataTimes: [[Double]] = Array(repeating: [], count: 4)
         var sqliteTimes: [[Double]] = Array(repeating: [], count: 5)
-        var folded = Array(repeating: 0, count: 9)
+        var backendTimes: [[Double]] = Array(repeating: [], count: 4)
+        var folded = Array(repeating: 0, count: 13)
         let decoder = JSONDecoder()
         for start in stride(from: 0, to: loads, by: 1_000) {
             progress("P3 typed \(start)/\(loads)")
@@ -257,6 +269,21 @@ enum P3Typed {
                     let cart = try await store.load(BenchCartFields.self, key, codec: codec)
                     strataTimes[2 * s + 1].append(seconds(ContinuousClock.now - t0) * 1e6)
                     folded[2 * s + 1] += cart.state.events
+                }
+            }
+            for (s, store) in [backendJSON, backendBinary].enumerated() {
+                let codec: any EventCodec = s == 0 ? JSONEventCodec() : BinaryEventCodec()
+                for key in block {
+                    let t0 = ContinuousClock.now
+                    let cart = try await store.load(BenchCart.self, key, codec: codec)
+                    backendTimes[2 * s].append(seconds(ContinuousClock.now - t0) * 1e6)
+                    folded[9 + 2 * s] += cart.state.events
+                }
+                for key in block {
+                    let t0 = ContinuousClock.now
+                    let cart = try await store.load(BenchCartFields.self, key, codec: codec)
+                    backendTimes[2 * s + 1].append(seconds(ContinuousClock.now - t0) * 1e6)
+                    folded[9 + 2 * s + 1] += cart.state.events
                 }
             }
             for (v, (sqlite, cartDecoder)) in sqliteVariants.enumerated() {
@@ -293,12 +320,14 @@ enum P3Typed {
         try await binary.close()
         try sqliteJSON.close()
         try sqliteBinary.close()
+        try backendJSON.close()
+        try backendBinary.close()
+        for path in [sqliteJSONPath, sqliteBinaryPath, backendJSONPath, backendBinaryPath] { SQLiteBaseline.remove(path) }
         removeTree(jsonPath)
         removeTree(binaryPath)
-        SQLiteBaseline.remove(sqliteJSONPath)
-        SQLiteBaseline.remove(sqliteBinaryPath)
         guard folded.allSatisfy({ $0 == loads * 100 }) else { throw POSIXError(.EBADMSG) }  // lost or invented events
         let strata = strataTimes.map { $0.sorted() }, sqlite = sqliteTimes.map { $0.sorted() }
+        let backend = backendTimes.map { $0.sorted() }
         let snapshotSorted = snapshotTimes.map { $0.sorted() }
         // Goals are ratios to the untyped P3 on the same layout (one append per cart), measured in this run: typed
         // binary ≤ 2×, typed JSON ≤ 3× (of the default way users declare events: `Codable`).
@@ -321,6 +350,15 @@ enum P3Typed {
                 sqlite: "\(fixed(q50, 1)) (\(fixed(percentile(sqlite[i], 0.99), 1)))", ratio: q50 / p50,
                 goal: ofUntyped == nil ? "" : "≤ \(Int(goal))× untyped", met: ofUntyped.map { $0 <= goal },
                 goalKey: ofUntyped == nil ? nil : "p3typed_\(key)")
+        }
+        for (i, label, key, _) in variants {
+            let p50 = percentile(backend[i], 0.5), q50 = percentile(sqlite[i], 0.5)
+            report.record("p3typed.strata_sqlite_\(key).p50_us", p50)
+            report.record("p3typed.strata_sqlite_\(key).p99_us", percentile(backend[i], 0.99))
+            report.row(
+                "P3 typed (\(label)) on Strata's SQLite backend, p50 µs (p99); native \(fixed(percentile(strata[i], 0.5), 1))",
+                strata: "\(fixed(p50, 1)) (\(fixed(percentile(backend[i], 0.99), 1)))",
+                sqlite: "\(fixed(q50, 1)) (\(fixed(percentile(sqlite[i], 0.99), 1)))", ratio: q50 / p50)
         }
         let foundation50 = percentile(sqlite[4], 0.5)
         report.record("p3typed.sqlite_jsondecoder.p50_us", foundation50)
@@ -440,7 +478,8 @@ struct BenchAddItem: Command {
 /// cache of 20,000 aggregates); SQLite as an application writes it — one write transaction per command on the one
 /// writer connection the 64 tasks share, which reads the cart's events, decodes and folds them and inserts the next
 /// version — with the same cache (same capacity; a hit reads only the events after the cached version) and the same
-/// decoder as the Strata row. Then both without a cache: every command loads its whole cart.
+/// decoder as the Strata row. Then both without a cache: every command loads its whole cart. Each variant also runs
+/// on Strata's SQLite backend (`SQLiteEventStore`, WAL, synchronous = FULL) through the same executor.
 enum P2 {
     struct Outcome {
         var rate: Double
@@ -464,7 +503,8 @@ enum P2 {
         for variant in variants {
             let strata = try await strataRun(work, codec: variant.codec, cache: variant.cache, directory: directory, label: variant.label)
             let sqlite = try await sqliteRun(work, codec: variant.codec, cache: variant.cache, directory: directory, label: variant.label)
-            for (side, outcome) in [("strata", strata), ("sqlite", sqlite)] {
+            let backend = try await backendRun(work, codec: variant.codec, cache: variant.cache, directory: directory, label: variant.label)
+            for (side, outcome) in [("strata", strata), ("sqlite", sqlite), ("strata_sqlite", backend)] {
                 report.record("p2.\(side)_\(variant.key).commits_per_s", outcome.rate)
                 report.record("p2.\(side)_\(variant.key).p50_us", percentile(outcome.latencies, 0.5))
                 report.record("p2.\(side)_\(variant.key).p99_us", percentile(outcome.latencies, 0.99))
@@ -485,6 +525,11 @@ enum P2 {
                 "P2 (\(variant.label)) p50 / p99 µs", strata: "\(Int(percentile(strata.latencies, 0.5))) / \(Int(percentile(strata.latencies, 0.99)))",
                 sqlite: "\(Int(percentile(sqlite.latencies, 0.5))) / \(Int(percentile(sqlite.latencies, 0.99)))",
                 ratio: percentile(sqlite.latencies, 0.5) / percentile(strata.latencies, 0.5))
+            report.row(
+                "P2 (\(variant.label)) on Strata's SQLite backend (StrataSQLite), commits/s, p50 / p99 µs; native \(grouped(strata.rate))",
+                strata: "\(grouped(backend.rate)); \(Int(percentile(backend.latencies, 0.5))) / \(Int(percentile(backend.latencies, 0.99)))",
+                sqlite: "\(grouped(sqlite.rate)); \(Int(percentile(sqlite.latencies, 0.5))) / \(Int(percentile(sqlite.latencies, 0.99)))",
+                ratio: backend.rate / sqlite.rate)
         }
     }
 
@@ -519,19 +564,43 @@ enum P2 {
     ) async throws -> Outcome {
         let path = fresh(directory + "/p2-strata")
         let store = try NativeEventStore(path: path)
+        let (elapsed, latencies) = try await execute(work, on: store, codec: codec, cache: cache, label: "Strata (\(label))")
+        let stats = store.log.statistics
+        try await store.close()
+        removeTree(path)
+        return Outcome(rate: Double(work.count) / elapsed, latencies: latencies, perSync: Double(stats.frames) / Double(max(stats.syncs, 1)))
+    }
+
+    /// The same commands through the same `CommandExecutor` (same codec, same cache) on `SQLiteEventStore` in its
+    /// defaults (WAL, `synchronous = FULL`): what an application gets from Strata on SQLite.
+    static func backendRun(
+        _ work: [(PartitionKey, BenchItemAdded)], codec: any EventCodec, cache: Int, directory: String, label: String
+    ) async throws -> Outcome {
+        let path = directory + "/p2-strata-sqlite.db"
+        SQLiteBaseline.remove(path)
+        let store = try SQLiteEventStore(path: path)
+        let (elapsed, latencies) = try await execute(work, on: store, codec: codec, cache: cache, label: "Strata on SQLite (\(label))")
+        try store.close()
+        SQLiteBaseline.remove(path)
+        return Outcome(rate: Double(work.count) / elapsed, latencies: latencies, perSync: nil)
+    }
+
+    /// Runs every command from 64 tasks through a `CommandExecutor` on `store`, then checks that the store holds one
+    /// event per command. Returns the elapsed seconds and the sorted latencies (µs).
+    static func execute<Store: EventStore>(
+        _ work: [(PartitionKey, BenchItemAdded)], on store: Store, codec: any EventCodec, cache: Int, label: String
+    ) async throws -> (Double, [Double]) where Store.Position == UInt64 {
         let executor = CommandExecutor(store: store, codec: codec, cachedAggregatesMax: cache)
-        progress("P2 Strata (\(label))")
+        progress("P2 \(label)")
         let (elapsed, latencies) = try await concurrently(work.count) { i in
             try await executor.execute(BenchAddItem(key: work[i].0, event: work[i].1))
         }
         progressDone()
-        let stats = store.log.statistics
         var total = 0
-        try await store.readAll(after: nil, limit: .max) { _, _ in total += 1 }
-        try await store.close()
-        removeTree(path)
+        var position: UInt64?
+        while let last = try await store.readAll(after: position, limit: 10_000, { _, _ in total += 1 }) { position = last }
         guard total == work.count else { throw POSIXError(.EBADMSG) }
-        return Outcome(rate: Double(work.count) / elapsed, latencies: latencies, perSync: Double(stats.frames) / Double(max(stats.syncs, 1)))
+        return (elapsed, latencies)
     }
 
     static func sqliteRun(
