@@ -40,14 +40,18 @@ import Testing
         Dictionary(uniqueKeysWithValues: fs.files.map { ($0, fs.contents(of: $0) ?? []) })
     }
 
-    /// A flipped bit in any synced frame of the recovered tail that another frame follows: open throws
+    /// A flipped bit in any synced frame of the recovered tail that another frame follows (its length included): open throws
     /// `damagedLog` and changes no byte of any file; a repair then opens the store with every other event where it
     /// was, the damaged frame's sequences recorded as lost, and the next append after every acknowledged sequence.
     @Test func damageInTheRecoveredTailIsRefusedThenRepaired() async throws {
         let (pristine, acked, tail) = try await crashedWithSyncedTail()
         let segment = segmentPaths(pristine).last!
         for (frame, target) in tail.dropLast().enumerated() {
-            for at in [4, 9, 20, 33, target.length / 2, target.length - 3] {
+            // Byte 0 is the length's low byte: ±32 makes the trailer check fail 32 bytes away from where it should,
+            // past the start of the next, intact frame when the length grew (a repair once searched for the next
+            // valid frame from the failing byte, skipped that frame and dropped it: seed 9752697018626206258 of the
+            // random test below).
+            for at in [0, 4, 9, 20, 33, target.length / 2, target.length - 3] {
                 let fs = pristine.crashed(tear: .keepAll)
                 var bytes = fs.contents(of: segment)!
                 bytes[Int(target.offset) + at] ^= 0x20

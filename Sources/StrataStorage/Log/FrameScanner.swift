@@ -32,7 +32,8 @@ final class FrameScanner {
         case footer(offset: Int64)
         /// Reached `end` exactly at a frame boundary.
         case end
-        /// Bytes at `offset` are not a valid frame.
+        /// The frame starting at `offset` is not valid (`detail` names the failing byte's offset when it is
+        /// inside the frame).
         case invalid(offset: Int64, kind: Corruption.Kind, detail: String)
     }
 
@@ -121,7 +122,10 @@ final class FrameScanner {
             offset += length
             return .frame(header, offset: at)
         } catch {
-            return .invalid(offset: offset + Int64(error.offset), kind: error.kind, detail: error.reason)
+            // The frame's start, not the byte that failed: a search for the next valid frame starts after it (a
+            // damaged length can put the failing byte past the start of the next, intact frame).
+            let inner = error.offset == 0 ? "" : " (at offset \(offset + Int64(error.offset)))"
+            return .invalid(offset: offset, kind: error.kind, detail: error.reason + inner)
         }
     }
 

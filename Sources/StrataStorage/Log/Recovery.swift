@@ -510,7 +510,7 @@ enum Recovery {
                 }
                 break scan
             case .invalid(let offset, let kind, let detail):
-                invalid = (scanner.offset, kind, "\(detail) (at offset \(offset))")
+                invalid = (offset, kind, detail)
                 break scan
             }
         }
