@@ -129,7 +129,7 @@ let package = Package(
         .testTarget(
             name: "StrataToolsTests",
             dependencies: [
-                "StrataTools", "StrataStorage", "StrataTestSupport",
+                "StrataTools", "StrataStorage", "Strata", "StrataTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

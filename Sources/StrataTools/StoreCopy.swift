@@ -24,11 +24,18 @@ public enum StoreCopy {
         case destinationNotEmpty
         /// An append to the destination failed (after `copied` events); the destination holds those.
         case appendFailed(copied: Int, reason: String)
+        /// The source's stream skips versions (events lost to damage): the destination would give the event after
+        /// the gap the next version, not its own, so the copy stops before the batch holding it (after `copied`
+        /// events; the destination holds those).
+        case versionGap(stream: PartitionKey, after: UInt64, found: UInt64, copied: Int)
 
         public var description: String {
             switch self {
             case .destinationNotEmpty: "the destination already holds events: copy into an empty store"
             case .appendFailed(let copied, let reason): "the copy stopped after \(copied) events: \(reason)"
+            case .versionGap(let stream, let after, let found, let copied):
+                "the copy stopped after \(copied) events: stream \(stream) goes from version \(after) to \(found) "
+                    + "(events lost to damage: `strata fsck` lists them); a store gives an appended event its stream's next version"
             }
         }
     }
@@ -41,14 +48,22 @@ public enum StoreCopy {
         precondition(batchEvents > 0)
         guard try await destination.readAll(after: nil, limit: 1, { _, _ in }) == nil else { throw Failure.destinationNotEmpty }
         var report = Report(events: 0, streams: 0, positionsChanged: 0)
-        var streams = Set<PartitionKey>()
+        // Each stream's last version read from the source: every event must be the next one.
+        var versions: [PartitionKey: UInt64] = [:]
         var after: Source.Position?
         while true {
             var batch: [RecordedEvent<Source.Position>] = []
             guard let last = try await source.readAll(after: after, limit: batchEvents, { batch.append(RecordedEvent($0, at: $1)) }) else { break }
             after = last
             var expecting: [PartitionKey: ExpectedVersion] = [:]
-            for event in batch where expecting[event.key] == nil { expecting[event.key] = .exactly(event.version - 1) }
+            for event in batch {
+                let previous = versions[event.key] ?? 0
+                guard event.version == previous + 1 else {
+                    throw Failure.versionGap(stream: event.key, after: previous, found: event.version, copied: report.events)
+                }
+                if expecting[event.key] == nil { expecting[event.key] = .exactly(previous) }
+                versions[event.key] = event.version
+            }
             let receipt: AppendReceipt<Destination.Position>
             do {
                 receipt = try await destination.append(batch.map(\.record), expecting: expecting)
@@ -64,11 +79,10 @@ public enum StoreCopy {
             } else {
                 report.positionsChanged += batch.count
             }
-            for event in batch { streams.insert(event.key) }
             report.events += batch.count
             progress(report.events)
         }
-        report.streams = streams.count
+        report.streams = versions.count
         return report
     }
 }

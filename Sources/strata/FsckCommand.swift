@@ -22,7 +22,7 @@ struct FsckCommand: AsyncParsableCommand {
             each stream's versions (--repair does not apply to it).
             """)
 
-    @Argument(help: "A store folder or a single segment file.")
+    @Argument(help: "A store folder, a single segment file, or an SQLite store file.")
     var path: String
 
     @Flag(help: "Repair what can be repaired, then check again.") var repair = false
