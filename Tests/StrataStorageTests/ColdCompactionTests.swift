@@ -350,6 +350,40 @@ func fillForCompaction(_ store: LogStore, appends: Int = 60, seed: UInt64 = 7) a
     /// A compacted segment that is the last file (its active successor gone): damage in it is damage, not a torn
     /// tail (it was written whole), and a repair rewrites it. (FuzzRepair found fsck calling such damage a torn
     /// tail, which a repair leaves to recovery, so the repaired store still failed fsck.)
+    /// A compacted segment that stands for several segment numbers, with its header and its footer both damaged:
+    /// nothing in the file says which numbers it stands for any more, but its frames run up to the next file's base
+    /// sequence, so the gap in the numbers is segments merged into it, not a deleted file. fsck reports the damage,
+    /// not a missing segment, and a repair rewrites it losing nothing (it used to refuse: "segment 2 is missing
+    /// before this one; restore the missing segments from a copy" — the random acknowledged-data test, seed
+    /// 17444459876916230126).
+    @Test func aCompactedSegmentWithDamagedHeaderAndFooterIsRepairedWithoutLoss() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try openSimulated(fs, segmentBytes: 2_048)
+        try await fillForCompaction(store, appends: 20)
+        try await store.sealActiveSegment()
+        _ = try await store.compactColdSegments(LogStore.ColdCompaction(olderThan: .zero, mergedBytesMax: 1 << 20))
+        try await fillForCompaction(store, appends: 3, seed: 8)
+        let expected = try store.readRecords()
+        try await store.close()
+        let paths = segmentPaths(fs).sorted()
+        #expect(paths.count == 2)
+        let numbers = paths.compactMap { SegmentFileName.parse(String($0.split(separator: "/").last!))?.number }
+        #expect(numbers.count == 2 && numbers[1] > numbers[0] + 1, "the compacted file stands for several numbers: \(paths)")
+        var bytes = fs.contents(of: paths[0])!
+        bytes[20] ^= 0x01  // the header
+        bytes[bytes.count - 8] ^= 0x01  // the footer
+        fs.setContents(of: paths[0], to: bytes)
+        let problems = try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems
+        #expect(!problems.isEmpty && !problems.contains { $0.kind == .missingSegment || $0.kind == .tornTail }, "\(problems)")
+        let done = try await StoreRepair.repair(store: simulatedStorePath, problems: problems, fileSystem: fs).map(\.description)
+        #expect(done.contains { $0.hasPrefix("rewrote") && $0.contains("no event lost") }, "\(done)")
+        #expect(!done.contains { $0.hasPrefix("not repaired") }, "\(done)")
+        #expect(try StoreCheck.check(store: simulatedStorePath, fileSystem: fs).problems.isEmpty)
+        let reopened = try openSimulated(fs, segmentBytes: 2_048)
+        #expect(try reopened.readRecords() == expected)
+        try await reopened.close()
+    }
+
     @Test func damageInACompactedLastSegmentIsRepaired() async throws {
         let fs = SimulatedFileSystem()
         let store = try openSimulated(fs, segmentBytes: 2_048)

@@ -62,7 +62,7 @@ package enum SegmentInspector {
     /// that fits the file) and the next file's number (the numbers between were merged into it). Nil for a segment
     /// that is not compacted (or whose header and footer are both unreadable).
     package static func compaction(
-        of file: String, number: UInt64, nextNumber: UInt64?, fileSystem fs: any FileSystem
+        of file: String, number: UInt64, nextNumber: UInt64?, nextBase: UInt64? = nil, fileSystem fs: any FileSystem
     ) throws(IOError) -> (lastNumber: UInt64, footer: SegmentFooter?)? {
         let handle = try fs.open(file, mode: .read)
         defer { handle.close() }
@@ -83,8 +83,36 @@ package enum SegmentInspector {
         {
             return decoded.isCompacted ? (decoded.lastSegmentNumber, footer) : nil
         }
-        guard footer != nil else { return nil }
+        guard footer != nil else {
+            // Header and footer both unusable. A gap in the segment numbers after this file is still explained when
+            // its frames run up to the next file's base sequence: no sequence is missing between them, so the
+            // segments of the gap were merged into this one by a compaction (it is not a deleted file).
+            if let nextNumber, let nextBase, nextNumber > number + 1,
+                let last = try lastFrameSequence(in: handle, size: size), last &+ 1 == nextBase
+            {
+                return (nextNumber - 1, nil)
+            }
+            return nil
+        }
         return ((nextNumber ?? number + 1) - 1, footer)
+    }
+
+    /// The highest sequence of the valid frames of a segment file, going on after damage at the next valid frame
+    /// (nil: none).
+    static func lastFrameSequence(in handle: any FileHandle, size: Int64) throws(IOError) -> UInt64? {
+        var last: UInt64?
+        var scanner = FrameScanner(handle: handle, from: Int64(SegmentHeader.byteCount), to: size)
+        while true {
+            switch try scanner.next() {
+            case .frame(let header, _):
+                last = max(last ?? 0, header.lastSequence)
+            case .end, .footer:
+                return last
+            case .invalid(let at, _, _):
+                guard let next = try nextValidFrame(in: handle, from: at + 1, size: size) else { return last }
+                scanner = FrameScanner(handle: handle, from: next.offset, to: size)
+            }
+        }
     }
 
     /// A compacted segment: the footer (at the end of the file) says where the frames end; the frames, then the

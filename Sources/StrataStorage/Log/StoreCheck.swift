@@ -196,7 +196,8 @@ package enum StoreCheck {
             for (i, segment) in segments.enumerated() {
                 let compaction = try? SegmentInspector.compaction(
                     of: path + "/" + segment.name, number: segment.number,
-                    nextNumber: i + 1 < segments.count ? segments[i + 1].number : nil, fileSystem: fs)
+                    nextNumber: i + 1 < segments.count ? segments[i + 1].number : nil,
+                    nextBase: i + 1 < segments.count ? segments[i + 1].base : nil, fileSystem: fs)
                 if let previous = coveredThrough, segment.number <= previous {
                     report.notes.append("\(segment.name): merged into an earlier compacted segment by a compaction that stopped before removing it; the next open removes it")
                     superseded.insert(segment.name)

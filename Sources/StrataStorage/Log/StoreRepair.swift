@@ -181,7 +181,8 @@ package enum StoreRepair {
                 // A compacted segment stands for the numbers up to its header's last segment number; with a damaged
                 // header, its footer's frame table says it is compacted and the next file's number where it ends.
                 let compacted = try SegmentInspector.compaction(
-                    of: joinPath(path, segment.name), number: segment.number, nextNumber: next?.number, fileSystem: fs)
+                    of: joinPath(path, segment.name), number: segment.number, nextNumber: next?.number, nextBase: next?.base,
+                    fileSystem: fs)
                 let lastNumber = compacted?.lastNumber ?? segment.number
                 if let next, next.number != lastNumber + 1 {
                     refused.append(.notRepaired("\(segment.name): segment \(lastNumber + 1) is missing after it; restore it from a copy"))
