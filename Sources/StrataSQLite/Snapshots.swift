@@ -21,22 +21,23 @@ extension SQLiteEventStore {
             var id: Int64, projectorVersion: Int64?, codec: String?, position: Int64?, version: Int64?, created: Int64?
             var state: [UInt8]?
         }
-        // One read: the candidates newest first with their states (at most `snapshotsKept` rows are kept), and the
-        // log's end when there is any.
+        // One read: the candidates newest first, the newest one's state (the one a load nearly always takes: the
+        // others' states, as large, are read only when it is passed over), and the log's end when there is any.
         let (candidates, head) = try await read { db -> ([Candidate], UInt64) in
             let statement = try db.cachedStatement(sql: """
-                SELECT id, projector_version, codec, position, version, created, state FROM strata_snapshots
+                SELECT id, projector_version, codec, position, version, created FROM strata_snapshots
                 WHERE subject_kind = ? AND subject_a = ? AND subject_b = ? AND subject_c = ? AND projector = ? AND position <= ?
                 ORDER BY position DESC, id DESC
                 """)
             let rows = try Row.fetchAll(statement, arguments: [kind, a, b, c, projectorName, bound])
             guard !rows.isEmpty else { return ([], 0) }
-            let candidates = rows.map { row in
+            var candidates = rows.map { row in
                 Candidate(
                     id: (try? row.decode(Int64.self, atIndex: 0)) ?? 0, projectorVersion: try? row.decode(atIndex: 1),
                     codec: try? row.decode(atIndex: 2), position: try? row.decode(atIndex: 3), version: try? row.decode(atIndex: 4),
-                    created: try? row.decode(atIndex: 5), state: (try? row.decode(Data.self, atIndex: 6)).map { Array($0) })
+                    created: try? row.decode(atIndex: 5), state: nil)
             }
+            candidates[0].state = try Self.snapshotState(id: candidates[0].id, db)
             return (candidates, try Self.head(db))
         }
         var ignored: [PassedOverSnapshot] = []
@@ -48,8 +49,13 @@ extension SQLiteEventStore {
                     reason: .unreadable(SQLiteStoreError.damagedRow(
                         table: "strata_snapshots", position: candidate.position ?? 0, column: column, reason: reason)))
             }
+            var state = candidate.state
+            if state == nil && candidate.id != candidates[0].id {
+                let id = candidate.id
+                state = try await read { db in try Self.snapshotState(id: id, db) }
+            }
             guard let position = candidate.position, let version = candidate.version, let projectorVersion = candidate.projectorVersion,
-                let codec = candidate.codec, let created = candidate.created, let state = candidate.state
+                let codec = candidate.codec, let created = candidate.created, let state
             else {
                 ignored.append(damaged("position, version, projector_version, codec, created or state", "NULL or of another type"))
                 continue
@@ -74,6 +80,12 @@ extension SQLiteEventStore {
             return SnapshotLookup(snapshot: snapshot, ignored: ignored)
         }
         return SnapshotLookup(snapshot: nil, ignored: ignored)
+    }
+
+    /// A snapshot row's state; nil when it is NULL or not a BLOB (changed by hand, or damaged) or the row is gone.
+    static func snapshotState(id: Int64, _ db: Database) throws -> [UInt8]? {
+        let statement = try db.cachedStatement(sql: "SELECT state FROM strata_snapshots WHERE id = ?")
+        return try Row.fetchOne(statement, arguments: [id]).flatMap { row in (try? row.decode(Data.self, atIndex: 0)).map { Array($0) } }
     }
 
     /// Stores the snapshots in one transaction (all or none), keeping the newest `snapshotsKept` of each subject and
