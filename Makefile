@@ -2,7 +2,10 @@
 SWIFT ?= swift
 DEMO_DIR ?= demo-store-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: fuzz deps bench-deps build test demo release bench-build bench bench-full bench-micro clean
+.PHONY: fuzz deps bench-deps build test demo release bench-build bench bench-full bench-micro clean postgres-start postgres-stop
+# Where `make postgres-start` puts its throw-away server (a folder other users can reach: PostgreSQL runs as the
+# user postgres when make runs as root).
+POSTGRES_DIR ?= /tmp/strata-postgres-$(shell id -u)
 
 deps:
 	@bash scripts/install-deps.sh
@@ -15,6 +18,14 @@ test: deps
 
 release: deps
 	$(SWIFT) build -c release
+
+# A throw-away PostgreSQL 15 server (scripts/postgres-test-server.sh: installs the server when missing, a new
+# cluster on a free loopback port, fsync on); `start` prints its URL, `stop` removes it.
+postgres-start:
+	@bash scripts/postgres-test-server.sh start $(POSTGRES_DIR)
+
+postgres-stop:
+	@bash scripts/postgres-test-server.sh stop $(POSTGRES_DIR)
 
 # The carts example (Examples/Carts) on an embedded store in a fresh folder: commands, the cart's state and full
 # history, a multi-projection and a query; then what an operator sees of the store (fsck, stats).
