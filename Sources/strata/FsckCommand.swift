@@ -28,6 +28,16 @@ struct FsckCommand: AsyncParsableCommand {
     @Flag(help: "Repair what can be repaired, then check again.") var repair = false
     @Flag(help: "Print the report as one JSON object.") var json = false
 
+    /// Whether a file is checked as a segment: its name is a segment file's, or it starts with the segment magic
+    /// (a damaged segment keeps its name; a copy under another name keeps its magic).
+    static func mayBeSegment(_ path: String) -> Bool {
+        let name = String(path.split(separator: "/").last ?? "")
+        if SegmentFileName.parse(name) != nil { return true }
+        guard let handle = FileHandle(forReadingAtPath: path) else { return true }  // unreadable: the check says why
+        defer { try? handle.close() }
+        return (try? handle.read(upToCount: SegmentHeader.magic.count)).map { Array($0) == SegmentHeader.magic } ?? true
+    }
+
     func run() async throws {
         let fs = PosixFileSystem()
         if !fs.directoryExists(path) && SQLiteTools.isSQLiteFile(path) {
@@ -44,6 +54,11 @@ struct FsckCommand: AsyncParsableCommand {
                 report = try StoreCheck.check(store: path, fileSystem: fs) { progress.update($0) }
             }
         } else if fs.fileExists(path) {
+            guard Self.mayBeSegment(path) else {
+                throw CommandFailure(
+                    status: CommandFailure.unusable,
+                    message: "strata fsck: \(path) is not a store folder, a segment file (named <number>-<base sequence>.segment or starting with \"STRATSEG\") or an SQLite store file")
+            }
             guard !repair else {
                 throw CommandFailure(status: CommandFailure.unusable, message: "strata fsck: --repair works on a store folder, not on a single segment file")
             }

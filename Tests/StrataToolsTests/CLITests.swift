@@ -247,6 +247,13 @@ import Testing
         #expect(clean.status == 0, "\(clean.stdout)\(clean.stderr)")
         #expect(clean.stdout.contains("800 events") && clean.stdout.contains("no problems"), "\(clean.stdout)")
         #expect(try run("fsck", store + "/" + segments[0]).status == 0)
+        // A segment copied under another name is still checked (its magic); a file that is neither a segment nor an
+        // SQLite store is not input fsck can read (status 2), not a "truncated segment" (status 1).
+        try FileManager.default.copyItem(atPath: store + "/" + segments[0], toPath: directory + "/renamed.bin")
+        #expect(try run("fsck", directory + "/renamed.bin").status == 0)
+        try Data("not a store at all".utf8).write(to: URL(fileURLWithPath: directory + "/junk.sqlite"))
+        let junk = try run("fsck", directory + "/junk.sqlite")
+        #expect(junk.status == 2 && junk.stderr.contains("is not a store folder, a segment file"), "\(junk.stdout) \(junk.stderr)")
 
         func damaged(_ name: String, _ damage: (String) throws -> Void) throws -> ProcessOutcome {
             let copy = directory + "/" + name

@@ -1,6 +1,6 @@
 /// Segment files are named `<number, 10 digits>-<base sequence, 20 digits>.segment`, so a directory listing
 /// sorts them in log order and an operator sees where each begins (FORMAT.md, "Store folder").
-enum SegmentFileName {
+package enum SegmentFileName {
     static let suffix = ".segment"
 
     static func make(number: UInt64, baseSequence: UInt64) -> String {
@@ -8,7 +8,7 @@ enum SegmentFileName {
     }
 
     /// (number, base sequence), or nil for names that are not segment files.
-    static func parse(_ name: String) -> (number: UInt64, baseSequence: UInt64)? {
+    package static func parse(_ name: String) -> (number: UInt64, baseSequence: UInt64)? {
         guard name.hasSuffix(suffix) else { return nil }
         let stem = name.dropLast(suffix.count)
         let parts = stem.split(separator: "-", omittingEmptySubsequences: false)
