@@ -76,7 +76,9 @@ public final class SQLiteEventStore: EventStore {
         } catch {
             throw EventStoreError.storage(error)
         }
-        try self.init(writer: pool, migrate: true, options: options, reads: ReadConnections(path: path, busyTimeout: Self.seconds(options.busyTimeout)))
+        // (The read connections open later, when needed: by an absolute path, whatever the working folder is then.)
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        try self.init(writer: pool, migrate: true, options: options, reads: ReadConnections(path: absolute, busyTimeout: Self.seconds(options.busyTimeout)))
         options.observability.logger.debug("opened the SQLite event store", metadata: ["path": "\(path)"])
     }
 
