@@ -258,33 +258,14 @@ enum P3Typed {
             let block = order[start..<min(start + 1_000, loads)]
             for (s, store) in [json, binary].enumerated() {
                 let codec: any EventCodec = s == 0 ? JSONEventCodec() : BinaryEventCodec()
-                for key in block {
-                    let t0 = ContinuousClock.now
-                    let cart = try await store.load(BenchCart.self, key, codec: codec)
-                    strataTimes[2 * s].append(seconds(ContinuousClock.now - t0) * 1e6)
-                    folded[2 * s] += cart.state.events
-                }
-                for key in block {
-                    let t0 = ContinuousClock.now
-                    let cart = try await store.load(BenchCartFields.self, key, codec: codec)
-                    strataTimes[2 * s + 1].append(seconds(ContinuousClock.now - t0) * 1e6)
-                    folded[2 * s + 1] += cart.state.events
-                }
+                folded[2 * s] += try await timedLoads(BenchCart.self, block, from: store, codec: codec, into: &strataTimes[2 * s])
+                folded[2 * s + 1] += try await timedLoads(BenchCartFields.self, block, from: store, codec: codec, into: &strataTimes[2 * s + 1])
             }
             for (s, store) in [backendJSON, backendBinary].enumerated() {
                 let codec: any EventCodec = s == 0 ? JSONEventCodec() : BinaryEventCodec()
-                for key in block {
-                    let t0 = ContinuousClock.now
-                    let cart = try await store.load(BenchCart.self, key, codec: codec)
-                    backendTimes[2 * s].append(seconds(ContinuousClock.now - t0) * 1e6)
-                    folded[9 + 2 * s] += cart.state.events
-                }
-                for key in block {
-                    let t0 = ContinuousClock.now
-                    let cart = try await store.load(BenchCartFields.self, key, codec: codec)
-                    backendTimes[2 * s + 1].append(seconds(ContinuousClock.now - t0) * 1e6)
-                    folded[9 + 2 * s + 1] += cart.state.events
-                }
+                folded[9 + 2 * s] += try await timedLoads(BenchCart.self, block, from: store, codec: codec, into: &backendTimes[2 * s])
+                folded[9 + 2 * s + 1] += try await timedLoads(
+                    BenchCartFields.self, block, from: store, codec: codec, into: &backendTimes[2 * s + 1])
             }
             for (v, (sqlite, cartDecoder)) in sqliteVariants.enumerated() {
                 for key in block {
@@ -384,6 +365,21 @@ enum P3Typed {
                 goal: i >= 2 ? "≤ 10 µs" : "", met: i >= 2 ? p50 <= 10 : nil, goalKey: i >= 2 ? "p3typed_\(key)" : nil)
         }
     }
+}
+
+/// Loads every cart of `block` from `store` with `projector`, each load timed into `times` (µs); returns how many events
+/// were folded.
+func timedLoads<Store: EventStore, P: AggregateProjector>(
+    _ projector: P.Type, _ block: ArraySlice<PartitionKey>, from store: Store, codec: any EventCodec, into times: inout [Double]
+) async throws -> Int where P.State == BenchCart.State {
+    var events = 0
+    for key in block {
+        let t0 = ContinuousClock.now
+        let cart = try await store.load(P.self, key, codec: codec)
+        times.append(seconds(ContinuousClock.now - t0) * 1e6)
+        events += cart.state.events
+    }
+    return events
 }
 
 /// SQLite's typed load of a whole cart (a read transaction on the connection).
