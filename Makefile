@@ -13,8 +13,16 @@ deps:
 build: deps
 	$(SWIFT) build
 
+# The PostgreSQL backend's tests run on a throw-away server: started here when none runs in $(POSTGRES_DIR) (and
+# stopped after), its URL passed in STRATA_POSTGRES_URL. No server: the tests fail, never skip.
 test: deps
-	SWIFT_BACKTRACE=enable=no $(SWIFT) test
+	@dir="$(POSTGRES_DIR)"; started=""; \
+	if ! bash scripts/postgres-test-server.sh running "$$dir"; then \
+		rm -rf "$$dir"; bash scripts/postgres-test-server.sh start "$$dir" >/dev/null || exit 1; started=1; \
+	fi; \
+	STRATA_POSTGRES_DIR="$$dir" STRATA_POSTGRES_URL="$$(cat "$$dir/url")" SWIFT_BACKTRACE=enable=no $(SWIFT) test; status=$$?; \
+	if [ -n "$$started" ]; then bash scripts/postgres-test-server.sh stop "$$dir"; fi; \
+	exit $$status
 
 release: deps
 	$(SWIFT) build -c release

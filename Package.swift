@@ -29,6 +29,8 @@ let package = Package(
         .library(name: "StrataServices", targets: ["StrataServices"]),
         // The event store in an SQLite database (GRDB): its own file, or the application's own database.
         .library(name: "StrataSQLite", targets: ["StrataSQLite"]),
+        // The event store on a PostgreSQL server (postgres-nio), shared by many application processes.
+        .library(name: "StrataPostgres", targets: ["StrataPostgres"]),
         // The EventStore conformance suite, for any backend's tests (ours and a third party's).
         .library(name: "StrataConformance", targets: ["StrataConformance"]),
         // Given/When/Then tests of aggregates, commands, projections and queries on the in-memory store.
@@ -46,6 +48,9 @@ let package = Package(
         .package(url: "https://github.com/pointfreeco/swift-custom-dump", from: "1.7.3"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/pointfreeco/xctest-dynamic-overlay", from: "1.13.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // TLS settings of PostgreSQL connections (already in postgres-nio's graph).
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // CRC32C (SSE4.2 chosen at run time, slicing-by-8 fallback).
@@ -95,6 +100,12 @@ let package = Package(
             dependencies: [
                 "Strata", "StrataStorage", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "StrataPostgres",
+            dependencies: [
+                "Strata", "StrataCore", "StrataStorage", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
             ]),
         // The carts example of the README (Examples/Carts): the domain as a library, the demo `make demo` runs,
         // and the domain's tests, written with StrataTesting.
@@ -147,6 +158,9 @@ let package = Package(
             dependencies: [
                 "StrataSQLite", "Strata", "StrataConformance", "StrataTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
             ]),
+        .testTarget(
+            name: "StrataPostgresTests",
+            dependencies: ["StrataPostgres", "Strata", "StrataConformance", "StrataTestSupport"]),
         .testTarget(
             name: "StrataPrometheusTests",
             dependencies: [

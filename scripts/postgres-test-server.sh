@@ -7,11 +7,14 @@
 #   scripts/postgres-test-server.sh start DIR   # creates DIR, starts the server, prints its URL (also in DIR/url)
 #   scripts/postgres-test-server.sh url DIR     # prints the URL of the server in DIR
 #   scripts/postgres-test-server.sh stop DIR    # stops the server and removes DIR
+#   scripts/postgres-test-server.sh ensure DIR  # prints the URL of the server running in DIR, starting one first if none
+#   scripts/postgres-test-server.sh running DIR # status 0 when a server of this script runs in DIR
+#   scripts/postgres-test-server.sh restart DIR # stops the server in DIR (fast mode) and starts it again, same port
 #
 # PostgreSQL refuses to run as root: as root, the server runs as the system user `postgres` (created when missing).
 set -euo pipefail
 
-usage() { echo "usage: $0 start|url|stop DIR" >&2; exit 2; }
+usage() { echo "usage: $0 start|url|stop|ensure|running|restart DIR" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 command="$1"
 dir="$2"
@@ -52,7 +55,28 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+running() {
+  [ -f "$dir/url" ] && [ -f "$dir/data/postmaster.pid" ] && bindir >/dev/null &&
+    as_owner "$(bindir)/pg_ctl" --pgdata="$dir/data" status >/dev/null 2>&1
+}
+
 case "$command" in
+  running)
+    running
+    ;;
+  ensure)
+    if running; then cat "$dir/url"; exit 0; fi
+    [ -e "$dir" ] && rm -rf "$dir"
+    exec "$0" start "$dir"
+    ;;
+  restart)
+    bin="$(bindir)"
+    as_owner "$bin/pg_ctl" --pgdata="$dir/data" --mode=fast --wait stop >/dev/null
+    port="$(sed -E 's/.*:([0-9]+)\/.*/\1/' "$dir/url")"
+    as_owner "$bin/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --wait --timeout=60 \
+      -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c fsync=on -c max_connections=200" \
+      start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    ;;
   start)
     bin="$(bindir || { install_server; bindir; })"
     if [ -e "$dir" ] && [ -n "$(ls -A "$dir" 2>/dev/null)" ]; then
