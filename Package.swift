@@ -105,6 +105,8 @@ let package = Package(
             name: "StrataPostgres",
             dependencies: [
                 "Strata", "StrataCore", "StrataStorage", .product(name: "PostgresNIO", package: "postgres-nio"),
+                // (For the type of the pool's "server unreachable" error, which postgres-nio passes through.)
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
             ]),
         // The carts example of the README (Examples/Carts): the domain as a library, the demo `make demo` runs,

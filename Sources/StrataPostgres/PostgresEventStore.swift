@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import PostgresNIO
 import Strata
+import _ConnectionPoolModule
 import StrataCore
 import Synchronization
 
@@ -48,7 +49,24 @@ public final class PostgresEventStore: EventStore {
         try configuration.validate()
         let store = try PostgresEventStore(configuration)
         do {
-            try await store.migrate()
+            // (The pool would wait for the server a minute before it gives up: a store that cannot connect within
+            // the connect timeout fails now.)
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await store.migrate()
+                    return true
+                }
+                group.addTask {
+                    try await Task.sleep(for: configuration.connectTimeout * 2)
+                    return false
+                }
+                defer { group.cancelAll() }
+                if try await group.next() == false {
+                    throw EventStoreError.storage(PostgresStoreError.connectionLost(
+                        operation: "connecting to \(configuration.serverDescription)", mayHaveCommitted: false,
+                        reason: "no connection within \(configuration.connectTimeout * 2)"))
+                }
+            }
         } catch {
             await store.close()
             throw error
@@ -93,8 +111,14 @@ public final class PostgresEventStore: EventStore {
         case let error as EventStoreError: return error
         case let error as CancellationError: return error
         case let error as PostgresStoreError: return EventStoreError.storage(error)
+        case let error as ConnectionPoolError:
+            if wakeups.isClosed || error == .poolShutdown { return EventStoreError.closed }
+            if error == .requestCancelled { return CancellationError() }
+            return EventStoreError.storage(PostgresStoreError.connectionLost(
+                operation: operation, mayHaveCommitted: false, reason: "the server could not be reached (\(error))"))
         case let error as PSQLError:
             if wakeups.isClosed { return EventStoreError.closed }
+            if error.code == .queryCancelled { return CancellationError() }
             return EventStoreError.storage(Self.translate(error, operation, append: append))
         default: return EventStoreError.storage(error)
         }
@@ -162,6 +186,7 @@ public final class PostgresEventStore: EventStore {
         } catch let error as PostgresStoreError {
             throw error
         } catch let error as PostgresTransactionError {
+            if let refusal = error.closureError as? PostgresStoreError { throw refusal }
             throw reported(error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError ?? error, "opening the store")
         } catch {
             throw reported(error, "opening the store")

@@ -30,7 +30,7 @@ public struct PostgresPosition: EventPosition {
     /// Parses `"<transaction>-<sequence>"` (two decimal numbers).
     public init?(_ description: String) {
         let parts = description.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) }),
+        guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }),
             let transaction = UInt64(parts[0]), let sequence = UInt64(parts[1])
         else { return nil }
         self.init(transaction: transaction, sequence: sequence)
