@@ -194,6 +194,32 @@ extension PostgresEventStore {
             return configuration
         }
 
+        /// postgres-nio's configuration of a single connection (the store's LISTEN connection, outside the pool).
+        func connection() throws -> PostgresConnection.Configuration {
+            var configuration: PostgresConnection.Configuration
+            if let unixSocketPath {
+                configuration = PostgresConnection.Configuration(
+                    unixSocketPath: unixSocketPath, username: username, password: password, database: database)
+            } else {
+                let tls: PostgresConnection.Configuration.TLS
+                switch self.tls {
+                case .disable: tls = .disable
+                case .prefer, .require:
+                    var unchecked = TLSConfiguration.makeClientConfiguration()
+                    unchecked.certificateVerification = .none
+                    let context = try NIOSSLContext(configuration: unchecked)
+                    tls = self.tls == .prefer ? .prefer(context) : .require(context)
+                case .verifyFull: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+                }
+                configuration = PostgresConnection.Configuration(
+                    host: host, port: port, username: username, password: password, database: database, tls: tls)
+            }
+            configuration.options.connectTimeout = .nanoseconds(Int64(connectTimeout.components.seconds) * 1_000_000_000
+                + connectTimeout.components.attoseconds / 1_000_000_000)
+            configuration.options.additionalStartupParameters = [("application_name", "strata-listen")]
+            return configuration
+        }
+
         /// Where the server is, for messages (never the password).
         public var serverDescription: String {
             let place = unixSocketPath ?? "\(host):\(port)"

@@ -86,7 +86,7 @@ public final class PostgresEventStore: EventStore {
         self.client = client
         sql = Statements(schema: configuration.schema)
         // (Started at once, so that the pool runs before the first lease.)
-        running = Task.immediate { await client.run() }
+        running = Task { await client.run() }
         notifier = Notifier(client: client, channel: StrataPostgresSchema.channel(configuration.schema), logger: configuration.observability.logger)
     }
 
@@ -204,7 +204,7 @@ public final class PostgresEventStore: EventStore {
         let checks = Array(expecting)
         let receipt: AppendReceipt<PostgresPosition>
         do {
-            receipt = try await Self.receipt(of: client.query(appendQuery(events, checks)), events, checks)
+            receipt = try await Self.receipt(of: client.query(appendQuery(events, checks, committing: true)), events, checks)
         } catch {
             throw await appendFailure(error, events, expecting)
         }
@@ -235,7 +235,10 @@ public final class PostgresEventStore: EventStore {
     }
 
     /// The statement of an append: the schema's `append` function with the batch as arrays.
-    private func appendQuery(_ events: [EventRecord], _ checks: [(key: PartitionKey, value: ExpectedVersion)]) -> PostgresQuery {
+    /// `committing`: the procedure that commits before it answers (outside an application's transaction).
+    private func appendQuery(
+        _ events: [EventRecord], _ checks: [(key: PartitionKey, value: ExpectedVersion)], committing: Bool = false
+    ) -> PostgresQuery {
         var binds = PostgresBindings(capacity: 16)
         binds.append(ArrayParameter(checks.map { TextElement($0.key.tenant) }))
         binds.append(ArrayParameter(checks.map { TextElement($0.key.group) }))
@@ -262,7 +265,7 @@ public final class PostgresEventStore: EventStore {
         binds.append(ArrayParameter(events.map { TextElement($0.metadata.causationId) }))
         binds.append(ArrayParameter(events.map { TextElement($0.metadata.user) }))
         binds.append(ArrayParameter(events.map { ByteaElement($0.payload) }))
-        return PostgresQuery(unsafeSQL: sql.append, binds: binds)
+        return PostgresQuery(unsafeSQL: committing ? sql.appendCommitted : sql.append, binds: binds)
     }
 
     /// The receipt from the `append` function's row, or the version conflict it reported.
@@ -505,32 +508,51 @@ public final class PostgresEventStore: EventStore {
 
     // MARK: Notifications
 
-    /// Starts the LISTEN task the first time a caller waits: it holds one connection of the pool, wakes waiters
-    /// on each notification, and reconnects (logged, counted) when its connection fails.
+    /// Starts the LISTEN task the first time a caller waits: a connection of its own (outside the pool), checked
+    /// every few seconds with a query; each notification wakes waiters. When the connection fails it is replaced
+    /// (logged, counted), and waiters poll meanwhile.
     private func startListening() {
         listener.withLock { task in
             guard task == nil, !wakeups.isClosed else { return }
-            let client = self.client, wakeups = self.wakeups, channel = StrataPostgresSchema.channel(configuration.schema)
-            let logger = configuration.observability.logger
+            let wakeups = self.wakeups, channel = StrataPostgresSchema.channel(configuration.schema)
+            let configuration = self.configuration, logger = configuration.observability.logger
             let failures = configuration.observability.counter(StrataMetric.backgroundFailures, [("task", "postgres-listen")])
             task = Task {
                 var attempt = 0
                 while !Task.isCancelled && !wakeups.isClosed {
+                    var connection: PostgresConnection?
                     do {
-                        try await client.withConnection { connection in
-                            try await connection.listen(on: channel) { notifications in
-                                attempt = 0
-                                wakeups.bump()  // what was committed while not listening
-                                for try await _ in notifications { wakeups.bump() }
+                        let opened = try await PostgresConnection.connect(configuration: configuration.connection(), id: 0, logger: logger)
+                        connection = opened
+                        attempt = 0
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            group.addTask {
+                                try await opened.listen(on: channel) { notifications in
+                                    wakeups.bump()  // what was committed while not listening
+                                    for try await _ in notifications { wakeups.bump() }
+                                }
                             }
+                            group.addTask {
+                                // A connection the server dropped fails this query.
+                                while true {
+                                    try await Task.sleep(for: .seconds(2))
+                                    try await opened.query("SELECT 1", logger: logger)
+                                }
+                            }
+                            defer { group.cancelAll() }
+                            try await group.next()
                         }
                     } catch {
-                        if Task.isCancelled || wakeups.isClosed { return }
+                        if Task.isCancelled || wakeups.isClosed {
+                            try? await connection?.close()
+                            return
+                        }
                         failures.increment()
                         logger.warning(
                             "the PostgreSQL event store's LISTEN connection failed; waiters poll until it is back",
                             metadata: ["error": "\(String(reflecting: error))", "attempt": "\(attempt)"])
                     }
+                    try? await connection?.close()
                     attempt += 1
                     try? await Task.sleep(for: .milliseconds(min(5000, 100 << min(attempt, 6))))
                 }
@@ -543,12 +565,16 @@ public final class PostgresEventStore: EventStore {
 struct Statements: Sendable {
     /// The schema's quoted name.
     let schema: String
-    let append: String, version: String, readStream: String, readAll: String, hasEvents: String, head: String
+    let append: String, appendCommitted: String, version: String, readStream: String, readAll: String, hasEvents: String, head: String
 
     init(schema name: String) {
         let s = "\"\(name)\""
         schema = s
         append = "SELECT conflict, actual, tx, first_position, last_position, versions FROM \(s).append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+        appendCommitted = """
+            CALL \(s).append_committed($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                                       NULL::integer, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint[])
+            """
         version = "SELECT coalesce(max(version), 0) FROM \(s).events WHERE tenant = $1 AND aggregate_group = $2 AND aggregate_id = $3"
         readStream = """
             SELECT \(EventRows.columns) FROM \(s).events
