@@ -124,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "strata",
             dependencies: [
-                "Strata", "StrataStorage", "StrataSQLite", "StrataTools",
+                "Strata", "StrataStorage", "StrataSQLite", "StrataPostgres", "StrataTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -162,7 +162,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "StrataPostgresTests",
-            dependencies: ["StrataPostgres", "Strata", "StrataConformance", "StrataTestSupport"]),
+            dependencies: ["StrataPostgres", "Strata", "StrataConformance", "StrataTestSupport", .product(name: "PostgresNIO", package: "postgres-nio")]),
         .testTarget(
             name: "StrataPrometheusTests",
             dependencies: [

@@ -1,24 +1,36 @@
 import ArgumentParser
 import Strata
+import StrataPostgres
 import StrataSQLite
 import StrataStorage
 
-/// Runs counter commands through a `CommandExecutor` on an SQLite store, from many tasks at once: what the
-/// multi-process tests start twice on one file (no lost update, no version written twice).
+/// Runs counter commands through a `CommandExecutor` on an SQLite store or a PostgreSQL store, from many tasks at
+/// once: what the multi-process tests start twice on one store (no lost update, no version written twice).
 struct CommandLoop: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "command-loop",
-        abstract: "Execute counter commands on an SQLite store from many tasks (for multi-process tests).",
+        abstract: "Execute counter commands on an SQLite or PostgreSQL store from many tasks (for multi-process tests).",
         shouldDisplay: false)
 
-    @Argument(help: "An SQLite store file.") var path: String
+    @Argument(help: "An SQLite store file, or a PostgreSQL URL (postgres://…, schema in ?schema=).") var path: String
     @Option(help: "Concurrent tasks.") var tasks = 32
     @Option(help: "Commands per task.") var commands = 20
     @Option(help: "Aggregates the commands go to (at random).") var aggregates = 200
     @Option(help: "A seed for the choice of aggregates.") var seed: UInt64 = 1
 
     func run() async throws {
-        let store = try SQLiteEventStore(path: path)
+        if path.hasPrefix("postgres://") || path.hasPrefix("postgresql://") {
+            let store = try await PostgresEventStore.connect(url: path)
+            try await execute(on: store)
+            await store.close()
+        } else {
+            let store = try SQLiteEventStore(path: path)
+            try await execute(on: store)
+            try store.close()
+        }
+    }
+
+    private func execute<Store: EventStore>(on store: Store) async throws {
         let executor = CommandExecutor(store: store, maxAttempts: 10_000)
         let aggregates = self.aggregates, commands = self.commands, seed = self.seed
         try await withThrowingTaskGroup(of: Int.self) { group in
@@ -38,7 +50,6 @@ struct CommandLoop: AsyncParsableCommand {
             for try await taskRetries in group { retries += taskRetries }
             writeLine("executed \(tasks * commands) commands, \(retries) retries after conflicts")
         }
-        try store.close()
     }
 }
 
