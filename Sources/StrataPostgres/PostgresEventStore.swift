@@ -154,8 +154,8 @@ public final class PostgresEventStore: EventStore {
         let logger = configuration.observability.logger
         do {
             try await client.withTransaction(logger: logger) { connection in
-                // One migrating process at a time, whatever the schema (the key: "strata" in ASCII).
-                try await connection.query("SELECT pg_advisory_xact_lock(\(Int64(0x7374_7261_7461)))", logger: logger)
+                // One migrating process at a time per schema.
+                try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended('strata-migration/' || \(schema), 0))", logger: logger)
                 var tables: [String] = []
                 for try await name in try await connection.query(
                     "SELECT table_name::text FROM information_schema.tables WHERE table_schema = \(schema) ORDER BY 1", logger: logger

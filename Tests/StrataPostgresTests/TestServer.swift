@@ -67,6 +67,9 @@ enum TestServer {
         var configuration = try PostgresEventStore.Configuration(url: url)
         configuration.schema = schema
         configuration.pollInterval = .milliseconds(200)
+        // (Many tests run at once, each with stores of its own: a few connections each keep them under the server's
+        // max_connections.)
+        configuration.maximumConnections = 4
         return configuration
     }
 
