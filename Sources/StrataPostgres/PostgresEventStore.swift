@@ -43,8 +43,9 @@ public final class PostgresEventStore: EventStore {
     private let order = Mutex<(ownNewest: UInt64, settledBelow: UInt64)>((0, 0))
 
     /// Connects to the server, creates or upgrades Strata's schema, and returns the store. Throws
-    /// `PostgresStoreError` for a schema that is newer or not Strata's (left untouched) and for a server that
-    /// cannot be reached.
+    /// `PostgresStoreError` for a configuration it cannot use and a schema that is newer or not Strata's (left
+    /// untouched), and `EventStoreError.storage(PostgresStoreError.connectionLost)` when no connection is made within
+    /// twice `Configuration.connectTimeout`.
     public static func connect(_ configuration: Configuration) async throws -> PostgresEventStore {
         try configuration.validate()
         let store = try PostgresEventStore(configuration)
@@ -85,7 +86,7 @@ public final class PostgresEventStore: EventStore {
         let client = PostgresClient(configuration: try configuration.client(), backgroundLogger: configuration.observability.logger)
         self.client = client
         sql = Statements(schema: configuration.schema)
-        // (Started at once, so that the pool runs before the first lease.)
+        // (The pool runs in a task of its own until `close()`; a lease made before it starts waits for it.)
         running = Task { await client.run() }
         notifier = Notifier(client: client, channel: StrataPostgresSchema.channel(configuration.schema), logger: configuration.observability.logger)
     }
@@ -392,6 +393,14 @@ public final class PostgresEventStore: EventStore {
     public func waitUntilOrdered(through position: PostgresPosition) async throws {
         try checkOpen()
         _ = try await settle(position.transaction, timeout: nil)
+    }
+
+    /// Returns once the global order shows every event committed before the call (by any process): what a reader
+    /// calls after learning, some other way, that another process appended.
+    public func waitUntilOrdered() async throws {
+        try checkOpen()
+        guard let head = try await head() else { return }
+        _ = try await settle(head.transaction, timeout: nil)
     }
 
     /// Waits until no transaction up to `transaction` is running, polling `pg_snapshot_xmin` (1 ms, doubling up to

@@ -20,7 +20,7 @@ struct StrataCommand: AsyncParsableCommand {
             STRATA_LOG_LEVEL (trace, debug, info, notice, warning, error, critical) to see more or less.
             """,
         version: StrataVersion.string,
-        subcommands: [FsckCommand.self, DumpCommand.self, ImportCommand.self, StatsCommand.self, CompactCommand.self, CopyCommand.self, Demo.self, AppendLoop.self, CommandLoop.self]
+        subcommands: [FsckCommand.self, DumpCommand.self, ImportCommand.self, StatsCommand.self, CompactCommand.self, CopyCommand.self, Demo.self, AppendLoop.self, CommandLoop.self, SubscribeLoop.self]
     )
 
     /// Parses and runs, mapping outcomes onto the exit statuses above (ArgumentParser's own usage status, 64,

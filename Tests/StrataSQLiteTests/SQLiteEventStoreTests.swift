@@ -200,8 +200,8 @@ func temporaryFolder() -> String {
         }
         try await Task.sleep(for: .milliseconds(150))
         #expect(woke.withLock { $0 } == nil)
-        let appended = ContinuousClock.now
         try await other.append([record(2)])
+        let appended = ContinuousClock.now  // (after the append: its own fsync is no part of the waiter's delay)
         let deadline = ContinuousClock.now + .seconds(10)
         while woke.withLock({ $0 }) == nil && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         waiter.cancel()
