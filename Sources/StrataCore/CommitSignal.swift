@@ -53,6 +53,20 @@ package final class CommitSignal<Position: Comparable & Sendable>: Sendable {
         for continuation in woken { continuation.resume(returning: false) }
     }
 
+    /// `wait(after:head:)` for at most `timeout`: true when the head passed `position`, false when the signal is
+    /// closed, nil when `timeout` passed first. Throws `CancellationError` when the task is cancelled.
+    package func wait(after position: Position?, timeout: Duration, head: @escaping @Sendable () -> Position?) async throws -> Bool? {
+        try await withThrowingTaskGroup(of: Bool?.self) { group in
+            group.addTask { try await self.wait(after: position, head: head) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
+    }
+
     private static func passed(_ head: Position?, _ position: Position?, _ reaching: Bool) -> Bool {
         guard let head else { return false }
         guard let position else { return true }

@@ -164,6 +164,19 @@ extension PostgresEventStore {
             return letter(first) && bytes.allSatisfy { letter($0) || ($0 >= 48 && $0 <= 57) }
         }
 
+        /// The TLS settings of `tls` and whether TLS is required; nil: plain connections. `prefer` and `require` do
+        /// not check the server's certificate (libpq's meaning); `verify-full` checks it and the host name.
+        private func tlsSettings() -> (TLSConfiguration, required: Bool)? {
+            switch tls {
+            case .disable: return nil
+            case .prefer, .require:
+                var unchecked = TLSConfiguration.makeClientConfiguration()
+                unchecked.certificateVerification = .none
+                return (unchecked, tls == .require)
+            case .verifyFull: return (.makeClientConfiguration(), true)
+            }
+        }
+
         /// postgres-nio's client configuration.
         func client() throws(PostgresStoreError) -> PostgresClient.Configuration {
             var configuration: PostgresClient.Configuration
@@ -171,14 +184,9 @@ extension PostgresEventStore {
                 configuration = PostgresClient.Configuration(
                     unixSocketPath: unixSocketPath, username: username, password: password, database: database)
             } else {
-                let tls: PostgresClient.Configuration.TLS
-                switch self.tls {
-                case .disable: tls = .disable
-                case .prefer, .require:
-                    var unchecked = TLSConfiguration.makeClientConfiguration()
-                    unchecked.certificateVerification = .none
-                    tls = self.tls == .prefer ? .prefer(unchecked) : .require(unchecked)
-                case .verifyFull: tls = .require(.makeClientConfiguration())
+                let tls: PostgresClient.Configuration.TLS = switch tlsSettings() {
+                case nil: .disable
+                case let (settings, required)?: required ? .require(settings) : .prefer(settings)
                 }
                 configuration = PostgresClient.Configuration(
                     host: host, port: port, username: username, password: password, database: database, tls: tls)
@@ -201,15 +209,10 @@ extension PostgresEventStore {
                 configuration = PostgresConnection.Configuration(
                     unixSocketPath: unixSocketPath, username: username, password: password, database: database)
             } else {
-                let tls: PostgresConnection.Configuration.TLS
-                switch self.tls {
-                case .disable: tls = .disable
-                case .prefer, .require:
-                    var unchecked = TLSConfiguration.makeClientConfiguration()
-                    unchecked.certificateVerification = .none
-                    let context = try NIOSSLContext(configuration: unchecked)
-                    tls = self.tls == .prefer ? .prefer(context) : .require(context)
-                case .verifyFull: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+                let tls: PostgresConnection.Configuration.TLS = switch tlsSettings() {
+                case nil: .disable
+                case let (settings, required)?:
+                    required ? .require(try NIOSSLContext(configuration: settings)) : .prefer(try NIOSSLContext(configuration: settings))
                 }
                 configuration = PostgresConnection.Configuration(
                     host: host, port: port, username: username, password: password, database: database, tls: tls)

@@ -627,16 +627,7 @@ final class Wakeups: Sendable {
     /// Returns when the generation passes `seen` or `timeout` has passed; throws `EventStoreError.closed` when
     /// closed, `CancellationError` when the task is cancelled.
     func wait(after seen: UInt64, timeout: Duration) async throws {
-        let moved = try await withThrowingTaskGroup(of: Bool?.self) { group in
-            group.addTask { try await self.signal.wait(after: seen, head: { self.generation }) }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            return try await group.next() ?? nil
-        }
-        if moved == false { throw EventStoreError.closed }
+        if try await signal.wait(after: seen, timeout: timeout, head: { self.generation }) == false { throw EventStoreError.closed }
     }
 }
 

@@ -405,15 +405,6 @@ final class HeadSignal: Sendable {
     /// Returns when the head passes `after` or `timeout` has passed; throws `EventStoreError.closed` when closed,
     /// `CancellationError` when the task is cancelled.
     func wait(after: UInt64, timeout: Duration) async throws {
-        let passed = try await withThrowingTaskGroup(of: Bool?.self) { group in
-            group.addTask { try await self.commits.wait(after: after, head: { self.head }) }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            return try await group.next() ?? nil
-        }
-        if passed == false { throw EventStoreError.closed }
+        if try await commits.wait(after: after, timeout: timeout, head: { self.head }) == false { throw EventStoreError.closed }
     }
 }

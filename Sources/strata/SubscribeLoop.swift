@@ -14,7 +14,7 @@ struct SubscribeLoop: AsyncParsableCommand {
     @Option(help: "The durable subscription's name.") var name = "kill-test"
     @Option(help: "Commit a checkpoint every this many events.") var every = 10
     @Option(help: "Stop after handling this many events.") var stopAfter = Int.max
-    @Option(help: "Milliseconds to wait after each event (so that a kill lands mid-way).") var pauseMs = 0
+    @Option(help: "After handling this many events, print 'waiting' and wait to be killed.") var waitAfter = Int.max
 
     func run() async throws {
         let store = try await PostgresEventStore.connect(url: url)
@@ -35,7 +35,10 @@ struct SubscribeLoop: AsyncParsableCommand {
                 _ = try await projection.catchUp()
             }
             if handled >= stopAfter { break }
-            if pauseMs > 0 { try await Task.sleep(for: .milliseconds(pauseMs)) }
+            if handled == waitAfter {
+                writeLine("waiting")
+                try await Task.sleep(for: .seconds(3600))
+            }
         }
         await store.close()
     }

@@ -19,9 +19,10 @@ import Testing
         let all = try await store.allEvents().filter { $0.record.key.group == "Tally" }.map(\.position)
         try #require(all.count == 300)
 
-        // First run: killed once it has printed 150 lines (events, checkpoints, a projection line).
-        // (5 ms per event: the whole run would take 1.5 s, so the kill lands mid-way.)
-        let first = try await runUntilKilled(strata, ["subscribe-loop", url, "--pause-ms", "5"], afterLines: 150)
+        // First run: handles 135 events (a checkpoint every 10: the last at the 130th), says "waiting" and is killed:
+        // 2 opening lines, 135 events, 13 checkpoints, "waiting".
+        let first = try await runUntilKilled(strata, ["subscribe-loop", url, "--wait-after", "135"], afterLines: 151)
+        #expect(first.lines.last == "waiting", "\(first.lines.suffix(3))")
         #expect(first.killed)
         let firstEvents = first.lines.filter { $0.hasPrefix("event ") }.compactMap { PostgresPosition(String($0.dropFirst(6))) }
         #expect(firstEvents == Array(all.prefix(firstEvents.count)), "the first run delivered the events in order")
@@ -31,7 +32,7 @@ import Testing
 
         // Second run: resumes right after the stored checkpoint and goes to the end.
         let remaining = all.filter { $0 > stored }.count
-        #expect(remaining > 0 && remaining < 300, "killed mid-way: \(remaining) events after the checkpoint")
+        #expect(stored == printed && remaining == 170, "killed after the 130th event's checkpoint: \(remaining) events after it")
         let second = try runProcess(strata, ["subscribe-loop", url, "--stop-after", "\(remaining)"])
         #expect(second.status == 0, "\(second.stderr.suffix(2000))")
         let lines = second.stdout.split(separator: "\n").map(String.init)
