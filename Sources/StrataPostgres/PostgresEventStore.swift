@@ -335,6 +335,30 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
+    /// Runs `query` (selecting `EventRows.columns`) and calls `body` with each row's view; returns how many rows it
+    /// delivered. What `body` throws comes back unchanged, the store's failures as `reported`.
+    private nonisolated(nonsending) func deliver(
+        _ query: PostgresQuery, _ rows: inout EventRows, _ operation: @autoclosure () -> String,
+        _ body: (EventView, PostgresPosition) throws -> Void
+    ) async throws -> Int {
+        var count = 0
+        var bodyError: (any Error)?
+        do {
+            for try await row in try await client.query(query) {
+                try rows.deliver(row) { view, position in
+                    do { try body(view, position) } catch {
+                        bodyError = error
+                        throw error
+                    }
+                }
+                count += 1
+            }
+        } catch {
+            throw bodyError ?? reported(error, operation())
+        }
+        return count
+    }
+
     /// Rows per statement of a long read (each page is a consistent snapshot: the order only grows, so pages
     /// never skip or repeat).
     static let pageRows = 1024
@@ -362,22 +386,11 @@ public final class PostgresEventStore: EventStore {
             binds.append(bound.0)
             binds.append(bound.1)
             binds.append(Int64(page))
-            var count = 0
             var lastVersion: UInt64 = 0
-            var bodyError: (any Error)?
-            do {
-                for try await row in try await client.query(PostgresQuery(unsafeSQL: sql.readStream, binds: binds)) {
-                    try rows.deliver(row) { view, position in
-                        lastVersion = view.version
-                        do { try body(view, position) } catch {
-                            bodyError = error
-                            throw error
-                        }
-                    }
-                    count += 1
-                }
-            } catch {
-                throw bodyError ?? reported(error, "reading stream \(stream)")
+            let count = try await deliver(PostgresQuery(unsafeSQL: sql.readStream, binds: binds), &rows, "reading stream \(stream)") {
+                view, position in
+                lastVersion = view.version
+                try body(view, position)
             }
             delivered += count
             guard count == page else { break }
@@ -453,21 +466,10 @@ public final class PostgresEventStore: EventStore {
             binds.append(after.columns.0)
             binds.append(after.columns.1)
             binds.append(Int64(page))
-            var count = 0
-            var bodyError: (any Error)?
-            do {
-                for try await row in try await client.query(PostgresQuery(unsafeSQL: sql.readAll, binds: binds)) {
-                    try rows.deliver(row) { view, position in
-                        last = position
-                        do { try body(view, position) } catch {
-                            bodyError = error
-                            throw error
-                        }
-                    }
-                    count += 1
-                }
-            } catch {
-                throw bodyError ?? reported(error, "reading the global order")
+            let count = try await deliver(PostgresQuery(unsafeSQL: sql.readAll, binds: binds), &rows, "reading the global order") {
+                view, position in
+                last = position
+                try body(view, position)
             }
             delivered += count
             guard count == page, let end = last else { break }

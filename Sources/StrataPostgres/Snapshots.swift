@@ -22,12 +22,15 @@ extension PostgresEventStore {
         binds.append(projectorName)
         binds.append(limit.0)
         binds.append(limit.1)
-        typealias Row = (Int64, Int64, String, Int64, Int64, Int64, Int64, ByteBuffer)
+        typealias Row = (Int64, Int64, String, Int64, Int64, Int64, Int64, ByteBuffer, Int64?, Int64?)
         var candidates: [Row] = []
         do {
-            // (At most `snapshotsKept` rows: their states come in the one statement.)
+            // One statement: at most `snapshotsKept` rows with their states, and the log's end (an uncorrelated
+            // subquery, evaluated once) to pass over snapshots past it.
             let rows = try await client.query(PostgresQuery(unsafeSQL: """
-                SELECT id, projector_version, codec, position_tx, position_sequence, version, created_us, state
+                SELECT id, projector_version, codec, position_tx, position_sequence, version, created_us, state,
+                       (SELECT tx FROM \(sql.schema).events ORDER BY tx DESC, position DESC LIMIT 1),
+                       (SELECT position FROM \(sql.schema).events ORDER BY tx DESC, position DESC LIMIT 1)
                 FROM \(sql.schema).snapshots
                 WHERE subject_kind = $1 AND subject_a = $2 AND subject_b = $3 AND subject_c = $4 AND projector = $5
                   AND (position_tx, position_sequence) <= ($6, $7)
@@ -37,10 +40,10 @@ extension PostgresEventStore {
         } catch {
             throw reported(error, "reading snapshots of \(subject)")
         }
-        guard !candidates.isEmpty else { return SnapshotLookup(snapshot: nil, ignored: []) }
-        let head = try await head() ?? .origin
+        guard let first = candidates.first else { return SnapshotLookup(snapshot: nil, ignored: []) }
+        let head = PostgresPosition(transaction: UInt64(max(0, first.8 ?? 0)), sequence: UInt64(max(0, first.9 ?? 0)))
         var ignored: [PassedOverSnapshot] = []
-        for (id, projectorVersion, codec, tx, sequence, version, created, state) in candidates {
+        for (id, projectorVersion, codec, tx, sequence, version, created, state, _, _) in candidates {
             let location = "snapshots row \(id)"
             guard tx >= 0, sequence >= 0, version >= 0, (0...Int64(UInt32.max)).contains(projectorVersion) else {
                 ignored.append(PassedOverSnapshot(
