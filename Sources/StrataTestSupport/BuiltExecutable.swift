@@ -65,6 +65,16 @@ public func runProcess(
         stderr: String(decoding: errData.withLock { $0 }, as: UTF8.self))
 }
 
+/// `runProcess` on a thread of its own, for async tests: waiting for a child never holds one of the few threads
+/// Swift's concurrency runs every test's tasks on.
+public func runProcessOffPool(
+    _ executable: String, _ arguments: [String], input: Data? = nil, environment extra: [String: String] = [:]
+) async throws -> ProcessOutcome {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try runProcess(executable, arguments, input: input, environment: extra) }) }.start()
+    }
+}
+
 /// Runs `executable` with `arguments` until it has printed `afterLines` lines on stdout (or 60 s passed, or it
 /// exited), kills it with SIGKILL, and returns every line it printed before it died. What crash tests use: each
 /// line a child prints after an acknowledged append is on the pipe before it appends again.

@@ -13,7 +13,7 @@ import Testing
         let store = try await TestServer.store()
         let url = TestServer.url + "?schema=" + store.configuration.schema
         // 300 counter events, through the executor as an application writes them.
-        let filled = try runProcess(strata, ["command-loop", url, "--tasks", "4", "--commands", "75", "--aggregates", "20"])
+        let filled = try await runProcessOffPool(strata, ["command-loop", url, "--tasks", "4", "--commands", "75", "--aggregates", "20"])
         try #require(filled.status == 0, "\(filled.stderr.suffix(2000))")
         try await store.waitUntilOrdered()  // (the other process's appends, in the global order)
         let all = try await store.allEvents().filter { $0.record.key.group == "Tally" }.map(\.position)
@@ -33,7 +33,7 @@ import Testing
         // Second run: resumes right after the stored checkpoint and goes to the end.
         let remaining = all.filter { $0 > stored }.count
         #expect(stored == printed && remaining == 170, "killed after the 130th event's checkpoint: \(remaining) events after it")
-        let second = try runProcess(strata, ["subscribe-loop", url, "--stop-after", "\(remaining)"])
+        let second = try await runProcessOffPool(strata, ["subscribe-loop", url, "--stop-after", "\(remaining)"])
         #expect(second.status == 0, "\(second.stderr.suffix(2000))")
         let lines = second.stdout.split(separator: "\n").map(String.init)
         #expect(lines.contains("subscription resumed-after \(stored)"), "\(lines.prefix(3))")

@@ -14,8 +14,8 @@ import Testing
         let strata = try builtExecutable("strata")
         let store = try await TestServer.store()  // (the schema made once, before the two processes start)
         let url = TestServer.url + "?schema=" + store.configuration.schema
-        async let first = Task.detached { try runProcess(strata, ["command-loop", url, "--tasks", "32", "--commands", "20", "--seed", "1"]) }.value
-        async let second = Task.detached { try runProcess(strata, ["command-loop", url, "--tasks", "32", "--commands", "20", "--seed", "2"]) }.value
+        async let first = Task { try await runProcessOffPool(strata, ["command-loop", url, "--tasks", "32", "--commands", "20", "--seed", "1"]) }.value
+        async let second = Task { try await runProcessOffPool(strata, ["command-loop", url, "--tasks", "32", "--commands", "20", "--seed", "2"]) }.value
         let outcomes = try await [first, second]
         for outcome in outcomes {
             #expect(outcome.status == 0 && outcome.stdout.contains("executed 640 commands"), "\(outcome.stdout) \(outcome.stderr.suffix(2000))")
@@ -50,7 +50,7 @@ import Testing
             }
         }
         let writers = (0..<4).map { n in
-            Task.detached { try runProcess(strata, ["command-loop", url, "--tasks", "8", "--commands", "25", "--seed", "\(n + 10)"]) }
+            Task { try await runProcessOffPool(strata, ["command-loop", url, "--tasks", "8", "--commands", "25", "--seed", "\(n + 10)"]) }
         }
         // The held-back append: its transaction begins (and takes its id) while the writers run, and commits after
         // they have committed later ones.

@@ -70,6 +70,9 @@ enum TestServer {
         // (Many tests run at once, each with stores of its own: a few connections each keep them under the server's
         // max_connections.)
         configuration.maximumConnections = 4
+        // (Opening gives up after twice this: the suite's storage tests keep both cores busy for a minute and more,
+        // and a store opening beside them was seen to take over 20 s.)
+        configuration.connectTimeout = .seconds(60)
         return configuration
     }
 
