@@ -50,6 +50,11 @@ extension PostgresEventStore {
         /// How long `readAll` waits for transactions that began before this process's latest append to end, so
         /// that it shows that append (read-your-writes); past it, it reads what the global order shows (logged).
         public var readYourWritesTimeout: Duration = .seconds(5)
+        /// The longest a call waits for its answer — a pooled connection, the statement and its rows — before it
+        /// fails with `PostgresStoreError.connectionLost` (an append with `mayHaveCommitted`): the bound on a call
+        /// whose connection died without the driver noticing (postgres-nio can then wait forever). Keep it above
+        /// `statementTimeout` plus the longest wait for a free connection under load.
+        public var callTimeout: Duration = .seconds(60)
         /// Where the store logs and measures.
         public var observability: Observability
 
@@ -155,6 +160,7 @@ extension PostgresEventStore {
             guard maximumConnections >= 1 else {
                 throw .invalidConfiguration(setting: "maximumConnections", reason: "at least one connection is needed")
             }
+            guard callTimeout > .zero else { throw .invalidConfiguration(setting: "callTimeout", reason: "\(callTimeout) is not positive") }
         }
 
         static func isPlainIdentifier(_ name: String) -> Bool {

@@ -88,7 +88,9 @@ public final class PostgresEventStore: EventStore {
         sql = Statements(schema: configuration.schema)
         // (The pool runs in a task of its own until `close()`; a lease made before it starts waits for it.)
         running = Task { await client.run() }
-        notifier = Notifier(client: client, channel: StrataPostgresSchema.channel(configuration.schema), logger: configuration.observability.logger)
+        notifier = Notifier(
+            client: client, channel: StrataPostgresSchema.channel(configuration.schema), limit: configuration.callTimeout,
+            logger: configuration.observability.logger)
     }
 
     /// Stops the listener and the pool; waiters get `EventStoreError.closed`, later calls too.
@@ -141,6 +143,38 @@ public final class PostgresEventStore: EventStore {
         return .connectionLost(operation: operation, mayHaveCommitted: append && error.code != .poolClosed, reason: "\(error.code)")
     }
 
+    /// `work` (postgres-nio calls), waited for at most `Configuration.callTimeout` (`Answer`): its errors as
+    /// `reported`; no answer in time as `connectionLost` (logged and counted) — for an append with
+    /// `mayHaveCommitted`, since it may have reached the server.
+    nonisolated(nonsending) func answered<T: Sendable>(
+        _ operation: @autoclosure () -> String, append: Bool = false, _ work: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let answer: T?
+        do { answer = try await Answer.within(configuration.callTimeout, work) } catch { throw reported(error, operation(), append: append) }
+        guard let answer else { throw noAnswer(operation(), append: append) }
+        return answer
+    }
+
+    /// The rows of `query`, one pooled statement, collected (`answered`).
+    nonisolated(nonsending) func rows(_ query: PostgresQuery, _ operation: @autoclosure () -> String, append: Bool = false) async throws -> [PostgresRow] {
+        let client = self.client
+        return try await answered(operation(), append: append) {
+            var rows: [PostgresRow] = []
+            for try await row in try await client.query(query) { rows.append(row) }
+            return rows
+        }
+    }
+
+    /// A call that got no answer within `callTimeout`, logged and counted.
+    func noAnswer(_ operation: String, append: Bool) -> EventStoreError {
+        observability.logger.warning(
+            "a PostgreSQL call got no answer in time: its connection is presumed lost",
+            metadata: ["operation": "\(operation)", "waited": "\(configuration.callTimeout)"])
+        observability.counter(StrataMetric.backgroundFailures, [("task", "postgres-no-answer")]).increment()
+        return .storage(PostgresStoreError.connectionLost(
+            operation: operation, mayHaveCommitted: append, reason: "no answer within \(configuration.callTimeout)"))
+    }
+
     static func sqlState(_ error: any Error) -> String? {
         (error as? PSQLError).flatMap { $0.code == .server ? $0.serverInfo?[.sqlState] : nil }
     }
@@ -153,8 +187,10 @@ public final class PostgresEventStore: EventStore {
         let schema = configuration.schema
         let migrations = StrataPostgresSchema.migrations(schema)
         let logger = configuration.observability.logger
+        let client = self.client, sql = self.sql
         do {
-            try await client.withTransaction(logger: logger) { connection in
+            let answered: Void? = try await Answer.within(configuration.callTimeout) {
+              try await client.withTransaction(logger: logger) { connection in
                 // One migrating process at a time per schema.
                 try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended('strata-migration/' || \(schema), 0))", logger: logger)
                 var tables: [String] = []
@@ -183,7 +219,11 @@ public final class PostgresEventStore: EventStore {
                         logger: logger)
                     logger.notice("migrated the PostgreSQL event store's schema", metadata: ["schema": "\(schema)", "version": "\(version)"])
                 }
+              }
             }
+            if answered == nil { throw noAnswer("opening the store", append: false) }
+        } catch let error as EventStoreError {
+            throw error
         } catch let error as PostgresStoreError {
             throw error
         } catch let error as PostgresTransactionError {
@@ -205,7 +245,8 @@ public final class PostgresEventStore: EventStore {
         let checks = Array(expecting)
         let receipt: AppendReceipt<PostgresPosition>
         do {
-            receipt = try await Self.receipt(of: client.query(appendQuery(events, checks, committing: true)), events, checks)
+            let rows = try await rows(appendQuery(events, checks, committing: true), "appending \(events.count) event(s)", append: true)
+            receipt = try Self.receipt(of: rows, events, checks)
         } catch {
             throw await appendFailure(error, events, expecting)
         }
@@ -226,10 +267,15 @@ public final class PostgresEventStore: EventStore {
         try validateBatch(events, expecting)
         try checkOpen()
         let checks = Array(expecting), logger = observability.logger
+        let query = appendQuery(events, checks), channel = StrataPostgresSchema.channel(configuration.schema)
         do {
-            let receipt = try await Self.receipt(of: connection.query(appendQuery(events, checks), logger: logger), events, checks)
-            try await connection.query("SELECT pg_notify(\(StrataPostgresSchema.channel(configuration.schema)), '')", logger: logger)
-            return receipt
+            let rows = try await answered("appending \(events.count) event(s)", append: true) {
+                var rows: [PostgresRow] = []
+                for try await row in try await connection.query(query, logger: logger) { rows.append(row) }
+                try await connection.query("SELECT pg_notify(\(channel), '')", logger: logger)
+                return rows
+            }
+            return try Self.receipt(of: rows, events, checks)
         } catch {
             throw await appendFailure(error, events, expecting)
         }
@@ -271,10 +317,10 @@ public final class PostgresEventStore: EventStore {
 
     /// The receipt from the `append` function's row, or the version conflict it reported.
     private static func receipt(
-        of rows: PostgresRowSequence, _ events: [EventRecord], _ checks: [(key: PartitionKey, value: ExpectedVersion)]
-    ) async throws -> AppendReceipt<PostgresPosition> {
+        of rows: [PostgresRow], _ events: [EventRecord], _ checks: [(key: PartitionKey, value: ExpectedVersion)]
+    ) throws -> AppendReceipt<PostgresPosition> {
         var result: (conflict: Int?, actual: Int64, tx: Int64, first: Int64, last: Int64, versions: [Int64])?
-        for try await row in rows {
+        for row in rows {
             let (conflict, actual, tx, first, last, versions) = try row.decode((Int32?, Int64?, Int64?, Int64?, Int64?, [Int64]?).self)
             result = (conflict.map(Int.init), actual ?? 0, tx ?? 0, first ?? 0, last ?? 0, versions ?? [])
         }
@@ -326,8 +372,8 @@ public final class PostgresEventStore: EventStore {
             binds.append(stream.group)
             binds.append(stream.id)
             var version: Int64 = 0
-            for try await value in try await client.query(PostgresQuery(unsafeSQL: sql.version, binds: binds)).decode(Int64.self) {
-                version = value
+            for row in try await rows(PostgresQuery(unsafeSQL: sql.version, binds: binds), "reading the version of \(stream)") {
+                version = try row.decode(Int64.self)
             }
             return UInt64(max(0, version))
         } catch {
@@ -341,22 +387,21 @@ public final class PostgresEventStore: EventStore {
         _ query: PostgresQuery, _ rows: inout EventRows, _ operation: @autoclosure () -> String,
         _ body: (EventView, PostgresPosition) throws -> Void
     ) async throws -> Int {
-        var count = 0
+        let page = try await self.rows(query, operation())
         var bodyError: (any Error)?
         do {
-            for try await row in try await client.query(query) {
+            for row in page {
                 try rows.deliver(row) { view, position in
                     do { try body(view, position) } catch {
                         bodyError = error
                         throw error
                     }
                 }
-                count += 1
             }
         } catch {
             throw bodyError ?? reported(error, operation())
         }
-        return count
+        return page.count
     }
 
     /// Rows per statement of a long read (each page is a consistent snapshot: the order only grows, so pages
@@ -424,7 +469,8 @@ public final class PostgresEventStore: EventStore {
         while true {
             if order.withLock({ $0.settledBelow }) > transaction { return true }
             do {
-                for try await xmin in try await client.query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint").decode(Int64.self) {
+                for row in try await rows("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint", "reading the oldest running transaction") {
+                    let xmin = try row.decode(Int64.self)
                     order.withLock { $0.settledBelow = max($0.settledBelow, UInt64(max(0, xmin))) }
                 }
             } catch {
@@ -485,9 +531,7 @@ public final class PostgresEventStore: EventStore {
         binds.append(after.0)
         binds.append(after.1)
         do {
-            var found = false
-            for try await _ in try await client.query(PostgresQuery(unsafeSQL: sql.hasEvents, binds: binds)) { found = true }
-            return found
+            return try await !rows(PostgresQuery(unsafeSQL: sql.hasEvents, binds: binds), "looking for new events").isEmpty
         } catch {
             throw reported(error, "looking for new events")
         }
@@ -497,7 +541,8 @@ public final class PostgresEventStore: EventStore {
     func head() async throws -> PostgresPosition? {
         do {
             var head: PostgresPosition?
-            for try await (tx, sequence) in try await client.query(PostgresQuery(unsafeSQL: sql.head)).decode((Int64, Int64).self) {
+            for row in try await rows(PostgresQuery(unsafeSQL: sql.head), "reading the end of the log") {
+                let (tx, sequence) = try row.decode((Int64, Int64).self)
                 head = PostgresPosition(transaction: UInt64(max(0, tx)), sequence: UInt64(max(0, sequence)))
             }
             return head
@@ -640,12 +685,14 @@ final class Wakeups: Sendable {
 final class Notifier: Sendable {
     private let client: PostgresClient
     private let channel: String
+    private let limit: Duration
     private let logger: Logger
     private let state = Mutex<(running: Bool, pending: Bool)>((false, false))
 
-    init(client: PostgresClient, channel: String, logger: Logger) {
+    init(client: PostgresClient, channel: String, limit: Duration, logger: Logger) {
         self.client = client
         self.channel = channel
+        self.limit = limit
         self.logger = logger
     }
 
@@ -666,7 +713,10 @@ final class Notifier: Sendable {
         while true {
             state.withLock { $0.pending = false }
             do {
-                try await client.query("SELECT pg_notify(\(channel), '')")
+                let client = self.client, channel = self.channel
+                if try await Answer.within(limit, { try await client.query("SELECT pg_notify(\(channel), '')") }) == nil {
+                    logger.debug("the PostgreSQL event store's notification got no answer in time")
+                }
             } catch {
                 // Waiters of other processes find the events at their next poll.
                 logger.debug("the PostgreSQL event store could not send a notification", metadata: ["error": "\(String(reflecting: error))"])

@@ -27,7 +27,7 @@ extension PostgresEventStore {
         do {
             // One statement: at most `snapshotsKept` rows with their states, and the log's end (an uncorrelated
             // subquery, evaluated once) to pass over snapshots past it.
-            let rows = try await client.query(PostgresQuery(unsafeSQL: """
+            let rows = try await rows(PostgresQuery(unsafeSQL: """
                 SELECT id, projector_version, codec, position_tx, position_sequence, version, created_us, state,
                        (SELECT tx FROM \(sql.schema).events ORDER BY tx DESC, position DESC LIMIT 1),
                        (SELECT position FROM \(sql.schema).events ORDER BY tx DESC, position DESC LIMIT 1)
@@ -35,8 +35,8 @@ extension PostgresEventStore {
                 WHERE subject_kind = $1 AND subject_a = $2 AND subject_b = $3 AND subject_c = $4 AND projector = $5
                   AND (position_tx, position_sequence) <= ($6, $7)
                 ORDER BY position_tx DESC, position_sequence DESC, id DESC
-                """, binds: binds))
-            for try await row in rows.decode(Row.self) { candidates.append(row) }
+                """, binds: binds), "reading snapshots of \(subject)")
+            for row in rows { candidates.append(try row.decode(Row.self)) }
         } catch {
             throw reported(error, "reading snapshots of \(subject)")
         }
@@ -75,9 +75,10 @@ extension PostgresEventStore {
     public nonisolated(nonsending) func writeSnapshots(_ snapshots: [Snapshot<PostgresPosition>]) async throws {
         try checkOpen()
         for snapshot in snapshots { try snapshot.validateLimits() }
-        let schema = sql.schema, logger = observability.logger
+        let schema = sql.schema, logger = observability.logger, client = self.client
         do {
-            try await client.withTransaction(logger: logger) { connection in
+            try await answered("writing snapshots") {
+              try await client.withTransaction(logger: logger) { connection in
                 for snapshot in snapshots {
                     let (kind, a, b, c) = Self.parts(snapshot.subject)
                     let position = snapshot.position.columns
@@ -108,11 +109,10 @@ extension PostgresEventStore {
                           AND id NOT IN (SELECT id FROM added)
                         """, binds: binds), logger: logger)
                 }
+              }
             }
-        } catch let error as PostgresTransactionError {
+        } catch EventStoreError.storage(let error as PostgresTransactionError) {
             throw reported(error.closureError ?? error.beginError ?? error.commitError ?? error, "writing snapshots")
-        } catch {
-            throw reported(error, "writing snapshots")
         }
     }
 

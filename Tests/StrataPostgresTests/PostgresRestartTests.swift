@@ -8,14 +8,7 @@ import Testing
 /// The server restarted under load: calls in flight fail with typed errors, the pool reconnects, no batch is
 /// partial, every acknowledged batch is there, and a live subscription goes on without a gap or a repeat.
 @Suite struct PostgresRestartTests {
-    /// Disabled: in about one run of five, postgres-nio 1.33.2's pool stops opening connections after the
-    /// failed attempts made while the server shut down (57P03, then "connection refused"), and every later call
-    /// waits for a lease forever; the other runs pass. Run it by hand with
-    /// `STRATA_POSTGRES_RESTART_TEST=1 swift test --filter PostgresRestartTests` until the store recycles a stuck
-    /// pool (issue #21's notes).
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["STRATA_POSTGRES_RESTART_TEST"] != nil,
-                   "postgres-nio's pool sometimes never reconnects after a restart: see the comment"))
-    func aServerRestartDuringALoadGivesTypedErrorsAndLeavesNoPartialBatch() async throws {
+    @Test func aServerRestartDuringALoadGivesTypedErrorsAndLeavesNoPartialBatch() async throws {
         // A server of the test's own (restarting the shared one would fail the other tests).
         let folder = NSTemporaryDirectory() + "strata-pg-restart-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
@@ -23,8 +16,14 @@ import Testing
         try #require(started.status == 0, "\(started.stderr)")
         defer { _ = try? TestServer.script("stop", folder + "/server"); try? FileManager.default.removeItem(atPath: folder) }
         let url = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let store = try await PostgresEventStore.connect(TestServer.configuration(url: url))
-        let reader = try await PostgresEventStore.connect(TestServer.configuration(schema: store.configuration.schema, url: url))
+        // (postgres-nio loses a few calls whose connection closed under them — three appends in every run here:
+        // they fail after `callTimeout`.)
+        var configuration = try TestServer.configuration(url: url)
+        configuration.callTimeout = .seconds(10)
+        let store = try await PostgresEventStore.connect(configuration)
+        var readerConfiguration = try TestServer.configuration(schema: store.configuration.schema, url: url)
+        readerConfiguration.callTimeout = .seconds(10)
+        let reader = try await PostgresEventStore.connect(readerConfiguration)
 
         let batch = 3, writers = 8
         struct Tally { var acknowledged: [Int: Set<Int>] = [:], errors: [String] = [], untyped: [String] = [], afterRestart = 0 }
@@ -98,8 +97,10 @@ import Testing
                 do {
                     _ = try await append.value
                     Issue.record("the append in flight at the restart succeeded")
-                } catch EventStoreError.storage(PostgresStoreError.connectionLost(_, let mayHaveCommitted, _)) {
-                    #expect(!mayHaveCommitted, "the server ended the session before the commit and said so")
+                } catch EventStoreError.storage(PostgresStoreError.connectionLost(_, let mayHaveCommitted, let reason)) {
+                    // The server ended the session before the commit and said so — or the driver lost the call
+                    // with its connection, and the store gave up waiting (then it may have committed: it did not).
+                    #expect(!mayHaveCommitted || reason.hasPrefix("no answer"), "\(reason)")
                 }
                 #expect(try await store.version(of: blocked) == 0)
             }
