@@ -55,6 +55,9 @@ extension PostgresEventStore {
         /// whose connection died without the driver noticing (postgres-nio can then wait forever). Keep it above
         /// `statementTimeout` plus the longest wait for a free connection under load.
         public var callTimeout: Duration = .seconds(60)
+        /// Whether `connect` creates Strata's tables in a schema that has none (true); false: it fails with
+        /// `PostgresStoreError.schemaMissing` and creates nothing (tools that only read, roles that may not create).
+        public var createSchemaIfMissing = true
         /// Where the store logs and measures.
         public var observability: Observability
 

@@ -187,7 +187,7 @@ public final class PostgresEventStore: EventStore {
         let schema = configuration.schema
         let migrations = StrataPostgresSchema.migrations(schema)
         let logger = configuration.observability.logger
-        let client = self.client, sql = self.sql
+        let client = self.client, sql = self.sql, createSchema = configuration.createSchemaIfMissing
         do {
             let answered: Void? = try await Answer.within(configuration.callTimeout) {
               try await client.withTransaction(logger: logger) { connection in
@@ -207,6 +207,8 @@ public final class PostgresEventStore: EventStore {
                     }
                 } else if !tables.isEmpty {
                     throw PostgresStoreError.notAStrataSchema(schema: schema, tables: tables)
+                } else if !createSchema {
+                    throw PostgresStoreError.schemaMissing(schema: schema)
                 }
                 guard found < migrations.count else { return }
                 try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(sql.schema)"), logger: logger)

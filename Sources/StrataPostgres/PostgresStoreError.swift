@@ -9,6 +9,8 @@ public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConverti
     case newerSchema(schema: String, found: Int, supported: Int)
     /// The schema holds tables that are not Strata's (the store wants a schema of its own); nothing was changed.
     case notAStrataSchema(schema: String, tables: [String])
+    /// The schema holds no Strata tables and `Configuration.createSchemaIfMissing` is false; nothing was created.
+    case schemaMissing(schema: String)
     /// The server could not be reached, or the connection was lost (a server restart, a network failure). The
     /// pool reconnects by itself: a later call may succeed. `mayHaveCommitted`: the connection was lost after an
     /// append was sent, so it may have committed (read the stream to know); otherwise nothing was written.
@@ -28,6 +30,7 @@ public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConverti
             "the PostgreSQL schema \(schema) holds Strata schema version \(found); this version of Strata knows up to \(supported)"
         case .notAStrataSchema(let schema, let tables):
             "the PostgreSQL schema \(schema) holds tables that are not Strata's (\(tables.joined(separator: ", "))); give the store a schema of its own"
+        case .schemaMissing(let schema): "the PostgreSQL schema \(schema) holds no Strata event store"
         case .connectionLost(let operation, let mayHaveCommitted, let reason):
             "\(operation): the connection to PostgreSQL failed (\(reason))" + (mayHaveCommitted ? "; the append may have committed" : "")
         case .timedOut(let operation): "\(operation): the statement ran past the statement timeout and was cancelled"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StrataPostgres
 import StrataSQLite
 import StrataStorage
 import StrataTools
@@ -13,14 +14,19 @@ struct StatsCommand: AsyncParsableCommand {
             The default reads metadata only: file sizes, the index's stream-heads files and the active segment \
             (never the sealed segments), so it is fast on any store. --deep scans every frame: events per tenant, \
             frame bodies before and after compression, frames per codec. Nothing is written. Exit status 1 if \
-            damage was seen (run `strata fsck`).
+            damage was seen (run `strata fsck`). An SQLite file or a PostgreSQL URL (postgres://…?schema=…) gives \
+            counts from its tables (a PostgreSQL store's per-tenant counts read the whole events table).
             """)
 
-    @Argument(help: "A store folder or an SQLite store file.") var path: String
+    @Argument(help: "A store folder, an SQLite store file or a PostgreSQL URL.") var path: String
     @Flag(help: "Scan every frame.") var deep = false
     @Flag(help: "Print one JSON object.") var json = false
 
     func run() async throws {
+        if StoreLocation.isPostgresURL(path) {
+            try await postgresStats()
+            return
+        }
         if SQLiteTools.isSQLiteFile(path) {
             try sqliteStats()
             return
@@ -96,6 +102,49 @@ struct StatsCommand: AsyncParsableCommand {
                 "store:     \(path) (SQLite)",
                 "file:      \(report.fileBytes) bytes, write-ahead log \(report.walBytes) bytes",
                 "events:    \(report.events) (last position \(report.lastPosition))",
+                "streams:   \(report.streams) in \(report.tenants.count) tenants",
+                "snapshots: \(report.snapshots)",
+            ]
+            for (tenant, counts) in report.tenants.sorted(by: { $0.key < $1.key }) {
+                lines.append("  tenant \(tenant): \(counts.streams) streams, \(counts.events) events")
+            }
+            writeAll(1, Array(lines.joined(separator: "\n").utf8) + [0x0A])
+        }
+    }
+
+    /// A PostgreSQL store: counts from its tables and their sizes on the server.
+    func postgresStats() async throws {
+        var configuration = try PostgresEventStore.Configuration(url: path)
+        configuration.createSchemaIfMissing = false
+        let report: PostgresStoreStatistics
+        do {
+            let store = try await PostgresEventStore.connect(configuration)
+            do {
+                report = try await store.statistics()
+                await store.close()
+            } catch {
+                await store.close()
+                throw error
+            }
+        } catch {
+            throw CommandFailure(status: CommandFailure.unusable, message: "strata stats: \(error)")
+        }
+        let location = redacted(path)
+        if json {
+            var object: [String: Any] = [
+                "path": location, "backend": "postgres", "server": report.serverVersion, "schema": report.schema,
+                "schemaVersion": report.schemaVersion, "events": report.events, "streams": report.streams, "snapshots": report.snapshots,
+                "eventsBytes": report.eventsBytes, "snapshotsBytes": report.snapshotsBytes,
+                "tenants": report.tenants.mapValues { ["streams": $0.streams, "events": $0.events] },
+            ]
+            if let last = report.lastPosition { object["lastPosition"] = last.description }
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            writeAll(1, Array(data) + [0x0A])
+        } else {
+            var lines = [
+                "store:     \(location) (PostgreSQL \(report.serverVersion), schema \(report.schema), Strata schema version \(report.schemaVersion))",
+                "tables:    events \(report.eventsBytes) bytes, snapshots \(report.snapshotsBytes) bytes (with indexes)",
+                "events:    \(report.events) (last position \(report.lastPosition.map { "\($0)" } ?? "none"))",
                 "streams:   \(report.streams) in \(report.tenants.count) tenants",
                 "snapshots: \(report.snapshots)",
             ]

@@ -58,23 +58,7 @@ public final class DurableSubscription<Store: EventStore>: AsyncSequence, Sendab
         committed.withLock { $0 = (receipt.versions[record.key] ?? expected + 1, position) }
     }
 
-    static var checkpointType: String { "strata.checkpoint" }
-
-    /// The checkpoint event's payload: the position's string form (a number in stores written before).
-    struct Checkpoint: Codable {
-        var position: String
-
-        init(position: String) { self.position = position }
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            if let number = try? container.decode(UInt64.self, forKey: .position) {
-                position = "\(number)"
-            } else {
-                position = try container.decode(String.self, forKey: .position)
-            }
-        }
-    }
+    static var checkpointType: String { CheckpointEvents.typeName }
 
     static func streamKey(_ name: String) throws(EventStoreError) -> PartitionKey {
         do throws(PartitionKeyError) {
@@ -87,7 +71,44 @@ public final class DurableSubscription<Store: EventStore>: AsyncSequence, Sendab
     static func checkpointRecord(_ name: String, _ position: Store.Position) throws -> EventRecord {
         EventRecord(
             key: try streamKey(name), typeName: checkpointType, typeVersion: 1, timestampMicros: wallClockMicros(),
-            eventId: .random(), metadata: RecordMetadata(), payload: try JSONEventCodec().encode(Checkpoint(position: position.description)))
+            eventId: .random(), metadata: RecordMetadata(), payload: try CheckpointEvents.payload(position: position.description))
+    }
+}
+
+/// Durable subscriptions' checkpoint events as tools see them (`strata copy` gives a copied checkpoint the
+/// destination's position of the event it names).
+package enum CheckpointEvents {
+    package static let typeName = "strata.checkpoint"
+
+    /// Whether an event is a checkpoint: its stream and type.
+    package static func isCheckpoint(tenant: String, group: String, typeName: String) -> Bool {
+        tenant == systemTenant && group == "subscription" && typeName == Self.typeName
+    }
+
+    /// The position (string form) a checkpoint event's payload names; nil when the payload is not a checkpoint's.
+    package static func position(_ payload: UnsafeRawBufferPointer) -> String? {
+        try? JSONEventCodec().decode(Payload.self, from: payload).position
+    }
+
+    /// A checkpoint event's payload naming `position`.
+    package static func payload(position: String) throws -> [UInt8] {
+        try JSONEventCodec().encode(Payload(position: position))
+    }
+
+    /// The checkpoint event's payload: the position's string form (a number in stores written before).
+    struct Payload: Codable {
+        var position: String
+
+        init(position: String) { self.position = position }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            if let number = try? container.decode(UInt64.self, forKey: .position) {
+                position = "\(number)"
+            } else {
+                position = try container.decode(String.self, forKey: .position)
+            }
+        }
     }
 }
 
@@ -104,7 +125,7 @@ extension EventStore {
         var text: String?
         try await readStream(key, from: version, through: version, asOf: nil, limit: 1) { event, _ in
             guard event.typeName == DurableSubscription<Self>.checkpointType else { return }
-            text = try? JSONEventCodec().decode(DurableSubscription<Self>.Checkpoint.self, from: event.payload).position
+            text = CheckpointEvents.position(event.payload)
         }
         guard let text, let position = Position(text) else {
             throw EventStoreError.invalidEvent(
