@@ -11,6 +11,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // The SQLite baseline of Benchmarks/README.md (links the system SQLite, libsqlite3-dev).
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // The StrataPostgres rows' server access (dropping a run's schemas).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         // Micro-benchmarks with malloc counts. Only this trait: the default ones pull a runtime interposer
         // that is not available offline here.
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
@@ -21,7 +23,8 @@ let package = Package(
             name: "BenchData",
             dependencies: [.product(name: "StrataStorage", package: "Strata")]
         ),
-        // The workload runner: P1, P1p, P2, P3 (raw and typed), P5, P6 and the disk limit, beside SQLite, in one run.
+        // The workload runner: P1, P1p, P2, P3 (raw and typed), P4, P5, P6 and the disk limit, beside SQLite (and
+        // P2, P3 typed and P4 on StrataPostgres), in one run.
         .executableTarget(
             name: "strata-bench",
             dependencies: [
@@ -29,8 +32,10 @@ let package = Package(
                 .product(name: "StrataStorage", package: "Strata"),
                 .product(name: "Strata", package: "Strata"),
                 .product(name: "StrataSQLite", package: "Strata"),
+                .product(name: "StrataPostgres", package: "Strata"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         // Micro-benchmarks of the hot paths: `swift package benchmark` (see the Makefile's bench-micro).

@@ -716,7 +716,10 @@ final class Notifier: Sendable {
             state.withLock { $0.pending = false }
             do {
                 let client = self.client, channel = self.channel
-                if try await Answer.within(limit, { try await client.query("SELECT pg_notify(\(channel), '')") }) == nil {
+                let sent: Void? = try await Answer.within(limit) {
+                    for try await _ in try await client.query("SELECT pg_notify(\(channel), '')") {}
+                }
+                if sent == nil {
                     logger.debug("the PostgreSQL event store's notification got no answer in time")
                 }
             } catch {

@@ -46,6 +46,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "JSON file for every figure (default: <directory>/results-<size>.json).")
     var json: String?
 
+    @Option(help: "The PostgreSQL server of the StrataPostgres rows of P2, P3 typed and P4 (a URL; default: a throw-away server started for the run; 'none': leave those rows out).")
+    var postgres: String?
+
     @Option(help: "Workloads to run (comma-separated: p1,p3,p1p,extra,p2,p3t,p4,p5).")
     var only = "p1,p3,p1p,extra,p2,p3t,p4,p5"
 
@@ -97,14 +100,16 @@ struct Run: AsyncParsableCommand {
         if selected.contains("extra") {
             try await Extras.run(batches, directory: directory, commits: size.concurrentCommits, report: report)
         }
+        let server = postgres == "none" || selected.isDisjoint(with: ["p2", "p3t", "p4"]) ? nil : try PostgresServer.start(postgres)
+        defer { server?.stop() }
         if selected.contains("p2") {
-            try await P2.run(directory: directory, commands: size.concurrentCommits, report: report)
+            try await P2.run(directory: directory, commands: size.concurrentCommits, postgres: server, report: report)
         }
         if selected.contains("p3t") {
-            try await P3Typed.run(directory: directory, loads: size.p3Loads, report: report)
+            try await P3Typed.run(directory: directory, loads: size.p3Loads, postgres: server, report: report)
         }
         if selected.contains("p4") {
-            try await P4.run(events: size.p5Events, streams: size.p5Streams, directory: directory, report: report)
+            try await P4.run(events: size.p5Events, streams: size.p5Streams, directory: directory, postgres: server, report: report)
         }
         if selected.contains("p5") {
             try await P5.run(

@@ -3,6 +3,7 @@ import BenchData
 import Foundation
 import GRDB
 import Strata
+import StrataPostgres
 import StrataSQLite
 import StrataStorage
 
@@ -46,9 +47,11 @@ enum CartsOverview: MultiProjector {
 /// Strata with JSON and with binary payloads (the projection decodes by the events' fields); SQLite with
 /// `SELECT … ORDER BY seq` over the same payload bytes (a JSON and a binary database) decoded by the same decoders,
 /// and — labelled as what a GRDB user writes today — its JSON decoded by Foundation's `JSONDecoder`. Strata's
-/// SQLite backend (`SQLiteEventStore`, the same `Projection`) rebuilds from its own database of the same events.
+/// SQLite backend (`SQLiteEventStore`, the same `Projection`) rebuilds from its own database of the same events, and
+/// its PostgreSQL backend (`PostgresEventStore`) from two schemas of the same events on the run's server (built for
+/// each run: the server is a throw-away one).
 enum P4 {
-    static func run(events: Int, streams: Int, directory: String, report: Report) async throws {
+    static func run(events: Int, streams: Int, directory: String, postgres: PostgresServer?, report: Report) async throws {
         let me = try selfExecutable()
         let size = ["--events", "\(events)", "--streams", "\(streams)"]
         let name = "v\(CartsData.dataVersion)-\(events)-\(streams)"
@@ -60,17 +63,26 @@ enum P4 {
             _ = FileManager.default.createFile(atPath: path(store) + ".complete", contents: nil)
         }
         // Engine → the store it reads.
-        let engines = [
+        var engines = [
             ("strata-json", "strata-json"), ("strata-binary", "strata-binary"), ("sqlite-json", "sqlite"),
             ("sqlite-binary", "sqlite-binary"), ("sqlite-jsondecoder", "sqlite"), ("strata-sqlite-json", "strata-sqlite"),
             ("strata-sqlite-binary", "strata-sqlite-binary"),
         ]
+        var locations: [String: String] = [:]
+        if let postgres {
+            for (engine, schema) in [("strata-postgres-json", "bench_p4_json"), ("strata-postgres-binary", "bench_p4_binary")] {
+                locations[engine] = postgres.url(schema: schema)
+                say("  building the P4 \(engine) store (schema \(schema))")
+                try runChild(me, ["p4-build", engine, locations[engine]!] + size)
+                engines.append((engine, engine))
+            }
+        }
         let resultFile = directory + "/p4-result.txt"
         var results: [String: [String: Double]] = [:]
         for (engine, store) in engines {
             progress("P4 rebuilding over \(engine)")
             unlink(resultFile)
-            try runChild(me, ["p4-probe", engine, path(store), "--result", resultFile])
+            try runChild(me, ["p4-probe", engine, locations[store] ?? path(store), "--result", resultFile])
             results[engine] = try ChildResult.read(resultFile)
         }
         progressDone()
@@ -113,6 +125,19 @@ enum P4 {
                 sqlite: "\(grouped(sqlite["events_per_s"]!)) (\(fixed(sqlite["rss_growth_mib"]!, 1)))",
                 ratio: backend["events_per_s"]! / sqlite["events_per_s"]!)
         }
+        for (label, key) in [("binary", "binary"), ("JSON", "json")] {
+            guard let onPostgres = results["strata-postgres-\(key)"], let sqlite = results["sqlite-\(key)"] else { continue }
+            report.row(
+                "P4 (\(label)) on PostgreSQL (StrataPostgres), events/s (RSS growth MiB); native \(grouped(results["strata-\(key)"]!["events_per_s"]!))",
+                strata: "\(grouped(onPostgres["events_per_s"]!)) (\(fixed(onPostgres["rss_growth_mib"]!, 1)))",
+                sqlite: "\(grouped(sqlite["events_per_s"]!)) (\(fixed(sqlite["rss_growth_mib"]!, 1)))",
+                ratio: onPostgres["events_per_s"]! / sqlite["events_per_s"]!)
+        }
+        if let postgres {
+            for schema in ["bench_p4_json", "bench_p4_binary"] {
+                try await PostgresServer.drop(try await PostgresServer.connect(postgres.url(schema: schema)))
+            }
+        }
         let strataJSON = results["strata-json"]!["events_per_s"]!, user = reference["events_per_s"]!
         report.row(
             "P4: what a GRDB user writes today (SQLite, Foundation JSONDecoder); Strata JSON (events/s)",
@@ -129,6 +154,26 @@ struct P4Build: AsyncParsableCommand {
     @OptionGroup var size: P5Size
 
     func run() async throws {
+        if engine.hasPrefix("strata-postgres") {
+            // Strata's PostgreSQL backend in a fresh schema, 100 appends per transaction through
+            // `append(_:expecting:in:)` (not measured).
+            let store = try await PostgresServer.freshStore(url: path)
+            let binary = engine == "strata-postgres-binary"
+            var pending: [[EventRecord]] = []
+            try P5.forEachBatch(events: size.events, streams: size.streams) { batch in
+                pending.append(binary ? try batch.map(Self.binaryRecord) : batch)
+            }
+            for start in stride(from: 0, to: pending.count, by: 100) {
+                let group = pending[start..<min(start + 100, pending.count)]
+                try await store.client.withTransaction(logger: store.observability.logger) { connection in
+                    for batch in group { try await store.append(batch, in: connection) }
+                }
+                if start % 1_000 == 0 { progress("P4 \(engine) store: \(grouped(Double(start * 100))) events") }
+            }
+            progressDone()
+            await store.close()
+            return
+        }
         if engine.hasPrefix("strata-sqlite") {
             // Strata's SQLite backend in a database the builder configures (synchronous = OFF: not measured), 100
             // appends per transaction through `append(_:expecting:in:)`.
@@ -238,6 +283,18 @@ struct P4Probe: AsyncParsableCommand {
             state = CartsOverview.State()
             values["payload_bytes"] = Double(touched)
             try await store.close()
+        } else if engine.hasPrefix("strata-postgres") {
+            let store = try await PostgresServer.connect(path)
+            rssOpen = residentMiB()
+            start = ContinuousClock.now
+            let folded: CartsOverview.State
+            (folded, _) = try await Self.rebuildReturningPosition(store, binary: engine == "strata-postgres-binary")
+            state = folded
+            // (Positions are not a count here: the rows are counted after the clock stopped.)
+            var count = 0
+            try await store.readAll(after: nil, limit: .max) { _, _ in count += 1 }
+            events = count
+            await store.close()
         } else if engine.hasPrefix("strata-sqlite") {
             let store = try SQLiteEventStore(path: path)
             rssOpen = residentMiB()
@@ -271,10 +328,16 @@ struct P4Probe: AsyncParsableCommand {
     /// stores are built in one go, so positions run 1…n on both backends and the last one is the count.
     static func rebuild<Store: EventStore>(_ store: Store, binary: Bool) async throws -> (CartsOverview.State, Int)
     where Store.Position == UInt64 {
+        let (state, last) = try await rebuildReturningPosition(store, binary: binary)
+        return (state, Int(last ?? 0))
+    }
+
+    /// The rebuild on any backend; returns the state and the last position.
+    static func rebuildReturningPosition<Store: EventStore>(_ store: Store, binary: Bool) async throws -> (CartsOverview.State, Store.Position?) {
         let codec: any EventCodec = binary ? BinaryEventCodec() : JSONEventCodec()
         let projection = Projection(CartsOverview.self, store: store, codec: codec, useSnapshots: false)
         let last = try await projection.catchUp()
-        return (projection.state, Int(last ?? 0))
+        return (projection.state, last)
     }
 
     /// SQLite's rebuild: every event in sequence order, its payload decoded in place (GRDB's no-copy view of the

@@ -3,6 +3,7 @@ import BenchData
 import Foundation
 import GRDB
 import Strata
+import StrataPostgres
 import StrataSQLite
 import StrataStorage
 import Synchronization
@@ -210,9 +211,10 @@ struct TypedCarts {
 /// (`BenchCartFields`, `FieldDecodable`); SQLite with the same payload bytes (a JSON and a binary database) decoded
 /// by the same decoders, and — labelled as what a GRDB user writes today — its JSON decoded by Foundation's
 /// `JSONDecoder`; Strata's SQLite backend (`SQLiteEventStore`, the same loads) on a JSON and a binary database of
-/// the same events. Random carts among 10,000 (each written as one append), alternating blocks of 1,000 loads.
+/// the same events, and its PostgreSQL backend (`PostgresEventStore`) on two schemas of the same events. Random carts
+/// among 10,000 (each written as one append), alternating blocks of 1,000 loads.
 enum P3Typed {
-    static func run(directory: String, loads: Int, report: Report) async throws {
+    static func run(directory: String, loads: Int, postgres: PostgresServer?, report: Report) async throws {
         let carts = CartsData(streamCount: 10_000, seed: 11).streams
         var source = TypedCarts(seed: 12)
         let histories: [[any Event]] = carts.map { _ in (0..<100).map { _ in source.event() } }
@@ -230,6 +232,10 @@ enum P3Typed {
         let building = SQLiteEventStore.Options(synchronous: .normal)
         let backendJSON = try SQLiteEventStore(path: backendJSONPath, options: building)
         let backendBinary = try SQLiteEventStore(path: backendBinaryPath, options: building)
+        var postgresStores: [PostgresEventStore] = []
+        if let postgres {
+            postgresStores = [try await postgres.freshStore(schema: "bench_p3t_json"), try await postgres.freshStore(schema: "bench_p3t_binary")]
+        }
         progress("P3 typed: building the stores")
         for (key, events) in zip(carts, histories) {
             let jsonRecords = try events.map { try EventRecord($0, key: key, codec: JSONEventCodec(), timestampMicros: 0) }
@@ -240,6 +246,10 @@ enum P3Typed {
             try sqliteBinary.append(binaryRecords)
             try await backendJSON.append(jsonRecords)
             try await backendBinary.append(binaryRecords)
+            if !postgresStores.isEmpty {
+                try await postgresStores[0].append(jsonRecords)
+                try await postgresStores[1].append(binaryRecords)
+            }
         }
         var rng = SplitMix64(seed: 13)
         let order = (0..<loads).map { _ in carts[Int(rng.next() % UInt64(carts.count))] }
@@ -251,7 +261,9 @@ enum P3Typed {
         var strataTimes: [[Double]] = Array(repeating: [], count: 4)
         var sqliteTimes: [[Double]] = Array(repeating: [], count: 5)
         var backendTimes: [[Double]] = Array(repeating: [], count: 4)
+        var postgresTimes: [[Double]] = Array(repeating: [], count: 4)
         var folded = Array(repeating: 0, count: 13)
+        var postgresFolded = 0
         let decoder = JSONDecoder()
         for start in stride(from: 0, to: loads, by: 1_000) {
             progress("P3 typed \(start)/\(loads)")
@@ -266,6 +278,11 @@ enum P3Typed {
                 folded[9 + 2 * s] += try await timedLoads(BenchCart.self, block, from: store, codec: codec, into: &backendTimes[2 * s])
                 folded[9 + 2 * s + 1] += try await timedLoads(
                     BenchCartFields.self, block, from: store, codec: codec, into: &backendTimes[2 * s + 1])
+            }
+            for (s, store) in postgresStores.enumerated() {
+                let codec: any EventCodec = s == 0 ? JSONEventCodec() : BinaryEventCodec()
+                postgresFolded += try await timedLoads(BenchCart.self, block, from: store, codec: codec, into: &postgresTimes[2 * s])
+                postgresFolded += try await timedLoads(BenchCartFields.self, block, from: store, codec: codec, into: &postgresTimes[2 * s + 1])
             }
             for (v, (sqlite, cartDecoder)) in sqliteVariants.enumerated() {
                 for key in block {
@@ -303,10 +320,12 @@ enum P3Typed {
         try sqliteBinary.close()
         try backendJSON.close()
         try backendBinary.close()
+        for store in postgresStores { try await PostgresServer.drop(store) }
         for path in [sqliteJSONPath, sqliteBinaryPath, backendJSONPath, backendBinaryPath] { SQLiteBaseline.remove(path) }
         removeTree(jsonPath)
         removeTree(binaryPath)
         guard folded.allSatisfy({ $0 == loads * 100 }) else { throw POSIXError(.EBADMSG) }  // lost or invented events
+        guard postgresStores.isEmpty || postgresFolded == 4 * loads * 100 else { throw POSIXError(.EBADMSG) }
         let strata = strataTimes.map { $0.sorted() }, sqlite = sqliteTimes.map { $0.sorted() }
         let backend = backendTimes.map { $0.sorted() }
         let snapshotSorted = snapshotTimes.map { $0.sorted() }
@@ -332,14 +351,19 @@ enum P3Typed {
                 goal: ofUntyped == nil ? "" : "≤ \(Int(goal))× untyped", met: ofUntyped.map { $0 <= goal },
                 goalKey: ofUntyped == nil ? nil : "p3typed_\(key)")
         }
-        for (i, label, key, _) in variants {
-            let p50 = percentile(backend[i], 0.5), q50 = percentile(sqlite[i], 0.5)
-            report.record("p3typed.strata_sqlite_\(key).p50_us", p50)
-            report.record("p3typed.strata_sqlite_\(key).p99_us", percentile(backend[i], 0.99))
-            report.row(
-                "P3 typed (\(label)) on Strata's SQLite backend, p50 µs (p99); native \(fixed(percentile(strata[i], 0.5), 1))",
-                strata: "\(fixed(p50, 1)) (\(fixed(percentile(backend[i], 0.99), 1)))",
-                sqlite: "\(fixed(q50, 1)) (\(fixed(percentile(sqlite[i], 0.99), 1)))", ratio: q50 / p50)
+        // The backends' rows: the same loads through `SQLiteEventStore` and `PostgresEventStore`.
+        var backends = [("strata_sqlite", "on Strata's SQLite backend", backend)]
+        if !postgresStores.isEmpty { backends.append(("strata_postgres", "on PostgreSQL (StrataPostgres)", postgresTimes.map { $0.sorted() })) }
+        for (side, place, times) in backends {
+            for (i, label, key, _) in variants {
+                let p50 = percentile(times[i], 0.5), q50 = percentile(sqlite[i], 0.5)
+                report.record("p3typed.\(side)_\(key).p50_us", p50)
+                report.record("p3typed.\(side)_\(key).p99_us", percentile(times[i], 0.99))
+                report.row(
+                    "P3 typed (\(label)) \(place), p50 µs (p99); native \(fixed(percentile(strata[i], 0.5), 1))",
+                    strata: "\(fixed(p50, 1)) (\(fixed(percentile(times[i], 0.99), 1)))",
+                    sqlite: "\(fixed(q50, 1)) (\(fixed(percentile(sqlite[i], 0.99), 1)))", ratio: q50 / p50)
+            }
         }
         let foundation50 = percentile(sqlite[4], 0.5)
         report.record("p3typed.sqlite_jsondecoder.p50_us", foundation50)
@@ -475,7 +499,9 @@ struct BenchAddItem: Command {
 /// writer connection the 64 tasks share, which reads the cart's events, decodes and folds them and inserts the next
 /// version — with the same cache (same capacity; a hit reads only the events after the cached version) and the same
 /// decoder as the Strata row. Then both without a cache: every command loads its whole cart. Each variant also runs
-/// on Strata's SQLite backend (`SQLiteEventStore`, WAL, synchronous = FULL) through the same executor.
+/// on Strata's SQLite backend (`SQLiteEventStore`, WAL, synchronous = FULL) and on PostgreSQL (`PostgresEventStore`
+/// in its defaults: a pool of 20 connections; the server's defaults, `synchronous_commit` on) through the same
+/// executor.
 enum P2 {
     struct Outcome {
         var rate: Double
@@ -483,7 +509,7 @@ enum P2 {
         var perSync: Double?
     }
 
-    static func run(directory: String, commands: Int, report: Report) async throws {
+    static func run(directory: String, commands: Int, postgres: PostgresServer?, report: Report) async throws {
         let carts = CartsData(streamCount: 10_000, seed: 21).streams
         var source = TypedCarts(seed: 22)
         let work: [(PartitionKey, BenchItemAdded)] = (0..<commands).map { i in
@@ -500,7 +526,11 @@ enum P2 {
             let strata = try await strataRun(work, codec: variant.codec, cache: variant.cache, directory: directory, label: variant.label)
             let sqlite = try await sqliteRun(work, codec: variant.codec, cache: variant.cache, directory: directory, label: variant.label)
             let backend = try await backendRun(work, codec: variant.codec, cache: variant.cache, directory: directory, label: variant.label)
-            for (side, outcome) in [("strata", strata), ("sqlite", sqlite), ("strata_sqlite", backend)] {
+            var sides = [("strata", strata), ("sqlite", sqlite), ("strata_sqlite", backend)]
+            if let postgres {
+                sides.append(("strata_postgres", try await postgresRun(work, codec: variant.codec, cache: variant.cache, server: postgres, label: variant.label)))
+            }
+            for (side, outcome) in sides {
                 report.record("p2.\(side)_\(variant.key).commits_per_s", outcome.rate)
                 report.record("p2.\(side)_\(variant.key).p50_us", percentile(outcome.latencies, 0.5))
                 report.record("p2.\(side)_\(variant.key).p99_us", percentile(outcome.latencies, 0.99))
@@ -526,7 +556,24 @@ enum P2 {
                 strata: "\(grouped(backend.rate)); \(Int(percentile(backend.latencies, 0.5))) / \(Int(percentile(backend.latencies, 0.99)))",
                 sqlite: "\(grouped(sqlite.rate)); \(Int(percentile(sqlite.latencies, 0.5))) / \(Int(percentile(sqlite.latencies, 0.99)))",
                 ratio: backend.rate / sqlite.rate)
+            if let (_, onPostgres) = sides.first(where: { $0.0 == "strata_postgres" }) {
+                report.row(
+                    "P2 (\(variant.label)) on PostgreSQL (StrataPostgres), commits/s, p50 / p99 µs; native \(grouped(strata.rate))",
+                    strata: "\(grouped(onPostgres.rate)); \(Int(percentile(onPostgres.latencies, 0.5))) / \(Int(percentile(onPostgres.latencies, 0.99)))",
+                    sqlite: "\(grouped(sqlite.rate)); \(Int(percentile(sqlite.latencies, 0.5))) / \(Int(percentile(sqlite.latencies, 0.99)))",
+                    ratio: onPostgres.rate / sqlite.rate)
+            }
         }
+    }
+
+    /// The same commands through the same `CommandExecutor` on `PostgresEventStore` in its defaults.
+    static func postgresRun(
+        _ work: [(PartitionKey, BenchItemAdded)], codec: any EventCodec, cache: Int, server: PostgresServer, label: String
+    ) async throws -> Outcome {
+        let store = try await server.freshStore(schema: "bench_p2")
+        let (elapsed, latencies) = try await execute(work, on: store, codec: codec, cache: cache, label: "Strata on PostgreSQL (\(label))")
+        try await PostgresServer.drop(store)
+        return Outcome(rate: Double(work.count) / elapsed, latencies: latencies, perSync: nil)
     }
 
     /// Runs `body(i)` for every command index from 64 tasks; returns the elapsed seconds and sorted latencies (µs).
@@ -585,7 +632,7 @@ enum P2 {
     /// event per command. Returns the elapsed seconds and the sorted latencies (µs).
     static func execute<Store: EventStore>(
         _ work: [(PartitionKey, BenchItemAdded)], on store: Store, codec: any EventCodec, cache: Int, label: String
-    ) async throws -> (Double, [Double]) where Store.Position == UInt64 {
+    ) async throws -> (Double, [Double]) {
         let executor = CommandExecutor(store: store, codec: codec, cachedAggregatesMax: cache)
         progress("P2 \(label)")
         let (elapsed, latencies) = try await concurrently(work.count) { i in
@@ -593,7 +640,7 @@ enum P2 {
         }
         progressDone()
         var total = 0
-        var position: UInt64?
+        var position: Store.Position?
         while let last = try await store.readAll(after: position, limit: 10_000, { _, _ in total += 1 }) { position = last }
         guard total == work.count else { throw POSIXError(.EBADMSG) }
         return (elapsed, latencies)
