@@ -90,7 +90,10 @@ public final class PostgresEventStore: EventStore {
         running = Task { await client.run() }
         notifier = Notifier(
             client: client, channel: StrataPostgresSchema.channel(configuration.schema), limit: configuration.callTimeout,
-            logger: configuration.observability.logger)
+            logger: configuration.observability.logger,
+            failed: { [counter = configuration.observability.counter(StrataMetric.backgroundFailures, [("task", "postgres-notify")])] in
+                counter.increment()
+            })
     }
 
     /// Stops the listener and the pool; waiters get `EventStoreError.closed`, later calls too.
@@ -190,38 +193,38 @@ public final class PostgresEventStore: EventStore {
         let client = self.client, sql = self.sql, createSchema = configuration.createSchemaIfMissing
         do {
             let answered: Void? = try await Answer.within(configuration.callTimeout) {
-              try await client.withTransaction(logger: logger) { connection in
-                // One migrating process at a time per schema.
-                try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended('strata-migration/' || \(schema), 0))", logger: logger)
-                var tables: [String] = []
-                for try await name in try await connection.query(
-                    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = \(schema) ORDER BY 1", logger: logger
-                ).decode(String.self) { tables.append(name) }
-                var found = 0
-                if tables.contains("meta") {
-                    let rows = try await connection.query(
-                        PostgresQuery(unsafeSQL: "SELECT value FROM \(sql.schema).meta WHERE key = 'schema_version'"), logger: logger)
-                    for try await value in rows.decode(String.self) { found = Int(value) ?? 0 }
-                    guard found <= StrataPostgresSchema.version else {
-                        throw PostgresStoreError.newerSchema(schema: schema, found: found, supported: StrataPostgresSchema.version)
+                try await client.withTransaction(logger: logger) { connection in
+                    // One migrating process at a time per schema.
+                    try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended('strata-migration/' || \(schema), 0))", logger: logger)
+                    var tables: [String] = []
+                    for try await name in try await connection.query(
+                        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = \(schema) ORDER BY 1", logger: logger
+                    ).decode(String.self) { tables.append(name) }
+                    var found = 0
+                    if tables.contains("meta") {
+                        let rows = try await connection.query(
+                            PostgresQuery(unsafeSQL: "SELECT value FROM \(sql.schema).meta WHERE key = 'schema_version'"), logger: logger)
+                        for try await value in rows.decode(String.self) { found = Int(value) ?? 0 }
+                        guard found <= StrataPostgresSchema.version else {
+                            throw PostgresStoreError.newerSchema(schema: schema, found: found, supported: StrataPostgresSchema.version)
+                        }
+                    } else if !tables.isEmpty {
+                        throw PostgresStoreError.notAStrataSchema(schema: schema, tables: tables)
+                    } else if !createSchema {
+                        throw PostgresStoreError.schemaMissing(schema: schema)
                     }
-                } else if !tables.isEmpty {
-                    throw PostgresStoreError.notAStrataSchema(schema: schema, tables: tables)
-                } else if !createSchema {
-                    throw PostgresStoreError.schemaMissing(schema: schema)
-                }
-                guard found < migrations.count else { return }
-                try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(sql.schema)"), logger: logger)
-                for version in (found + 1)...migrations.count {
-                    for statement in migrations[version - 1] {
-                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    guard found < migrations.count else { return }
+                    try await connection.query(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(sql.schema)"), logger: logger)
+                    for version in (found + 1)...migrations.count {
+                        for statement in migrations[version - 1] {
+                            try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                        }
+                        try await connection.query(
+                            PostgresQuery(unsafeSQL: "UPDATE \(sql.schema).meta SET value = '\(version)' WHERE key = 'schema_version'"),
+                            logger: logger)
+                        logger.notice("migrated the PostgreSQL event store's schema", metadata: ["schema": "\(schema)", "version": "\(version)"])
                     }
-                    try await connection.query(
-                        PostgresQuery(unsafeSQL: "UPDATE \(sql.schema).meta SET value = '\(version)' WHERE key = 'schema_version'"),
-                        logger: logger)
-                    logger.notice("migrated the PostgreSQL event store's schema", metadata: ["schema": "\(schema)", "version": "\(version)"])
                 }
-              }
             }
             if answered == nil { throw noAnswer("opening the store", append: false) }
         } catch let error as EventStoreError {
@@ -689,13 +692,16 @@ final class Notifier: Sendable {
     private let channel: String
     private let limit: Duration
     private let logger: Logger
+    /// Counts a failed notification.
+    private let failed: @Sendable () -> Void
     private let state = Mutex<(running: Bool, pending: Bool)>((false, false))
 
-    init(client: PostgresClient, channel: String, limit: Duration, logger: Logger) {
+    init(client: PostgresClient, channel: String, limit: Duration, logger: Logger, failed: @escaping @Sendable () -> Void) {
         self.client = client
         self.channel = channel
         self.limit = limit
         self.logger = logger
+        self.failed = failed
     }
 
     func committed() {
@@ -720,11 +726,15 @@ final class Notifier: Sendable {
                     for try await _ in try await client.query("SELECT pg_notify(\(channel), '')") {}
                 }
                 if sent == nil {
-                    logger.debug("the PostgreSQL event store's notification got no answer in time")
+                    failed()
+                    logger.warning("the PostgreSQL event store's notification got no answer in time; other processes' waiters poll")
                 }
             } catch {
                 // Waiters of other processes find the events at their next poll.
-                logger.debug("the PostgreSQL event store could not send a notification", metadata: ["error": "\(String(reflecting: error))"])
+                failed()
+                logger.warning(
+                    "the PostgreSQL event store could not send a notification; other processes' waiters poll",
+                    metadata: ["error": "\(String(reflecting: error))"])
             }
             let again = state.withLock { state -> Bool in
                 if state.pending { return true }

@@ -78,38 +78,38 @@ extension PostgresEventStore {
         let schema = sql.schema, logger = observability.logger, client = self.client
         do {
             try await answered("writing snapshots") {
-              try await client.withTransaction(logger: logger) { connection in
-                for snapshot in snapshots {
-                    let (kind, a, b, c) = Self.parts(snapshot.subject)
-                    let position = snapshot.position.columns
-                    var binds = PostgresBindings(capacity: 12)
-                    binds.append(kind)
-                    binds.append(a)
-                    binds.append(b)
-                    binds.append(c)
-                    binds.append(snapshot.projectorName)
-                    binds.append(Int64(snapshot.projectorVersion))
-                    binds.append(snapshot.codecName)
-                    binds.append(position.0)
-                    binds.append(position.1)
-                    binds.append(Int64(clamping: snapshot.version))
-                    binds.append(snapshot.createdMicros)
-                    binds.append(ByteaParameter(value: snapshot.state))
-                    binds.append(Int64(Self.snapshotsKept))
-                    try await connection.query(PostgresQuery(unsafeSQL: """
-                        WITH added AS (
-                            INSERT INTO \(schema).snapshots (subject_kind, subject_a, subject_b, subject_c, projector, projector_version,
-                                                          codec, position_tx, position_sequence, version, created_us, state)
-                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id)
-                        DELETE FROM \(schema).snapshots
-                        WHERE subject_kind = $1 AND subject_a = $2 AND subject_b = $3 AND subject_c = $4 AND projector = $5
-                          AND id NOT IN (SELECT id FROM \(schema).snapshots
-                                         WHERE subject_kind = $1 AND subject_a = $2 AND subject_b = $3 AND subject_c = $4 AND projector = $5
-                                         ORDER BY position_tx DESC, position_sequence DESC, id DESC LIMIT $13 - 1)
-                          AND id NOT IN (SELECT id FROM added)
-                        """, binds: binds), logger: logger)
+                try await client.withTransaction(logger: logger) { connection in
+                    for snapshot in snapshots {
+                        let (kind, a, b, c) = Self.parts(snapshot.subject)
+                        let position = snapshot.position.columns
+                        var binds = PostgresBindings(capacity: 12)
+                        binds.append(kind)
+                        binds.append(a)
+                        binds.append(b)
+                        binds.append(c)
+                        binds.append(snapshot.projectorName)
+                        binds.append(Int64(snapshot.projectorVersion))
+                        binds.append(snapshot.codecName)
+                        binds.append(position.0)
+                        binds.append(position.1)
+                        binds.append(Int64(clamping: snapshot.version))
+                        binds.append(snapshot.createdMicros)
+                        binds.append(ByteaParameter(value: snapshot.state))
+                        binds.append(Int64(Self.snapshotsKept))
+                        try await connection.query(PostgresQuery(unsafeSQL: """
+                            WITH added AS (
+                                INSERT INTO \(schema).snapshots (subject_kind, subject_a, subject_b, subject_c, projector, projector_version,
+                                                              codec, position_tx, position_sequence, version, created_us, state)
+                                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id)
+                            DELETE FROM \(schema).snapshots
+                            WHERE subject_kind = $1 AND subject_a = $2 AND subject_b = $3 AND subject_c = $4 AND projector = $5
+                              AND id NOT IN (SELECT id FROM \(schema).snapshots
+                                             WHERE subject_kind = $1 AND subject_a = $2 AND subject_b = $3 AND subject_c = $4 AND projector = $5
+                                             ORDER BY position_tx DESC, position_sequence DESC, id DESC LIMIT $13 - 1)
+                              AND id NOT IN (SELECT id FROM added)
+                            """, binds: binds), logger: logger)
+                    }
                 }
-              }
             }
         } catch EventStoreError.storage(let error as PostgresTransactionError) {
             throw reported(error.closureError ?? error.beginError ?? error.commitError ?? error, "writing snapshots")
