@@ -137,7 +137,7 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            exclude: ["Golden"]
+            exclude: ["Golden", "FuzzRegressions"]
         ),
         .testTarget(
             name: "StrataToolsTests",

@@ -1,5 +1,13 @@
 import Dispatch
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Everything the writer owns. Lives in `LogStore.writer` and is only touched on the writer queue (and by
 /// `close`, also on that queue), so the mutex is never contended.
 struct WriterState: Sendable {
@@ -275,6 +283,12 @@ extension LogStore {
     static func createSegment(
         fileSystem: any FileSystem, directory: String, number: UInt64, baseSequence: UInt64, handles: SegmentHandleCache
     ) throws(IOError) -> (SegmentFile, any FileHandle) {
+        // (A name of more digits would be one the store ignores: its events lost to the next open.)
+        guard number <= SegmentFileName.maxNumber else {
+            throw IOError(
+                operation: "create segment", path: directory, errno: EOVERFLOW,
+                message: "segment number \(number) needs more than the 10 digits of a segment file name: the store cannot start another segment")
+        }
         let name = SegmentFileName.make(number: number, baseSequence: baseSequence)
         let path = joinPath(directory, name)
         let temporary = path + StoreFileName.temporarySuffix

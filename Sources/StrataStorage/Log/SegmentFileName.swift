@@ -2,6 +2,8 @@
 /// sorts them in log order and an operator sees where each begins (FORMAT.md, "Store folder").
 package enum SegmentFileName {
     static let suffix = ".segment"
+    /// The largest segment number a name carries (10 digits): a store whose last segment has it cannot start another.
+    package static let maxNumber: UInt64 = 9_999_999_999
 
     static func make(number: UInt64, baseSequence: UInt64) -> String {
         pad(number, 10) + "-" + pad(baseSequence, 20) + suffix

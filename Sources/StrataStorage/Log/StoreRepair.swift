@@ -447,6 +447,12 @@ package enum StoreRepair {
                 footer = found
             }
             if footer != nil { plan.sealed = true }
+            // A sealed last segment gets a successor at the next open, one number up: past the largest number a
+            // file name carries there is none (the open would fail), so such a repair is refused, not half done.
+            if isLast && plan.sealed && (compacted?.lastNumber ?? number) >= SegmentFileName.maxNumber {
+                return .failure(Refusal(
+                    "it is the last segment, sealed, numbered \(compacted?.lastNumber ?? number): the store could not start a segment after it"))
+            }
             // The sequence the segment must end at: the next segment's base − 1 or, for the last segment, the most
             // its footer or the checkpoint say was committed.
             let target: UInt64
