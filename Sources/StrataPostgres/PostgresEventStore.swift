@@ -137,8 +137,10 @@ public final class PostgresEventStore: EventStore {
             switch state {
             case "57014": return .timedOut(operation: operation)
             case _ where state.hasPrefix("08") || state.hasPrefix("57P"):
-                // The server ended the session (shut down, restarted, crashed): the statement did not commit.
-                return .connectionLost(operation: operation, mayHaveCommitted: false, reason: message)
+                // The server ended the session (shut down, restarted, crashed). An append may have committed all
+                // the same: its procedure commits before it answers, and the session can end in between (seen in
+                // the restart test: terminated by the shutdown right after the commit).
+                return .connectionLost(operation: operation, mayHaveCommitted: append, reason: message)
             default: return .server(operation: operation, sqlState: state, message: message)
             }
         }

@@ -13,7 +13,9 @@ public enum PostgresStoreError: Error, Sendable, Equatable, CustomStringConverti
     case schemaMissing(schema: String)
     /// The server could not be reached, or the connection was lost (a server restart, a network failure). The
     /// pool reconnects by itself: a later call may succeed. `mayHaveCommitted`: the connection was lost after an
-    /// append was sent, so it may have committed (read the stream to know); otherwise nothing was written.
+    /// append was sent, or the store stopped waiting for its answer (`Configuration.callTimeout`), so it may have
+    /// committed — in the second case possibly a little after the call returned (read the stream to know, and
+    /// retry with an expected version); otherwise nothing was written.
     case connectionLost(operation: String, mayHaveCommitted: Bool, reason: String)
     /// The server cancelled a statement that ran longer than `Configuration.statementTimeout` (nothing of it
     /// was written).

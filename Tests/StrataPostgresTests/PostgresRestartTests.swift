@@ -30,6 +30,7 @@ import Testing
         final class Shared: Sendable {
             let tally = Mutex(Tally())
             let restarted = Atomic<Bool>(false)
+            let blockedMayHaveCommitted = Atomic<Bool>(false)
             let received = Mutex<[SubscribedEvent<PostgresPosition>]>([])
         }
         let shared = Shared()
@@ -97,12 +98,12 @@ import Testing
                 do {
                     _ = try await append.value
                     Issue.record("the append in flight at the restart succeeded")
-                } catch EventStoreError.storage(PostgresStoreError.connectionLost(_, let mayHaveCommitted, let reason)) {
-                    // The server ended the session before the commit and said so — or the driver lost the call
-                    // with its connection, and the store gave up waiting (then it may have committed: it did not).
-                    #expect(!mayHaveCommitted || reason.hasPrefix("no answer"), "\(reason)")
+                } catch EventStoreError.storage(PostgresStoreError.connectionLost(_, let mayHaveCommitted, _)) {
+                    // The server ended the session — before the commit, or right after the procedure's commit (seen:
+                    // the shutdown released the lock it waited for) — or the store gave up waiting for the answer: an
+                    // append whose connection was lost may have committed, and says so (checked below).
+                    shared.blockedMayHaveCommitted.store(mayHaveCommitted, ordering: .relaxed)
                 }
-                #expect(try await store.version(of: blocked) == 0)
             }
             try await group.waitForAll()
         }
@@ -125,6 +126,10 @@ import Testing
             #expect(batches.values.allSatisfy { $0 == [0, 1, 2] }, "a partial batch in stream w\(writer)")
             #expect(Set(batches.keys).isSuperset(of: result.acknowledged[writer] ?? []), "an acknowledged batch is missing in w\(writer)")
         }
+        // The append in flight at the restart: not written, or written whole, once — then it said it may have committed.
+        let blockedEvents = try await store.version(of: PartitionKey(tenant: "t", group: "W", id: "blocked"))
+        #expect(blockedEvents == 0 || (blockedEvents == 1 && shared.blockedMayHaveCommitted.load(ordering: .relaxed)))
+        total += Int(blockedEvents)
         // The subscriber, reconnected, gets them all: once each, in order.
         let deadline = ContinuousClock.now + .seconds(20)
         while received.received.withLock({ $0.count }) < total && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
