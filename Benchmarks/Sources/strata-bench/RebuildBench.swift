@@ -257,6 +257,8 @@ struct P4Probe: AsyncParsableCommand {
         var events = 0
         let rssOpen: Double
         let start: ContinuousClock.Instant
+        /// When the rebuild ended, for a probe that does more after it (nil: the clock stops after the branch).
+        var stopped: ContinuousClock.Instant?
         if engine.hasPrefix("sqlite") {
             let decoder: CartDecoder = switch engine {
             case "sqlite-json": .fields(JSONEventCodec())
@@ -289,6 +291,7 @@ struct P4Probe: AsyncParsableCommand {
             start = ContinuousClock.now
             let folded: CartsOverview.State
             (folded, _) = try await Self.rebuildReturningPosition(store, binary: engine == "strata-postgres-binary")
+            stopped = ContinuousClock.now
             state = folded
             // (Positions are not a count here: the rows are counted after the clock stopped.)
             var count = 0
@@ -308,7 +311,7 @@ struct P4Probe: AsyncParsableCommand {
             (state, events) = try await Self.rebuild(store, binary: engine == "strata-binary")
             try await store.close()
         }
-        let elapsed = seconds(ContinuousClock.now - start)
+        let elapsed = seconds((stopped ?? ContinuousClock.now) - start)
         values["events"] = Double(events)
         values["events_per_s"] = Double(events) / elapsed
         values["rss_open_mib"] = rssOpen
