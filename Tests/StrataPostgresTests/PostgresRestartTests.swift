@@ -12,10 +12,20 @@ import Testing
         // A server of the test's own (restarting the shared one would fail the other tests).
         let folder = NSTemporaryDirectory() + "strata-pg-restart-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        let started = try TestServer.script("start", folder + "/server")
+        let started = try await TestServer.runScript("start", folder + "/server")
         try #require(started.status == 0, "\(started.stderr)")
-        defer { _ = try? TestServer.script("stop", folder + "/server"); try? FileManager.default.removeItem(atPath: folder) }
-        let url = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        var failure: (any Error)?
+        do {
+            try await restartDuringALoad(url: started.stdout.trimmingCharacters(in: .whitespacesAndNewlines), folder: folder)
+        } catch {
+            failure = error
+        }
+        _ = try? await TestServer.runScript("stop", folder + "/server")
+        try? FileManager.default.removeItem(atPath: folder)
+        if let failure { throw failure }
+    }
+
+    func restartDuringALoad(url: String, folder: String) async throws {
         // (postgres-nio loses a few calls whose connection closed under them — three appends in every run here:
         // they fail after `callTimeout`.)
         var configuration = try TestServer.configuration(url: url)
@@ -91,7 +101,7 @@ import Testing
                 for await _ in locked.stream { break }
                 let append = Task { try await store.append([EventRecord(key: blocked, typeName: "E", payload: [1])]) }
                 try await Task.sleep(for: .milliseconds(300))
-                let outcome = try TestServer.script("restart", folder + "/server")
+                let outcome = try await TestServer.runScript("restart", folder + "/server")
                 #expect(outcome.status == 0, "\(outcome.stderr)")
                 shared.restarted.store(true, ordering: .relaxed)
                 holder.cancel()

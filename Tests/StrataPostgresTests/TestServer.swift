@@ -22,7 +22,17 @@ enum TestServer {
 
     /// Runs the test-server script. (Spawned and waited for here, its outputs in files: a PostgreSQL server it starts
     /// would inherit a pipe and hold it open, and Foundation's `Process` was seen never to report this child's end.)
-    static func script(_ arguments: String...) throws -> ProcessOutcome {
+    static func script(_ arguments: String...) throws -> ProcessOutcome { try script(arguments) }
+
+    /// `script` on a thread of its own: an async test waits for it without holding one of the concurrency pool's
+    /// threads (two on this machine) while `initdb` or a restart runs — which starved the rest of the suite.
+    static func runScript(_ arguments: String...) async throws -> ProcessOutcome {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try script(arguments) }) }.start()
+        }
+    }
+
+    static func script(_ arguments: [String]) throws -> ProcessOutcome {
         let folder = NSTemporaryDirectory() + "strata-pg-script-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
