@@ -59,8 +59,11 @@ public enum StoreCopy {
         // The positions the checkpoints name, in order.
         var named = Set<Source.Position>()
         var after: Source.Position?
+        let checkpointType = Array(CheckpointEvents.typeName.utf8)
         while let last = try await source.readAll(after: after, limit: 4_096, { event, _ in
-            guard CheckpointEvents.isCheckpoint(tenant: event.tenant, group: event.group, typeName: event.typeName),
+            // (The type's bytes first: no strings made for the other events.)
+            guard event.typeNameBytes.elementsEqual(checkpointType),
+                CheckpointEvents.isCheckpoint(tenant: event.tenant, group: event.group, typeName: event.typeName),
                 let text = CheckpointEvents.position(event.payload), let position = Source.Position(text)
             else { return }
             named.insert(position)

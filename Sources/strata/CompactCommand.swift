@@ -61,7 +61,7 @@ struct CompactCommand: AsyncParsableCommand {
                 "segmentBytesBefore": cold.bytesBefore, "segmentBytesAfter": cold.bytesAfter,
                 "framesBefore": cold.framesBefore, "framesAfter": cold.framesAfter,
             ]
-            writeAll(1, Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) + [0x0A])
+            try writeJSONLine(object)
         } else {
             var lines: [String] = []
             if !snapshotsOnly {

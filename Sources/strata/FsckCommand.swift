@@ -87,8 +87,7 @@ struct FsckCommand: AsyncParsableCommand {
                     ]
                 },
             ]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-            writeAll(1, Array(data) + [0x0A])
+            try writeJSONLine(object)
         } else {
             var lines = repaired.map { $0.outcome == .notRepaired ? "\($0)" : "repaired: \($0)" }
             lines += report.problems.map { "problem: \($0)" }
@@ -112,8 +111,7 @@ struct FsckCommand: AsyncParsableCommand {
         try store.close()
         if json {
             let object: [String: Any] = ["path": path, "events": report.eventsChecked, "problems": report.problems, "ok": report.problems.isEmpty]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-            writeAll(1, Array(data) + [0x0A])
+            try writeJSONLine(object)
         } else {
             var lines = report.problems.map { "problem: \($0)" }
             let count = report.problems.count

@@ -58,8 +58,7 @@ struct StatsCommand: AsyncParsableCommand {
                 object["storedPerRawByte"] = ratio
                 object["framesByCodec"] = report.framesByCodec ?? [:]
             }
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-            writeAll(1, Array(data) + [0x0A])
+            try writeJSONLine(object)
         } else {
             var lines = [
                 "store:     \(path)",
@@ -95,8 +94,7 @@ struct StatsCommand: AsyncParsableCommand {
                 "fileBytes": report.fileBytes, "walBytes": report.walBytes, "lastPosition": report.lastPosition,
                 "tenants": report.tenants.mapValues { ["streams": $0.streams, "events": $0.events] },
             ]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-            writeAll(1, Array(data) + [0x0A])
+            try writeJSONLine(object)
         } else {
             var lines = [
                 "store:     \(path) (SQLite)",
@@ -138,8 +136,7 @@ struct StatsCommand: AsyncParsableCommand {
                 "tenants": report.tenants.mapValues { ["streams": $0.streams, "events": $0.events] },
             ]
             if let last = report.lastPosition { object["lastPosition"] = last.description }
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-            writeAll(1, Array(data) + [0x0A])
+            try writeJSONLine(object)
         } else {
             var lines = [
                 "store:     \(location) (PostgreSQL \(report.serverVersion), schema \(report.schema), Strata schema version \(report.schemaVersion))",

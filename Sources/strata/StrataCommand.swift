@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import Strata
 import StrataStorage
@@ -77,6 +78,11 @@ struct CommandFailure: Error {
 /// One write(2) per call on standard error.
 func writeError(_ line: String) {
     writeAll(2, Array((line + "\n").utf8))
+}
+
+/// One JSON object (keys sorted) and a newline on standard output: what `--json` prints.
+func writeJSONLine(_ object: [String: Any]) throws {
+    writeAll(1, Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) + [0x0A])
 }
 
 func writeAll(_ fd: Int32, _ bytes: [UInt8]) {

@@ -5,7 +5,7 @@ package enum SegmentFileName {
     /// The largest segment number a name carries (10 digits): a store whose last segment has it cannot start another.
     package static let maxNumber: UInt64 = 9_999_999_999
 
-    static func make(number: UInt64, baseSequence: UInt64) -> String {
+    package static func make(number: UInt64, baseSequence: UInt64) -> String {
         pad(number, 10) + "-" + pad(baseSequence, 20) + suffix
     }
 
