@@ -100,7 +100,18 @@ import Testing
                 }
                 for await _ in locked.stream { break }
                 let append = Task { try await store.append([EventRecord(key: blocked, typeName: "E", payload: [1])]) }
-                try await Task.sleep(for: .milliseconds(300))
+                // Restart only once the append waits for that lock inside the server (under the whole suite's load,
+                // a fixed pause was seen to restart while it still waited for a connection: it then succeeded).
+                let waitDeadline = ContinuousClock.now + .seconds(30)
+                var waiting = 0
+                while waiting == 0 && ContinuousClock.now < waitDeadline {
+                    for try await n in try await reader.client.query("""
+                        SELECT count(*) FROM pg_stat_activity
+                        WHERE wait_event_type = 'Lock' AND wait_event = 'advisory' AND query LIKE '%append_committed%'
+                        """).decode(Int64.self) { waiting = Int(n) }
+                    if waiting == 0 { try await Task.sleep(for: .milliseconds(20)) }
+                }
+                try #require(waiting > 0, "the append never waited for the stream's lock")
                 let outcome = try await TestServer.runScript("restart", folder + "/server")
                 #expect(outcome.status == 0, "\(outcome.stderr)")
                 shared.restarted.store(true, ordering: .relaxed)
