@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEMO_DIR ?= demo-store-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: fuzz deps bench-deps build test demo release bench-build bench bench-full bench-micro clean postgres-start postgres-stop
+.PHONY: fuzz deps bench-deps build test demo serve http-check release bench-build bench bench-full bench-micro clean postgres-start postgres-stop
 # Where `make postgres-start` puts its throw-away server (a folder other users can reach: PostgreSQL runs as the
 # user postgres when make runs as root).
 POSTGRES_DIR ?= /tmp/strata-postgres-$(shell id -u)
@@ -47,6 +47,19 @@ demo: deps
 	.build/debug/strata stats $(DEMO_DIR)
 	@echo
 	@echo "The store is in $(DEMO_DIR). Try: .build/debug/strata dump $(DEMO_DIR) --format table"
+
+# The carts example over HTTP (StrataHTTP) on loopback, on a native store in $(SERVE_DIR): prints the URL and a
+# development token (tenant acme, role clerk); Ctrl-C stops it. SERVE_PORT=0 picks a free port.
+SERVE_DIR ?= serve-store
+SERVE_PORT ?= 8080
+serve: deps
+	$(SWIFT) build --product carts-server
+	.build/debug/carts-server --store $(SERVE_DIR) --port $(SERVE_PORT)
+
+# schemathesis (from PyPI, into .build-schemathesis/) against the carts server's OpenAPI document; CI runs it.
+HTTP_CHECK_SECONDS ?= 120
+http-check: deps
+	bash scripts/http-api-check.sh $(HTTP_CHECK_SECONDS)
 
 # The standard workloads of Benchmarks/README.md (P1, P1p, P2, P3, P4, P5, P6 and the disk limit), Strata beside
 # SQLite in one run, release build of the separate Benchmarks package (and of `strata`, which P6's xz anchor runs). `bench`: the quick size (a few minutes); `bench-full`:

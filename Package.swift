@@ -31,6 +31,9 @@ let package = Package(
         .library(name: "StrataSQLite", targets: ["StrataSQLite"]),
         // The event store on a PostgreSQL server (postgres-nio), shared by many application processes.
         .library(name: "StrataPostgres", targets: ["StrataPostgres"]),
+        // An application's commands, aggregates, queries and live feed over HTTP (Hummingbird 2), with JWT bearer
+        // tokens and a generated OpenAPI 3.1 document.
+        .library(name: "StrataHTTP", targets: ["StrataHTTP"]),
         // The EventStore conformance suite, for any backend's tests (ours and a third party's).
         .library(name: "StrataConformance", targets: ["StrataConformance"]),
         // Given/When/Then tests of aggregates, commands, projections and queries on the in-memory store.
@@ -51,6 +54,12 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         // TLS settings of PostgreSQL connections (already in postgres-nio's graph).
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
+        .package(url: "https://github.com/mattpolzin/OpenAPIKit.git", from: "6.4.0"),
+        // Test-only: the live-feed tests' SSE client on a real loopback server.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // CRC32C (SSE4.2 chosen at run time, slicing-by-8 fallback).
@@ -109,10 +118,27 @@ let package = Package(
                 .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
             ]),
+        .target(
+            name: "StrataHTTP",
+            dependencies: [
+                "Strata", "StrataStorage", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"), .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "OpenAPIKit", package: "OpenAPIKit"), .product(name: "Logging", package: "swift-log"),
+            ]),
         // The carts example of the README (Examples/Carts): the domain as a library, the demo `make demo` runs,
         // and the domain's tests, written with StrataTesting.
         .target(name: "Carts", dependencies: ["Strata"], path: "Examples/Carts/Sources/Carts"),
         .executableTarget(name: "carts-demo", dependencies: ["Carts", "Strata"], path: "Examples/Carts/Sources/CartsDemo"),
+        // The carts example over HTTP (`make serve`): the API as a library (the HTTP tests serve it too) and the server.
+        .target(name: "CartsHTTP", dependencies: ["Carts", "Strata", "StrataHTTP"], path: "Examples/Carts/Sources/CartsHTTP"),
+        .executableTarget(
+            name: "carts-server",
+            dependencies: [
+                "Carts", "CartsHTTP", "Strata", "StrataHTTP", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            path: "Examples/Carts/Sources/CartsServer"),
         .testTarget(name: "CartsTests", dependencies: ["Carts", "StrataTesting"], path: "Examples/Carts/Tests/CartsTests"),
         // What the `strata` command does, as a library (tests and fuzz targets use it too): the JSONL event
         // format, dump, import.
@@ -163,6 +189,15 @@ let package = Package(
         .testTarget(
             name: "StrataPostgresTests",
             dependencies: ["StrataPostgres", "Strata", "StrataConformance", "StrataTestSupport", .product(name: "PostgresNIO", package: "postgres-nio")]),
+        .testTarget(
+            name: "StrataHTTPTests",
+            dependencies: [
+                "StrataHTTP", "Strata", "Carts", "CartsHTTP", "StrataTestSupport", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"), .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]),
         .testTarget(
             name: "StrataPrometheusTests",
             dependencies: [

@@ -105,4 +105,7 @@ public enum StrataMetric {
     public static let projectionFailures = "strata_projection_failures_total"
     /// Counter: commands run again after a version conflict with another writer.
     public static let commandRetries = "strata_command_retries_total"
+    /// Live-feed (Server-Sent Events) streams the HTTP server ended itself, by `reason`: `stalled` (the client
+    /// stopped reading), `failed` (the store failed under the feed).
+    public static let liveFeedEnded = "strata_http_live_feed_ended_total"
 }

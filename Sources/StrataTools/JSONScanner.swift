@@ -88,16 +88,6 @@ struct JSONScanner {
 
     /// Whether `bytes` are exactly one JSON value (surrounding whitespace allowed) in valid UTF-8.
     static func isValidJSON(_ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { raw in
-            guard isValidUTF8(raw) else { return false }
-            var at = 0
-            do throws(Failure) {
-                try JSONSyntax.skipValue(raw, &at)
-            } catch {
-                return false
-            }
-            JSONSyntax.skipWhitespace(raw, &at)
-            return at == raw.count
-        }
+        bytes.withUnsafeBytes { JSONSyntax.isValidDocument($0) }
     }
 }

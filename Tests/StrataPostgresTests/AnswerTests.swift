@@ -1,4 +1,5 @@
 @testable import StrataPostgres
+import Strata
 import Synchronization
 import Testing
 

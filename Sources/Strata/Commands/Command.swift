@@ -58,13 +58,17 @@ public struct CommandResult<Position: EventPosition>: Sendable {
     public var eventCount: Int
     /// How many times the handler ran (more than once after conflicts with other writers).
     public var attempts: Int
+    /// The events the command appended, as appended (their versions are `version - eventCount + 1` through
+    /// `version`; the last is at `position`).
+    public var events: [EventRecord]
 
-    @usableFromInline init(key: PartitionKey, version: UInt64, position: Position, eventCount: Int, attempts: Int) {
+    @usableFromInline init(key: PartitionKey, version: UInt64, position: Position, events: [EventRecord], attempts: Int) {
         self.key = key
         self.version = version
         self.position = position
-        self.eventCount = eventCount
+        self.eventCount = events.count
         self.attempts = attempts
+        self.events = events
     }
 }
 

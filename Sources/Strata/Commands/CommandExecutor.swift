@@ -93,7 +93,7 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
                 let events: [any Event]
                 do { events = try command.handle(aggregate) } catch { throw CommandError.rejected(key, error) }
                 guard !events.isEmpty else {
-                    return CommandResult(key: key, version: aggregate.version, position: seen ?? .origin, eventCount: 0, attempts: attempts)
+                    return CommandResult(key: key, version: aggregate.version, position: seen ?? .origin, events: [], attempts: attempts)
                 }
                 let now = wallClockMicros()
                 var records: [EventRecord] = []
@@ -129,7 +129,7 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
                     keep = fold(records, into: &aggregate, at: receipt.last) && aggregate.version == version
                     seen = receipt.last
                 }
-                return CommandResult(key: key, version: version, position: receipt.last, eventCount: records.count, attempts: attempts)
+                return CommandResult(key: key, version: version, position: receipt.last, events: records, attempts: attempts)
             }
         }
     }

@@ -14,6 +14,9 @@ public struct QueryPage<Item> {
 
 extension QueryPage: Sendable where Item: Sendable {}
 extension QueryPage: Equatable where Item: Equatable {}
+/// As `{"items": […], "totalCount": …, "totalPages": …, "page": …, "pageSize": …}` (what StrataHTTP's query
+/// routes answer).
+extension QueryPage: Codable where Item: Codable {}
 
 /// A list query's paging was out of range.
 public struct QueryError: Error, Sendable, Equatable, CustomStringConvertible {

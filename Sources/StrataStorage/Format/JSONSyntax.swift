@@ -234,6 +234,20 @@ package enum JSONSyntax {
 }
 
 extension JSONSyntax {
+    /// Whether `bytes` are exactly one JSON value (surrounding whitespace allowed) in valid UTF-8: what a reader may
+    /// copy into a JSON document as it is (a stored payload, say).
+    package static func isValidDocument(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard isValidUTF8(bytes) else { return false }
+        var at = 0
+        do throws(Failure) {
+            try skipValue(bytes, &at)
+        } catch {
+            return false
+        }
+        skipWhitespace(bytes, &at)
+        return at == bytes.count
+    }
+
     /// Writes `value` as a JSON string, escaped as Foundation's `JSONEncoder` escapes (with slashes unescaped):
     /// `"` and `\` and control characters (`\b \f \n \r \t`, else `\u00XX`); everything else as its UTF-8.
     @inlinable package static func writeString(_ value: String, into out: inout [UInt8]) {

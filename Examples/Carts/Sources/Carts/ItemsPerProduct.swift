@@ -38,7 +38,7 @@ public enum ItemsPerProduct: MultiProjector {
 }
 
 /// One row of the "products of a tenant" query.
-public struct ProductQuantity: Sendable, Equatable, CustomStringConvertible {
+public struct ProductQuantity: Sendable, Equatable, Codable, CustomStringConvertible {
     public var product: String
     public var quantity: Int
     public init(product: String, quantity: Int) {

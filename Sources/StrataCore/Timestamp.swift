@@ -48,7 +48,7 @@ package enum Timestamp {
 
     /// Parses RFC 3339 (`T` or `t` or space, fraction of 0–9 digits truncated to microseconds, `Z` or an
     /// offset) and the expanded-year form `format` writes. Nil when malformed or out of range.
-    static func parse(_ text: String) -> Int64? {
+    package static func parse(_ text: String) -> Int64? {
         let b = Array(text.utf8)
         var i = 0
         func number(_ count: Int) -> Int64? {

@@ -1,6 +1,8 @@
 import Synchronization
 
-/// The answer of one call to postgres-nio, waited for at most a time limit.
+/// The answer of one call, waited for at most a time limit: the work runs on a task of its own and its caller
+/// stops waiting at the limit (the task's late result is dropped). Used where a wait must end even when the work
+/// ignores cancellation: StrataPostgres' calls to postgres-nio, StrataHTTP's request timeouts.
 ///
 /// postgres-nio 1.33 can leave a call waiting forever when its connection closes at the wrong moment: a query
 /// written to a connection that has just closed is dropped together with the promise its caller waits on (upstream
@@ -9,7 +11,7 @@ import Synchronization
 /// runs on a task of its own and its caller stops waiting at the limit (the task's late result is dropped).
 /// Cancelling the caller cancels the work, and the caller still waits for its answer (a pool lease gives up at
 /// once; an append that the server already runs answers as it would have).
-final class Answer<Value: Sendable>: Sendable {
+package final class Answer<Value: Sendable>: Sendable {
     private struct State {
         var continuation: CheckedContinuation<Value?, any Error>?
         var outcome: Result<Value?, any Error>?
@@ -21,7 +23,7 @@ final class Answer<Value: Sendable>: Sendable {
     private init() {}
 
     /// `work`'s result, or nil when `limit` passed first.
-    static func within(_ limit: Duration, _ work: @escaping @Sendable () async throws -> Value) async throws -> Value? {
+    package static func within(_ limit: Duration, _ work: @escaping @Sendable () async throws -> Value) async throws -> Value? {
         let answer = Answer()
         let worker = Task.detached {
             do { answer.settle(.success(try await work())) } catch { answer.settle(.failure(error)) }
