@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system libraries Strata links (liblz4, zlib; SQLite for StrataSQLite, whose GRDB uses the system
 # SQLite) when missing. Needs root for apt-get; otherwise names the packages to install. With the argument
-# `bench`, also what the benchmarks run (xz).
+# `bench`, also what the benchmarks run (xz; wrk for the HTTP workload).
 set -euo pipefail
 
 missing=()
@@ -12,6 +12,7 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 # `install-deps.sh bench`: also what the benchmarks run.
 if [ "${1:-}" = "bench" ]; then
   command -v xz >/dev/null 2>&1 || missing+=(xz-utils)
+  command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -211,4 +211,25 @@ import Testing
         let stalled = try metrics.expectCounter(StrataMetric.liveFeedEnded, [("reason", "stalled")])
         #expect(stalled.totalValue == 1)
     }
+
+    @Test func anIdleFeedSendsHeartbeats() async throws {
+        var limits = Fixture.limits
+        limits.liveFeedHeartbeat = .milliseconds(200)
+        let f = try await Fixture(limits: limits)
+        let client = Self.httpClient(connections: 2)
+        let text = try await Self.serving(f.router()) { port in
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/tenants/acme/events")
+            request.headers.add(name: "Authorization", value: "Bearer \(f.plain)")
+            let response = try await client.execute(request, timeout: .seconds(60))
+            var text = ""
+            for try await chunk in response.body {
+                text += String(buffer: chunk)
+                if text.components(separatedBy: ": heartbeat\n\n").count > 2 { break }
+            }
+            return text
+        }
+        try await client.shutdown()
+        #expect(text.hasPrefix(": live feed\n\n"))
+        #expect(!text.contains("data:"), "a store without events sends comments only")
+    }
 }

@@ -49,8 +49,11 @@ struct Run: AsyncParsableCommand {
     @Option(help: "The PostgreSQL server of the StrataPostgres rows of P2, P3 typed and P4 (a URL; default: a throw-away server started for the run; 'none': leave those rows out).")
     var postgres: String?
 
-    @Option(help: "Workloads to run (comma-separated: p1,p3,p1p,extra,p2,p3t,p4,p5).")
-    var only = "p1,p3,p1p,extra,p2,p3t,p4,p5"
+    @Option(help: "Workloads to run (comma-separated: p1,p3,p1p,extra,p2,p3t,p4,http,p5).")
+    var only = "p1,p3,p1p,extra,p2,p3t,p4,http,p5"
+
+    @Option(help: "Seconds wrk sends the HTTP workload's requests.")
+    var httpSeconds = 10
 
     @Option(help: "MiB the killed Strata writer leaves in its active segment after its last rollover (target 64).")
     var tailMiB = 56
@@ -110,6 +113,9 @@ struct Run: AsyncParsableCommand {
         }
         if selected.contains("p4") {
             try await P4.run(events: size.p5Events, streams: size.p5Streams, directory: directory, postgres: server, report: report)
+        }
+        if selected.contains("http") {
+            try await HTTPBench.run(directory: directory, commands: size.concurrentCommits, seconds: httpSeconds, report: report)
         }
         if selected.contains("p5") {
             try await P5.run(
