@@ -86,6 +86,7 @@ public struct Problem: Error, Sendable, Equatable, HTTPResponseError {
         }
         var headers: HTTPFields = [.contentType: Problem.mediaType]
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }  // (RFC 6750: the scheme the server takes)
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: writer.buffer))
     }
 }

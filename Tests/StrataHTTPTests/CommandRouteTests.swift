@@ -138,7 +138,9 @@ import Testing
         let f = try await Fixture()
         let open = #"{"cart":"c","owner":"o"}"#
         try await f.test { client in
-            try await client.call(.post, "/tenants/acme/commands/OpenCart", token: nil, json: open).expectProblem(.unauthorized, .unauthorized)
+            let anonymous = try await client.call(.post, "/tenants/acme/commands/OpenCart", token: nil, json: open)
+            anonymous.expectProblem(.unauthorized, .unauthorized)
+            #expect(anonymous.headers[.wwwAuthenticate] == "Bearer")
             try await client.call(.post, "/tenants/acme/commands/OpenCart", token: f.expired, json: open).expectProblem(.unauthorized, .unauthorized)
             try await client.call(.post, "/tenants/acme/commands/OpenCart", token: f.forged, json: open).expectProblem(.unauthorized, .unauthorized)
             try await client.call(.post, "/tenants/acme/commands/OpenCart", token: "not.a.jwt", json: open).expectProblem(.unauthorized, .unauthorized)
