@@ -20,7 +20,14 @@ test: deps
 	if ! bash scripts/postgres-test-server.sh running "$$dir"; then \
 		rm -rf "$$dir"; bash scripts/postgres-test-server.sh start "$$dir" >/dev/null || exit 1; started=1; \
 	fi; \
-	STRATA_POSTGRES_DIR="$$dir" STRATA_POSTGRES_URL="$$(cat "$$dir/url")" SWIFT_BACKTRACE=enable=no $(SWIFT) test; status=$$?; \
+	log="$$(mktemp)"; \
+	{ STRATA_POSTGRES_DIR="$$dir" STRATA_POSTGRES_URL="$$(cat "$$dir/url")" SWIFT_BACKTRACE=enable=no $(SWIFT) test; \
+	  echo $$? > "$$log.status"; } 2>&1 | tee "$$log"; status=$$(cat "$$log.status"); \
+	if [ "$$status" != 0 ]; then \
+		echo "== what failed (the issues above, gathered: a CI log keeps only its tail) =="; \
+		grep -E "✘|error:|recorded an issue|Fatal error" "$$log" | grep -v "^✘ Test run" | head -60; \
+	fi; \
+	rm -f "$$log" "$$log.status"; \
 	if [ -n "$$started" ]; then bash scripts/postgres-test-server.sh stop "$$dir"; fi; \
 	exit $$status
 
