@@ -1,4 +1,5 @@
 // swift-tools-version:6.2
+import CompilerPluginSupport
 // Strata: an embedded event-sourcing framework with its own log-structured storage engine.
 // Layers: C shims → StrataStorage (engine) → Strata (event sourcing) → CLI / tests.
 import PackageDescription
@@ -58,6 +59,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
         .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
         .package(url: "https://github.com/mattpolzin/OpenAPIKit.git", from: "6.4.0"),
+        // The macros (`@Event`): swift-syntax of the 6.3 toolchain.
+        .package(url: "https://github.com/swiftlang/swift-syntax.git", "603.0.0"..<"604.0.0"),
         // Test-only: the live-feed tests' SSE client on a real loopback server.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
@@ -82,10 +85,19 @@ let package = Package(
                 "StrataCore", "CStrataSupport", "CLZ4", "CZlib", .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]),
+        // The compiler plugin of Strata's macros (`@Event`), declared in Strata.
+        .macro(
+            name: "StrataMacros",
+            dependencies: [
+                .product(name: "SwiftSyntax", package: "swift-syntax"), .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxBuilder", package: "swift-syntax"), .product(name: "SwiftParser", package: "swift-syntax"),
+                .product(name: "SwiftDiagnostics", package: "swift-syntax"),
+                .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
+            ]),
         .target(
             name: "Strata",
             dependencies: [
-                "StrataCore", "StrataStorage", .product(name: "Logging", package: "swift-log"),
+                "StrataCore", "StrataStorage", "StrataMacros", .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]),
         .target(
@@ -181,6 +193,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StrataTestingTests", dependencies: ["Strata", "StrataTesting"]),
+        .testTarget(
+            name: "StrataMacrosTests",
+            dependencies: [
+                "StrataMacros", .product(name: "SwiftSyntaxMacrosGenericTestSupport", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacros", package: "swift-syntax"), .product(name: "SwiftSyntaxMacroExpansion", package: "swift-syntax"),
+                .product(name: "SwiftSyntax", package: "swift-syntax"), .product(name: "SwiftParser", package: "swift-syntax"),
+                .product(name: "SwiftDiagnostics", package: "swift-syntax"),
+            ]),
         .testTarget(
             name: "StrataSQLiteTests",
             dependencies: [

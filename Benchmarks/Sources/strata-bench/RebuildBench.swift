@@ -107,7 +107,7 @@ enum P4 {
             let rate = strata["events_per_s"]!
             report.record("p4.strata-\(key).floor_fraction", rate / floor)
             report.row(
-                "P4 rebuild a multi-projection, both \(label) FieldDecodable (events/s; \(fixed(rate / floor, 2)) of the floor)",
+                "P4 rebuild a multi-projection, both \(label) @Event fields (events/s; \(fixed(rate / floor, 2)) of the floor)",
                 strata: grouped(rate), sqlite: grouped(sqlite["events_per_s"]!), ratio: rate / sqlite["events_per_s"]!,
                 goal: "≥ \(fixed(goal, 2)) of the floor", met: rate / floor >= goal, goalKey: "p4_\(key)")
             let allowed = strata["state_mib"]! + 64

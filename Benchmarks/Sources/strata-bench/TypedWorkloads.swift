@@ -11,8 +11,8 @@ import Synchronization
 // The carts events of Benchmarks/README.md as typed events (the fields of BenchData's JSON payloads), and one projector
 // both engines fold with.
 
-struct BenchItemAdded: Event {
-    static let eventType = "ItemAdded"
+@Event("ItemAdded")
+struct BenchItemAdded {
     var item: String
     var sku: String
     var quantity: Int
@@ -22,8 +22,8 @@ struct BenchItemAdded: Event {
     var channel: String
 }
 
-struct BenchItemRemoved: Event {
-    static let eventType = "ItemRemoved"
+@Event("ItemRemoved")
+struct BenchItemRemoved {
     var item: String
     var sku: String
     var quantity: Int
@@ -32,8 +32,8 @@ struct BenchItemRemoved: Event {
     var channel: String
 }
 
-struct BenchCheckedOut: Event {
-    static let eventType = "CartCheckedOut"
+@Event("CartCheckedOut")
+struct BenchCheckedOut {
     var total: Int
     var currency: String
     var paymentMethod: String
@@ -89,7 +89,7 @@ enum BenchCart: AggregateProjector {
     }
 }
 
-/// The same cart with its events read by their fields (`FieldDecodable`, Strata's fast path).
+/// The same cart with its events read by their fields (what `@Event` generates: `FieldDecodable`, Strata's fast path).
 enum BenchCartFields: AggregateProjector {
     typealias State = BenchCart.State
     typealias Events = BenchCart.Events
@@ -137,49 +137,14 @@ enum CartDecoder: Sendable {
     }
 }
 
-/// `E` as an event decoded through `Codable` only: the same type name, version and payload, without `E`'s
-/// `FieldDecodable` conformance (so `EventTypes.on` registers the `Codable` path).
+/// `E` as an event decoded through `Codable` only: the same type name, version and payload, without the
+/// `FieldDecodable` conformance `@Event` gives `E` (so `EventTypes.on` registers the `Codable` path).
 struct CodableOnly<E: Event>: Event {
     static var eventType: String { E.eventType }
     static var schemaVersion: UInt32 { E.schemaVersion }
     var event: E
     init(from decoder: any Decoder) throws { event = try E(from: decoder) }
     func encode(to encoder: any Encoder) throws { try event.encode(to: encoder) }
-}
-
-extension BenchItemAdded: FieldDecodable {
-    init(fields: borrowing PayloadFields) throws {
-        item = try fields.decode(forKey: "item")
-        sku = try fields.decode(forKey: "sku")
-        quantity = try fields.decode(forKey: "quantity")
-        unitPrice = try fields.decode(forKey: "unitPrice")
-        currency = try fields.decode(forKey: "currency")
-        addedBy = try fields.decode(forKey: "addedBy")
-        channel = try fields.decode(forKey: "channel")
-    }
-}
-
-extension BenchItemRemoved: FieldDecodable {
-    init(fields: borrowing PayloadFields) throws {
-        item = try fields.decode(forKey: "item")
-        sku = try fields.decode(forKey: "sku")
-        quantity = try fields.decode(forKey: "quantity")
-        reason = try fields.decode(forKey: "reason")
-        removedBy = try fields.decode(forKey: "removedBy")
-        channel = try fields.decode(forKey: "channel")
-    }
-}
-
-extension BenchCheckedOut: FieldDecodable {
-    init(fields: borrowing PayloadFields) throws {
-        total = try fields.decode(forKey: "total")
-        currency = try fields.decode(forKey: "currency")
-        paymentMethod = try fields.decode(forKey: "paymentMethod")
-        items = try fields.decode(forKey: "items")
-        shippingMethod = try fields.decode(forKey: "shippingMethod")
-        couponCode = try fields.decodeIfPresent(forKey: "couponCode")
-        channel = try fields.decode(forKey: "channel")
-    }
 }
 
 /// Typed events with the carts mix (ItemAdded 70 %, ItemRemoved 25 %, CartCheckedOut 5 %), seeded.
@@ -333,8 +298,8 @@ enum P3Typed {
         // binary ≤ 2×, typed JSON ≤ 3× (of the default way users declare events: `Codable`).
         let untyped = report.figures["p3.one_append.strata.p50_us"]
         let variants = [
-            (0, "JSON, Codable", "json", 3.0), (1, "JSON, FieldDecodable", "json_fields", 3.0),
-            (2, "binary, Codable", "binary", 2.0), (3, "binary, FieldDecodable", "binary_fields", 2.0),
+            (0, "JSON, Codable", "json", 3.0), (1, "JSON, @Event fields", "json_fields", 3.0),
+            (2, "binary, Codable", "binary", 2.0), (3, "binary, @Event fields", "binary_fields", 2.0),
         ]
         for (i, label, key, goal) in variants {
             let p50 = percentile(strata[i], 0.5), q50 = percentile(sqlite[i], 0.5)
@@ -382,7 +347,7 @@ enum P3Typed {
             report.record("p3typed.\(key).p50_us", p50)
             report.record("p3typed.\(key).p99_us", percentile(snapshotSorted[i], 0.99))
             report.row(
-                "P3 typed (\(codec), FieldDecodable): Strata from a \(shape); SQLite replays all 100, p50 µs (p99)",
+                "P3 typed (\(codec), @Event fields): Strata from a \(shape); SQLite replays all 100, p50 µs (p99)",
                 strata: "\(fixed(p50, 1)) (\(fixed(percentile(snapshotSorted[i], 0.99), 1)))",
                 sqlite: "\(fixed(percentile(sqlite[sqliteIndex], 0.5), 1)) (\(fixed(percentile(sqlite[sqliteIndex], 0.99), 1)))",
                 ratio: percentile(sqlite[sqliteIndex], 0.5) / p50,

@@ -25,6 +25,8 @@ public struct BinaryEventCodec: EventCodec {
 
     /// The payload of `value`: the magic byte, then the value.
     public func encode<E: Encodable>(_ value: E) throws -> [UInt8] {
+        // Field by field when the type writes its own fields (`@Event`, `FieldEncodable`): the same bytes, no tree.
+        if let value = value as? any FieldEncodable { return try value.payload(style: .binary) }
         var out: [UInt8] = [Self.magic]
         out.reserveCapacity(128)
         try PayloadEncoder.tree(value, style: .binary).writeBinary(into: &out)
@@ -111,18 +113,7 @@ extension PayloadNode {
                 default: break
                 }
                 out.append(1)
-                // The value's length goes in front of it: one byte reserved, more made room for when needed.
-                let lengthAt = out.count
-                out.append(0)
-                try node.writeBinary(into: &out)
-                let length = out.count - lengthAt - 1
-                if length < 0x80 {
-                    out[lengthAt] = UInt8(length)
-                } else {
-                    var prefix: [UInt8] = []
-                    writeVarint(UInt64(length), into: &prefix)
-                    out.replaceSubrange(lengthAt..<(lengthAt + 1), with: prefix)
-                }
+                try writeLengthPrefixed(into: &out) { try node.writeBinary(into: &$0) }
             }
         }
     }

@@ -56,6 +56,8 @@ public struct JSONEventCodec: EventCodec {
 
     /// The JSON of `value`.
     public func encode<E: Encodable>(_ value: E) throws -> [UInt8] {
+        // Field by field when the type writes its own fields (`@Event`, `FieldEncodable`): the same bytes, no tree.
+        if let value = value as? any FieldEncodable { return try value.payload(style: .json) }
         var out: [UInt8] = []
         out.reserveCapacity(256)
         try PayloadEncoder.tree(value, style: .json).writeJSON(into: &out)

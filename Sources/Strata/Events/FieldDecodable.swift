@@ -65,6 +65,12 @@ public struct PayloadFields: ~Copyable {
         self.fields = fields
     }
 
+    /// Whether the payload holds its fields in key order (their UTF-8 bytes; JSON) rather than in the order they
+    /// were encoded (binary): reading them in that order costs one key comparison each.
+    public var sortsKeys: Bool {
+        if case .json = source { true } else { false }
+    }
+
     /// The field `key` of the table: its value's bytes (nil: absent); `isNil` when the field is present without a
     /// value (binary nil, JSON null); `plainString` when it is a JSON string already checked, without escapes.
     @inline(__always) private func lookup(_ key: StaticString) -> (range: Range<Int>, isNil: Bool, plainString: Bool)? {

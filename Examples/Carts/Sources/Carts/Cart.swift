@@ -3,16 +3,17 @@ import Strata
 // The shopping cart of the Sekiban talk: a cart is opened, items are added and removed, and it is checked out.
 // What happened is kept as events; the cart's state is what its events fold to.
 
-// MARK: Events — facts, named in the past tense, never changed once stored.
+// MARK: Events — facts, named in the past tense, never changed once stored. `@Event` gives each its stored name
+// (version 1) and the field reader and writer both codecs use.
 
-public struct CartOpened: Event, Equatable {
-    public static let eventType = "CartOpened"
+@Event("CartOpened")
+public struct CartOpened: Equatable {
     public var owner: String
     public init(owner: String) { self.owner = owner }
 }
 
-public struct ItemAdded: Event, Equatable {
-    public static let eventType = "ItemAdded"
+@Event("ItemAdded")
+public struct ItemAdded: Equatable {
     public var product: String
     public var quantity: Int
     /// Price of one, in cents.
@@ -24,14 +25,14 @@ public struct ItemAdded: Event, Equatable {
     }
 }
 
-public struct ItemRemoved: Event, Equatable {
-    public static let eventType = "ItemRemoved"
+@Event("ItemRemoved")
+public struct ItemRemoved: Equatable {
     public var product: String
     public init(product: String) { self.product = product }
 }
 
-public struct CartCheckedOut: Event, Equatable {
-    public static let eventType = "CartCheckedOut"
+@Event("CartCheckedOut")
+public struct CartCheckedOut: Equatable {
     /// In cents.
     public var total: Int
     public init(total: Int) { self.total = total }

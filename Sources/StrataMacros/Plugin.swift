@@ -1,0 +1,8 @@
+import SwiftCompilerPlugin
+import SwiftSyntaxMacros
+
+/// The compiler plugin of Strata's macros (declared in the `Strata` module: `@Event`).
+@main
+struct StrataMacrosPlugin: CompilerPlugin {
+    let providingMacros: [any Macro.Type] = [EventMacro.self]
+}

@@ -1,0 +1,182 @@
+import SwiftDiagnostics
+import SwiftParser
+import SwiftSyntax
+import SwiftSyntaxMacros
+
+/// A diagnostic of Strata's macros.
+struct StrataMessage: DiagnosticMessage {
+    let message: String
+    let id: String
+    let severity: DiagnosticSeverity
+
+    var diagnosticID: MessageID { MessageID(domain: "Strata", id: id) }
+
+    static func error(_ id: String, _ message: String) -> Self { Self(message: message, id: id, severity: .error) }
+}
+
+/// One stored property as the synthesized `Codable` conformance sees it: read from and written to the payload
+/// under `key`.
+struct StoredField {
+    /// The property's name as written (backticks kept), for `self.<name>`.
+    var name: String
+    /// The payload key (the name, or its `CodingKeys` raw value).
+    var key: String
+    /// Spelled as an optional type (`T?`, `T!`, `Optional<T>`): read with `decodeIfPresent`, written only when not
+    /// nil (what the synthesized conformance does).
+    var isOptional: Bool
+    /// Whether decoding sets it (the synthesized `Decodable` skips a `let` with an initial value).
+    var isDecoded: Bool
+
+    /// The Swift string literal of the key.
+    var keyLiteral: String { StringLiteralExprSyntax(content: key).description }
+}
+
+/// The stored properties of a struct in declaration order, as its synthesized `Codable` conformance encodes them;
+/// nil (after diagnosing why) when a macro cannot generate a field reader and writer that agree with that
+/// conformance.
+func storedFields(of decl: StructDeclSyntax, macro: String, in context: some MacroExpansionContext) -> [StoredField]? {
+    var diagnosed = 0
+    func fail(_ node: some SyntaxProtocol, _ id: String, _ message: String) {
+        context.diagnose(Diagnostic(node: Syntax(node), message: StrataMessage.error(id, message)))
+        diagnosed += 1
+    }
+
+    // The keys of a `CodingKeys` enum, when the type declares one: only its properties are coded, under its keys.
+    var codingKeys: [String: String]? = nil
+    for member in decl.memberBlock.members {
+        if let keys = member.decl.as(EnumDeclSyntax.self), keys.name.text == "CodingKeys" {
+            var found: [String: String] = [:]
+            for caseDecl in keys.memberBlock.members.compactMap({ $0.decl.as(EnumCaseDeclSyntax.self) }) {
+                for element in caseDecl.elements {
+                    let name = unescaped(element.name.text)
+                    if let raw = element.rawValue {
+                        guard let literal = raw.value.as(StringLiteralExprSyntax.self), let text = literal.representedLiteralValue else {
+                            fail(raw, "codingKeyNotLiteral", "\(macro) reads CodingKeys' raw values at compile time: write this key as a plain string literal")
+                            continue
+                        }
+                        found[name] = text
+                    } else {
+                        found[name] = name
+                    }
+                }
+            }
+            codingKeys = found
+        }
+        if let initializer = member.decl.as(InitializerDeclSyntax.self), hasParameter(initializer.signature.parameterClause, label: "from") {
+            fail(initializer, "customCodable", "\(macro) writes and reads the stored properties the way the synthesized Codable conformance does; a hand-written init(from:) could disagree with it — remove it, or the macro")
+        }
+        if let function = member.decl.as(FunctionDeclSyntax.self), function.name.text == "encode",
+            hasParameter(function.signature.parameterClause, label: "to")
+        {
+            fail(function, "customCodable", "\(macro) writes and reads the stored properties the way the synthesized Codable conformance does; a hand-written encode(to:) could disagree with it — remove it, or the macro")
+        }
+    }
+
+    var fields: [StoredField] = []
+    for member in decl.memberBlock.members {
+        guard let variable = member.decl.as(VariableDeclSyntax.self) else { continue }
+        if variable.modifiers.contains(where: { [.keyword(.static), .keyword(.class)].contains($0.name.tokenKind) }) { continue }
+        let isLet = variable.bindingSpecifier.tokenKind == .keyword(.let)
+        let bindings = Array(variable.bindings)
+        for (index, binding) in bindings.enumerated() {
+            if let accessors = binding.accessorBlock, !isObserversOnly(accessors) { continue }  // computed
+            guard let pattern = binding.pattern.as(IdentifierPatternSyntax.self) else {
+                fail(binding.pattern, "pattern", "\(macro) needs one name per stored property: declare these separately")
+                continue
+            }
+            if let attribute = variable.attributes.first {
+                fail(attribute, "propertyWrapper", "\(macro) does not support property wrappers (Codable would encode the wrapper)")
+                continue
+            }
+            if variable.modifiers.contains(where: { $0.name.tokenKind == .keyword(.lazy) }) {
+                fail(variable.bindingSpecifier, "lazy", "\(macro) does not support lazy properties: make it a computed property or a plain stored one")
+                continue
+            }
+            let name = pattern.identifier.text
+            let key: String
+            if let codingKeys {
+                guard let mapped = codingKeys[unescaped(name)] else { continue }  // not coded (it has a default)
+                key = mapped
+            } else {
+                key = unescaped(name)
+            }
+            // `var a, b: Int`: the type written on a later binding of the same declaration.
+            let type = bindings[index...].lazy.compactMap { $0.typeAnnotation?.type }.first
+            fields.append(StoredField(
+                name: name, key: key, isOptional: type.map(isOptionalType) ?? false,
+                isDecoded: !(isLet && binding.initializer != nil)))
+        }
+    }
+    guard diagnosed == 0 else { return nil }
+    return fields
+}
+
+/// The access modifier a type's members need to witness its conformances (`public` or `package`; else none).
+func memberAccess(of decl: StructDeclSyntax) -> String {
+    for modifier in decl.modifiers {
+        switch modifier.name.tokenKind {
+        case .keyword(.public), .keyword(.open): return "public "
+        case .keyword(.package): return "package "
+        default: continue
+        }
+    }
+    return ""
+}
+
+/// The keys in the order JSON payloads hold them: by their UTF-8 bytes (what the JSON codec sorts by).
+func sortedByKey(_ fields: [StoredField]) -> [StoredField] {
+    fields.enumerated().sorted { a, b in
+        let (x, y) = (Array(a.element.key.utf8), Array(b.element.key.utf8))
+        return x == y ? a.offset < b.offset : x.lexicographicallyPrecedes(y)
+    }.map(\.element)
+}
+
+/// The statements of a generated `init(fields:)`: each decoded field read in the payload's order (key order for
+/// JSON, declaration order for binary).
+func fieldReader(_ fields: [StoredField]) -> String {
+    func reads(_ fields: [StoredField]) -> String {
+        fields.filter(\.isDecoded).map { field in
+            "self.\(field.name) = try fields.\(field.isOptional ? "decodeIfPresent" : "decode")(forKey: \(field.keyLiteral))"
+        }.joined(separator: "\n")
+    }
+    let sorted = sortedByKey(fields)
+    if sorted.map(\.key) == fields.map(\.key) { return reads(fields) }
+    return "if fields.sortsKeys {\n\(reads(sorted))\n} else {\n\(reads(fields))\n}"
+}
+
+/// The statements of a generated `encode(fields:)`: every field, in key order for JSON and declaration order for
+/// binary (the bytes the synthesized `Encodable` gives through either codec).
+func fieldWriter(_ fields: [StoredField]) -> String {
+    func writes(_ fields: [StoredField]) -> String {
+        fields.map { field in
+            "try fields.\(field.isOptional ? "writeIfPresent" : "write")(self.\(field.name), forKey: \(field.keyLiteral))"
+        }.joined(separator: "\n")
+    }
+    if fields.isEmpty { return "" }
+    let sorted = sortedByKey(fields)
+    if sorted.map(\.key) == fields.map(\.key) { return writes(fields) }
+    return "if fields.sortsKeys {\n\(writes(sorted))\n} else {\n\(writes(fields))\n}"
+}
+
+private func unescaped(_ name: String) -> String {
+    name.hasPrefix("`") && name.hasSuffix("`") && name.count >= 2 ? String(name.dropFirst().dropLast()) : name
+}
+
+private func hasParameter(_ clause: FunctionParameterClauseSyntax, label: String) -> Bool {
+    clause.parameters.count == 1 && clause.parameters.first?.firstName.text == label
+}
+
+private func isObserversOnly(_ block: AccessorBlockSyntax) -> Bool {
+    guard case .accessors(let accessors) = block.accessors else { return false }
+    return accessors.allSatisfy { [.keyword(.willSet), .keyword(.didSet)].contains($0.accessorSpecifier.tokenKind) }
+}
+
+private func isOptionalType(_ type: TypeSyntax) -> Bool {
+    if type.is(OptionalTypeSyntax.self) || type.is(ImplicitlyUnwrappedOptionalTypeSyntax.self) { return true }
+    if let identifier = type.as(IdentifierTypeSyntax.self) { return identifier.name.text == "Optional" && identifier.genericArgumentClause != nil }
+    if let member = type.as(MemberTypeSyntax.self) {
+        return member.name.text == "Optional" && member.baseType.as(IdentifierTypeSyntax.self)?.name.text == "Swift"
+    }
+    if let attributed = type.as(AttributedTypeSyntax.self) { return isOptionalType(attributed.baseType) }
+    return false
+}
