@@ -31,33 +31,45 @@ struct StoredField {
     var keyLiteral: String { StringLiteralExprSyntax(content: key).description }
 }
 
+/// How many errors a macro diagnosed.
+final class DiagnosticCount {
+    var value = 0
+}
+
 /// The stored properties of a struct in declaration order, as its synthesized `Codable` conformance encodes them;
 /// nil (after diagnosing why) when a macro cannot generate a field reader and writer that agree with that
 /// conformance.
 func storedFields(of decl: StructDeclSyntax, macro: String, in context: some MacroExpansionContext) -> [StoredField]? {
-    var diagnosed = 0
+    // (A counter object, not a captured `var`: the compiler's reachability check misjudged one as never changed.)
+    let diagnosed = DiagnosticCount()
     func fail(_ node: some SyntaxProtocol, _ id: String, _ message: String) {
         context.diagnose(Diagnostic(node: Syntax(node), message: StrataMessage.error(id, message)))
-        diagnosed += 1
+        diagnosed.value += 1
     }
 
-    // The keys of a `CodingKeys` enum, when the type declares one: only its properties are coded, under its keys.
-    var codingKeys: [String: String]? = nil
+    // The keys of a `CodingKeys` enum, when the type declares one: only its properties are coded, under its keys,
+    // in the order of its cases (the synthesized `encode(to:)` follows the enum).
+    var codingKeys: [String: (key: String, order: Int)]? = nil
     for member in decl.memberBlock.members {
         if let keys = member.decl.as(EnumDeclSyntax.self), keys.name.text == "CodingKeys" {
-            var found: [String: String] = [:]
+            var found: [String: (key: String, order: Int)] = [:]
+            var keysSeen: Set<String> = []
             for caseDecl in keys.memberBlock.members.compactMap({ $0.decl.as(EnumCaseDeclSyntax.self) }) {
                 for element in caseDecl.elements {
                     let name = unescaped(element.name.text)
+                    var key = name
                     if let raw = element.rawValue {
                         guard let literal = raw.value.as(StringLiteralExprSyntax.self), let text = literal.representedLiteralValue else {
                             fail(raw, "codingKeyNotLiteral", "\(macro) reads CodingKeys' raw values at compile time: write this key as a plain string literal")
                             continue
                         }
-                        found[name] = text
-                    } else {
-                        found[name] = name
+                        key = text
                     }
+                    guard keysSeen.insert(key).inserted else {
+                        fail(element, "duplicateKey", "two properties under the key \"\(key)\": a payload holds one field per key")
+                        continue
+                    }
+                    found[name] = (key, found.count)
                 }
             }
             codingKeys = found
@@ -96,7 +108,7 @@ func storedFields(of decl: StructDeclSyntax, macro: String, in context: some Mac
             let key: String
             if let codingKeys {
                 guard let mapped = codingKeys[unescaped(name)] else { continue }  // not coded (it has a default)
-                key = mapped
+                key = mapped.key
             } else {
                 key = unescaped(name)
             }
@@ -105,9 +117,19 @@ func storedFields(of decl: StructDeclSyntax, macro: String, in context: some Mac
             fields.append(StoredField(
                 name: name, key: key, isOptional: type.map(isOptionalType) ?? false,
                 isDecoded: !(isLet && binding.initializer != nil)))
+            if let type, let kind = codableOnlyKind(type) {
+                context.diagnose(Diagnostic(node: Syntax(type), message: StrataMessage(
+                    message: "\(macro): '\(unescaped(name))' (\(kind)) is read and written through Codable, not field by field",
+                    id: "codableField", severity: .remark)))
+            }
         }
     }
-    guard diagnosed == 0 else { return nil }
+    guard diagnosed.value == 0 else { return nil }
+    if let codingKeys {
+        // Written in the order of CodingKeys' cases (a property's key is found there: it was kept above).
+        let order = Dictionary(uniqueKeysWithValues: codingKeys.values.map { ($0.key, $0.order) })
+        return fields.sorted { order[$0.key]! < order[$1.key]! }
+    }
     return fields
 }
 
@@ -169,6 +191,29 @@ private func hasParameter(_ clause: FunctionParameterClauseSyntax, label: String
 private func isObserversOnly(_ block: AccessorBlockSyntax) -> Bool {
     guard case .accessors(let accessors) = block.accessors else { return false }
     return accessors.allSatisfy { [.keyword(.willSet), .keyword(.didSet)].contains($0.accessorSpecifier.tokenKind) }
+}
+
+/// What kind of type a field's value is when the macros' field reader and writer hand it to `Codable` whatever it is
+/// (collections and the Foundation types); nil for the primitives (read directly) and named types (read by their
+/// own fields when they have them — the macros cannot see that from here).
+private func codableOnlyKind(_ type: TypeSyntax) -> String? {
+    if let optional = type.as(OptionalTypeSyntax.self) { return codableOnlyKind(optional.wrappedType) }
+    if let optional = type.as(ImplicitlyUnwrappedOptionalTypeSyntax.self) { return codableOnlyKind(optional.wrappedType) }
+    if type.is(ArrayTypeSyntax.self) { return "an array" }
+    if type.is(DictionaryTypeSyntax.self) { return "a dictionary" }
+    if let identifier = type.as(IdentifierTypeSyntax.self) {
+        switch identifier.name.text {
+        case "Optional":
+            guard case .type(let wrapped)? = identifier.genericArgumentClause?.arguments.first?.argument else { return nil }
+            return codableOnlyKind(wrapped)
+        case "Array", "ContiguousArray": return "an array"
+        case "Dictionary": return "a dictionary"
+        case "Set": return "a set"
+        case "Date", "UUID", "Data", "URL", "Decimal": return identifier.name.text
+        default: return nil
+        }
+    }
+    return nil
 }
 
 private func isOptionalType(_ type: TypeSyntax) -> Bool {

@@ -7,13 +7,13 @@ import Testing
 // was expected and what happened. Messages are collected (a `TestReporter`) and read here; one test checks that the
 // default reporter really fails a Swift Testing test.
 
-struct Deposited: Event, Equatable {
-    static let eventType = "Deposited"
+@Event("Deposited")
+struct Deposited: Equatable {
     var amount: Int
 }
 
-struct Withdrawn: Event {  // deliberately not Equatable: compared by its encoding
-    static let eventType = "Withdrawn"
+@Event("Withdrawn")
+struct Withdrawn {  // deliberately not Equatable: compared by its encoding
     var amount: Int
 }
 
@@ -21,12 +21,11 @@ enum AccountError: Error, Equatable { case insufficientFunds(balance: Int) }
 
 enum Account: AggregateProjector {
     typealias State = Int
-    enum Events {
+    @EventSet enum Events {
         case deposited(Deposited)
         case withdrawn(Withdrawn)
     }
     static let group = "Account"
-    static let events = EventTypes<Events>().on(Deposited.self, Events.deposited).on(Withdrawn.self, Events.withdrawn)
     static let initialState = 0
     static func apply(_ state: consuming Int, _ event: Events) -> Int {
         switch event {

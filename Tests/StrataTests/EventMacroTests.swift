@@ -48,6 +48,18 @@ struct Renamed: Equatable {
     }
 }
 
+/// CodingKeys in another order than the properties: the synthesized `encode(to:)` follows one of them, and so must
+/// the macro.
+@Event
+struct Reordered: Equatable {
+    var first: Int
+    var second: String
+    var third: Bool?
+    enum CodingKeys: String, CodingKey {
+        case third, second = "2nd", first
+    }
+}
+
 /// A field whose type writes its own fields: nested by its `encode(fields:)` / `init(fields:)`.
 @Event("Outer")
 struct Outer: Equatable {
@@ -88,6 +100,11 @@ struct ViaCodable<E: Codable>: Codable {
         let renamed = Renamed(orderID: "o-1", lineCount: 3, scratch: 9)
         let (fields, codable) = (try codec.encode(renamed), try codec.encode(ViaCodable(renamed)))
         #expect(fields == codable)
+        for reordered in [Reordered(first: 1, second: "two", third: true), Reordered(first: -1, second: "", third: nil)] {
+            let (fields, codable) = (try codec.encode(reordered), try codec.encode(ViaCodable(reordered)))
+            #expect(fields == codable)
+            #expect(try fields.withUnsafeBytes { try codec.decode(fields: Reordered.self, from: $0) } == reordered)
+        }
     }
 
     @Test(arguments: codecs)
@@ -153,5 +170,132 @@ struct ViaCodable<E: Codable>: Codable {
             }
         }
         #expect(seen == ["sample", "renamed"])
+    }
+}
+
+// MARK: - @FieldCodable states and nested values, @EventSet
+
+@FieldCodable
+struct MacroLine: Equatable, Sendable {
+    var product: String
+    var quantity: Int
+    var note: String?
+}
+
+@FieldCodable
+struct MacroCartState: Equatable, Sendable {
+    var owner: String
+    var lines: [MacroLine]
+    var primary: MacroLine?
+    var total: Int
+}
+
+@Event("MacroAdded", version: 2)
+struct MacroAdded: Equatable {
+    var line: MacroLine
+}
+
+@Event("MacroAdded", version: 1)
+struct MacroAddedV1: UpcastableEvent {
+    var product: String
+    func upcast() -> MacroAdded { MacroAdded(line: MacroLine(product: product, quantity: 1)) }
+}
+
+@Event("MacroOwned")
+struct MacroOwned: Equatable {
+    var owner: String
+}
+
+@EventSet(upcasting: MacroAddedV1.self)
+enum MacroCartEvents {
+    case owned(MacroOwned)
+    case added(MacroAdded)
+}
+
+/// A projector whose events are an event set (no `events` of its own) and whose state is `@FieldCodable`.
+enum MacroCart: AggregateProjector {
+    typealias State = MacroCartState
+    typealias Events = MacroCartEvents
+    static let group = "Cart"
+    static let initialState = MacroCartState(owner: "", lines: [], primary: nil, total: 0)
+    static func apply(_ state: consuming State, _ event: Events) -> State {
+        switch event {
+        case .owned(let e): state.owner = e.owner
+        case .added(let e):
+            state.lines.append(e.line)
+            if state.primary == nil { state.primary = e.line }
+            state.total += e.line.quantity
+        }
+        return state
+    }
+}
+
+/// Stored under MacroAdded v2 like `MacroAdded`: registering both in one registry is refused.
+@Event("MacroAdded", version: 2)
+struct ClashingAdded {
+    var other: Int
+}
+
+@Suite struct FieldCodableAndEventSetTests {
+    @Test(arguments: EventMacroTests.codecs)
+    func anEventSetRegistersEveryCaseAndItsUpcasters(codec: any EventCodec) async throws {
+        #expect(MacroCartEvents.types.knows("MacroOwned", version: 1))
+        #expect(MacroCartEvents.types.knows("MacroAdded", version: 2))
+        #expect(MacroCartEvents.types.knows("MacroAdded", version: 1))
+        let store = InMemoryEventStore()
+        let key = PartitionKey(tenant: "t", group: "Cart", id: "c1")
+        try await store.append([
+            try EventRecord(MacroOwned(owner: "ann"), key: key, codec: codec),
+            try EventRecord(MacroAddedV1(product: "tea"), key: key, codec: codec),
+            try EventRecord(MacroAdded(line: MacroLine(product: "jam", quantity: 3, note: "big")), key: key, codec: codec),
+        ])
+        let cart = try await store.load(MacroCart.self, key, codec: codec)
+        #expect(cart.version == 3)
+        #expect(cart.state == MacroCartState(
+            owner: "ann", lines: [MacroLine(product: "tea", quantity: 1), MacroLine(product: "jam", quantity: 3, note: "big")],
+            primary: MacroLine(product: "tea", quantity: 1), total: 4))
+    }
+
+    @Test(arguments: EventMacroTests.codecs)
+    func aFieldCodableStateSnapshotsWithCodablesBytesAndReadsBack(codec: any EventCodec) async throws {
+        await propertyCheck(count: 100, input: Gen<UInt64>.value(in: 0...UInt64.max)) { seed in
+            var rng = SeededGenerator(seed: seed)
+            let lines = (0..<Int.random(in: 0...4, using: &rng)).map { n in
+                MacroLine(product: "p\(n)-\(rng.next() % 100)", quantity: Int.random(in: -5...50, using: &rng), note: Bool.random(using: &rng) ? "n\(n)" : nil)
+            }
+            let state = MacroCartState(owner: "o\(seed)", lines: lines, primary: lines.first, total: Int(truncatingIfNeeded: seed))
+            let bytes = try #require(try MacroCart.snapshotBytes(of: state, codec: codec))
+            #expect(bytes == (try codec.encode(ViaCodable(state))))
+            let read = try bytes.withUnsafeBytes { try MacroCart.state(fromSnapshot: $0, codec: codec) }
+            #expect(read == state)
+        }
+    }
+
+    @Test(arguments: EventMacroTests.codecs)
+    func aNestedValueReadByItsFieldsNamesTheWholePathWhenItFails(codec: any EventCodec) throws {
+        /// `MacroAdded` with a line that lacks its quantity.
+        struct Broken: Encodable {
+            struct Line: Encodable { var product: String }
+            var line: Line
+        }
+        let bytes = try codec.encode(Broken(line: .init(product: "tea")))
+        do {
+            _ = try bytes.withUnsafeBytes { try codec.decode(fields: MacroAdded.self, from: $0) }
+            Issue.record("a nested value without a required field was read")
+        } catch DecodingError.keyNotFound(let key, let context) {
+            #expect(key.stringValue == "quantity")
+            #expect(context.codingPath.map(\.stringValue) == ["line"])
+        }
+        let notAnObject = try codec.encode(["line": 7])
+        #expect(throws: DecodingError.self) { try notAnObject.withUnsafeBytes { try codec.decode(fields: MacroAdded.self, from: $0) } }
+    }
+
+    @Test func twoEventTypesUnderOneNameAndVersionAreRefusedAtRegistration() async {
+        await #expect(processExitsWith: .failure) {
+            _ = EventTypes<Int>().on(MacroAdded.self) { _ in 1 }.on(ClashingAdded.self) { _ in 2 }
+        }
+        // The same type again only replaces its registration.
+        let again = EventTypes<Int>().on(MacroAdded.self) { _ in 1 }.on(MacroAdded.self) { _ in 2 }
+        #expect(again.knows("MacroAdded", version: 2))
     }
 }

@@ -78,6 +78,18 @@ extension AggregateProjector where State: Codable {
     }
 }
 
+extension AggregateProjector where State: Codable & FieldDecodable {
+    /// The state read field by field (`@FieldCodable`, `FieldDecodable`) with `codec`.
+    public static func state(fromSnapshot bytes: UnsafeRawBufferPointer, codec: any EventCodec) throws -> State? {
+        try codec.decode(fields: State.self, from: bytes)
+    }
+}
+
+extension AggregateProjector where Events: EventSet {
+    /// The event set's registry (`@EventSet`).
+    public static var events: EventTypes<Events> { Events.types }
+}
+
 /// An aggregate as loaded: its key, its state, and how far its history went.
 public struct Aggregate<Projector: AggregateProjector>: Sendable {
     /// The aggregate's partition key.

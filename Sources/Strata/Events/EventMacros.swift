@@ -25,3 +25,46 @@
     extension, conformances: Event, FieldDecodable, FieldEncodable,
     names: named(eventType), named(schemaVersion), named(init(fields:)), named(encode(fields:)))
 public macro Event(_ name: String? = nil, version: UInt32 = 1) = #externalMacro(module: "StrataMacros", type: "EventMacro")
+
+/// Gives a struct the field reader and writer of both built-in codecs (``FieldDecodable``, ``FieldEncodable``),
+/// generated from its stored properties as `@Event` generates them: for an aggregate's or a projection's state (its
+/// snapshots are then written and read field by field) and for a value nested in events or states.
+///
+/// ```swift
+/// @FieldCodable
+/// struct State: Sendable {
+///     var owner: String
+///     var lines: [Line]
+///     var total = 0
+/// }
+/// ```
+///
+/// The type becomes `Codable` too (synthesized, the same bytes), so any other codec still handles it.
+@attached(extension, conformances: FieldDecodable, FieldEncodable, names: named(init(fields:)), named(encode(fields:)))
+public macro FieldCodable() = #externalMacro(module: "StrataMacros", type: "FieldCodableMacro")
+
+/// Makes an enum whose cases each carry one event an ``EventSet``: its `types` registers every case
+/// (`.on(ItemAdded.self, Self.added)`, in declaration order), then the older versions listed in `upcasting`
+/// (``UpcastableEvent``s, each upcast to a registered event). A projector whose `Events` is an event set needs no
+/// `events` of its own.
+///
+/// ```swift
+/// @EventSet(upcasting: ItemAddedV1.self)
+/// enum CartEvents {
+///     case opened(CartOpened)
+///     case added(ItemAdded)
+///     case removed(ItemRemoved)
+/// }
+/// ```
+///
+/// Refused at compile time: a case without exactly one unlabelled event, the same event type in two cases. Two event
+/// types stored under one name and version are refused when the set is first used (a macro sees one declaration,
+/// not the other types' names): a precondition failure naming both.
+@attached(extension, conformances: EventSet, names: named(types))
+public macro EventSet(upcasting: any UpcastableEvent.Type...) = #externalMacro(module: "StrataMacros", type: "EventSetMacro")
+
+/// An enum of events whose registry is generated (`@EventSet`): every case's event, registered once.
+public protocol EventSet {
+    /// Every case's event (and the older versions that upcast to them).
+    static var types: EventTypes<Self> { get }
+}

@@ -39,6 +39,9 @@ public struct EventTypes<Value>: Sendable {
     /// For each registered type, its conversion to `Value` (`@Sendable (E) -> Value`), so an older version can
     /// be chained to it.
     private var conversions: [ObjectIdentifier: any Sendable] = [:]
+    /// The Swift type registered for each (name, version), parallel to `entries`: two types stored under one name
+    /// and version are a programming error, refused at registration.
+    private var registeredTypes: [Any.Type] = []
 
     /// A registry that knows no event yet.
     public init() {}
@@ -62,9 +65,15 @@ public struct EventTypes<Value>: Sendable {
         var copy = self
         let entry = Entry(name: Array(E.eventType.utf8), version: E.schemaVersion, decode: decode)
         if let existing = entries.firstIndex(where: { $0.name == entry.name && $0.version == entry.version }) {
+            // The same type again replaces its registration; another type under the same name and version would make
+            // one of them decode the other's events.
+            precondition(
+                registeredTypes[existing] == E.self,
+                "\(registeredTypes[existing]) and \(E.self) are both stored as \"\(E.eventType)\" v\(E.schemaVersion): give one of them another name or schema version")
             copy.entries[existing] = entry
         } else {
             copy.entries.append(entry)
+            copy.registeredTypes.append(E.self)
         }
         copy.conversions[ObjectIdentifier(E.self)] = wrap
         return copy

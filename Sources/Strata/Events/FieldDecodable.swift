@@ -252,6 +252,71 @@ public struct PayloadFields: ~Copyable {
 
     /// Whether the payload has field `key` (with a value or nil).
     public func contains(_ key: StaticString) -> Bool { lookup(key) != nil }
+
+    // Nested values that read their own fields: a view of the nested object, no `Codable`.
+
+    /// The value of field `key`, read by its own fields (a nested object); throws as `decode(_:forKey:)` does.
+    public func decode<T: FieldDecodable>(_ type: T.Type = T.self, forKey key: StaticString) throws -> T {
+        guard let (range, isNil, _) = lookup(key) else { throw missing(key) }
+        if isNil { throw nilValue(type, key) }
+        return try nested(type, key, range)
+    }
+
+    /// The value of field `key` read by its own fields, nil when the payload has no such field or it is nil.
+    public func decodeIfPresent<T: FieldDecodable>(_ type: T.Type = T.self, forKey key: StaticString) throws -> T? {
+        guard let (range, isNil, _) = lookup(key), !isNil else { return nil }
+        return try nested(type, key, range)
+    }
+
+    /// The nested object at `range` (the value of field `key`) as `T`, by `T.init(fields:)`; errors name the field
+    /// in front of their own path.
+    private func nested<T: FieldDecodable>(_ type: T.Type, _ key: StaticString, _ range: Range<Int>) throws -> T {
+        do {
+            switch source {
+            case .binary(let payload, _):
+                return try withBinaryFields(of: payload, in: range) { try T(fields: $0) }
+            case .json(let unmanaged):
+                let fields = try unmanaged._withUnsafeGuaranteedRef { reader in
+                    reader.position = range.lowerBound
+                    return try reader.openObject(path: nil)
+                }
+                return try T(fields: PayloadFields(json: unmanaged, fields: fields))
+            }
+        } catch {
+            throw Self.nestedFailure(error, key)
+        }
+    }
+
+    @inline(never) private static func nestedFailure(_ error: any Error, _ key: StaticString) -> any Error {
+        func prefixed(_ context: DecodingError.Context) -> DecodingError.Context {
+            DecodingError.Context(codingPath: [PayloadKey(key.description)] + context.codingPath, debugDescription: context.debugDescription)
+        }
+        switch error {
+        case let error as BinaryCodecError:
+            return DecodingError.dataCorrupted(DecodingError.Context(codingPath: [PayloadKey(key.description)], debugDescription: "\(error)"))
+        case DecodingError.keyNotFound(let missing, let context): return DecodingError.keyNotFound(missing, prefixed(context))
+        case DecodingError.valueNotFound(let type, let context): return DecodingError.valueNotFound(type, prefixed(context))
+        case DecodingError.typeMismatch(let type, let context): return DecodingError.typeMismatch(type, prefixed(context))
+        case DecodingError.dataCorrupted(let context): return DecodingError.dataCorrupted(prefixed(context))
+        default: return error
+        }
+    }
+}
+
+/// Runs `body` on the fields of the binary keyed value that spans exactly `range` of `payload`, after checking the
+/// framing of all its fields. The field table lives on the stack (up to 16 fields; it moves to the heap beyond).
+func withBinaryFields<T>(of payload: UnsafeRawBufferPointer, in range: Range<Int>, _ body: (borrowing PayloadFields) throws -> T) throws -> T {
+    try withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * 16) { buffer in
+        try withUnsafeTemporaryAllocation(of: FieldTable.self, capacity: 1) { place in
+            let table = place.baseAddress!
+            table.initialize(to: FieldTable(on: buffer))
+            defer { table.deinitialize(count: 1) }
+            var span = BinarySpan(payload, position: range.lowerBound, limit: range.upperBound)
+            let fields = try span.openKeyed(into: &table.pointee)
+            guard span.position == range.upperBound else { throw span.fail("\(range.upperBound - span.position) bytes after the value") }
+            return try body(PayloadFields(binary: payload, table: table, fields: fields))
+        }
+    }
 }
 
 extension BinaryEventCodec {
@@ -261,17 +326,7 @@ extension BinaryEventCodec {
     /// another type.
     public func withFields(of bytes: UnsafeRawBufferPointer, _ body: (borrowing PayloadFields) throws -> Void) throws -> Bool {
         try BinaryPayloadReader.checkHeader(bytes)
-        try withUnsafeTemporaryAllocation(of: Int.self, capacity: 4 * 16) { buffer in
-            try withUnsafeTemporaryAllocation(of: FieldTable.self, capacity: 1) { place in
-                let table = place.baseAddress!
-                table.initialize(to: FieldTable(on: buffer))
-                defer { table.deinitialize(count: 1) }
-                var span = BinarySpan(bytes, position: 1, limit: bytes.count)
-                let fields = try span.openKeyed(into: &table.pointee)
-                guard span.position == bytes.count else { throw span.fail("\(bytes.count - span.position) bytes after the value") }
-                try body(PayloadFields(binary: bytes, table: table, fields: fields))
-            }
-        }
+        try withBinaryFields(of: bytes, in: 1..<bytes.count, body)
         return true
     }
 }

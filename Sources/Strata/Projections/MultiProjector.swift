@@ -68,6 +68,18 @@ extension MultiProjector where State: Codable {
     }
 }
 
+extension MultiProjector where State: Codable & FieldDecodable {
+    /// The state read field by field (`@FieldCodable`, `FieldDecodable`) with `codec`.
+    public static func state(fromSnapshot bytes: UnsafeRawBufferPointer, codec: any EventCodec) throws -> State? {
+        try codec.decode(fields: State.self, from: bytes)
+    }
+}
+
+extension MultiProjector where Events: EventSet {
+    /// The event set's registry (`@EventSet`).
+    public static var events: EventTypes<Events> { Events.types }
+}
+
 /// When a running projection snapshots its state: once `events` events of the global order have passed since its last
 /// snapshot, or `seconds` have passed and it has read new events. A projection starts from its latest usable
 /// snapshot, so a restart (or a rebuild after a crash) replays only what follows it.

@@ -41,7 +41,8 @@ public struct CartCheckedOut: Equatable {
 // MARK: The aggregate — a state machine: no cart → open → checked out.
 
 public enum Cart: AggregateProjector {
-    public struct Line: Sendable, Equatable, Codable {
+    @FieldCodable
+    public struct Line: Sendable, Equatable {
         public var product: String
         public var quantity: Int
         public var unitPrice: Int
@@ -61,6 +62,8 @@ public enum Cart: AggregateProjector {
         case checkedOut(owner: String, lines: [Line], total: Int)
     }
 
+    /// The events a cart understands: `@EventSet` registers each case's event (`Cart.events` is `Events.types`).
+    @EventSet
     public enum Events {
         case opened(CartOpened)
         case added(ItemAdded)
@@ -69,11 +72,6 @@ public enum Cart: AggregateProjector {
     }
 
     public static let group = "Cart"
-    public static let events = EventTypes<Events>()
-        .on(CartOpened.self, Events.opened)
-        .on(ItemAdded.self, Events.added)
-        .on(ItemRemoved.self, Events.removed)
-        .on(CartCheckedOut.self, Events.checkedOut)
     public static let initialState = State.none
 
     public static func apply(_ state: consuming State, _ event: Events) throws -> State {

@@ -12,15 +12,13 @@ public enum ItemsPerProduct: MultiProjector {
         public init() {}
     }
 
+    @EventSet
     public enum Events {
         case added(ItemAdded)
         case removed(ItemRemoved)
     }
 
     public static let projectorName = "items-per-product"
-    public static let events = EventTypes<Events>()
-        .on(ItemAdded.self, Events.added)
-        .on(ItemRemoved.self, Events.removed)
     public static let initialState = State()
 
     public static func apply(_ state: inout State, _ event: Events, _ context: EventContext) {
