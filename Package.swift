@@ -85,14 +85,21 @@ let package = Package(
                 "StrataCore", "CStrataSupport", "CLZ4", "CZlib", .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]),
-        // The compiler plugin of Strata's macros (`@Event`), declared in Strata.
-        .macro(
-            name: "StrataMacros",
+        // Strata's macros (`@Event`, `@FieldCodable`, `@EventSet`, declared in Strata): the expansions in a plain library
+        // (what the macro tests link: a test target that depends on a macro target makes SwiftPM build the whole test
+        // product a second time, for the host), the compiler plugin around them.
+        .target(
+            name: "StrataMacroSupport",
             dependencies: [
                 .product(name: "SwiftSyntax", package: "swift-syntax"), .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
                 .product(name: "SwiftSyntaxBuilder", package: "swift-syntax"), .product(name: "SwiftParser", package: "swift-syntax"),
                 .product(name: "SwiftDiagnostics", package: "swift-syntax"),
-                .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
+            ]),
+        .macro(
+            name: "StrataMacros",
+            dependencies: [
+                "StrataMacroSupport", .product(name: "SwiftSyntax", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxMacros", package: "swift-syntax"), .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
             ]),
         .target(
             name: "Strata",
@@ -196,7 +203,7 @@ let package = Package(
         .testTarget(
             name: "StrataMacrosTests",
             dependencies: [
-                "StrataMacros", .product(name: "SwiftSyntaxMacrosGenericTestSupport", package: "swift-syntax"),
+                "StrataMacroSupport", .product(name: "SwiftSyntaxMacrosGenericTestSupport", package: "swift-syntax"),
                 .product(name: "SwiftSyntaxMacros", package: "swift-syntax"), .product(name: "SwiftSyntaxMacroExpansion", package: "swift-syntax"),
                 .product(name: "SwiftSyntax", package: "swift-syntax"), .product(name: "SwiftParser", package: "swift-syntax"),
                 .product(name: "SwiftDiagnostics", package: "swift-syntax"),
@@ -233,6 +240,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-    ] + fuzzTargets.map { .executableTarget(name: $0.name, dependencies: $0.dependencies, path: "Fuzz/\($0.name)") },
+        // The fuzz targets' entry point (libFuzzer's driver in builds of Fuzz/run.sh).
+        .target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"),
+    ] + fuzzTargets.map { .executableTarget(name: $0.name, dependencies: $0.dependencies + ["CFuzzDriver"], path: "Fuzz/\($0.name)") },
     swiftLanguageModes: [.v6]
 )

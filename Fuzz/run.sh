@@ -17,7 +17,9 @@ scratch=.build-fuzz
 python3 Fuzz/make-corpus.py "$scratch/seeds" >/dev/null
 failed=0
 for target in "${targets[@]}"; do
-  if ! swift build --product "$target" --sanitize=fuzzer -Xswiftc -sanitize=fuzzer,address \
+  # The sanitizer flags through a toolset: they reach the targets' code only, not the build-time tools (the macro
+  # plugin, built for the host, would get libFuzzer's main beside its own). Each target calls libFuzzer's driver.
+  if ! swift build --product "$target" --toolset Fuzz/toolset.json \
       --scratch-path "$scratch" >"$scratch/build-$target.log" 2>&1; then
     echo "$target: BUILD FAILED (see $scratch/build-$target.log)"
     failed=1

@@ -7,6 +7,7 @@
 // field path (`FieldDecodable`) must agree with the `Codable` path: the same value, or both refuse.
 import Foundation
 import Strata
+import CFuzzDriver
 
 struct Inner: Codable, Equatable {
     var a: Int
@@ -95,3 +96,6 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     return 0
 }
+
+// The entry point: libFuzzer's driver, in builds of Fuzz/run.sh (see Fuzz/CFuzzDriver).
+strata_fuzz_run(CommandLine.argc, CommandLine.unsafeArgv, fuzz)

@@ -1,6 +1,7 @@
 // libFuzzer target: one frame (FORMAT.md, "Frames") — length check, header and checksum validation,
 // decompression in every codec, the record walk. Bad input must throw, never crash, hang or over-allocate.
 @_spi(StrataInternals) import StrataStorage
+import CFuzzDriver
 
 // One walker for every input (it keeps its decompression buffer). `nonisolated(unsafe)` is safe: libFuzzer calls
 // the entry point from one thread, one input at a time, so the walker is never used concurrently.
@@ -20,3 +21,6 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     return 0
 }
+
+// The entry point: libFuzzer's driver, in builds of Fuzz/run.sh (see Fuzz/CFuzzDriver).
+strata_fuzz_run(CommandLine.argc, CommandLine.unsafeArgv, fuzz)

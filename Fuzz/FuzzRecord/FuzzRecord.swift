@@ -2,6 +2,7 @@
 // both record decoders (the fast one and the checked one it falls back to). The first byte picks the record
 // count the header claims.
 @_spi(StrataInternals) import StrataStorage
+import CFuzzDriver
 
 // One walker for every input (it keeps its decompression buffer). `nonisolated(unsafe)` is safe: libFuzzer calls
 // the entry point from one thread, one input at a time, so the walker is never used concurrently.
@@ -21,3 +22,6 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     return 0
 }
+
+// The entry point: libFuzzer's driver, in builds of Fuzz/run.sh (see Fuzz/CFuzzDriver).
+strata_fuzz_run(CommandLine.argc, CommandLine.unsafeArgv, fuzz)

@@ -6,6 +6,7 @@ import Dispatch
 import StrataStorage
 import StrataTestSupport
 import Synchronization
+import CFuzzDriver
 
 /// Runs async work from the synchronous fuzz entry point: waits on a semaphore (this thread is not one of the
 /// concurrency pool's, so blocking it cannot starve the work).
@@ -43,3 +44,6 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     precondition(after.problems.isEmpty, "after a repair that refused nothing (\(done)): \(after.problems)")
     return 0
 }
+
+// The entry point: libFuzzer's driver, in builds of Fuzz/run.sh (see Fuzz/CFuzzDriver).
+strata_fuzz_run(CommandLine.argc, CommandLine.unsafeArgv, fuzz)

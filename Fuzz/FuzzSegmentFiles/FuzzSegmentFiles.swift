@@ -1,6 +1,7 @@
 // libFuzzer target: the small fixed-layout files and blocks — segment header, segment footer, checkpoint,
 // index manifest, a compacted segment's frame table. The first byte picks the decoder; the rest is the input.
 import StrataStorage
+import CFuzzDriver
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -24,3 +25,6 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     return 0
 }
+
+// The entry point: libFuzzer's driver, in builds of Fuzz/run.sh (see Fuzz/CFuzzDriver).
+strata_fuzz_run(CommandLine.argc, CommandLine.unsafeArgv, fuzz)

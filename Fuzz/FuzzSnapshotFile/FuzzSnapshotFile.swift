@@ -3,6 +3,7 @@
 // records read and checked), and a merge of it (every record read, the winners copied into a new file).
 import StrataStorage
 import StrataTestSupport
+import CFuzzDriver
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -27,3 +28,6 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     try? store.compact(createdMicros: 0)
     return 0
 }
+
+// The entry point: libFuzzer's driver, in builds of Fuzz/run.sh (see Fuzz/CFuzzDriver).
+strata_fuzz_run(CommandLine.argc, CommandLine.unsafeArgv, fuzz)

@@ -6,6 +6,7 @@
 import Dispatch
 import StrataStorage
 import StrataTestSupport
+import CFuzzDriver
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -61,3 +62,6 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     closed.wait()
     return 0
 }
+
+// The entry point: libFuzzer's driver, in builds of Fuzz/run.sh (see Fuzz/CFuzzDriver).
+strata_fuzz_run(CommandLine.argc, CommandLine.unsafeArgv, fuzz)

@@ -6,7 +6,7 @@ import SwiftSyntaxMacros
 import SwiftSyntaxMacrosGenericTestSupport
 import Testing
 
-@testable import StrataMacros
+import StrataMacroSupport
 
 /// What `@Event` expands to, shape by shape, and what it refuses (swift-syntax's expansion assertions, failures
 /// reported to Swift Testing).

@@ -1,37 +1,57 @@
 import Synchronization
 
 /// One holder per key at a time, waiters served in arrival order; different keys never wait for each other.
-/// Suspends (never blocks a thread) while waiting.
+/// Suspends (never blocks a thread) while waiting; a free key is taken without suspending.
 @usableFromInline final class KeyedLock<Key: Hashable & Sendable>: Sendable {
-    /// For each held key, the continuations waiting for it (absent: free).
-    @usableFromInline let waiting = Mutex<[Key: [CheckedContinuation<Void, Never>]]>([:])
+    /// A held key and the continuations waiting for it, in arrival order.
+    @usableFromInline struct Holder: Sendable {
+        @usableFromInline var held = false
+        @usableFromInline var waiters: [CheckedContinuation<Void, Never>] = []
+
+        @usableFromInline init() {}
+    }
+
+    /// The held keys (absent: free).
+    @usableFromInline let holders = Mutex<[Key: Holder]>([:])
+
+    @usableFromInline init() {}
 
     @usableFromInline nonisolated(nonsending) func acquire(_ key: Key) async {
+        // A free key: taken here, one hash lookup, no continuation and no suspension (the common case — a command
+        // per aggregate at a time).
+        let taken = holders.withLock { holders in
+            Self.take(&holders[key, default: Holder()])
+        }
+        if taken { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let acquired = waiting.withLock { waiting -> Bool in
-                if waiting[key] == nil {
-                    waiting[key] = []
-                    return true
-                }
-                waiting[key]!.append(continuation)
-                return false
+            let acquired = holders.withLock { holders -> Bool in
+                let acquired = Self.take(&holders[key, default: Holder()])
+                if !acquired { holders[key]!.waiters.append(continuation) }
+                return acquired
             }
-            if acquired { continuation.resume() }
+            if acquired { continuation.resume() }  // (released in between)
         }
     }
 
+    /// Marks `holder` held; false when it was held already.
+    @inline(__always) @usableFromInline static func take(_ holder: inout Holder) -> Bool {
+        if holder.held { return false }
+        holder.held = true
+        return true
+    }
+
     @usableFromInline func release(_ key: Key) {
-        let next = waiting.withLock { waiting -> CheckedContinuation<Void, Never>? in
-            guard var queue = waiting[key] else { preconditionFailure("release of a key that is not held") }
-            guard !queue.isEmpty else {
-                waiting[key] = nil
+        let next = holders.withLock { holders -> CheckedContinuation<Void, Never>? in
+            guard let index = holders.index(forKey: key), holders.values[index].held else {
+                preconditionFailure("release of a key that is not held")
+            }
+            guard !holders.values[index].waiters.isEmpty else {
+                holders.remove(at: index)
                 return nil
             }
-            let first = queue.removeFirst()
-            waiting[key] = queue
-            return first
+            return holders.values[index].waiters.removeFirst()  // still held: ownership passes to it
         }
-        next?.resume()  // ownership passes to the next waiter
+        next?.resume()
     }
 
     /// Runs `body` holding `key`.

@@ -226,7 +226,7 @@ extension EventStore {
                 try event.key.validate()
                 previous = event.key
             }
-            for key in expecting.keys { try key.validate() }
+            for key in expecting.keys where key != previous { try key.validate() }  // (the batch's stream: checked)
         } catch {
             throw .invalidKey(error)
         }
