@@ -13,8 +13,7 @@ public struct EventMacro: ExtensionMacro {
         conformingTo protocols: [TypeSyntax], in context: some MacroExpansionContext
     ) throws -> [ExtensionDeclSyntax] {
         guard let decl = declaration.as(StructDeclSyntax.self) else {
-            context.diagnose(Diagnostic(node: node, message: StrataMessage.error(
-                "notAStruct", "@Event applies to a struct (an event is a value with stored properties)")))
+            context.error(node, "notAStruct", "@Event applies to a struct (an event is a value with stored properties)")
             return []
         }
         guard let (name, version) = arguments(of: node, typeName: decl.name.text, in: context) else { return [] }
@@ -24,21 +23,20 @@ public struct EventMacro: ExtensionMacro {
             else { continue }
             for binding in variable.bindings {
                 guard let pattern = binding.pattern.as(IdentifierPatternSyntax.self), ["eventType", "schemaVersion"].contains(pattern.identifier.text) else { continue }
-                context.diagnose(Diagnostic(node: binding, message: StrataMessage.error(
-                    "duplicateIdentity", "@Event gives the type its \(pattern.identifier.text) from its arguments: remove this declaration")))
+                context.error(binding, "duplicateIdentity", "@Event gives the type its \(pattern.identifier.text) from its arguments: remove this declaration")
                 return []
             }
         }
         guard let fields = storedFields(of: decl, macro: "@Event", in: context) else { return [] }
+        let access = memberAccess(decl.modifiers)
         let extra = """
             /// The stored type name (`@Event`).
-            \(memberAccess(of: decl))static var eventType: String { \(StringLiteralExprSyntax(content: name).description) }
+            \(access)static var eventType: String { \(StringLiteralExprSyntax(content: name).description) }
             /// The schema version (`@Event`).
-            \(memberAccess(of: decl))static var schemaVersion: UInt32 { \(version) }
+            \(access)static var schemaVersion: UInt32 { \(version) }
 
             """
-        return fieldCodingExtension(
-            type: type, conformances: protocols, access: memberAccess(of: decl), fields: fields, macro: "@Event", extra: extra)
+        return fieldCodingExtension(type: type, conformances: protocols, access: access, fields: fields, macro: "@Event", extra: extra)
     }
 
     /// The type name (the first argument, or the type's own name) and schema version (`version:`, default 1), checked
@@ -50,13 +48,11 @@ public struct EventMacro: ExtensionMacro {
             switch argument.label?.text {
             case nil:
                 guard let literal = argument.expression.as(StringLiteralExprSyntax.self), let text = literal.representedLiteralValue else {
-                    context.diagnose(Diagnostic(node: argument.expression, message: StrataMessage.error(
-                        "nameNotLiteral", "the event's type name must be a string literal: it is what the store keeps, forever")))
+                    context.error(argument.expression, "nameNotLiteral", "the event's type name must be a string literal: it is what the store keeps, forever")
                     return nil
                 }
                 guard (1...128).contains(text.utf8.count) else {
-                    context.diagnose(Diagnostic(node: argument.expression, message: StrataMessage.error(
-                        "nameLength", "an event's type name is 1 to 128 bytes of UTF-8 (this one is \(text.utf8.count))")))
+                    context.error(argument.expression, "nameLength", "an event's type name is 1 to 128 bytes of UTF-8 (this one is \(text.utf8.count))")
                     return nil
                 }
                 name = text
@@ -64,8 +60,7 @@ public struct EventMacro: ExtensionMacro {
                 guard let literal = argument.expression.as(IntegerLiteralExprSyntax.self), let value = literal.representedLiteralValue,
                     value >= 1, value <= Int(UInt32.max)
                 else {
-                    context.diagnose(Diagnostic(node: argument.expression, message: StrataMessage.error(
-                        "version", "the schema version must be an integer literal from 1 to \(UInt32.max)")))
+                    context.error(argument.expression, "version", "the schema version must be an integer literal from 1 to \(UInt32.max)")
                     return nil
                 }
                 version = UInt32(value)

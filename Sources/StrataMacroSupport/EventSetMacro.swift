@@ -11,12 +11,9 @@ public struct EventSetMacro: ExtensionMacro {
         of node: AttributeSyntax, attachedTo declaration: some DeclGroupSyntax, providingExtensionsOf type: some TypeSyntaxProtocol,
         conformingTo protocols: [TypeSyntax], in context: some MacroExpansionContext
     ) throws -> [ExtensionDeclSyntax] {
-        func fail(_ node: some SyntaxProtocol, _ id: String, _ message: String) -> [ExtensionDeclSyntax] {
-            context.diagnose(Diagnostic(node: Syntax(node), message: StrataMessage.error(id, message)))
-            return []
-        }
         guard let decl = declaration.as(EnumDeclSyntax.self) else {
-            return fail(node, "notAnEnum", "@EventSet applies to an enum whose cases each carry one event")
+            context.error(node, "notAnEnum", "@EventSet applies to an enum whose cases each carry one event")
+            return []
         }
         var registrations: [String] = []
         var seen: [String: String] = [:]  // payload type → its first case
@@ -26,13 +23,13 @@ public struct EventSetMacro: ExtensionMacro {
                 guard let parameters = element.parameterClause?.parameters, parameters.count == 1, let parameter = parameters.first,
                     parameter.firstName == nil
                 else {
-                    _ = fail(element, "caseShape", "each case of an @EventSet carries exactly one event, unlabelled: `case \(element.name.text)(SomeEvent)`")
+                    context.error(element, "caseShape", "each case of an @EventSet carries exactly one event, unlabelled: `case \(element.name.text)(SomeEvent)`")
                     failed = true
                     continue
                 }
                 let payload = parameter.type.trimmedDescription
                 if let first = seen[payload] {
-                    _ = fail(parameter.type, "duplicateEvent", "\(payload) is already the event of case \(first): one case per event type (else which case would it decode as?)")
+                    context.error(parameter.type, "duplicateEvent", "\(payload) is already the event of case \(first): one case per event type (else which case would it decode as?)")
                     failed = true
                     continue
                 }
@@ -44,15 +41,14 @@ public struct EventSetMacro: ExtensionMacro {
             guard let member = argument.expression.as(MemberAccessExprSyntax.self), member.declName.baseName.text == "self",
                 let base = member.base
             else {
-                _ = fail(argument.expression, "upcaster", "list the older versions as types: `upcasting: ItemAddedV1.self, …`")
+                context.error(argument.expression, "upcaster", "list the older versions as types: `upcasting: ItemAddedV1.self, …`")
                 failed = true
                 continue
             }
             registrations.append(".upcasting(\(base.trimmedDescription).self)")
         }
         if failed { return [] }
-        let access = decl.modifiers.contains { [.keyword(.public)].contains($0.name.tokenKind) } ? "public " :
-            decl.modifiers.contains { $0.name.tokenKind == .keyword(.package) } ? "package " : ""
+        let access = memberAccess(decl.modifiers)
         let conformances = protocols.isEmpty ? "" : ": " + protocols.map { $0.trimmedDescription }.joined(separator: ", ")
         let source = """
             extension \(type.trimmedDescription)\(conformances) {
@@ -61,7 +57,6 @@ public struct EventSetMacro: ExtensionMacro {
             \(registrations.joined(separator: "\n"))
             }
             """
-        guard let extensionDecl = Parser.parse(source: source).statements.first?.item.as(ExtensionDeclSyntax.self) else { return [] }
-        return [extensionDecl]
+        return parsedExtension(source)
     }
 }

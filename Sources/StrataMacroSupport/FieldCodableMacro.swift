@@ -12,13 +12,12 @@ public struct FieldCodableMacro: ExtensionMacro {
         conformingTo protocols: [TypeSyntax], in context: some MacroExpansionContext
     ) throws -> [ExtensionDeclSyntax] {
         guard let decl = declaration.as(StructDeclSyntax.self) else {
-            context.diagnose(Diagnostic(node: node, message: StrataMessage.error(
-                "notAStruct", "@FieldCodable applies to a struct (an enum or class goes through Codable)")))
+            context.error(node, "notAStruct", "@FieldCodable applies to a struct (an enum or class goes through Codable)")
             return []
         }
         guard let fields = storedFields(of: decl, macro: "@FieldCodable", in: context) else { return [] }
         return fieldCodingExtension(
-            type: type, conformances: protocols, access: memberAccess(of: decl), fields: fields, macro: "@FieldCodable")
+            type: type, conformances: protocols, access: memberAccess(decl.modifiers), fields: fields, macro: "@FieldCodable")
     }
 }
 
@@ -41,6 +40,5 @@ func fieldCodingExtension(
         }
         }
         """
-    guard let extensionDecl = Parser.parse(source: source).statements.first?.item.as(ExtensionDeclSyntax.self) else { return [] }
-    return [extensionDecl]
+    return parsedExtension(source)
 }

@@ -14,6 +14,19 @@ struct StrataMessage: DiagnosticMessage {
     static func error(_ id: String, _ message: String) -> Self { Self(message: message, id: id, severity: .error) }
 }
 
+extension MacroExpansionContext {
+    /// Diagnoses error `id` at `node`.
+    func error(_ node: some SyntaxProtocol, _ id: String, _ message: String) {
+        diagnose(Diagnostic(node: Syntax(node), message: StrataMessage.error(id, message)))
+    }
+}
+
+/// The one declaration of `source` (an extension a macro generates).
+func parsedExtension(_ source: String) -> [ExtensionDeclSyntax] {
+    guard let decl = Parser.parse(source: source).statements.first?.item.as(ExtensionDeclSyntax.self) else { return [] }
+    return [decl]
+}
+
 /// One stored property as the synthesized `Codable` conformance sees it: read from and written to the payload
 /// under `key`.
 struct StoredField {
@@ -43,7 +56,7 @@ func storedFields(of decl: StructDeclSyntax, macro: String, in context: some Mac
     // (A counter object, not a captured `var`: the compiler's reachability check misjudged one as never changed.)
     let diagnosed = DiagnosticCount()
     func fail(_ node: some SyntaxProtocol, _ id: String, _ message: String) {
-        context.diagnose(Diagnostic(node: Syntax(node), message: StrataMessage.error(id, message)))
+        context.error(node, id, message)
         diagnosed.value += 1
     }
 
@@ -126,16 +139,16 @@ func storedFields(of decl: StructDeclSyntax, macro: String, in context: some Mac
     }
     guard diagnosed.value == 0 else { return nil }
     if let codingKeys {
-        // Written in the order of CodingKeys' cases (a property's key is found there: it was kept above).
-        let order = Dictionary(uniqueKeysWithValues: codingKeys.values.map { ($0.key, $0.order) })
-        return fields.sorted { order[$0.key]! < order[$1.key]! }
+        // Written in the order of CodingKeys' cases (every field kept above has its case there).
+        return fields.sorted { codingKeys[unescaped($0.name)]!.order < codingKeys[unescaped($1.name)]!.order }
     }
     return fields
 }
 
-/// The access modifier a type's members need to witness its conformances (`public` or `package`; else none).
-func memberAccess(of decl: StructDeclSyntax) -> String {
-    for modifier in decl.modifiers {
+/// The access modifier a type's members need to witness its conformances (`public` or `package`; else none), from
+/// the type's modifiers.
+func memberAccess(_ modifiers: DeclModifierListSyntax) -> String {
+    for modifier in modifiers {
         switch modifier.name.tokenKind {
         case .keyword(.public), .keyword(.open): return "public "
         case .keyword(.package): return "package "

@@ -13,35 +13,24 @@ struct StrataMacrosPlugin: CompilerPlugin {
     let providingMacros: [any Macro.Type] = [EventMacro.self, FieldCodableMacro.self, EventSetMacro.self]
 }
 
-/// `@Event`: see `StrataMacroSupport.EventMacro`.
-public struct EventMacro: ExtensionMacro {
+/// A macro of this module that hands its expansion to `Implementation` (the compiler finds a macro by this module's
+/// type name).
+protocol Forwarding: ExtensionMacro {
+    associatedtype Implementation: ExtensionMacro
+}
+
+extension Forwarding {
     public static func expansion(
         of node: AttributeSyntax, attachedTo declaration: some DeclGroupSyntax, providingExtensionsOf type: some TypeSyntaxProtocol,
         conformingTo protocols: [TypeSyntax], in context: some MacroExpansionContext
     ) throws -> [ExtensionDeclSyntax] {
-        try StrataMacroSupport.EventMacro.expansion(
-            of: node, attachedTo: declaration, providingExtensionsOf: type, conformingTo: protocols, in: context)
+        try Implementation.expansion(of: node, attachedTo: declaration, providingExtensionsOf: type, conformingTo: protocols, in: context)
     }
 }
 
-/// `@FieldCodable`: see `StrataMacroSupport.FieldCodableMacro`.
-public struct FieldCodableMacro: ExtensionMacro {
-    public static func expansion(
-        of node: AttributeSyntax, attachedTo declaration: some DeclGroupSyntax, providingExtensionsOf type: some TypeSyntaxProtocol,
-        conformingTo protocols: [TypeSyntax], in context: some MacroExpansionContext
-    ) throws -> [ExtensionDeclSyntax] {
-        try StrataMacroSupport.FieldCodableMacro.expansion(
-            of: node, attachedTo: declaration, providingExtensionsOf: type, conformingTo: protocols, in: context)
-    }
-}
-
-/// `@EventSet`: see `StrataMacroSupport.EventSetMacro`.
-public struct EventSetMacro: ExtensionMacro {
-    public static func expansion(
-        of node: AttributeSyntax, attachedTo declaration: some DeclGroupSyntax, providingExtensionsOf type: some TypeSyntaxProtocol,
-        conformingTo protocols: [TypeSyntax], in context: some MacroExpansionContext
-    ) throws -> [ExtensionDeclSyntax] {
-        try StrataMacroSupport.EventSetMacro.expansion(
-            of: node, attachedTo: declaration, providingExtensionsOf: type, conformingTo: protocols, in: context)
-    }
-}
+/// `@Event`.
+public struct EventMacro: Forwarding { typealias Implementation = StrataMacroSupport.EventMacro }
+/// `@FieldCodable`.
+public struct FieldCodableMacro: Forwarding { typealias Implementation = StrataMacroSupport.FieldCodableMacro }
+/// `@EventSet`.
+public struct EventSetMacro: Forwarding { typealias Implementation = StrataMacroSupport.EventSetMacro }

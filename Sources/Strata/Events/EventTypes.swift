@@ -27,11 +27,14 @@ public struct EventTypes<Value>: Sendable {
         @usableFromInline var name: [UInt8]
         @usableFromInline var version: UInt32
         @usableFromInline var decode: Decoder
+        /// The Swift type registered (two types under one name and version are refused at registration).
+        @usableFromInline var type: Any.Type
 
-        @usableFromInline init(name: [UInt8], version: UInt32, decode: @escaping Decoder) {
+        @usableFromInline init(name: [UInt8], version: UInt32, decode: @escaping Decoder, type: Any.Type) {
             self.name = name
             self.version = version
             self.decode = decode
+            self.type = type
         }
     }
 
@@ -39,9 +42,6 @@ public struct EventTypes<Value>: Sendable {
     /// For each registered type, its conversion to `Value` (`@Sendable (E) -> Value`), so an older version can
     /// be chained to it.
     private var conversions: [ObjectIdentifier: any Sendable] = [:]
-    /// The Swift type registered for each (name, version), parallel to `entries`: two types stored under one name
-    /// and version are a programming error, refused at registration.
-    private var registeredTypes: [Any.Type] = []
 
     /// A registry that knows no event yet.
     public init() {}
@@ -63,17 +63,16 @@ public struct EventTypes<Value>: Sendable {
 
     @usableFromInline func register<E: Event>(_ type: E.Type, _ wrap: @escaping @Sendable (E) -> Value, _ decode: @escaping Decoder) -> Self {
         var copy = self
-        let entry = Entry(name: Array(E.eventType.utf8), version: E.schemaVersion, decode: decode)
+        let entry = Entry(name: Array(E.eventType.utf8), version: E.schemaVersion, decode: decode, type: E.self)
         if let existing = entries.firstIndex(where: { $0.name == entry.name && $0.version == entry.version }) {
             // The same type again replaces its registration; another type under the same name and version would make
             // one of them decode the other's events.
             precondition(
-                registeredTypes[existing] == E.self,
-                "\(registeredTypes[existing]) and \(E.self) are both stored as \"\(E.eventType)\" v\(E.schemaVersion): give one of them another name or schema version")
+                entries[existing].type == E.self,
+                "\(entries[existing].type) and \(E.self) are both stored as \"\(E.eventType)\" v\(E.schemaVersion): give one of them another name or schema version")
             copy.entries[existing] = entry
         } else {
             copy.entries.append(entry)
-            copy.registeredTypes.append(E.self)
         }
         copy.conversions[ObjectIdentifier(E.self)] = wrap
         return copy

@@ -292,8 +292,7 @@ public struct PayloadFields: ~Copyable {
             DecodingError.Context(codingPath: [PayloadKey(key.description)] + context.codingPath, debugDescription: context.debugDescription)
         }
         switch error {
-        case let error as BinaryCodecError:
-            return DecodingError.dataCorrupted(DecodingError.Context(codingPath: [PayloadKey(key.description)], debugDescription: "\(error)"))
+        case is BinaryCodecError: return failure(error, key)
         case DecodingError.keyNotFound(let missing, let context): return DecodingError.keyNotFound(missing, prefixed(context))
         case DecodingError.valueNotFound(let type, let context): return DecodingError.valueNotFound(type, prefixed(context))
         case DecodingError.typeMismatch(let type, let context): return DecodingError.typeMismatch(type, prefixed(context))
