@@ -230,6 +230,55 @@ extension CommandTests {
     }
 }
 
+extension CommandTests {
+    /// The cache keeps at most `cachedAggregatesMax` aggregates (a free lane without a cached state leaves the
+    /// table), and what it keeps is what a load gives — also for aggregates evicted and loaded again.
+    @Test(arguments: [0, 1, 16]) func theCacheStaysWithinItsBound(_ max: Int) async throws {
+        let store = InMemoryEventStore()
+        let executor = CommandExecutor(store: store, cachedAggregatesMax: max)
+        let keys = (0..<100).map { PartitionKey(tenant: "acme", group: "Cart", id: "c-\($0)") }
+        for round in 0..<3 {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (i, key) in keys.enumerated() {
+                    group.addTask { try await executor.execute(AddItem(key: key, product: "p\(i % 7)", quantity: round + 1)) }
+                }
+                try await group.waitForAll()
+            }
+            let counts = executor.cacheCounts
+            #expect(counts.cached <= max && counts.lanes == counts.cached, "round \(round): \(counts)")
+            if max > 0 { #expect(counts.cached > 0) }
+        }
+        let seen = Look.Seen()
+        for (i, key) in keys.enumerated() {
+            try await executor.execute(Look(key: key, seen: seen))
+            let cached = try #require(seen.aggregate.withLock { $0 })
+            let loaded = try await store.load(Cart.self, key)
+            #expect(cached.version == 3 && cached.state == loaded.state && loaded.state == .open(items: ["p\(i % 7)": 6]))
+        }
+    }
+
+    /// Checks the cart out and adds an item after that (which the cart's fold refuses).
+    struct CheckOutAndAdd: Command {
+        typealias Projector = Cart
+        var key: PartitionKey
+        func handle(_ cart: Aggregate<Cart>) throws -> [any Event] { [CheckedOut(), ItemAdded(product: "late", quantity: 1)] }
+    }
+
+    /// A command whose own event does not fold (the projector throws on it) leaves no cached state: the next
+    /// command loads the aggregate and fails as a load, never runs on a half-folded state.
+    @Test func anAggregateThatFailsToFoldIsNotKept() async throws {
+        let store = InMemoryEventStore()
+        let executor = CommandExecutor(store: store)
+        let key = PartitionKey(tenant: "acme", group: "Cart", id: "c-1")
+        try await executor.execute(AddItem(key: key, product: "tea"))
+        #expect(executor.cacheCounts == (1, 1))
+        try await executor.execute(CheckOutAndAdd(key: key))  // (stored; the cart's fold throws on its second event)
+        #expect(executor.cacheCounts == (0, 0))
+        await #expect(throws: CommandError.self) { try await executor.execute(AddItem(key: key, product: "tea")) }
+        #expect(executor.cacheCounts == (0, 0))
+    }
+}
+
 /// An in-memory store that counts the events its stream reads deliver, and its snapshot writes (it keeps no
 /// snapshots: each write throws `unsupported`).
 final class CountingStore: ForwardingStore {

@@ -61,6 +61,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: .hidden)  // "durable" or "nosync": only Strata's P1 appends, for `perf record` (no table)
     var profileP1: String?
 
+    @Option(help: .hidden)  // "json", "binary" or "engine": only Strata's P2 commands (or the 64 engine appenders), for `perf record`
+    var profileP2: String?
+
     func run() async throws {
         if profileP1 == "sizes" {
             try sizeBreakdown()
@@ -75,6 +78,10 @@ struct Run: AsyncParsableCommand {
             try await store.close()
             removeTree(path)
             say("Strata P1 (\(profileP1)): \(grouped(Double(size.p1Events) / elapsed)) events/s, \(fixed(elapsed / Double(batches.count) * 1e6, 1)) µs per append")
+            return
+        }
+        if let profileP2 {
+            try await P2.profile(profileP2, commands: size.concurrentCommits, directory: directory)
             return
         }
         let started = ContinuousClock.now

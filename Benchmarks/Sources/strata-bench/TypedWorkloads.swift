@@ -450,12 +450,13 @@ func sqliteCommand(
     }
 }
 
-/// A command of P2: add one item to a cart (loads the cart, appends one event with the version it saw).
+/// A command of P2: add one item to a cart (loads the cart, appends one event with the version it saw). The cart's
+/// events are read by their fields (`@Event`, what users declare), on both sides.
 struct BenchAddItem: Command {
-    typealias Projector = BenchCart
+    typealias Projector = BenchCartFields
     var key: PartitionKey
     var event: BenchItemAdded
-    func handle(_ cart: Aggregate<BenchCart>) throws -> [any Event] { [event] }
+    func handle(_ cart: Aggregate<BenchCartFields>) throws -> [any Event] { [event] }
 }
 
 /// P2: 64 concurrent writers, each command = load the cart + append one event with the version it saw, durable
@@ -475,13 +476,7 @@ enum P2 {
     }
 
     static func run(directory: String, commands: Int, postgres: PostgresServer?, report: Report) async throws {
-        let carts = CartsData(streamCount: 10_000, seed: 21).streams
-        var source = TypedCarts(seed: 22)
-        let work: [(PartitionKey, BenchItemAdded)] = (0..<commands).map { i in
-            var event: any Event = source.event()
-            while !(event is BenchItemAdded) { event = source.event() }
-            return (carts[(i &* 7_919) % carts.count], event as! BenchItemAdded)
-        }
+        let work = commandWork(commands)
         let capacity = 20_000
         let variants: [(label: String, key: String, codec: any EventCodec, cache: Int)] = [
             ("JSON, cached", "json", JSONEventCodec(), capacity), ("binary, cached", "binary", BinaryEventCodec(), capacity),
@@ -529,6 +524,38 @@ enum P2 {
                     ratio: onPostgres.rate / sqlite.rate)
             }
         }
+    }
+
+    /// The commands of P2: one ItemAdded each, over 10,000 carts.
+    static func commandWork(_ commands: Int) -> [(PartitionKey, BenchItemAdded)] {
+        let carts = CartsData(streamCount: 10_000, seed: 21).streams
+        var source = TypedCarts(seed: 22)
+        return (0..<commands).map { i in
+            var event: any Event = source.event()
+            while !(event is BenchItemAdded) { event = source.event() }
+            return (carts[(i &* 7_919) % carts.count], event as! BenchItemAdded)
+        }
+    }
+
+    /// Only Strata's side of one variant ("json" or "binary", cached) or the engine's 64 one-event appenders
+    /// ("engine"), for `perf record` (`strata-bench run --profile-p2 json`).
+    static func profile(_ variant: String, commands: Int, directory: String) async throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if variant == "engine" {
+            var data = CartsData(streamCount: 10_000, seed: 7)
+            let events = (0..<commands).map { _ in data.batch(count: 1) }
+            let path = fresh(directory + "/profile-p2-engine")
+            let store = try LogStore.open(at: path)
+            let elapsed = try await timed { try await appendConcurrently(events, to: store, inFlight: 64, latencies: nil) }
+            try await store.close()
+            removeTree(path)
+            say("engine, 64 concurrent one-event appends: \(grouped(Double(commands) / elapsed)) commits/s")
+            return
+        }
+        let work = commandWork(commands)
+        let codec: any EventCodec = variant == "binary" ? BinaryEventCodec() : JSONEventCodec()
+        let outcome = try await strataRun(work, codec: codec, cache: 20_000, directory: directory, label: variant)
+        say("P2 \(variant), cached: \(grouped(outcome.rate)) commits/s")
     }
 
     /// The same commands through the same `CommandExecutor` on `PostgresEventStore` in its defaults.
@@ -619,7 +646,7 @@ enum P2 {
         let sqlite = try SQLiteBaseline(path: path, sync: .full)
         let aggregates = cache > 0 ? SQLiteAggregateCache(capacity: cache) : nil
         let queue = sqlite.queue
-        let cartDecoder = CartDecoder.codable(codec)
+        let cartDecoder = CartDecoder.fields(codec)  // (the decoder of the Strata row: BenchAddItem's projector)
         progress("P2 SQLite (\(label))")
         let (elapsed, latencies) = try await concurrently(work.count) { i in
             let (key, event) = work[i]

@@ -25,18 +25,11 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
     /// measures (`StrataMetric.commandRetries`).
     public let observability: Observability
     @usableFromInline let retries: Counter
-    @usableFromInline let lanes = KeyedLock<PartitionKey>()
-    @usableFromInline let cache: Mutex<[CacheKey: any Sendable]> = Mutex([:])
+    /// One command at a time per aggregate, and the cached aggregates beside their lanes.
+    @usableFromInline let lanes: AggregateLanes
 
-    @usableFromInline struct CacheKey: Hashable, Sendable {
-        @usableFromInline var projector: ObjectIdentifier
-        @usableFromInline var key: PartitionKey
-
-        @usableFromInline init(projector: ObjectIdentifier, key: PartitionKey) {
-            self.projector = projector
-            self.key = key
-        }
-    }
+    /// How many aggregates are cached now, and how many the lane table holds (cached or running a command).
+    package var cacheCounts: (cached: Int, lanes: Int) { lanes.counts }
 
     /// An executor on `store`; see the properties for the parameters.
     public init(
@@ -51,6 +44,7 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
         self.codec = codec
         self.maxAttempts = maxAttempts
         self.cachedAggregatesMax = cachedAggregatesMax
+        self.lanes = AggregateLanes(cachedMax: cachedAggregatesMax)
     }
 
     /// Runs `command` and returns what it committed. `metadata` (correlation and causation ids, the user) goes on
@@ -71,86 +65,113 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
         do { try key.validate() } catch { throw CommandError.invalidKey(key, "\(error)") }
         var recordMetadata = metadata
         if recordMetadata.correlationId == nil { recordMetadata.correlationId = EventID.random().description }
-        return try await lanes.withLock(key) { () throws(CommandError) -> CommandResult<Store.Position> in
-            var attempts = 0
-            while true {
-                attempts += 1
-                let appendOnly = command.kind == .appendOnly
-                var aggregate = Aggregate<C.Projector>(key: key)
-                var seen: Store.Position?
-                if !appendOnly { (aggregate, seen) = try await take(C.Projector.self, key) }
-                // The aggregate goes back to the cache when the iteration ends — after the command's own events were
-                // folded in — unless it went stale (a conflict) or its state is unknown (a failed append).
-                var keep = !appendOnly
-                defer { if keep { store(aggregate, seen, CacheKey(projector: ObjectIdentifier(C.Projector.self), key: key)) } }
-                switch command.kind {
-                case .create where aggregate.version > 0: throw CommandError.alreadyExists(key, version: aggregate.version)
-                case .update where aggregate.version == 0: throw CommandError.notFound(key)
-                case .expectedVersion(let expected) where expected != aggregate.version:
-                    throw CommandError.conflict(key, expected: expected, actual: aggregate.version)
-                default: break
-                }
-                let events: [any Event]
-                do { events = try command.handle(aggregate) } catch { throw CommandError.rejected(key, error) }
-                guard !events.isEmpty else {
-                    return CommandResult(key: key, version: aggregate.version, position: seen ?? .origin, events: [], attempts: attempts)
-                }
-                let now = wallClockMicros()
-                var records: [EventRecord] = []
-                records.reserveCapacity(events.count)
-                for (index, event) in events.enumerated() {
-                    do {
-                        records.append(try EventRecord(event, key: key, codec: codec, metadata: recordMetadata, timestampMicros: now))
-                    } catch {
-                        throw CommandError.store(key, .invalidEvent(index: index, reason: "it does not encode: \(error)"))
-                    }
-                }
-                let expected: ExpectedVersion = appendOnly ? .any : .exactly(aggregate.version)
-                let receipt: AppendReceipt<Store.Position>
+        let projector = ObjectIdentifier(C.Projector.self)
+        let appendOnly = command.kind == .appendOnly
+        // The cached aggregate comes with the lane; what the command leaves there goes back when it ends.
+        // (`AggregateLanes` keeps a `CachedAggregate<C.Projector, Store.Position>` under this projector's
+        // identifier only: stored by this executor, whose `Store` is fixed, for this projector type.)
+        var cached = await lanes.acquire(key, projector: projector).map {
+            unsafeDowncast($0, to: CachedAggregate<C.Projector, Store.Position>.self)
+        }
+        var outcome = AggregateLanes.Outcome.untouched
+        defer { lanes.release(key, outcome) }
+        var attempts = 0
+        while true {
+            attempts += 1
+            // The aggregate now: the cached one moved on by the events written since (by other processes), or a
+            // load (its latest snapshot and the events after it). A failure leaves no cached state behind.
+            let current: CachedAggregate<C.Projector, Store.Position>?
+            if appendOnly {
+                current = nil
+            } else {
                 do {
-                    receipt = try await store.append(records, expecting: [key: expected])
+                    current = try await catchUp(cached, key)
                 } catch {
-                    keep = false
-                    let error = (error as? EventStoreError) ?? .storage(error)  // (a backend that breaks the contract)
-                    guard case .versionConflict(_, _, let actual) = error else { throw CommandError.store(key, error) }
-                    // Another process wrote this aggregate: run again on its new state (the cached one is behind).
-                    guard attempts < maxAttempts else {
-                        conflictPersisted(C.self, key, attempts: attempts)
-                        throw CommandError.conflict(key, expected: aggregate.version, actual: actual)
-                    }
-                    retrying(C.self, key, attempt: attempts)
-                    continue
+                    if cached != nil { outcome = .drop(projector) }
+                    throw error
                 }
-                let version = receipt.versions[key] ?? aggregate.version
-                // The cache moves on with the events just written (their bytes as stored, so the state is what a
-                // load would give), and the next command reads nothing back. Events that do not fold: the next
-                // command loads them from the store instead.
-                if keep {
-                    keep = fold(records, into: &aggregate, at: receipt.last) && aggregate.version == version
-                    seen = receipt.last
-                }
-                return CommandResult(key: key, version: version, position: receipt.last, events: records, attempts: attempts)
+                cached = current
+                outcome = .keep(projector, current!)
             }
+            // (The state is read in place, never copied out: folding into it below must not copy its storage.)
+            let seen = current?.aggregate.version ?? 0
+            switch command.kind {
+            case .create where seen > 0: throw CommandError.alreadyExists(key, version: seen)
+            case .update where seen == 0: throw CommandError.notFound(key)
+            case .expectedVersion(let expected) where expected != seen:
+                throw CommandError.conflict(key, expected: expected, actual: seen)
+            default: break
+            }
+            let events: [any Event]
+            do {
+                events = try command.handle(current?.aggregate ?? Aggregate<C.Projector>(key: key))
+            } catch {
+                throw CommandError.rejected(key, error)
+            }
+            guard !events.isEmpty else {
+                return CommandResult(key: key, version: seen, position: current?.position ?? .origin, events: [], attempts: attempts)
+            }
+            let now = wallClockMicros()
+            var records: [EventRecord] = []
+            records.reserveCapacity(events.count)
+            for (index, event) in events.enumerated() {
+                do {
+                    records.append(try EventRecord(event, key: key, codec: codec, metadata: recordMetadata, timestampMicros: now))
+                } catch {
+                    throw CommandError.store(key, .invalidEvent(index: index, reason: "it does not encode: \(error)"))
+                }
+            }
+            let expected: ExpectedVersion = appendOnly ? .any : .exactly(seen)
+            let receipt: AppendReceipt<Store.Position>
+            do {
+                receipt = try await store.append(records, expecting: [key: expected])
+            } catch {
+                let error = (error as? EventStoreError) ?? .storage(error)  // (a backend that breaks the contract)
+                guard case .versionConflict(_, _, let actual) = error else {
+                    // Whether the events were written is unknown: the next command loads the aggregate.
+                    if !appendOnly { outcome = .drop(projector) }
+                    throw CommandError.store(key, error)
+                }
+                // Another process wrote this aggregate: run again on its new state (the cached state is still right
+                // at its version; the next attempt reads what came after).
+                guard attempts < maxAttempts else {
+                    conflictPersisted(C.self, key, attempts: attempts)
+                    throw CommandError.conflict(key, expected: seen, actual: actual)
+                }
+                retrying(C.self, key, attempt: attempts)
+                continue
+            }
+            let version = receipt.versions[key] ?? seen
+            // The cached aggregate moves on with the events just written (their bytes as stored, so the state is what
+            // a load would give), and the next command reads nothing back. Events that do not fold: the next command
+            // loads them from the store instead.
+            if let current {
+                if fold(records, into: &current.aggregate, at: receipt.last) && current.aggregate.version == version {
+                    current.position = receipt.last
+                } else {
+                    outcome = .drop(projector)
+                }
+            }
+            return CommandResult(key: key, version: version, position: receipt.last, events: records, attempts: attempts)
         }
     }
 
-    /// The aggregate now and the position of its last event, taken out of the cache (so folding into it copies
-    /// nothing): the cached state plus the events written since, or a load (its latest snapshot plus the events
-    /// after it).
-    @inlinable nonisolated(nonsending) func take<P: AggregateProjector>(
-        _ projector: P.Type, _ key: PartitionKey
-    ) async throws(CommandError) -> (Aggregate<P>, Store.Position?) {
-        let cacheKey = CacheKey(projector: ObjectIdentifier(P.self), key: key)
+    /// `cached` moved on by the events after its version (in place), or the aggregate loaded (from its latest
+    /// snapshot, if any) when nothing is cached. On a failure `cached` is no longer valid.
+    @inlinable nonisolated(nonsending) func catchUp<P: AggregateProjector>(
+        _ cached: CachedAggregate<P, Store.Position>?, _ key: PartitionKey
+    ) async throws(CommandError) -> CachedAggregate<P, Store.Position> {
         let codec = self.codec
         do {
-            guard var (aggregate, position) = cache.withLock({ $0.removeValue(forKey: cacheKey) }) as? (Aggregate<P>, Store.Position?) else {
-                return try await store.loadWithPosition(P.self, key, codec: codec)  // (from its latest snapshot, if any)
+            guard let cached else {
+                let (aggregate, position) = try await store.loadWithPosition(P.self, key, codec: codec)
+                return CachedAggregate(aggregate, position)
             }
-            try await store.readStream(key, from: aggregate.version + 1, through: .max, asOf: nil, limit: .max) { event, at in
-                try aggregate.apply(event, at: at, codec: codec)
-                position = at
+            try await store.readStream(key, from: cached.aggregate.version + 1, through: .max, asOf: nil, limit: .max) { event, at in
+                try cached.aggregate.apply(event, at: at, codec: codec)
+                cached.position = at
             }
-            return (aggregate, position)
+            return cached
         } catch let error as AggregateLoadError {
             throw .loadFailed(key, error)
         } catch let error as EventStoreError {
@@ -186,17 +207,6 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
         observability.logger.warning(
             "a command met a version conflict on every attempt",
             metadata: ["command": "\(C.self)", "stream": "\(key)", "attempts": "\(attempts)"])
-    }
-
-    @inlinable func store<P: AggregateProjector>(_ aggregate: Aggregate<P>, _ position: Store.Position?, _ cacheKey: CacheKey) {
-        guard cachedAggregatesMax > 0 else { return }
-        cache.withLock { cache in
-            if cache.count >= cachedAggregatesMax && cache[cacheKey] == nil {
-                // Evict an eighth, arbitrarily: bounded memory without bookkeeping on the hot path.
-                for key in cache.keys.prefix(max(1, cachedAggregatesMax / 8)) { cache[key] = nil }
-            }
-            cache[cacheKey] = (aggregate, position)
-        }
     }
 
 }
