@@ -54,3 +54,26 @@ import Testing
         }
     }
 }
+
+/// `memcmpEqual` compares words (and overlapping tails): every length up to 40, a difference at every position,
+/// unaligned starts — the same answer as a byte-by-byte comparison.
+@Suite struct BytesEqualTests {
+    @Test func wordComparisonsAgreeWithBytes() {
+        var wrong = 0
+        let a = (0..<48).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+        a.withUnsafeBytes { base in
+            for offset in 0..<3 {
+                for count in 0...40 {
+                    var b = Array(a[offset..<(offset + count)])
+                    if !b.withUnsafeBytes({ memcmpEqual(base.baseAddress! + offset, $0.baseAddress ?? base.baseAddress!, count) }) { wrong += 1 }
+                    for position in 0..<count {
+                        b[position] ^= 0x40
+                        if b.withUnsafeBytes({ memcmpEqual(base.baseAddress! + offset, $0.baseAddress!, count) }) { wrong += 1 }
+                        b[position] ^= 0x40
+                    }
+                }
+            }
+        }
+        #expect(wrong == 0)
+    }
+}

@@ -107,7 +107,7 @@ public struct EventTypes<Value>: Sendable {
     @usableFromInline func versions(of name: UnsafeRawBufferPointer) -> [UInt32] {
         var found: [UInt32] = []
         for entry in entries where entry.name.count == name.count {
-            let equal = entry.name.withUnsafeBytes { stored in name.isEmpty || memcmp(stored.baseAddress!, name.baseAddress!, name.count) == 0 }
+            let equal = entry.name.withUnsafeBytes { stored in name.isEmpty || memcmpEqual(stored.baseAddress!, name.baseAddress!, name.count) }
             if equal { found.append(entry.version) }
         }
         return found.sorted()
@@ -115,7 +115,7 @@ public struct EventTypes<Value>: Sendable {
 
     @inlinable func entry(_ name: UnsafeRawBufferPointer, _ version: UInt32) -> Entry? {
         for entry in entries where entry.version == version && entry.name.count == name.count {
-            let equal = entry.name.withUnsafeBytes { stored in name.isEmpty || memcmp(stored.baseAddress!, name.baseAddress!, name.count) == 0 }
+            let equal = entry.name.withUnsafeBytes { stored in name.isEmpty || memcmpEqual(stored.baseAddress!, name.baseAddress!, name.count) }
             if equal { return entry }
         }
         return nil

@@ -145,7 +145,7 @@ struct FieldTable: ~Copyable {
                     last = i
                     return i
                 }
-            } else if end - start == name.count && (name.count == 0 || memcmp(payload.baseAddress! + start, name.baseAddress!, name.count) == 0) {
+            } else if end - start == name.count && (name.count == 0 || memcmpEqual(payload.baseAddress! + start, name.baseAddress!, name.count)) {
                 last = i
                 return i
             }
