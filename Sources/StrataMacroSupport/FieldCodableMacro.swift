@@ -3,16 +3,22 @@ import SwiftParser
 import SwiftSyntax
 import SwiftSyntaxMacros
 
-/// `@FieldCodable` on a struct: the field reader and writer of both built-in codecs (`FieldDecodable`,
-/// `FieldEncodable`), generated from its stored properties as `@Event` generates them — for aggregate and
-/// projection states (snapshots) and for values nested in events.
+/// `@FieldCodable` on a struct or an enum: the field reader and writer of both built-in codecs (`FieldDecodable`,
+/// `FieldEncodable`), generated from its stored properties (an enum: its cases and their associated values) as the
+/// synthesized `Codable` conformance encodes them — for aggregate and projection states (snapshots) and for values
+/// nested in events.
 public struct FieldCodableMacro: ExtensionMacro {
     public static func expansion(
         of node: AttributeSyntax, attachedTo declaration: some DeclGroupSyntax, providingExtensionsOf type: some TypeSyntaxProtocol,
         conformingTo protocols: [TypeSyntax], in context: some MacroExpansionContext
     ) throws -> [ExtensionDeclSyntax] {
+        if let decl = declaration.as(EnumDeclSyntax.self) {
+            guard let cases = enumCases(of: decl, macro: "@FieldCodable", in: context) else { return [] }
+            return enumCodingExtension(
+                type: type, conformances: protocols, access: memberAccess(decl.modifiers), cases: cases, macro: "@FieldCodable")
+        }
         guard let decl = declaration.as(StructDeclSyntax.self) else {
-            context.error(node, "notAStruct", "@FieldCodable applies to a struct (an enum or class goes through Codable)")
+            context.error(node, "notAStruct", "@FieldCodable applies to a struct or an enum (a class goes through Codable)")
             return []
         }
         guard let fields = storedFields(of: decl, macro: "@FieldCodable", in: context) else { return [] }

@@ -39,6 +39,8 @@ struct StoredField {
     var isOptional: Bool
     /// Whether decoding sets it (the synthesized `Decodable` skips a `let` with an initial value).
     var isDecoded: Bool
+    /// An enum case's associated value: its label (nil: unlabelled).
+    var label: String? = nil
 
     /// The Swift string literal of the key.
     var keyLiteral: String { StringLiteralExprSyntax(content: key).description }
@@ -181,10 +183,10 @@ func fieldReader(_ fields: [StoredField]) -> String {
 
 /// The statements of a generated `encode(fields:)`: every field, in key order for JSON and declaration order for
 /// binary (the bytes the synthesized `Encodable` gives through either codec).
-func fieldWriter(_ fields: [StoredField]) -> String {
+func fieldWriter(_ fields: [StoredField], owner: String = "self.") -> String {
     func writes(_ fields: [StoredField]) -> String {
         fields.map { field in
-            "try fields.\(field.isOptional ? "writeIfPresent" : "write")(self.\(field.name), forKey: \(field.keyLiteral))"
+            "try fields.\(field.isOptional ? "writeIfPresent" : "write")(\(owner)\(field.name), forKey: \(field.keyLiteral))"
         }.joined(separator: "\n")
     }
     if fields.isEmpty { return "" }
@@ -193,11 +195,11 @@ func fieldWriter(_ fields: [StoredField]) -> String {
     return "if fields.sortsKeys {\n\(writes(sorted))\n} else {\n\(writes(fields))\n}"
 }
 
-private func unescaped(_ name: String) -> String {
+func unescaped(_ name: String) -> String {
     name.hasPrefix("`") && name.hasSuffix("`") && name.count >= 2 ? String(name.dropFirst().dropLast()) : name
 }
 
-private func hasParameter(_ clause: FunctionParameterClauseSyntax, label: String) -> Bool {
+func hasParameter(_ clause: FunctionParameterClauseSyntax, label: String) -> Bool {
     clause.parameters.count == 1 && clause.parameters.first?.firstName.text == label
 }
 
@@ -209,7 +211,7 @@ private func isObserversOnly(_ block: AccessorBlockSyntax) -> Bool {
 /// What kind of type a field's value is when the macros' field reader and writer hand it to `Codable` whatever it is
 /// (collections and the Foundation types); nil for the primitives (read directly) and named types (read by their
 /// own fields when they have them — the macros cannot see that from here).
-private func codableOnlyKind(_ type: TypeSyntax) -> String? {
+func codableOnlyKind(_ type: TypeSyntax) -> String? {
     if let optional = type.as(OptionalTypeSyntax.self) { return codableOnlyKind(optional.wrappedType) }
     if let optional = type.as(ImplicitlyUnwrappedOptionalTypeSyntax.self) { return codableOnlyKind(optional.wrappedType) }
     if type.is(ArrayTypeSyntax.self) { return "an array" }
@@ -229,7 +231,7 @@ private func codableOnlyKind(_ type: TypeSyntax) -> String? {
     return nil
 }
 
-private func isOptionalType(_ type: TypeSyntax) -> Bool {
+func isOptionalType(_ type: TypeSyntax) -> Bool {
     if type.is(OptionalTypeSyntax.self) || type.is(ImplicitlyUnwrappedOptionalTypeSyntax.self) { return true }
     if let identifier = type.as(IdentifierTypeSyntax.self) { return identifier.name.text == "Optional" && identifier.genericArgumentClause != nil }
     if let member = type.as(MemberTypeSyntax.self) {

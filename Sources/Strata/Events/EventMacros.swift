@@ -26,8 +26,8 @@
     names: named(eventType), named(schemaVersion), named(init(fields:)), named(encode(fields:)))
 public macro Event(_ name: String? = nil, version: UInt32 = 1) = #externalMacro(module: "StrataMacros", type: "EventMacro")
 
-/// Gives a struct the field reader and writer of both built-in codecs (``FieldDecodable``, ``FieldEncodable``),
-/// generated from its stored properties as `@Event` generates them: for an aggregate's or a projection's state (its
+/// Gives a struct or an enum the field reader and writer of both built-in codecs (``FieldDecodable``,
+/// ``FieldEncodable``), generated as `@Event` generates them: for an aggregate's or a projection's state (its
 /// snapshots are then written and read field by field) and for a value nested in events or states.
 ///
 /// ```swift
@@ -37,9 +37,19 @@ public macro Event(_ name: String? = nil, version: UInt32 = 1) = #externalMacro(
 ///     var lines: [Line]
 ///     var total = 0
 /// }
+///
+/// @FieldCodable
+/// enum Phase: Sendable {
+///     case open(since: Int64)
+///     case checkedOut(total: Int, coupon: String?)
+///     case abandoned
+/// }
 /// ```
 ///
-/// The type becomes `Codable` too (synthesized, the same bytes), so any other codec still handles it.
+/// An enum is written as the synthesized `Codable` conformance writes it: one field named after the case, holding
+/// an object of the associated values (under their labels; `_0`, `_1`, … where unlabelled). Raw-value enums (coded
+/// as their raw value), enums with their own `CodingKeys` and hand-written `init(from:)`/`encode(to:)` are refused at
+/// compile time. The type becomes `Codable` too (synthesized, the same bytes), so any other codec still handles it.
 @attached(extension, conformances: FieldDecodable, FieldEncodable, names: named(init(fields:)), named(encode(fields:)))
 public macro FieldCodable() = #externalMacro(module: "StrataMacros", type: "FieldCodableMacro")
 

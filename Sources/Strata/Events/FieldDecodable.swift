@@ -271,20 +271,55 @@ public struct PayloadFields: ~Copyable {
     /// The nested object at `range` (the value of field `key`) as `T`, by `T.init(fields:)`; errors name the field
     /// in front of their own path.
     private func nested<T: FieldDecodable>(_ type: T.Type, _ key: StaticString, _ range: Range<Int>) throws -> T {
+        try nested(key, range) { try T(fields: $0) }
+    }
+
+    /// `body` on the fields of the nested object at `range` (the value of field `key`); errors name the field in
+    /// front of their own path.
+    private func nested<T>(_ key: StaticString, _ range: Range<Int>, _ body: (borrowing PayloadFields) throws -> T) throws -> T {
         do {
             switch source {
             case .binary(let payload, _):
-                return try withBinaryFields(of: payload, in: range) { try T(fields: $0) }
+                return try withBinaryFields(of: payload, in: range, body)
             case .json(let unmanaged):
                 let fields = try unmanaged._withUnsafeGuaranteedRef { reader in
                     reader.position = range.lowerBound
                     return try reader.openObject(path: nil)
                 }
-                return try T(fields: PayloadFields(json: unmanaged, fields: fields))
+                return try body(PayloadFields(json: unmanaged, fields: fields))
             }
         } catch {
             throw Self.nestedFailure(error, key)
         }
+    }
+
+    // Enums with associated values, as the synthesized `Codable` conformance writes them: an object with one field
+    // named after the case, whose value is an object of the associated values (labels, or `_0`, `_1`, … where
+    // unlabelled). What `@FieldCodable` generates for an enum.
+
+    /// The position in `cases` of the one case name the payload has a field for (fields of other names are passed
+    /// over, as the synthesized conformance does); throws `DecodingError.typeMismatch` naming `type` when there is
+    /// none or more than one.
+    public func enumCase(of type: Any.Type, _ cases: StaticString...) throws -> Int {
+        var found: Int?
+        for (index, name) in cases.enumerated() where lookup(name) != nil {
+            guard found == nil else { throw Self.caseCount(type, "more than one") }
+            found = index
+        }
+        guard let found else { throw Self.caseCount(type, "none") }
+        return found
+    }
+
+    @inline(never) private static func caseCount(_ type: Any.Type, _ count: String) -> DecodingError {
+        .typeMismatch(type, DecodingError.Context(codingPath: [], debugDescription: "an enum value has exactly one case's field; found \(count)"))
+    }
+
+    /// `body` on the fields of the object in field `key` (an enum case's associated values); throws
+    /// `DecodingError` when the field is absent, nil or not an object.
+    public func withNestedFields<T>(forKey key: StaticString, _ body: (borrowing PayloadFields) throws -> T) throws -> T {
+        guard let (range, isNil, _) = lookup(key) else { throw missing(key) }
+        if isNil { throw nilValue(T.self, key) }
+        return try nested(key, range, body)
     }
 
     @inline(never) private static func nestedFailure(_ error: any Error, _ key: StaticString) -> any Error {

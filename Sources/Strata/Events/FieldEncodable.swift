@@ -175,13 +175,20 @@ public struct PayloadFieldsWriter: ~Copyable {
 
     /// Writes field `key` as a nested object, by the value's own `encode(fields:)`.
     public mutating func write<T: FieldEncodable>(_ value: T, forKey key: StaticString) throws {
+        guard depth + 1 < encodingDepthMax else { throw Self.tooDeep(value, key) }
+        try writeNested(forKey: key) { try value.encode(fields: &$0) }
+    }
+
+    /// Writes field `key` as a nested object whose fields `body` writes (an enum case's associated values; what
+    /// `@FieldCodable` generates for an enum).
+    public mutating func writeNested(forKey key: StaticString, _ body: (inout PayloadFieldsWriter) throws -> Void) throws {
         let depth = depth + 1
-        guard depth < encodingDepthMax else { throw Self.tooDeep(value, key) }
+        guard depth < encodingDepthMax else { throw Self.tooDeep(key.description, key) }
         try field(key) { out, style in
             var bytes: [UInt8] = []
             swap(&bytes, &out)  // (`nested` owns the bytes while it writes: no copy)
             var nested = PayloadFieldsWriter(out: bytes, style: style, depth: depth)
-            try value.encode(fields: &nested)
+            try body(&nested)
             out = nested.finish()
         }
     }

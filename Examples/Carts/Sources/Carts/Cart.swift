@@ -53,6 +53,8 @@ public enum Cart: AggregateProjector {
         }
     }
 
+    /// Snapshots of it are written and read field by field (`@FieldCodable`: the bytes `Codable` would write).
+    @FieldCodable
     public enum State: Sendable, Equatable, Codable {
         /// No event yet.
         case none
