@@ -209,8 +209,9 @@ private func isObserversOnly(_ block: AccessorBlockSyntax) -> Bool {
 }
 
 /// What kind of type a field's value is when the macros' field reader and writer hand it to `Codable` whatever it is
-/// (collections and the Foundation types); nil for the primitives (read directly) and named types (read by their
-/// own fields when they have them — the macros cannot see that from here).
+/// (collections and the Foundation types other than `Date` and `UUID`); nil for the primitives, `Date` and `UUID`
+/// (read directly) and named types (read by their own fields when they have them — the macros cannot see that from
+/// here).
 func codableOnlyKind(_ type: TypeSyntax) -> String? {
     if let optional = type.as(OptionalTypeSyntax.self) { return codableOnlyKind(optional.wrappedType) }
     if let optional = type.as(ImplicitlyUnwrappedOptionalTypeSyntax.self) { return codableOnlyKind(optional.wrappedType) }
@@ -224,7 +225,7 @@ func codableOnlyKind(_ type: TypeSyntax) -> String? {
         case "Array", "ContiguousArray": return "an array"
         case "Dictionary": return "a dictionary"
         case "Set": return "a set"
-        case "Date", "UUID", "Data", "URL", "Decimal": return identifier.name.text
+        case "Data", "URL", "Decimal": return identifier.name.text  // (`Date` and `UUID` are read directly)
         default: return nil
         }
     }

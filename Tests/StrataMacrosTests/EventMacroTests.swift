@@ -301,6 +301,14 @@ import StrataMacroSupport
         ) { failure in Issue.record(Comment(rawValue: failure.message)) }
     }
 
+    /// `Date` and `UUID` fields are read and written directly (no remark); `Data` still goes through `Codable`.
+    @Test func datesAndUUIDsAreReadDirectly() {
+        let context = BasicMacroExpansionContext()
+        let source = "@Event struct S { var at: Date; var id: UUID?; var blob: Data }"
+        _ = Parser.parse(source: source).expand(macros: ["Event": EventMacro.self], contextGenerator: { _ in context }, indentationWidth: .spaces(4))
+        #expect(context.diagnostics.map(\.message) == ["@Event: 'blob' (Data) is read and written through Codable, not field by field"])
+    }
+
     @Test func fieldCodableRefusesEnumsCodableWritesOtherwise() {
         let cases: [(source: String, message: String)] = [
             ("@FieldCodable enum E: String { case a, b }", "@FieldCodable: a raw-value enum is coded as its raw value, not as fields — Codable handles it as it is"),

@@ -1,3 +1,4 @@
+import Foundation
 import StrataStorage
 
 /// An event (or any payload type) that reads its fields straight from the payload, without `Codable`'s
@@ -41,8 +42,9 @@ public protocol FieldDecodable: Decodable {
 /// that call (it reads the record's bytes in place; it cannot be copied or kept).
 ///
 /// Reading the fields in the order they were written costs one key comparison each. Primitive types (`String`,
-/// `Bool`, `Double`, `Float`, the integer types) are read directly; any other `Decodable` value (an array, a
-/// nested struct, `Date`, an enum) through `Codable`, exactly as the codec would decode it as a field.
+/// `Bool`, `Double`, `Float`, the integer types), `Date` and `UUID` are read directly, a `FieldDecodable` value by its
+/// own fields; any other `Decodable` value (an array, a dictionary, a plain `Codable` struct or enum) through
+/// `Codable`, exactly as the codec would decode it as a field.
 public struct PayloadFields: ~Copyable {
     private enum Source {
         /// A binary payload and its top-level field table (the codec's, valid for the whole call).
@@ -229,6 +231,36 @@ public struct PayloadFields: ~Copyable {
     public func decodeIfPresent(_ type: UInt32.Type = UInt32.self, forKey key: StaticString) throws -> UInt32? { try primitive(key, required: false, { try $0.unsigned(UInt32.self) }, { try $0.unsigned(UInt32.self) }) }
     /// The `UInt64` in field `key`, nil when the field is absent or nil; throws when it is not a `UInt64`.
     public func decodeIfPresent(_ type: UInt64.Type = UInt64.self, forKey key: StaticString) throws -> UInt64? { try primitive(key, required: false, { try $0.uint64() }, { try $0.uint64() }) }
+
+    // `Date` and `UUID` as their `Codable` conformances write them (a `Double` of seconds since 2001; the UUID's
+    // string), read without `Codable`'s containers.
+
+    /// The `Date` in field `key` (seconds since 2001, as `Date` encodes itself); throws when the field is absent, nil
+    /// or not a number.
+    public func decode(_ type: Date.Type = Date.self, forKey key: StaticString) throws -> Date {
+        Date(timeIntervalSinceReferenceDate: try decode(Double.self, forKey: key))
+    }
+    /// The `Date` in field `key`, nil when the field is absent or nil.
+    public func decodeIfPresent(_ type: Date.Type = Date.self, forKey key: StaticString) throws -> Date? {
+        try decodeIfPresent(Double.self, forKey: key).map(Date.init(timeIntervalSinceReferenceDate:))
+    }
+    /// The `UUID` in field `key` (its string, as `UUID` encodes itself); throws when the field is absent, nil or not
+    /// a UUID string.
+    public func decode(_ type: UUID.Type = UUID.self, forKey key: StaticString) throws -> UUID {
+        try Self.uuid(try decode(String.self, forKey: key), key)
+    }
+    /// The `UUID` in field `key`, nil when the field is absent or nil.
+    public func decodeIfPresent(_ type: UUID.Type = UUID.self, forKey key: StaticString) throws -> UUID? {
+        try decodeIfPresent(String.self, forKey: key).map { try Self.uuid($0, key) }
+    }
+
+    private static func uuid(_ text: String, _ key: StaticString) throws -> UUID {
+        guard let uuid = UUID(uuidString: text) else {
+            throw DecodingError.dataCorrupted(DecodingError.Context(
+                codingPath: [PayloadKey(key.description)], debugDescription: "Attempted to decode UUID from invalid UUID string."))
+        }
+        return uuid
+    }
 
     /// The value of field `key`; throws `DecodingError.keyNotFound` when the payload has no such field and
     /// `valueNotFound` when it is nil (unless `T` is an `Optional`, which then reads as nil).

@@ -173,6 +173,11 @@ public struct PayloadFieldsWriter: ~Copyable {
     /// Writes field `key`.
     public mutating func write(_ value: UInt64, forKey key: StaticString) throws { unsigned(value, key) }
 
+    /// Writes field `key` as `Date` encodes itself (seconds since 2001, a `Double`), without `Codable`.
+    public mutating func write(_ value: Date, forKey key: StaticString) throws { try write(value.timeIntervalSinceReferenceDate, forKey: key) }
+    /// Writes field `key` as `UUID` encodes itself (its string), without `Codable`.
+    public mutating func write(_ value: UUID, forKey key: StaticString) throws { try write(value.uuidString, forKey: key) }
+
     /// Writes field `key` as a nested object, by the value's own `encode(fields:)`.
     public mutating func write<T: FieldEncodable>(_ value: T, forKey key: StaticString) throws {
         guard depth + 1 < encodingDepthMax else { throw Self.tooDeep(value, key) }
@@ -238,6 +243,10 @@ public struct PayloadFieldsWriter: ~Copyable {
     public mutating func writeIfPresent(_ value: UInt32?, forKey key: StaticString) throws { if let value { try write(value, forKey: key) } }
     /// Writes field `key` when `value` is not nil.
     public mutating func writeIfPresent(_ value: UInt64?, forKey key: StaticString) throws { if let value { try write(value, forKey: key) } }
+    /// Writes field `key` when `value` is not nil.
+    public mutating func writeIfPresent(_ value: Date?, forKey key: StaticString) throws { if let value { try write(value, forKey: key) } }
+    /// Writes field `key` when `value` is not nil.
+    public mutating func writeIfPresent(_ value: UUID?, forKey key: StaticString) throws { if let value { try write(value, forKey: key) } }
     /// Writes field `key` when `value` is not nil, as a nested object.
     public mutating func writeIfPresent<T: FieldEncodable>(_ value: T?, forKey key: StaticString) throws {
         if let value { try write(value, forKey: key) }
