@@ -38,14 +38,7 @@ func enumCases(of decl: EnumDeclSyntax, macro: String, in context: some MacroExp
         if let nested = member.decl.as(EnumDeclSyntax.self), nested.name.text.hasSuffix("CodingKeys") {
             fail(nested, "customCodingKeys", "\(macro) writes an enum's cases and values under their own names, as the synthesized Codable conformance does without \(nested.name.text); remove it, or the macro")
         }
-        if let initializer = member.decl.as(InitializerDeclSyntax.self), hasParameter(initializer.signature.parameterClause, label: "from") {
-            fail(initializer, "customCodable", "\(macro) writes and reads the cases the way the synthesized Codable conformance does; a hand-written init(from:) could disagree with it — remove it, or the macro")
-        }
-        if let function = member.decl.as(FunctionDeclSyntax.self), function.name.text == "encode",
-            hasParameter(function.signature.parameterClause, label: "to")
-        {
-            fail(function, "customCodable", "\(macro) writes and reads the cases the way the synthesized Codable conformance does; a hand-written encode(to:) could disagree with it — remove it, or the macro")
-        }
+        refuseHandWrittenCodable(member, macro: macro, coding: "the cases") { fail($0, $1, $2) }
         guard let caseDecl = member.decl.as(EnumCaseDeclSyntax.self) else { continue }
         for element in caseDecl.elements {
             if let raw = element.rawValue {

@@ -89,14 +89,7 @@ func storedFields(of decl: StructDeclSyntax, macro: String, in context: some Mac
             }
             codingKeys = found
         }
-        if let initializer = member.decl.as(InitializerDeclSyntax.self), hasParameter(initializer.signature.parameterClause, label: "from") {
-            fail(initializer, "customCodable", "\(macro) writes and reads the stored properties the way the synthesized Codable conformance does; a hand-written init(from:) could disagree with it — remove it, or the macro")
-        }
-        if let function = member.decl.as(FunctionDeclSyntax.self), function.name.text == "encode",
-            hasParameter(function.signature.parameterClause, label: "to")
-        {
-            fail(function, "customCodable", "\(macro) writes and reads the stored properties the way the synthesized Codable conformance does; a hand-written encode(to:) could disagree with it — remove it, or the macro")
-        }
+        refuseHandWrittenCodable(member, macro: macro, coding: "the stored properties") { fail($0, $1, $2) }
     }
 
     var fields: [StoredField] = []
@@ -197,6 +190,25 @@ func fieldWriter(_ fields: [StoredField], owner: String = "self.") -> String {
 
 func unescaped(_ name: String) -> String {
     name.hasPrefix("`") && name.hasSuffix("`") && name.count >= 2 ? String(name.dropFirst().dropLast()) : name
+}
+
+/// Diagnoses `member` when it is a hand-written `init(from:)` or `encode(to:)`: the macro writes and reads `coding`
+/// as the synthesized `Codable` conformance does, which such a member could disagree with.
+func refuseHandWrittenCodable(
+    _ member: MemberBlockItemSyntax, macro: String, coding: String, _ fail: (Syntax, String, String) -> Void
+) {
+    let written: (Syntax, String)?
+    if let initializer = member.decl.as(InitializerDeclSyntax.self), hasParameter(initializer.signature.parameterClause, label: "from") {
+        written = (Syntax(initializer), "init(from:)")
+    } else if let function = member.decl.as(FunctionDeclSyntax.self), function.name.text == "encode",
+        hasParameter(function.signature.parameterClause, label: "to")
+    {
+        written = (Syntax(function), "encode(to:)")
+    } else {
+        written = nil
+    }
+    guard let (node, name) = written else { return }
+    fail(node, "customCodable", "\(macro) writes and reads \(coding) the way the synthesized Codable conformance does; a hand-written \(name) could disagree with it — remove it, or the macro")
 }
 
 func hasParameter(_ clause: FunctionParameterClauseSyntax, label: String) -> Bool {

@@ -289,21 +289,13 @@ public struct PayloadFields: ~Copyable {
 
     /// The value of field `key`, read by its own fields (a nested object); throws as `decode(_:forKey:)` does.
     public func decode<T: FieldDecodable>(_ type: T.Type = T.self, forKey key: StaticString) throws -> T {
-        guard let (range, isNil, _) = lookup(key) else { throw missing(key) }
-        if isNil { throw nilValue(type, key) }
-        return try nested(type, key, range)
+        try withNestedFields(forKey: key) { try T(fields: $0) }
     }
 
     /// The value of field `key` read by its own fields, nil when the payload has no such field or it is nil.
     public func decodeIfPresent<T: FieldDecodable>(_ type: T.Type = T.self, forKey key: StaticString) throws -> T? {
         guard let (range, isNil, _) = lookup(key), !isNil else { return nil }
-        return try nested(type, key, range)
-    }
-
-    /// The nested object at `range` (the value of field `key`) as `T`, by `T.init(fields:)`; errors name the field
-    /// in front of their own path.
-    private func nested<T: FieldDecodable>(_ type: T.Type, _ key: StaticString, _ range: Range<Int>) throws -> T {
-        try nested(key, range) { try T(fields: $0) }
+        return try nested(key, range) { try T(fields: $0) }
     }
 
     /// `body` on the fields of the nested object at `range` (the value of field `key`); errors name the field in
