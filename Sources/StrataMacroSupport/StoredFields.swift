@@ -41,6 +41,8 @@ struct StoredField {
     var isDecoded: Bool
     /// An enum case's associated value: its label (nil: unlabelled).
     var label: String? = nil
+    /// The property's type as written (nil: not written, inferred from its initial value).
+    var type: TypeSyntax? = nil
 
     /// The Swift string literal of the key.
     var keyLiteral: String { StringLiteralExprSyntax(content: key).description }
@@ -124,7 +126,7 @@ func storedFields(of decl: StructDeclSyntax, macro: String, in context: some Mac
             let type = bindings[index...].lazy.compactMap { $0.typeAnnotation?.type }.first
             fields.append(StoredField(
                 name: name, key: key, isOptional: type.map(isOptionalType) ?? false,
-                isDecoded: !(isLet && binding.initializer != nil)))
+                isDecoded: !(isLet && binding.initializer != nil), type: type))
             if let type, let kind = codableOnlyKind(type) {
                 context.diagnose(Diagnostic(node: Syntax(type), message: StrataMessage(
                     message: "\(macro): '\(unescaped(name))' (\(kind)) is read and written through Codable, not field by field",

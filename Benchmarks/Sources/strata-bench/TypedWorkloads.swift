@@ -102,6 +102,29 @@ enum BenchCartFields: AggregateProjector {
     static func apply(_ state: consuming State, _ event: Events) -> State { BenchCart.apply(consume state, event) }
 }
 
+/// The same cart folded over lazy events (`@Event`'s `Lazy`): only the fields the fold reads are made into values.
+enum BenchCartLazy: AggregateProjector {
+    typealias State = BenchCart.State
+    @EventSet enum Events { case added(BenchItemAdded.Lazy), removed(BenchItemRemoved.Lazy), checkedOut(BenchCheckedOut.Lazy) }
+    static let group = BenchCart.group
+    static let initialState = State()
+    static func apply(_ state: consuming State, _ event: Events) throws -> State {
+        state.events += 1
+        switch event {
+        case .added(let e):
+            let quantity = try e.quantity
+            state.lines[try e.item, default: 0] += quantity
+            state.total += quantity * (try e.unitPrice)
+        case .removed(let e):
+            let item = try e.item
+            state.lines[item] = max(0, (state.lines[item] ?? 0) - (try e.quantity))
+        case .checkedOut:
+            state.checkedOut = true
+        }
+        return state
+    }
+}
+
 /// How a baseline decodes a cart event's payload: with Strata's own codecs — the very calls `EventTypes` makes for
 /// `BenchCart` (`Codable`, through `CodableOnly`) and for `BenchCartFields` (`FieldDecodable`) — or with Foundation's
 /// `JSONDecoder`, as a GRDB application decodes today. SQLite's rows use the same decoder as the Strata row they
@@ -229,6 +252,9 @@ enum P3Typed {
         var postgresTimes: [[Double]] = Array(repeating: [], count: 4)
         var folded = Array(repeating: 0, count: 13)
         var postgresFolded = 0
+        // Strata only: [JSON, binary] folded over lazy events.
+        var lazyTimes: [[Double]] = Array(repeating: [], count: 2)
+        var lazyFolded = 0
         let decoder = JSONDecoder()
         for start in stride(from: 0, to: loads, by: 1_000) {
             progress("P3 typed \(start)/\(loads)")
@@ -237,6 +263,7 @@ enum P3Typed {
                 let codec: any EventCodec = s == 0 ? JSONEventCodec() : BinaryEventCodec()
                 folded[2 * s] += try await timedLoads(BenchCart.self, block, from: store, codec: codec, into: &strataTimes[2 * s])
                 folded[2 * s + 1] += try await timedLoads(BenchCartFields.self, block, from: store, codec: codec, into: &strataTimes[2 * s + 1])
+                lazyFolded += try await timedLoads(BenchCartLazy.self, block, from: store, codec: codec, into: &lazyTimes[s])
             }
             for (s, store) in [backendJSON, backendBinary].enumerated() {
                 let codec: any EventCodec = s == 0 ? JSONEventCodec() : BinaryEventCodec()
@@ -291,6 +318,7 @@ enum P3Typed {
         removeTree(binaryPath)
         guard folded.allSatisfy({ $0 == loads * 100 }) else { throw POSIXError(.EBADMSG) }  // lost or invented events
         guard postgresStores.isEmpty || postgresFolded == 4 * loads * 100 else { throw POSIXError(.EBADMSG) }
+        guard lazyFolded == 2 * loads * 100 else { throw POSIXError(.EBADMSG) }
         let strata = strataTimes.map { $0.sorted() }, sqlite = sqliteTimes.map { $0.sorted() }
         let backend = backendTimes.map { $0.sorted() }
         let snapshotSorted = snapshotTimes.map { $0.sorted() }
@@ -315,6 +343,19 @@ enum P3Typed {
                 sqlite: "\(fixed(q50, 1)) (\(fixed(percentile(sqlite[i], 0.99), 1)))", ratio: q50 / p50,
                 goal: ofUntyped == nil ? "" : "≤ \(Int(goal))× untyped", met: ofUntyped.map { $0 <= goal },
                 goalKey: ofUntyped == nil ? nil : "p3typed_\(key)")
+        }
+        // Lazy events (Strata only: SQLite's rows decode every field, as the rows above do).
+        for (s, label, key, goal) in [(0, "JSON", "json_lazy", 3.0), (1, "binary", "binary_lazy", 2.0)] {
+            let sorted = lazyTimes[s].sorted()
+            let p50 = percentile(sorted, 0.5)
+            report.record("p3typed.strata_\(key).p50_us", p50)
+            report.record("p3typed.strata_\(key).p99_us", percentile(sorted, 0.99))
+            let ofUntyped = untyped.map { p50 / $0 }
+            if let ofUntyped { report.record("p3typed.strata_\(key).of_untyped", ofUntyped) }
+            report.row(
+                "P3 typed cart of 100 events, \(label), lazy events (`.Lazy`), p50 µs (p99)" + (ofUntyped.map { "; \(fixed($0, 1))× untyped" } ?? ""),
+                strata: "\(fixed(p50, 1)) (\(fixed(percentile(sorted, 0.99), 1)))",
+                goal: ofUntyped == nil ? "" : "≤ \(Int(goal))× untyped", met: ofUntyped.map { $0 <= goal })
         }
         // The backends' rows: the same loads through `SQLiteEventStore` and `PostgresEventStore`.
         var backends = [("strata_sqlite", "on Strata's SQLite backend", backend)]

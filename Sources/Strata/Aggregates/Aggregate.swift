@@ -135,6 +135,10 @@ public struct Aggregate<Projector: AggregateProjector>: Sendable {
             }
         } catch let error as EventDecodingError {
             throw AggregateLoadError.undecodable(error)
+        } catch let error as LazyEventError {
+            // A lazy event's field that does not decode: the event's failure, not the projector's.
+            throw AggregateLoadError.undecodable(EventDecodingError(
+                position: position(), stream: stream(), typeName: typeName(), typeVersion: error.schemaVersion, reason: "\(error.underlying)"))
         } catch let error as AggregateLoadError {
             throw error
         } catch {

@@ -18,12 +18,16 @@
 /// `Bool`, a number or an optional of one; as a nested object when its type is ``FieldDecodable``/``FieldEncodable``;
 /// through `Codable` otherwise (arrays, dictionaries, dates, enums, …).
 ///
+/// The macro also nests `Lazy` in the type (a ``LazyEvent``): the event read lazily, each property reading its field
+/// when it is read (`get throws`) — register `ItemAdded.Lazy` in place of `ItemAdded` where a fold reads few of its
+/// fields. It has a property for each decoded property whose type is written out.
+///
 /// The macro refuses at compile time what would fail or disagree at run time: a type name that is not a string
 /// literal of 1 to 128 bytes, a version below 1, a hand-written `init(from:)` or `encode(to:)`, property wrappers,
 /// lazy or tuple-pattern properties, a declared `eventType` or `schemaVersion`.
 @attached(
     extension, conformances: Event, FieldDecodable, FieldEncodable,
-    names: named(eventType), named(schemaVersion), named(init(fields:)), named(encode(fields:)))
+    names: named(eventType), named(schemaVersion), named(init(fields:)), named(encode(fields:)), named(Lazy))
 public macro Event(_ name: String? = nil, version: UInt32 = 1) = #externalMacro(module: "StrataMacros", type: "EventMacro")
 
 /// Gives a struct or an enum the field reader and writer of both built-in codecs (``FieldDecodable``,

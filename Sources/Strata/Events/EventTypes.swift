@@ -39,8 +39,8 @@ public struct EventTypes<Value>: Sendable {
     }
 
     @usableFromInline var entries: [Entry] = []
-    /// For each registered type, its conversion to `Value` (`@Sendable (E) -> Value`), so an older version can
-    /// be chained to it.
+    /// For each registered type, its conversion to `Value` (`@Sendable (E) throws -> Value`), so an older version
+    /// can be chained to it.
     private var conversions: [ObjectIdentifier: any Sendable] = [:]
 
     /// A registry that knows no event yet.
@@ -61,41 +61,59 @@ public struct EventTypes<Value>: Sendable {
         }
     }
 
+    /// Registers a lazy event (`@Event`'s `Lazy`: fields read when its properties are read) in place of its event,
+    /// turned into `Value` by `wrap`. An older version registered after it (`upcasting`) is upcast, then made lazy.
+    @inlinable public func on<L: LazyEvent>(_ type: L.Type, _ wrap: @escaping @Sendable (L) -> Value) -> Self {
+        register(L.Viewed.self, as: L.self, { event in wrap(try L(event)) }) { bytes, codec in
+            wrap(L(lazyPayload: try LazyPayload(bytes: bytes, codec: codec, of: L.Viewed.self)))
+        }
+    }
+
     @usableFromInline func register<E: Event>(_ type: E.Type, _ wrap: @escaping @Sendable (E) -> Value, _ decode: @escaping Decoder) -> Self {
+        register(E.self, as: E.self, { wrap($0) }, decode)
+    }
+
+    /// Registers `decode` for `E`'s name and version as the Swift type `registered` (`E`, or its lazy form), and
+    /// `convert` as how an `E` (an upcast older version) becomes `Value`.
+    @usableFromInline func register<E: Event>(
+        _ type: E.Type, as registered: Any.Type, _ convert: @escaping @Sendable (E) throws -> Value, _ decode: @escaping Decoder
+    ) -> Self {
         var copy = self
-        let entry = Entry(name: Array(E.eventType.utf8), version: E.schemaVersion, decode: decode, type: E.self)
+        let entry = Entry(name: Array(E.eventType.utf8), version: E.schemaVersion, decode: decode, type: registered)
         if let existing = entries.firstIndex(where: { $0.name == entry.name && $0.version == entry.version }) {
             // The same type again replaces its registration; another type under the same name and version would make
             // one of them decode the other's events.
             precondition(
-                entries[existing].type == E.self,
-                "\(entries[existing].type) and \(E.self) are both stored as \"\(E.eventType)\" v\(E.schemaVersion): give one of them another name or schema version")
+                entries[existing].type == registered,
+                "\(entries[existing].type) and \(registered) are both stored as \"\(E.eventType)\" v\(E.schemaVersion): give one of them another name or schema version")
             copy.entries[existing] = entry
         } else {
             copy.entries.append(entry)
         }
-        copy.conversions[ObjectIdentifier(E.self)] = wrap
+        copy.conversions[ObjectIdentifier(E.self)] = convert
         return copy
     }
 
     /// Registers an older schema version, read as itself and upcast to `Old.Next`, which must be registered
-    /// already (directly or as an upcastable version itself).
+    /// already (directly, lazily or as an upcastable version itself).
     public func upcasting<Old: UpcastableEvent>(_ type: Old.Type) -> Self {
-        on(Old.self, upcast(Old.self))
+        let next = upcast(Old.self)
+        return register(Old.self, as: Old.self, next) { bytes, codec in try next(try codec.decode(Old.self, from: bytes)) }
     }
 
     /// Registers an older schema version that decodes by its fields (`FieldDecodable`); see `upcasting(_:)`.
     public func upcasting<Old: UpcastableEvent & FieldDecodable>(_ type: Old.Type) -> Self {
-        on(Old.self, upcast(Old.self))
+        let next = upcast(Old.self)
+        return register(Old.self, as: Old.self, next) { bytes, codec in try next(try codec.decode(fields: Old.self, from: bytes)) }
     }
 
-    private func upcast<Old: UpcastableEvent>(_ type: Old.Type) -> @Sendable (Old) -> Value {
-        guard let next = conversions[ObjectIdentifier(Old.Next.self)] as? @Sendable (Old.Next) -> Value else {
+    private func upcast<Old: UpcastableEvent>(_ type: Old.Type) -> @Sendable (Old) throws -> Value {
+        guard let next = conversions[ObjectIdentifier(Old.Next.self)] as? @Sendable (Old.Next) throws -> Value else {
             preconditionFailure("register \(Old.Next.self) before the older version \(Old.self) that upcasts to it")
         }
         precondition(Old.eventType == Old.Next.eventType, "\(Old.self) upcasts to an event of another type name")
         precondition(Old.schemaVersion < Old.Next.schemaVersion, "\(Old.self) must be an older schema version than \(Old.Next.self)")
-        return { next($0.upcast()) }
+        return { try next($0.upcast()) }
     }
 
     /// Whether (name, version) is registered.

@@ -16,12 +16,21 @@ final class JSONPayloadReader: PrimitiveReading {
     @exclusivity(unchecked) var position = 0
     @exclusivity(unchecked) var depth = 0
     /// Object fields (key, value token) and array elements (empty key, value token) of every container opened.
-    @exclusivity(unchecked) var fields = FieldTable()
+    @exclusivity(unchecked) var fields: FieldTable
     /// The payload's value: where it starts, and where it ends once a container has parsed it (-1 before).
     @exclusivity(unchecked) var topStart = -1
     @exclusivity(unchecked) var topEnd = -1
 
-    init(_ payload: UnsafeRawBufferPointer) { self.payload = payload }
+    init(_ payload: UnsafeRawBufferPointer) {
+        self.payload = payload
+        fields = FieldTable()
+    }
+
+    /// A reader whose field table starts on `buffer` (the caller's, valid as long as the reader).
+    init(_ payload: UnsafeRawBufferPointer, tableOn buffer: UnsafeMutableBufferPointer<Int>) {
+        self.payload = payload
+        fields = FieldTable(on: buffer)
+    }
 
     /// Decodes the whole payload as `type`: one value, nothing but whitespace around it.
     func decodePayload<T: Decodable>(_ type: T.Type) throws -> T {

@@ -76,6 +76,12 @@ struct FieldTable: ~Copyable {
         owned = false
     }
 
+    /// The table of `count` fields already on `buffer` (filled by an earlier table on it).
+    init(restoring buffer: UnsafeMutableBufferPointer<Int>, count: Int) {
+        self.init(on: buffer)
+        self.count = count
+    }
+
     deinit { if owned { storage.deallocate() } }
 
     /// Adds a field; `escaped` marks a key whose stored bytes are not its text (a JSON key with escapes), compared

@@ -246,7 +246,9 @@ public final class Projection<Projector: MultiProjector, Store: EventStore>: Sen
                 do {
                     try Projector.apply(&progress.state, value, EventContext(event: event, position: position))
                 } catch {
-                    let failure = ProjectionError(event, at: position, projection: Projector.projectorName, kind: .projectorFailed, reason: "\(error)")
+                    // A lazy event's field that does not decode is the event's failure, not the projector's.
+                    let kind: ProjectionError.Kind = error is LazyEventError ? .undecodable : .projectorFailed
+                    let failure = ProjectionError(event, at: position, projection: Projector.projectorName, kind: kind, reason: "\(error)")
                     guard policy == .skip else { throw stopped(failure) }
                     progress.skip(failure)
                     skipped = failure

@@ -12,25 +12,28 @@ public enum ItemsPerProduct: MultiProjector {
         public init() {}
     }
 
+    /// Lazy events: the fold reads two of ItemAdded's fields, and only those are decoded.
     @EventSet
     public enum Events {
-        case added(ItemAdded)
-        case removed(ItemRemoved)
+        case added(ItemAdded.Lazy)
+        case removed(ItemRemoved.Lazy)
     }
 
     public static let projectorName = "items-per-product"
     public static let initialState = State()
 
-    public static func apply(_ state: inout State, _ event: Events, _ context: EventContext) {
+    public static func apply(_ state: inout State, _ event: Events, _ context: EventContext) throws {
         let key = context.key
         switch event {
         case .added(let e):
-            state.carts[key, default: [:]][e.product, default: 0] += e.quantity
-            state.quantities[key.tenant, default: [:]][e.product, default: 0] += e.quantity
+            let (product, quantity) = (try e.product, try e.quantity)
+            state.carts[key, default: [:]][product, default: 0] += quantity
+            state.quantities[key.tenant, default: [:]][product, default: 0] += quantity
         case .removed(let e):
-            let held = state.carts[key]?.removeValue(forKey: e.product) ?? 0
-            state.quantities[key.tenant, default: [:]][e.product, default: 0] -= held
-            if state.quantities[key.tenant]?[e.product] == 0 { state.quantities[key.tenant]?.removeValue(forKey: e.product) }
+            let product = try e.product
+            let held = state.carts[key]?.removeValue(forKey: product) ?? 0
+            state.quantities[key.tenant, default: [:]][product, default: 0] -= held
+            if state.quantities[key.tenant]?[product] == 0 { state.quantities[key.tenant]?.removeValue(forKey: product) }
         }
     }
 }
