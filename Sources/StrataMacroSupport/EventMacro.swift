@@ -34,10 +34,23 @@ public struct EventMacro: ExtensionMacro {
             \(access)static var eventType: String { \(StringLiteralExprSyntax(content: name).description) }
             /// The schema version (`@Event`).
             \(access)static var schemaVersion: UInt32 { \(version) }
-            \(lazyType(of: type, fields: fields, access: access))
+            \(lazyType(of: type, fields: fields, access: access))\(roundTrip(decl, fields: fields, access: access))
 
             """
         return fieldCodingExtension(type: type, conformances: protocols, access: access, fields: fields, macro: "@Event", extra: extra)
+    }
+
+    /// `roundTripsExactly` (true) when every decoded property's type is written and one whose bytes read back as an
+    /// equal value through either codec, and no `CodingKeys` leaves a property out; nothing otherwise (the default:
+    /// false).
+    static func roundTrip(_ decl: StructDeclSyntax, fields: [StoredField], access: String) -> String {
+        let hasCodingKeys = decl.memberBlock.members.contains { $0.decl.as(EnumDeclSyntax.self)?.name.text == "CodingKeys" }
+        guard !hasCodingKeys, fields.allSatisfy({ !$0.isDecoded || $0.type.map(isExactlyCoded) == true }) else { return "" }
+        return """
+
+            /// Reading back what `encode(fields:)` writes gives an equal value (`@Event`: every field is a primitive, a `Date` or a `UUID`).
+            \(access)static var roundTripsExactly: Bool { true }
+            """
     }
 
     /// The event's `Lazy` type: a property for each decoded field whose type is written, reading it when read.

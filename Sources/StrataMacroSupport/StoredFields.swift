@@ -255,3 +255,27 @@ func isOptionalType(_ type: TypeSyntax) -> Bool {
     if let attributed = type.as(AttributedTypeSyntax.self) { return isOptionalType(attributed.baseType) }
     return false
 }
+
+/// Whether a field of this type (as written) reads back equal from what it writes through either codec: the
+/// primitives, `Date`, `UUID`, and optionals of them.
+func isExactlyCoded(_ type: TypeSyntax) -> Bool {
+    if let optional = type.as(OptionalTypeSyntax.self) { return isExactlyCoded(optional.wrappedType) }
+    if let optional = type.as(ImplicitlyUnwrappedOptionalTypeSyntax.self) { return isExactlyCoded(optional.wrappedType) }
+    let exact: Set<String> = [
+        "String", "Bool", "Double", "Float", "Int", "Int8", "Int16", "Int32", "Int64", "UInt", "UInt8", "UInt16", "UInt32", "UInt64",
+        "Date", "UUID",
+    ]
+    if let identifier = type.as(IdentifierTypeSyntax.self) {
+        if identifier.name.text == "Optional", case .type(let wrapped)? = identifier.genericArgumentClause?.arguments.first?.argument {
+            return isExactlyCoded(wrapped)
+        }
+        return identifier.genericArgumentClause == nil && exact.contains(identifier.name.text)
+    }
+    if let member = type.as(MemberTypeSyntax.self), member.genericArgumentClause == nil,
+        let base = member.baseType.as(IdentifierTypeSyntax.self)?.name.text
+    {
+        return (base == "Swift" && exact.contains(member.name.text) && !["Date", "UUID"].contains(member.name.text))
+            || (base == "Foundation" && ["Date", "UUID"].contains(member.name.text))
+    }
+    return false
+}

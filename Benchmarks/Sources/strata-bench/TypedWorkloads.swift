@@ -469,10 +469,11 @@ final class SQLiteAggregateCache: Sendable {
 
 /// SQLite's P2 command, inside its write transaction: the cart from the cache plus the events after its version (or
 /// all of them), decoded by `cartDecoder` and folded; the next version inserted; the new event folded into the
-/// cached state from the bytes just written (as the executor does).
+/// cached state as the executor does: as it is when its type reads back exactly what it writes
+/// (`roundTripsExactly`), else decoded from the bytes just written.
 func sqliteCommand(
-    _ db: Database, _ key: PartitionKey, _ record: EventRecord, _ cartDecoder: CartDecoder, cache: SQLiteAggregateCache?,
-    _ json: JSONDecoder
+    _ db: Database, _ key: PartitionKey, _ event: BenchItemAdded, _ record: EventRecord, _ cartDecoder: CartDecoder,
+    cache: SQLiteAggregateCache?, _ json: JSONDecoder
 ) throws {
     let cached = cache?.take(key)
     let (state, version) = try sqliteFold(db, key, after: cached?.version ?? 0, from: cached?.state ?? BenchCart.initialState, cartDecoder, json)
@@ -486,8 +487,9 @@ func sqliteCommand(
             Data(record.payload),
         ])
     if let cache {
-        let event = try record.payload.withUnsafeBytes { try cartDecoder.decode(type: record.typeName, payload: $0, json: json) }
-        cache.store(key, version: version + 1, state: BenchCart.apply(state, event))
+        let folded: BenchCart.Events = BenchItemAdded.roundTripsExactly
+            ? .added(event) : try record.payload.withUnsafeBytes { try cartDecoder.decode(type: record.typeName, payload: $0, json: json) }
+        cache.store(key, version: version + 1, state: BenchCart.apply(state, folded))
     }
 }
 
@@ -695,7 +697,7 @@ enum P2 {
             let record = try EventRecord(
                 event, key: key, codec: codec, metadata: RecordMetadata(correlationId: EventID.random().description))
             try await queue.write { db in
-                try sqliteCommand(db, key, record, cartDecoder, cache: aggregates, JSONDecoder())
+                try sqliteCommand(db, key, event, record, cartDecoder, cache: aggregates, JSONDecoder())
             }
         }
         progressDone()

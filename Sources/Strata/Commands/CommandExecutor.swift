@@ -27,6 +27,9 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
     @usableFromInline let retries: Counter
     /// One command at a time per aggregate, and the cached aggregates beside their lanes.
     @usableFromInline let lanes: AggregateLanes
+    /// Whether the codec is a built-in one, which reads back exactly what an event whose type says so
+    /// (`FieldEncodable.roundTripsExactly`) writes: its own events then fold as they are.
+    @usableFromInline let foldsExactly: Bool
 
     /// How many aggregates are cached now, and how many the lane table holds (cached or running a command).
     package var cacheCounts: (cached: Int, lanes: Int) { lanes.counts }
@@ -45,6 +48,7 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
         self.maxAttempts = maxAttempts
         self.cachedAggregatesMax = cachedAggregatesMax
         self.lanes = AggregateLanes(cachedMax: cachedAggregatesMax)
+        self.foldsExactly = type(of: codec) == JSONEventCodec.self || type(of: codec) == BinaryEventCodec.self
     }
 
     /// Runs `command` and returns what it committed. `metadata` (correlation and causation ids, the user) goes on
@@ -142,11 +146,12 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
                 continue
             }
             let version = receipt.versions[key] ?? seen
-            // The cached aggregate moves on with the events just written (their bytes as stored, so the state is what
-            // a load would give), and the next command reads nothing back. Events that do not fold: the next command
+            // The cached aggregate moves on with the events just written (as they are when their type reads back
+            // exactly what it writes, else decoded from their bytes as stored: the state is what a load would give),
+            // and the next command reads nothing back. Events that do not fold: the next command
             // loads them from the store instead.
             if let current {
-                if fold(records, into: &current.aggregate, at: receipt.last) && current.aggregate.version == version {
+                if fold(events, records, into: &current.aggregate, at: receipt.last) && current.aggregate.version == version {
                     current.position = receipt.last
                 } else {
                     outcome = .drop(projector)
@@ -181,12 +186,21 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
         }
     }
 
-    /// Folds a successful append's records (one stream, the last at `last`) into the aggregate; false when that is
-    /// not possible and the aggregate must not be kept.
-    @inlinable func fold<P: AggregateProjector>(_ records: [EventRecord], into aggregate: inout Aggregate<P>, at last: Store.Position) -> Bool {
+    /// Folds a successful append's events (one stream, the last at `last`; `records` as written) into the aggregate:
+    /// an event whose type reads back exactly what it writes through the executor's (built-in) codec as it is, any
+    /// other decoded from its record (what a load would read). False when that is not possible and the aggregate must not be kept.
+    @inlinable func fold<P: AggregateProjector>(
+        _ events: [any Event], _ records: [EventRecord], into aggregate: inout Aggregate<P>, at last: Store.Position
+    ) -> Bool {
         do {
-            for record in records {
-                try aggregate.apply(record, version: aggregate.version + 1, position: last, codec: codec)
+            for (event, record) in zip(events, records) {
+                if foldsExactly, let value = try P.events.exactValue(of: event) {
+                    try aggregate.fold(
+                        .registered(value), version: aggregate.version + 1, position: last.description, stream: record.key,
+                        typeName: record.typeName)
+                } else {
+                    try aggregate.apply(record, version: aggregate.version + 1, position: last, codec: codec)
+                }
             }
             return true
         } catch {

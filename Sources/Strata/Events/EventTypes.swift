@@ -43,6 +43,10 @@ public struct EventTypes<Value>: Sendable {
     /// can be chained to it.
     private var conversions: [ObjectIdentifier: any Sendable] = [:]
 
+    /// For each registered type that reads back exactly what it writes (`FieldEncodable.roundTripsExactly`), its
+    /// conversion of an instance to `Value`: what a command's own event folds as, without decoding its payload.
+    private var exact: [ObjectIdentifier: @Sendable (any Event) throws -> Value] = [:]
+
     /// A registry that knows no event yet.
     public init() {}
 
@@ -91,7 +95,20 @@ public struct EventTypes<Value>: Sendable {
             copy.entries.append(entry)
         }
         copy.conversions[ObjectIdentifier(E.self)] = convert
+        if registered == E.self, let coded = E.self as? any FieldEncodable.Type, coded.roundTripsExactly {
+            copy.exact[ObjectIdentifier(E.self)] = { event in try convert(event as! E) }
+        } else {
+            copy.exact[ObjectIdentifier(E.self)] = nil
+        }
         return copy
+    }
+
+    /// `event` as `Value`, as the registry would decode it from the payload it writes, when its type reads back exactly
+    /// what it writes (`FieldEncodable.roundTripsExactly`) and is registered as itself; nil otherwise (decode the
+    /// payload).
+    @usableFromInline func exactValue(of event: any Event) throws -> Value? {
+        guard let convert = exact[ObjectIdentifier(type(of: event))] else { return nil }
+        return try convert(event)
     }
 
     /// Registers an older schema version, read as itself and upcast to `Old.Next`, which must be registered

@@ -27,6 +27,17 @@ import StrataStorage
 public protocol FieldEncodable: Encodable {
     /// Writes the value's fields (see the protocol's description for the order).
     func encode(fields: inout PayloadFieldsWriter) throws
+    /// Whether reading back what `encode(fields:)` wrote, with either built-in codec, gives an equal value, field
+    /// for field. `@Event` says true when it can see that for every stored property (each a `String`, `Bool`,
+    /// number, `Date` or `UUID`, or an optional of one; no `CodingKeys`); default false. A `CommandExecutor` folds
+    /// the events a command returns into its cached aggregate as they are when their type says true, instead of
+    /// decoding the payloads it just wrote.
+    static var roundTripsExactly: Bool { get }
+}
+
+extension FieldEncodable {
+    /// False: nothing says reading back gives an equal value.
+    public static var roundTripsExactly: Bool { false }
 }
 
 /// Writes one keyed value's fields into a payload, for `FieldEncodable.encode(fields:)`: each `write` appends one
