@@ -88,12 +88,13 @@ public struct LazyPayload {
         var count: Int
         /// The top-level fields (entries of the table).
         var fields: Range<Int>
-        /// The binary table's entries (its size); nil: JSON, whose reader keeps its own table.
+        /// The binary table's entries (0 for JSON: its reader keeps its own table).
         var tableCount: Int
+        /// JSON: the reader of the copy (its table starts on the allocation); nil: binary.
         var reader: JSONPayloadReader?
     }
 
-    /// An allocation for a payload of `count` bytes and a table of `entries` fields, the payload copied in.
+    /// An allocation for `bytes` and a table of `entries` fields, the bytes copied in.
     private static func make(_ bytes: UnsafeRawBufferPointer, entries: Int, event: any Event.Type) -> LazyPayloadStorage {
         let made = create(minimumCapacity: bytes.count + 7 + 32 * entries) { _ in
             Header(event: event, count: bytes.count, fields: 0..<0, tableCount: 0, reader: nil)
