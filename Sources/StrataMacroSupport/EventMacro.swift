@@ -40,16 +40,22 @@ public struct EventMacro: ExtensionMacro {
         return fieldCodingExtension(type: type, conformances: protocols, access: access, fields: fields, macro: "@Event", extra: extra)
     }
 
-    /// `roundTripsExactly` (true) when every decoded property's type is written and one whose bytes read back as an
-    /// equal value through either codec, and no `CodingKeys` leaves a property out; nothing otherwise (the default:
-    /// false).
+    /// `roundTripsExactly` when every decoded property's type is written and one whose bytes read back as an equal
+    /// value through either codec, and no `CodingKeys` leaves a property out; nothing otherwise (the default: false).
+    /// The names are checked again when it runs: each property's real type (a type named `Date` in the event's scope
+    /// need not be Foundation's) is asked of `PayloadFieldsWriter.readsBackExactly`.
     static func roundTrip(_ decl: StructDeclSyntax, fields: [StoredField], access: String) -> String {
         let hasCodingKeys = decl.memberBlock.members.contains { $0.decl.as(EnumDeclSyntax.self)?.name.text == "CodingKeys" }
-        guard !hasCodingKeys, fields.allSatisfy({ !$0.isDecoded || $0.type.map(isExactlyCoded) == true }) else { return "" }
+        var checks: [String] = []
+        for field in fields where field.isDecoded {
+            guard let type = field.type, isExactlyCoded(type) else { return "" }
+            checks.append("Strata.PayloadFieldsWriter.readsBackExactly(\\Self.\(field.name))")
+        }
+        guard !hasCodingKeys else { return "" }
         return """
 
-            /// Reading back what `encode(fields:)` writes gives an equal value (`@Event`: every field is a primitive, a `Date` or a `UUID`).
-            \(access)static var roundTripsExactly: Bool { true }
+            /// Whether reading back what `encode(fields:)` writes gives an equal value (`@Event`: every field is a primitive, a `Date` or a `UUID`).
+            \(access)static var roundTripsExactly: Bool { \(checks.isEmpty ? "true" : checks.joined(separator: " && ")) }
             """
     }
 

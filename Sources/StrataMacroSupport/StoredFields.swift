@@ -256,8 +256,8 @@ func isOptionalType(_ type: TypeSyntax) -> Bool {
     return false
 }
 
-/// Whether a field of this type (as written) reads back equal from what it writes through either codec: the
-/// primitives, `Date`, `UUID`, and optionals of them.
+/// Whether a field of this type (as written) is named like one that reads back equal from what it writes through
+/// either codec: the primitives, `Date`, `UUID`, and optionals of them. (The generated code checks the real type.)
 func isExactlyCoded(_ type: TypeSyntax) -> Bool {
     if let optional = type.as(OptionalTypeSyntax.self) { return isExactlyCoded(optional.wrappedType) }
     if let optional = type.as(ImplicitlyUnwrappedOptionalTypeSyntax.self) { return isExactlyCoded(optional.wrappedType) }
@@ -274,8 +274,7 @@ func isExactlyCoded(_ type: TypeSyntax) -> Bool {
     if let member = type.as(MemberTypeSyntax.self), member.genericArgumentClause == nil,
         let base = member.baseType.as(IdentifierTypeSyntax.self)?.name.text
     {
-        return (base == "Swift" && exact.contains(member.name.text) && !["Date", "UUID"].contains(member.name.text))
-            || (base == "Foundation" && ["Date", "UUID"].contains(member.name.text))
+        return ["Swift", "Foundation"].contains(base) && exact.contains(member.name.text)
     }
     return false
 }

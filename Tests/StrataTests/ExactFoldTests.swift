@@ -37,6 +37,18 @@ struct ExactSample: Equatable {
     }
 }
 
+/// A type named like one that reads back exactly, and an event with a field of it: the compiler, not the name, decides.
+enum Shadowing {
+    struct Date: Codable, Equatable {
+        var day: Int
+    }
+
+    @Event("Shadowed")
+    struct Shadowed: Equatable {
+        var at: Date
+    }
+}
+
 /// An event whose fields read back exactly, by hand, counting its decodes.
 struct CountedNote: Event, FieldDecodable, FieldEncodable, Equatable {
     static let eventType = "CountedNote"
@@ -104,6 +116,7 @@ struct Peek: Command {
     func whatTheMacroCertifiesReadsBackEqual(codec: any EventCodec) async throws {
         #expect(ExactSample.roundTripsExactly)
         #expect(!MacroSample.roundTripsExactly && !Renamed.roundTripsExactly && !MacroAdded.roundTripsExactly)
+        #expect(!Shadowing.Shadowed.roundTripsExactly, "a field of a type only named Date")
         await propertyCheck(count: 300, input: Gen<UInt64>.value(in: 0...UInt64.max)) { seed in
             let sample = ExactSample.random(seed)
             let bytes = try codec.encode(sample)

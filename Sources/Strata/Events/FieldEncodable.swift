@@ -311,3 +311,22 @@ extension PayloadNode {
         out.replaceSubrange(lengthAt..<(lengthAt + 1), with: prefix)
     }
 }
+
+extension PayloadFieldsWriter {
+    /// Whether the property at `path` is of a type that reads back equal from what the built-in codecs write: a
+    /// `String`, `Bool`, number, `Date` or `UUID`, or an optional of one (what `@Event`'s `roundTripsExactly` asks of
+    /// each stored property: the property's real type, not the name it is written with).
+    public static func readsBackExactly<Root, Value>(_ path: KeyPath<Root, Value>) -> Bool {
+        exactlyCoded.contains(ObjectIdentifier(Value.self))
+    }
+
+    private static let exactlyCoded: Set<ObjectIdentifier> = {
+        let types: [Any.Type] = [
+            String.self, Bool.self, Double.self, Float.self, Int.self, Int8.self, Int16.self, Int32.self, Int64.self, UInt.self,
+            UInt8.self, UInt16.self, UInt32.self, UInt64.self, Date.self, UUID.self,
+            String?.self, Bool?.self, Double?.self, Float?.self, Int?.self, Int8?.self, Int16?.self, Int32?.self, Int64?.self,
+            UInt?.self, UInt8?.self, UInt16?.self, UInt32?.self, UInt64?.self, Date?.self, UUID?.self,
+        ]
+        return Set(types.map { ObjectIdentifier($0) })
+    }()
+}
