@@ -278,3 +278,24 @@ func isExactlyCoded(_ type: TypeSyntax) -> Bool {
     }
     return false
 }
+
+/// A macro's context whose diagnostics are kept only when `report`: the second role of a macro (`@Event`'s members)
+/// checks the declaration as its first role does, without saying it twice.
+final class ReportingContext<Base: MacroExpansionContext>: MacroExpansionContext {
+    let base: Base
+    let report: Bool
+
+    init(_ base: Base, report: Bool) {
+        self.base = base
+        self.report = report
+    }
+
+    func makeUniqueName(_ name: String) -> TokenSyntax { base.makeUniqueName(name) }
+    func diagnose(_ diagnostic: Diagnostic) { if report { base.diagnose(diagnostic) } }
+    func location(
+        of node: some SyntaxProtocol, at position: PositionInSyntaxNode, filePathMode: SourceLocationFilePathMode
+    ) -> AbstractSourceLocation? {
+        base.location(of: node, at: position, filePathMode: filePathMode)
+    }
+    var lexicalContext: [Syntax] { base.lexicalContext }
+}

@@ -28,8 +28,22 @@ extension Forwarding {
     }
 }
 
+/// A macro of this module that also hands its member role to `Implementation`.
+protocol ForwardingMembers: MemberMacro {
+    associatedtype Implementation: MemberMacro
+}
+
+extension ForwardingMembers {
+    public static func expansion(
+        of node: AttributeSyntax, providingMembersOf declaration: some DeclGroupSyntax, conformingTo protocols: [TypeSyntax],
+        in context: some MacroExpansionContext
+    ) throws -> [DeclSyntax] {
+        try Implementation.expansion(of: node, providingMembersOf: declaration, conformingTo: protocols, in: context)
+    }
+}
+
 /// `@Event`.
-public struct EventMacro: Forwarding { typealias Implementation = StrataMacroSupport.EventMacro }
+public struct EventMacro: Forwarding, ForwardingMembers { typealias Implementation = StrataMacroSupport.EventMacro }
 /// `@FieldCodable`.
 public struct FieldCodableMacro: Forwarding { typealias Implementation = StrataMacroSupport.FieldCodableMacro }
 /// `@EventSet`.

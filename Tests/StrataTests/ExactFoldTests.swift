@@ -117,6 +117,10 @@ struct Peek: Command {
         #expect(ExactSample.roundTripsExactly)
         #expect(!MacroSample.roundTripsExactly && !Renamed.roundTripsExactly && !MacroAdded.roundTripsExactly)
         #expect(!Shadowing.Shadowed.roundTripsExactly, "a field of a type only named Date")
+        // Its lazy form reads the field as the event's own type (generated in the event's body, where `Date` is the
+        // nested one).
+        let shadowed = try Shadowing.Shadowed.Lazy(Shadowing.Shadowed(at: Shadowing.Date(day: 3)))
+        #expect(try shadowed.at == Shadowing.Date(day: 3))
         await propertyCheck(count: 300, input: Gen<UInt64>.value(in: 0...UInt64.max)) { seed in
             let sample = ExactSample.random(seed)
             let bytes = try codec.encode(sample)

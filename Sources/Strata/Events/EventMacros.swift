@@ -27,7 +27,8 @@
 /// lazy or tuple-pattern properties, a declared `eventType` or `schemaVersion`.
 @attached(
     extension, conformances: Event, FieldDecodable, FieldEncodable,
-    names: named(eventType), named(schemaVersion), named(init(fields:)), named(encode(fields:)), named(Lazy), named(roundTripsExactly))
+    names: named(eventType), named(schemaVersion), named(init(fields:)), named(encode(fields:)))
+@attached(member, names: named(Lazy), named(roundTripsExactly))
 public macro Event(_ name: String? = nil, version: UInt32 = 1) = #externalMacro(module: "StrataMacros", type: "EventMacro")
 
 /// Gives a struct or an enum the field reader and writer of both built-in codecs (``FieldDecodable``,
