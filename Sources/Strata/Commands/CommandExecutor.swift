@@ -48,7 +48,7 @@ public final class CommandExecutor<Store: EventStore>: Sendable {
         self.maxAttempts = maxAttempts
         self.cachedAggregatesMax = cachedAggregatesMax
         self.lanes = AggregateLanes(cachedMax: cachedAggregatesMax)
-        self.foldsExactly = type(of: codec) == JSONEventCodec.self || type(of: codec) == BinaryEventCodec.self
+        self.foldsExactly = BuiltInCodec(codec) != nil
     }
 
     /// Runs `command` and returns what it committed. `metadata` (correlation and causation ids, the user) goes on

@@ -32,6 +32,23 @@ extension EventCodec {
     }
 }
 
+/// Which built-in codec a codec is (nil: another one), told by its type: a metatype comparison, cheaper than a
+/// dynamic cast of the existential.
+enum BuiltInCodec {
+    case json, binary
+
+    init?(_ codec: any EventCodec) {
+        let type = type(of: codec)
+        if type == JSONEventCodec.self {
+            self = .json
+        } else if type == BinaryEventCodec.self {
+            self = .binary
+        } else {
+            return nil
+        }
+    }
+}
+
 extension FieldDecodable {
     /// The value from `bytes` read through `init(fields:)`; nil when `codec` has no field view. Generic only over
     /// `Self`, so a caller that knows the type (also one that holds an `any EventCodec`) gets it specialised: no

@@ -55,13 +55,10 @@ public struct LazyPayload {
     /// field view (not one of the built-in codecs) decodes the event through `Codable` and keeps it in the binary
     /// codec's form.
     public init<E: Event & FieldEncodable>(bytes: UnsafeRawBufferPointer, codec: any EventCodec, of event: E.Type) throws {
-        // (Metatype comparisons: a dynamic cast of the existential cost more than the rest of a small payload's view.)
-        let codecType = type(of: codec)
-        if codecType == BinaryEventCodec.self {
-            storage = try LazyPayloadStorage.binary(bytes, event: E.self)
-        } else if codecType == JSONEventCodec.self {
-            storage = try LazyPayloadStorage.json(bytes, event: E.self)
-        } else {
+        switch BuiltInCodec(codec) {
+        case .binary: storage = try LazyPayloadStorage.binary(bytes, event: E.self)
+        case .json: storage = try LazyPayloadStorage.json(bytes, event: E.self)
+        case nil:
             let value = try codec.decode(E.self, from: bytes)
             let binary = try BinaryEventCodec().encode(value)
             storage = try binary.withUnsafeBytes { try LazyPayloadStorage.binary($0, event: E.self) }
