@@ -15,30 +15,26 @@ package final class Answer<Value: Sendable>: Sendable {
     private struct State {
         var continuation: CheckedContinuation<Value?, any Error>?
         var outcome: Result<Value?, any Error>?
-        var timer: Task<Void, Never>?
+        /// The answer's entry in `AnswerDeadlines` once registered (removed when the work answers first).
+        var deadline: UInt64?
     }
 
     private let state = Mutex(State())
 
     private init() {}
 
-    /// `work`'s result, or nil when `limit` passed first.
+    /// `work`'s result, or nil when `limit` passed first (noticed within `AnswerDeadlines.tick` of it).
     package static func within(_ limit: Duration, _ work: @escaping @Sendable () async throws -> Value) async throws -> Value? {
         let answer = Answer()
         let worker = Task.detached {
             do { answer.settle(.success(try await work())) } catch { answer.settle(.failure(error)) }
         }
-        let timer = Task.detached {
-            do {
-                try await Task.sleep(for: limit)
-                answer.settle(.success(nil))
-            } catch {}  // cancelled: the work answered first
-        }
+        let deadline = AnswerDeadlines.shared.add(at: ContinuousClock.now.advanced(by: limit)) { answer.settle(.success(nil)) }
         let late = answer.state.withLock { state -> Bool in
-            state.timer = timer
+            state.deadline = deadline
             return state.outcome != nil
         }
-        if late { timer.cancel() }
+        if late { AnswerDeadlines.shared.remove(deadline) }
         let value = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let outcome = answer.state.withLock { state -> Result<Value?, any Error>? in
@@ -54,15 +50,80 @@ package final class Answer<Value: Sendable>: Sendable {
         return value
     }
 
-    /// The first outcome wins; it resumes the waiting caller and stops the other side.
+    /// The first outcome wins; it resumes the waiting caller and drops the deadline.
     private func settle(_ outcome: Result<Value?, any Error>) {
-        let (continuation, timer) = state.withLock { state -> (CheckedContinuation<Value?, any Error>?, Task<Void, Never>?) in
+        let (continuation, deadline) = state.withLock { state -> (CheckedContinuation<Value?, any Error>?, UInt64?) in
             guard state.outcome == nil else { return (nil, nil) }
             state.outcome = outcome
             defer { state.continuation = nil }
-            return (state.continuation, state.timer)
+            return (state.continuation, state.deadline)
         }
-        timer?.cancel()
+        if let deadline { AnswerDeadlines.shared.remove(deadline) }
         continuation?.resume(with: outcome)
+    }
+}
+
+/// The one timer of every `Answer` in the process: a task that wakes at the earliest deadline (at least every
+/// `tick` while any is registered) and expires what is due. A task and a timer per call cost more than the calls
+/// they bound (an HTTP command: a sleeping task, a dispatch timer and its cancellation each time); this costs a
+/// dictionary entry per call and a wake-up per tick. It ends when nothing is registered and starts again with the
+/// next deadline.
+final class AnswerDeadlines: Sendable {
+    static let shared = AnswerDeadlines()
+    /// The longest the sweeper sleeps while a deadline is registered: a deadline added while it sleeps toward a
+    /// later one expires at most this late.
+    static let tick = Duration.milliseconds(20)
+
+    private struct Entry {
+        var at: ContinuousClock.Instant
+        var expire: @Sendable () -> Void
+    }
+    private struct State {
+        var entries: [UInt64: Entry] = [:]
+        var next: UInt64 = 0
+        var sweeping = false
+    }
+    private let state = Mutex(State())
+
+    /// Registers `expire` to run at `at` (once, unless removed first); its key for `remove`.
+    func add(at: ContinuousClock.Instant, _ expire: @escaping @Sendable () -> Void) -> UInt64 {
+        let (key, start) = state.withLock { state -> (UInt64, Bool) in
+            state.next &+= 1
+            state.entries[state.next] = Entry(at: at, expire: expire)
+            defer { state.sweeping = true }
+            return (state.next, !state.sweeping)
+        }
+        if start { Task.detached { await self.sweep() } }
+        return key
+    }
+
+    func remove(_ key: UInt64) {
+        _ = state.withLock { $0.entries.removeValue(forKey: key) }
+    }
+
+    private func sweep() async {
+        while true {
+            let now = ContinuousClock.now
+            let (due, wake) = state.withLock { state -> ([@Sendable () -> Void], ContinuousClock.Instant?) in
+                var due: [@Sendable () -> Void] = []
+                var earliest = now.advanced(by: Self.tick)
+                for (key, entry) in state.entries {
+                    if entry.at <= now {
+                        due.append(entry.expire)
+                        state.entries[key] = nil
+                    } else if entry.at < earliest {
+                        earliest = entry.at
+                    }
+                }
+                if state.entries.isEmpty {
+                    state.sweeping = false
+                    return (due, nil)
+                }
+                return (due, earliest)
+            }
+            for expire in due { expire() }
+            guard let wake else { return }
+            try? await Task.sleep(until: wake, clock: .continuous)
+        }
     }
 }

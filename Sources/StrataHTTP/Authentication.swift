@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import JWTKit
+import Synchronization
 
 /// The claims of a bearer token a `StrataAPI` accepts: who (`sub`), until when (`exp`), which tenants it may use
 /// and which roles it has; `iss` and `aud` when the server checks them.
@@ -50,6 +51,9 @@ public struct BearerAuthentication: Sendable {
     public var issuer: String?
     /// The audience a token must include (nil: not checked).
     public var audience: String?
+    /// Tokens that verified, by their text: a client sends the same token with each request until it expires, and
+    /// checking its signature and parsing its claims again cost more than the rest of a command's handling.
+    let verified = VerifiedTokens(capacity: VerifiedTokens.defaultCapacity)
 
     /// Checks tokens against `keys` (and the issuer and audience, when given).
     public init(keys: JWTKeyCollection, issuer: String? = nil, audience: String? = nil) {
@@ -64,13 +68,19 @@ public struct BearerAuthentication: Sendable {
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw .unauthorized("the Authorization header is not `Bearer <token>`") }
         guard parts[1].utf8.count <= BearerAuthentication.tokenBytesMax else { throw .unauthorized("the token is longer than \(BearerAuthentication.tokenBytesMax) bytes") }
+        let text = String(parts[1])
         let token: AccessToken
-        do {
-            token = try await keys.verify(String(parts[1]), as: AccessToken.self)
-        } catch let error as JWTError {
-            throw .unauthorized(Self.reason(error))
-        } catch {
-            throw .unauthorized("the token does not verify")
+        if let known = verified.token(text, now: Date()) {
+            token = known
+        } else {
+            do {
+                token = try await keys.verify(text, as: AccessToken.self)
+            } catch let error as JWTError {
+                throw .unauthorized(Self.reason(error))
+            } catch {
+                throw .unauthorized("the token does not verify")
+            }
+            verified.add(text, token)
         }
         if let issuer, token.iss?.value != issuer { throw .unauthorized("the token is not issued by \(issuer)") }
         if let audience, !(token.aud?.value.contains(audience) ?? false) { throw .unauthorized("the token is not for \(audience)") }
@@ -91,6 +101,40 @@ public struct BearerAuthentication: Sendable {
         default: "the token does not verify"
         }
     }
+}
+
+/// The tokens a `BearerAuthentication` verified, by their whole text (signature included: a text equal to a
+/// verified one is that token), until they expire; at most `capacity` of them (a full cache drops an arbitrary
+/// entry for a new one). Only tokens that verified are added, so forged or malformed ones never fill it. The
+/// issuer and audience are checked on every request, cached or not (they are the authentication's settings).
+final class VerifiedTokens: Sendable {
+    static let defaultCapacity = 4_096
+
+    let capacity: Int
+    private let tokens = Mutex<[String: AccessToken]>([:])
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// The verified token of `text`, unless it has expired by `now` (then it is dropped).
+    func token(_ text: String, now: Date) -> AccessToken? {
+        tokens.withLock { tokens in
+            guard let token = tokens[text] else { return nil }
+            guard token.exp.value > now else {
+                tokens[text] = nil
+                return nil
+            }
+            return token
+        }
+    }
+
+    func add(_ text: String, _ token: AccessToken) {
+        tokens.withLock { tokens in
+            if tokens.count >= capacity, tokens[text] == nil, let any = tokens.keys.first { tokens[any] = nil }
+            tokens[text] = token
+        }
+    }
+
+    var count: Int { tokens.withLock { $0.count } }
 }
 
 /// Who may run a command or query, read an aggregate or follow the live feed — always within the tenants of the

@@ -1,5 +1,6 @@
 import Foundation
 import OpenAPIKit
+import StrataStorage
 
 /// The JSON a `Decodable` type reads, found by decoding it once with a probing decoder: the members a struct asks
 /// for (required or optional), arrays' elements, strings, numbers, dates, UUIDs and string-valued enums. It gives a
@@ -46,24 +47,105 @@ indirect enum BodyShape: Sendable {
         }
     }
 
-    /// The first member of `json` (parsed by `JSONSerialization`) the shape does not have, as a path (`$.lines[0].x`).
-    func unknownMember(in json: Any, path: String = "$") -> String? {
-        switch self {
-        case .object(let members):
-            guard let object = json as? [String: Any] else { return nil }  // (the decoder reports the type mismatch)
-            for (name, value) in object.sorted(by: { $0.key < $1.key }) {
-                guard let member = members.first(where: { $0.name == name }) else { return "\(path).\(name)" }
-                if let unknown = member.shape.unknownMember(in: value, path: "\(path).\(name)") { return unknown }
-            }
+    /// What a strict body may not have: a member the shape does not have, or one given twice (paths such as
+    /// `$.lines[0].x`).
+    enum Stray: Equatable, Sendable {
+        case unknown(String)
+        case duplicate(String)
+    }
+
+    /// Checks a JSON document (one value, whitespace around it) against the shape in one pass over its bytes: the
+    /// first member the shape does not have or that appears twice (missing members and wrong types are the
+    /// decoder's to report); throws when the bytes are not JSON (RFC 8259, UTF-8, nesting within
+    /// `JSONSyntax.depthMax`).
+    func stray(in document: UnsafeRawBufferPointer) throws(JSONSyntax.Failure) -> Stray? {
+        var position = 0
+        let found = try stray(document, &position, depth: 0)
+        JSONSyntax.skipWhitespace(document, &position)
+        if found == nil, position != document.count { throw JSONSyntax.Failure(offset: position, reason: "data after the value") }
+        return found.map { $0.at("$") }
+    }
+
+    /// The stray member of the value at `position` (left after the value, or where the stray one was found), its
+    /// path relative to this value.
+    private func stray(_ bytes: UnsafeRawBufferPointer, _ position: inout Int, depth: Int) throws(JSONSyntax.Failure) -> Stray? {
+        JSONSyntax.skipWhitespace(bytes, &position)
+        guard depth < JSONSyntax.depthMax, position < bytes.count else {
+            try JSONSyntax.skipValue(bytes, &position, depth: depth)
             return nil
-        case .array(let element):
-            guard let array = json as? [Any] else { return nil }
-            for (index, value) in array.enumerated() {
-                if let unknown = element.unknownMember(in: value, path: "\(path)[\(index)]") { return unknown }
+        }
+        switch (self, bytes[position]) {
+        case (.object(let members), 0x7B):
+            position += 1
+            var seen = [Bool](repeating: false, count: members.count)
+            return try Self.elements(bytes, &position, close: 0x7D) { (position: inout Int) throws(JSONSyntax.Failure) -> Stray? in
+                let (range, escaped) = try JSONSyntax.scanString(bytes, &position)
+                let name = UnsafeRawBufferPointer(rebasing: bytes[range])
+                let index: Int?
+                if escaped {
+                    let text = try JSONSyntax.unescape(bytes, range)
+                    index = members.firstIndex { $0.name.utf8.elementsEqual(text) }
+                } else {
+                    index = members.firstIndex { $0.name.utf8.elementsEqual(name) }
+                }
+                guard let index else {
+                    return .unknown("." + (escaped ? String(decoding: try JSONSyntax.unescape(bytes, range), as: UTF8.self) : String(decoding: name, as: UTF8.self)))
+                }
+                guard !seen[index] else { return .duplicate("." + members[index].name) }
+                seen[index] = true
+                JSONSyntax.skipWhitespace(bytes, &position)
+                guard position < bytes.count, bytes[position] == 0x3A else { throw JSONSyntax.Failure(offset: position, reason: "expected ':'") }
+                position += 1
+                return try members[index].shape.stray(bytes, &position, depth: depth + 1).map { $0.at("." + members[index].name) }
             }
-            return nil
+        case (.array(let element), 0x5B):
+            position += 1
+            var index = 0
+            return try Self.elements(bytes, &position, close: 0x5D) { (position: inout Int) throws(JSONSyntax.Failure) -> Stray? in
+                defer { index += 1 }
+                return try element.stray(bytes, &position, depth: depth + 1).map { $0.at("[\(index)]") }
+            }
         default:
+            // A value the shape does not look into (a dictionary, any JSON, a primitive), or of another type than
+            // the shape's (the decoder reports the mismatch): its syntax only.
+            try JSONSyntax.skipValue(bytes, &position, depth: depth)
             return nil
+        }
+    }
+
+    /// The elements of an array or the members of an object (after its opening bracket), each read by `element`,
+    /// up to the closing one; the first stray member an element reports ends the walk.
+    private static func elements(
+        _ bytes: UnsafeRawBufferPointer, _ position: inout Int, close: UInt8,
+        _ element: (inout Int) throws(JSONSyntax.Failure) -> Stray?
+    ) throws(JSONSyntax.Failure) -> Stray? {
+        JSONSyntax.skipWhitespace(bytes, &position)
+        if position < bytes.count, bytes[position] == close {
+            position += 1
+            return nil
+        }
+        while true {
+            JSONSyntax.skipWhitespace(bytes, &position)
+            if let stray = try element(&position) { return stray }
+            JSONSyntax.skipWhitespace(bytes, &position)
+            guard position < bytes.count else { throw JSONSyntax.Failure(offset: position, reason: "expected ',' or a closing bracket") }
+            if bytes[position] == 0x2C {
+                position += 1
+                continue
+            }
+            guard bytes[position] == close else { throw JSONSyntax.Failure(offset: position, reason: "expected ',' or a closing bracket") }
+            position += 1
+            return nil
+        }
+    }
+}
+
+extension BodyShape.Stray {
+    /// The same finding one level up: its path behind `prefix`.
+    func at(_ prefix: String) -> Self {
+        switch self {
+        case .unknown(let path): .unknown(prefix + path)
+        case .duplicate(let path): .duplicate(prefix + path)
         }
     }
 }

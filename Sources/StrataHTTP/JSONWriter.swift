@@ -30,31 +30,33 @@ struct JSONWriter {
     }
 
     mutating func string(_ value: String) {
+        var value = value
+        value.withUTF8 { utf8 in string(UnsafeRawBufferPointer(utf8)) }
+    }
+
+    /// A JSON string of UTF-8 text: runs of plain bytes copied whole, the characters JSON escapes escaped.
+    mutating func string(_ utf8: UnsafeRawBufferPointer) {
         buffer.writeInteger(UInt8(ascii: "\""))
-        var start = value.utf8.startIndex
-        let utf8 = value.utf8
-        var index = start
-        while index != utf8.endIndex {
+        var start = 0
+        for index in 0..<utf8.count {
             let byte = utf8[index]
-            if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                buffer.writeBytes(utf8[start..<index])
-                switch byte {
-                case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
-                case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
-                case 0x0A: buffer.writeStaticString("\\n")
-                case 0x0D: buffer.writeStaticString("\\r")
-                case 0x09: buffer.writeStaticString("\\t")
-                default:
-                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                    buffer.writeStaticString("\\u00")
-                    buffer.writeInteger(hex[Int(byte >> 4)])
-                    buffer.writeInteger(hex[Int(byte & 0x0F)])
-                }
-                start = utf8.index(after: index)
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: utf8[start..<index]))
+            switch byte {
+            case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
+            case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+            case 0x0A: buffer.writeStaticString("\\n")
+            case 0x0D: buffer.writeStaticString("\\r")
+            case 0x09: buffer.writeStaticString("\\t")
+            default:
+                let hex: StaticString = "0123456789abcdef"
+                buffer.writeStaticString("\\u00")
+                buffer.writeInteger(hex.utf8Start[Int(byte >> 4)])
+                buffer.writeInteger(hex.utf8Start[Int(byte & 0x0F)])
             }
-            index = utf8.index(after: index)
+            start = index + 1
         }
-        buffer.writeBytes(utf8[start..<utf8.endIndex])
+        buffer.writeBytes(UnsafeRawBufferPointer(rebasing: utf8[start...]))
         buffer.writeInteger(UInt8(ascii: "\""))
     }
 

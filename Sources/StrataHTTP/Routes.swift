@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Strata
+import StrataStorage
 
 /// The route handlers of a `StrataAPI`.
 struct Routes<Store: EventStore>: Sendable {
@@ -237,10 +238,42 @@ struct Routes<Store: EventStore>: Sendable {
     // MARK: Parts of requests
 
     func pathPart<Context: RequestContext>(_ name: String, _ context: Context) throws(Problem) -> String {
-        guard let raw = context.parameters.get(name), let value = raw.removingPercentEncoding else {
+        guard let raw = context.parameters.get(name), let value = Self.percentDecoded(raw) else {
             throw Problem.badRequest("the path's \(name) is not percent-encoded text")
         }
         return value
+    }
+
+    /// A path segment with its `%XX` escapes resolved; nil when an escape is malformed or the result is not UTF-8
+    /// (as Foundation's `removingPercentEncoding`, without its bridging for the common segment that has none).
+    static func percentDecoded(_ segment: String) -> String? {
+        let utf8 = segment.utf8
+        guard utf8.contains(UInt8(ascii: "%")) else { return segment }
+        func hex(_ byte: UInt8) -> UInt8? {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(utf8.count)
+        var index = utf8.startIndex
+        while index != utf8.endIndex {
+            let byte = utf8[index]
+            index = utf8.index(after: index)
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard index != utf8.endIndex, let high = hex(utf8[index]) else { return nil }
+            index = utf8.index(after: index)
+            guard index != utf8.endIndex, let low = hex(utf8[index]) else { return nil }
+            index = utf8.index(after: index)
+            bytes.append(high << 4 | low)
+        }
+        return bytes.withUnsafeBytes { utf8String($0) }
     }
 
     /// The path's tenant, checked against the partition-key rules (and never Strata's own).
@@ -325,6 +358,7 @@ struct Routes<Store: EventStore>: Sendable {
     }
 
     static func isJSON(_ contentType: String) -> Bool {
+        if contentType.utf8.elementsEqual("application/json".utf8) { return true }  // (what nearly every client sends)
         let mediaType = contentType.split(separator: ";", maxSplits: 1)[0].trimmingCharacters(in: .whitespaces).lowercased()
         return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
     }

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Strata
+import StrataStorage
 
 /// An application's commands, aggregates, queries and live feed over HTTP, on any `EventStore`: register what to
 /// serve, then add the routes to a Hummingbird router. The library derives the routes, the strict decoding of
@@ -309,25 +310,30 @@ func shapeOf(_ type: any Decodable.Type) -> BodyShape { BodyShape.of(type) }
 /// `value` quoted, with control characters escaped (for details that name what a client sent).
 func quoted(_ value: some StringProtocol) -> String { quotedForMessage(String(value)) }
 
-/// `T` from a JSON body: the body must parse, have no member `shape` does not have, and decode.
+/// `T` from a JSON body: the body must parse, have no member `shape` does not have (nor one twice), and decode —
+/// one walk over the bytes for the members, then Strata's own decoder (no tree, no `Data` copy; dates as RFC 3339).
 func decodeStrictly<T: Decodable>(_ type: T.Type, from bytes: ByteBuffer, shape: BodyShape) throws(Problem) -> T {
-    let data = Data(buffer: bytes)
-    let json: Any
-    do {
-        json = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-    } catch {
-        throw .badRequest("the body is not JSON")
+    let result: Result<T, Problem> = bytes.withUnsafeReadableBytes { document in
+        let stray: BodyShape.Stray?
+        do throws(JSONSyntax.Failure) {
+            stray = try shape.stray(in: document)
+        } catch {
+            return .failure(.badRequest("the body is not JSON (byte \(error.offset): \(error.reason))"))
+        }
+        switch stray {
+        case .unknown(let path): return .failure(.badRequest("the body has a member the command does not take: \(path)"))
+        case .duplicate(let path): return .failure(.badRequest("the body has the member \(path) twice"))
+        case nil: break
+        }
+        do {
+            return .success(try decodeJSONDocument(T.self, from: document, iso8601Dates: true))
+        } catch let error as DecodingError {
+            return .failure(.badRequest("the body does not decode: \(describe(error))"))
+        } catch {
+            return .failure(.badRequest("the body does not decode"))
+        }
     }
-    if let unknown = shape.unknownMember(in: json) { throw .badRequest("the body has a member the command does not take: \(unknown)") }
-    do {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return try decoder.decode(T.self, from: data)
-    } catch let error as DecodingError {
-        throw .badRequest("the body does not decode: \(describe(error))")
-    } catch {
-        throw .badRequest("the body does not decode")
-    }
+    return try result.get()
 }
 
 /// A decoding error in words naming the member (`$.lines[0].quantity`).

@@ -3,7 +3,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import Strata
-import StrataHTTP
+@testable import StrataHTTP
 import Testing
 
 /// `POST /tenants/{tenant}/commands/{command}`: every status, and nothing appended on a refusal.
@@ -157,6 +157,37 @@ import Testing
                 .expectProblem(.badRequest, .badRequest)
         }
         #expect(try await f.events().isEmpty)
+    }
+
+    /// Verified tokens are kept by their text until they expire: a cached token that expires is refused, and a
+    /// token whose signature differs from a cached one's in one character is verified (and refused), not matched.
+    @Test func verifiedTokensAreKeptUntilTheyExpireAndNothingElseMatchesThem() async throws {
+        let f = try await Fixture()
+        let soon = try await f.keys.sign(AccessToken(subject: "carol", expires: Date() + 1.5, tenants: ["acme"]))
+        let signature = soon.split(separator: ".")[2]
+        let flipped = signature.first == "A" ? "B" : "A"
+        let tampered = soon.split(separator: ".")[0...1].joined(separator: ".") + "." + flipped + signature.dropFirst()
+        let open = #"{"cart":"c","owner":"o"}"#
+        try await f.test { client in
+            #expect(try await client.call(.post, "/tenants/acme/commands/OpenCart", token: soon, json: open).status == .ok)
+            #expect(f.api.authentication.verified.count == 1)
+            try await client.call(.post, "/tenants/acme/commands/OpenCart", token: tampered, json: open).expectProblem(.unauthorized, .unauthorized)
+            #expect(f.api.authentication.verified.count == 1)
+            try await Task.sleep(for: .milliseconds(1_600))
+            try await client.call(.post, "/tenants/acme/commands/OpenCart", token: soon, json: open).expectProblem(.unauthorized, .unauthorized)
+            #expect(f.api.authentication.verified.count == 0)
+        }
+        #expect(try await f.events().count == 1)
+    }
+
+    @Test func theCacheOfVerifiedTokensHoldsAtMostItsCapacity() {
+        let cache = VerifiedTokens(capacity: 3)
+        let later = Date() + 60
+        for index in 0..<10 { cache.add("token \(index)", AccessToken(subject: "s", expires: later, tenants: [])) }
+        #expect(cache.count == 3)
+        #expect(cache.token("token 9", now: Date()) != nil, "the newest is kept")
+        #expect(cache.token("token 9", now: later + 1) == nil, "an expired one is not given")
+        #expect(cache.count == 2, "and is dropped")
     }
 
     @Test func aRolePolicyRefusesTokensWithoutTheRole() async throws {

@@ -20,6 +20,9 @@ final class JSONPayloadReader: PrimitiveReading {
     /// The payload's value: where it starts, and where it ends once a container has parsed it (-1 before).
     @exclusivity(unchecked) var topStart = -1
     @exclusivity(unchecked) var topEnd = -1
+    /// `Date`s as RFC 3339 strings (Foundation's `.iso8601` strategy, fractional seconds accepted too) instead of
+    /// seconds since 2001: the dates of StrataHTTP's request bodies.
+    @exclusivity(unchecked) var iso8601Dates = false
 
     init(_ payload: UnsafeRawBufferPointer) {
         self.payload = payload
@@ -349,6 +352,12 @@ final class JSONPayloadReader: PrimitiveReading {
         } catch let error as DecodingError {
             throw error.at(path)
         }
+        if iso8601Dates, type == Date.self {
+            let text = try string()
+            let date = (try? Date.ISO8601FormatStyle().parse(text)) ?? (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
+            guard let date else { throw syntaxError("string is not an RFC 3339 date-time", path: path) }
+            return date as! T
+        }
         // The types `JSONEncoder` writes its own way (its default strategies).
         if type == Data.self {
             guard let data = Data(base64Encoded: try string()) else { throw syntaxError("string is not Base64", path: path) }
@@ -370,6 +379,16 @@ final class JSONPayloadReader: PrimitiveReading {
         }
         return try T(from: JSONValueDecoder(reader: self, start: start, path: path))
     }
+}
+
+/// A whole JSON document (one value, whitespace around it) decoded as `T`, strictly, as `JSONPayloadReader`
+/// decodes payloads — with `iso8601Dates`, `Date`s as RFC 3339 strings (what Foundation's `JSONDecoder` with
+/// `.iso8601` reads). A malformed document, a missing key or a wrong type throws `DecodingError` with the coding
+/// path. For StrataHTTP's request bodies.
+package func decodeJSONDocument<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer, iso8601Dates: Bool) throws -> T {
+    let reader = JSONPayloadReader(bytes)
+    reader.iso8601Dates = iso8601Dates
+    return try reader.decodePayload(type)
 }
 
 /// A dictionary with `String` keys, read straight from its object's field table: the standard library's
