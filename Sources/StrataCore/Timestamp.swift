@@ -38,12 +38,42 @@ package enum Timestamp {
         let (year, month, day) = civil(fromDays: days)
         let seconds = inDay / 1_000_000
         let fraction = inDay % 1_000_000
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        // Written digit by digit into the string's own storage (one allocation; an HTTP response writes one per event).
+        return String(unsafeUninitializedCapacity: 34) { out in
+            var at = 0
+            func put(_ value: Int64, width: Int) {
+                var value = value
+                for index in stride(from: at + width - 1, through: at, by: -1) {
+                    out[index] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+                at += width
+            }
+            func put(_ byte: Unicode.Scalar) {
+                out[at] = UInt8(ascii: byte)
+                at += 1
+            }
+            if (0...9_999).contains(year) {
+                put(year, width: 4)
+            } else {
+                put(year < 0 ? "-" : "+")
+                put(abs(year), width: 6)
+            }
+            put("-")
+            put(Int64(month), width: 2)
+            put("-")
+            put(Int64(day), width: 2)
+            put("T")
+            put(seconds / 3_600, width: 2)
+            put(":")
+            put(seconds / 60 % 60, width: 2)
+            put(":")
+            put(seconds % 60, width: 2)
+            put(".")
+            put(fraction, width: 6)
+            put("Z")
+            return at
         }
-        let yearText = (0...9_999).contains(year) ? pad(year, 4) : (year < 0 ? "-" : "+") + pad(abs(year), 6)
-        return "\(yearText)-\(pad(Int64(month), 2))-\(pad(Int64(day), 2))T\(pad(seconds / 3_600, 2)):\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2)).\(pad(fraction, 6))Z"
     }
 
     /// Parses RFC 3339 (`T` or `t` or space, fraction of 0–9 digits truncated to microseconds, `Z` or an

@@ -34,30 +34,51 @@ struct JSONWriter {
         value.withUTF8 { utf8 in string(UnsafeRawBufferPointer(utf8)) }
     }
 
-    /// A JSON string of UTF-8 text: runs of plain bytes copied whole, the characters JSON escapes escaped.
+    /// A JSON string of UTF-8 text, written in one reservation of the buffer: the characters JSON escapes escaped
+    /// (`\"`, `\\`, `\n`, `\r`, `\t`, else `\u00XX` below 0x20), every other byte as it is.
     mutating func string(_ utf8: UnsafeRawBufferPointer) {
-        buffer.writeInteger(UInt8(ascii: "\""))
-        var start = 0
-        for index in 0..<utf8.count {
-            let byte = utf8[index]
-            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: utf8[start..<index]))
-            switch byte {
-            case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
-            case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
-            case 0x0A: buffer.writeStaticString("\\n")
-            case 0x0D: buffer.writeStaticString("\\r")
-            case 0x09: buffer.writeStaticString("\\t")
-            default:
-                let hex: StaticString = "0123456789abcdef"
-                buffer.writeStaticString("\\u00")
-                buffer.writeInteger(hex.utf8Start[Int(byte >> 4)])
-                buffer.writeInteger(hex.utf8Start[Int(byte & 0x0F)])
+        var escapes = 0
+        for byte in utf8 where Self.needsEscape(byte) { escapes += 1 }
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: utf8.count + 5 * escapes + 2) { out in
+            let base = out.baseAddress!
+            base.storeBytes(of: UInt8(ascii: "\""), as: UInt8.self)
+            var at = 1
+            guard escapes > 0 else {
+                if let source = utf8.baseAddress { (base + 1).copyMemory(from: source, byteCount: utf8.count) }
+                base.storeBytes(of: UInt8(ascii: "\""), toByteOffset: utf8.count + 1, as: UInt8.self)
+                return utf8.count + 2
             }
-            start = index + 1
+            func put(_ byte: UInt8) {
+                base.storeBytes(of: byte, toByteOffset: at, as: UInt8.self)
+                at += 1
+            }
+            for byte in utf8 {
+                guard Self.needsEscape(byte) else {
+                    put(byte)
+                    continue
+                }
+                put(UInt8(ascii: "\\"))
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): put(byte)
+                case 0x0A: put(UInt8(ascii: "n"))
+                case 0x0D: put(UInt8(ascii: "r"))
+                case 0x09: put(UInt8(ascii: "t"))
+                default:
+                    let hex: StaticString = "0123456789abcdef"
+                    put(UInt8(ascii: "u"))
+                    put(UInt8(ascii: "0"))
+                    put(UInt8(ascii: "0"))
+                    put(hex.utf8Start[Int(byte >> 4)])
+                    put(hex.utf8Start[Int(byte & 0x0F)])
+                }
+            }
+            put(UInt8(ascii: "\""))
+            return at
         }
-        buffer.writeBytes(UnsafeRawBufferPointer(rebasing: utf8[start...]))
-        buffer.writeInteger(UInt8(ascii: "\""))
+    }
+
+    @inline(__always) static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
     }
 
     mutating func integer<I: BinaryInteger>(_ value: I) { buffer.writeString(String(value)) }

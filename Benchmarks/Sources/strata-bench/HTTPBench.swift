@@ -14,6 +14,8 @@ import StrataHTTP
 /// server in this process on loopback, sent by `wrk` (2 threads, 64 keep-alive connections) with a bearer token —
 /// JSON body decoded strictly, token verified (HS256), problem-free 200 answers with the events written. Goal: HTTP
 /// ≥ 0.5× direct. Both sides are durable (group commit) and share the machine's 2 cores with their load generator.
+/// Then the floor: the same requests to a route of the same server that reads the body and answers `{"floor":true}`
+/// (what Hummingbird, loopback TCP and wrk cost here before Strata does anything).
 enum HTTPBench {
     /// The request body of the benchmark's AddItem.
     struct AddItemBody: Codable, Sendable {
@@ -64,6 +66,12 @@ enum HTTPBench {
         }
         let router = Router()
         api.addRoutes(to: router)
+        // The floor: the same requests to a route that reads the body and answers a fixed JSON object — what the
+        // server framework, the kernel's loopback and wrk cost on this machine with no token, decoding or command.
+        router.post("floor/tenants/{tenant}/commands/{command}") { request, _ -> Response in
+            _ = try await request.body.collect(upTo: 1 << 20)
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"floor":true}"#)))
+        }
         // The requests wrk cycles through: one line per command, path TAB body.
         let requests = directory + "/http-requests.tsv"
         let encoder = JSONEncoder()
@@ -91,6 +99,10 @@ enum HTTPBench {
         let output = try await offPool(
             "wrk -t2 -c64 -d\(seconds)s --latency -s '\(script)' http://127.0.0.1:\(listening) -- '\(requests)' '\(token)' 2>&1")
         progressDone()
+        progress("HTTP floor (wrk, \(seconds) s)")
+        let floorOutput = try await offPool(
+            "wrk -t2 -c64 -d\(seconds)s --latency -s '\(script)' http://127.0.0.1:\(listening) -- '\(requests)' '\(token)' /floor 2>&1")
+        progressDone()
         await services.triggerGracefulShutdown()
         try await server.value
         var stored = 0
@@ -105,6 +117,9 @@ enum HTTPBench {
             let p50 = latency("50%", in: output), let p99 = latency("99%", in: output)
         else { throw ValidationError("wrk's output has no figures:\n\(output)") }
         guard !output.contains("Non-2xx") else { throw ValidationError("some HTTP commands failed:\n\(output)") }
+        guard let floor = number(after: "Requests/sec:", in: floorOutput), !floorOutput.contains("Non-2xx") else {
+            throw ValidationError("wrk's floor run failed:\n\(floorOutput)")
+        }
         // Every answered request appended its event (a few more may have committed as wrk stopped).
         guard Double(stored) >= completed else { throw ValidationError("\(Int(completed)) requests answered, \(stored) events stored") }
 
@@ -113,12 +128,16 @@ enum HTTPBench {
         report.record("http.p99_us", p99)
         report.record("http.direct_commands_per_s", direct)
         report.record("http.of_direct", rate / direct)
+        report.record("http.floor_requests_per_s", floor)
         report.row(
             "HTTP: P2's commands as POST requests (wrk, 64 connections), commands/s; direct executor \(grouped(direct))",
             strata: grouped(rate), ratio: rate / direct, goal: "≥ 0.5× direct", met: rate / direct >= 0.5, goalKey: "http")
         report.row(
             "HTTP p50 / p99 µs; direct \(Int(percentile(directLatencies, 0.5))) / \(Int(percentile(directLatencies, 0.99)))",
             strata: "\(Int(p50)) / \(Int(p99))")
+        report.row(
+            "HTTP floor: the same requests to a route that only reads the body, requests/s (of direct)",
+            strata: grouped(floor), ratio: floor / direct)
     }
 
     /// wrk's script: each thread cycles through the request file from its own offset, with the bearer token.
@@ -126,18 +145,20 @@ enum HTTPBench {
         local requests = {}
         local next = 0
         local token = ""
+        local prefix = ""
         function init(args)
           for line in io.lines(args[1]) do
             local tab = line:find("\\t")
             requests[#requests + 1] = { line:sub(1, tab - 1), line:sub(tab + 1) }
           end
           token = args[2]
+          prefix = args[3] or ""
           next = math.random(#requests)
         end
         function request()
           next = next % #requests + 1
           local r = requests[next]
-          return wrk.format("POST", r[1], { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token }, r[2])
+          return wrk.format("POST", prefix .. r[1], { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token }, r[2])
         end
         """
 
