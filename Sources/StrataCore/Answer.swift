@@ -77,6 +77,10 @@ final class AnswerDeadlines: Sendable {
     private struct Entry {
         var at: ContinuousClock.Instant
         var expire: @Sendable () -> Void
+        /// Found due by a pass: expired by the next one (after a yield), so that work already queued to run —
+        /// a worker that answers at once, in a process whose threads were all busy past the deadline — answers
+        /// first, as it did when each call had a timer task of its own queued behind its worker.
+        var due = false
     }
     private struct State {
         var entries: [UInt64: Entry] = [:]
@@ -104,26 +108,33 @@ final class AnswerDeadlines: Sendable {
     private func sweep() async {
         while true {
             let now = ContinuousClock.now
-            let (due, wake) = state.withLock { state -> ([@Sendable () -> Void], ContinuousClock.Instant?) in
-                var due: [@Sendable () -> Void] = []
+            let (expired, wake) = state.withLock { state -> ([@Sendable () -> Void], ContinuousClock.Instant?) in
+                var expired: [@Sendable () -> Void] = []
                 var earliest = now.advanced(by: Self.tick)
                 for (key, entry) in state.entries {
-                    if entry.at <= now {
-                        due.append(entry.expire)
+                    if entry.due {
+                        expired.append(entry.expire)
                         state.entries[key] = nil
+                    } else if entry.at <= now {
+                        state.entries[key]?.due = true
+                        earliest = now
                     } else if entry.at < earliest {
                         earliest = entry.at
                     }
                 }
                 if state.entries.isEmpty {
                     state.sweeping = false
-                    return (due, nil)
+                    return (expired, nil)
                 }
-                return (due, earliest)
+                return (expired, earliest)
             }
-            for expire in due { expire() }
+            for expire in expired { expire() }
             guard let wake else { return }
-            try? await Task.sleep(until: wake, clock: .continuous)
+            if wake <= now {
+                await Task.yield()  // (behind what is already queued: see `Entry.due`)
+            } else {
+                try? await Task.sleep(until: wake, clock: .continuous)
+            }
         }
     }
 }
