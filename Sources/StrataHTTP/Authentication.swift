@@ -43,7 +43,8 @@ public struct AccessToken: JWTPayload, Equatable {
 /// How the server checks bearer tokens: the keys that may sign them (a jwt-kit `JWTKeyCollection`: HMAC secrets,
 /// RSA/ECDSA/EdDSA public keys or a JWKS, from the application's configuration) and, when set, the issuer and
 /// audience a token must name. A token signed by no key of the collection, expired, of another issuer or
-/// audience, or malformed is refused with 401; `alg: none` is never accepted.
+/// audience, or malformed is refused with 401; `alg: none` is never accepted. A token that verified is kept (by
+/// its whole text) until it expires and not verified again — see `forgetVerifiedTokens()` when a key is revoked.
 public struct BearerAuthentication: Sendable {
     /// The keys tokens are verified with.
     public let keys: JWTKeyCollection
@@ -60,6 +61,13 @@ public struct BearerAuthentication: Sendable {
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
+    }
+
+    /// Forgets every token verified so far, so that each is verified again on its next request: call it after
+    /// taking a key out of `keys` (a verified token is otherwise accepted until it expires, without its signature
+    /// being checked again). Copies of this value share what they verified.
+    public func forgetVerifiedTokens() {
+        verified.removeAll()
     }
 
     /// The token of a request's `Authorization: Bearer …` header, verified; a `Problem` (401) otherwise.
@@ -132,6 +140,10 @@ final class VerifiedTokens: Sendable {
             if tokens.count >= capacity, tokens[text] == nil, let any = tokens.keys.first { tokens[any] = nil }
             tokens[text] = token
         }
+    }
+
+    func removeAll() {
+        tokens.withLock { $0.removeAll() }
     }
 
     var count: Int { tokens.withLock { $0.count } }

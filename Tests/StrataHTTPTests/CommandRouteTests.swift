@@ -176,8 +176,17 @@ import Testing
             f.api.authentication.verified.add(f.expired, AccessToken(subject: "alice", expires: Date() - 3_600, tenants: ["acme"], roles: ["clerk"]))
             try await client.call(.post, "/tenants/acme/commands/OpenCart", token: f.expired, json: open).expectProblem(.unauthorized, .unauthorized)
             #expect(f.api.authentication.verified.count == 1)
+            f.api.authentication.forgetVerifiedTokens()
+            #expect(f.api.authentication.verified.count == 0)
         }
         #expect(try await f.events().count == 1)
+    }
+
+    @Test func pathSegmentsArePercentDecodedAsFoundationDecodesThem() {
+        let segments = ["plain", "a%20b", "%E2%82%AC%e2%82%ac", "100%25", "%", "%2", "%zz", "%FF", "%C3", "caf%C3%A9", "%00", ""]
+        for segment in segments {
+            #expect(Routes<InMemoryEventStore>.percentDecoded(segment) == segment.removingPercentEncoding, "\(segment)")
+        }
     }
 
     @Test func theCacheOfVerifiedTokensHoldsAtMostItsCapacity() {
