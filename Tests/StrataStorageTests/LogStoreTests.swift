@@ -185,10 +185,21 @@ import Testing
         let fs = SimulatedFileSystem()
         let store = try openSimulated(fs, durability: durability, segmentBytes: 8_192)
         var batches: [[EventRecord]] = []
-        for i in 0..<50 {
+        // At least 50 batches, and at least 12 since the last segment rollover (a new file in the store's folder):
+        // the crashes below cut the active segment's unsynced tail, which must hold several batches for the cuts
+        // to keep different numbers of them. (Frame sizes vary with the timestamps LZ4 compresses, so a fixed
+        // count sometimes left one or two batches after a rollover.)
+        var files = try fs.listDirectory(simulatedStorePath).count
+        var sinceRollover = 0
+        while batches.count < 50 || sinceRollover < 12 {
+            let i = batches.count
             let batch = sampleBatch(stream: i, after: 0, count: 1 + i % 4, payloadBytes: 70)
             try await store.append(batch)
             batches.append(batch)
+            let now = try fs.listDirectory(simulatedStorePath).count
+            sinceRollover = now == files ? sinceRollover + 1 : 0
+            files = now
+            try #require(batches.count < 500, "no run of 12 batches without a rollover")
         }
         let written = batches.reduce(0) { $0 + $1.count }
         #expect(store.lastSequence == UInt64(written))
