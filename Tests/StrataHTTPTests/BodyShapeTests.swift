@@ -124,7 +124,7 @@ extension BodyShapeTests.Order {
             let pieces = ["a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{01}", "é", "東", "🛒", "\u{7F}"]
             return (0..<Int.random(in: 0...12, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
         }
-        let prices: [Double] = [0, -0.0, 1.5, -2.25, 1e-300, 4.9e-324, 1.7976931348623157e308, Double(Int.random(in: -1_000_000...1_000_000, using: &rng)) / 100]
+        let prices: [Double] = [0, -0.0, 1.5, -2.25, 1e-300, .leastNonzeroMagnitude, .greatestFiniteMagnitude, Double(Int.random(in: -1_000_000...1_000_000, using: &rng)) / 100]
         let lines = (0..<Int.random(in: 0...3, using: &rng)).map { _ in
             BodyShapeTests.Line(product: text(), quantity: Int.random(in: Int.min...Int.max, using: &rng))
         }
