@@ -80,16 +80,16 @@ indirect enum BodyShape: Sendable {
             var seen = [Bool](repeating: false, count: members.count)
             return try Self.elements(bytes, &position, close: 0x7D) { (position: inout Int) throws(JSONSyntax.Failure) -> Stray? in
                 let (range, escaped) = try JSONSyntax.scanString(bytes, &position)
+                let unescaped = escaped ? try JSONSyntax.unescape(bytes, range) : nil
                 let name = UnsafeRawBufferPointer(rebasing: bytes[range])
                 let index: Int?
-                if escaped {
-                    let text = try JSONSyntax.unescape(bytes, range)
-                    index = members.firstIndex { $0.name.utf8.elementsEqual(text) }
+                if let unescaped {
+                    index = members.firstIndex { $0.name.utf8.elementsEqual(unescaped) }
                 } else {
                     index = members.firstIndex { $0.name.utf8.elementsEqual(name) }
                 }
                 guard let index else {
-                    return .unknown("." + (escaped ? String(decoding: try JSONSyntax.unescape(bytes, range), as: UTF8.self) : String(decoding: name, as: UTF8.self)))
+                    return .unknown("." + (unescaped.map { String(decoding: $0, as: UTF8.self) } ?? String(decoding: name, as: UTF8.self)))
                 }
                 guard !seen[index] else { return .duplicate("." + members[index].name) }
                 seen[index] = true
