@@ -28,7 +28,11 @@ import Testing
     func restartDuringALoad(url: String, folder: String) async throws {
         // (postgres-nio loses a few calls whose connection closed under them — three appends in every run here:
         // they fail after `callTimeout`.)
-        var configuration = try TestServer.configuration(url: url)
+        // The schema is created first with the default call timeout: the migration's DDL on the fresh server (fsync on)
+        // took more than 10 s once under the whole suite's load on two cores, and it is not what this test is about.
+        let schema = TestServer.freshSchema()
+        try await PostgresEventStore.connect(TestServer.configuration(schema: schema, url: url)).close()
+        var configuration = try TestServer.configuration(schema: schema, url: url)
         configuration.callTimeout = .seconds(10)
         let store = try await PostgresEventStore.connect(configuration)
         var readerConfiguration = try TestServer.configuration(schema: store.configuration.schema, url: url)
