@@ -64,7 +64,7 @@ import Testing
             let outcome = try await writer.value
             #expect(outcome.status == 0, "\(outcome.stderr.suffix(2000))")
         }
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(120)
         while received.events.withLock({ $0.count }) < total && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
         subscriber.cancel()
         let events = received.events.withLock { $0 }

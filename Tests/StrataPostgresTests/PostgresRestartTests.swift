@@ -164,7 +164,7 @@ import Testing
         }
         total += Int(blockedEvents)
         // The subscriber, reconnected, gets them all: once each, in order.
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(120)
         while received.received.withLock({ $0.count }) < total && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
         subscriber.cancel()
         let delivered = received.received.withLock { $0 }

@@ -237,11 +237,17 @@ import Testing
         let store = try openSimulated(fs, durability: .interval(milliseconds: 20))
         try await store.append(sampleBatch(stream: 1, after: 0, count: 3))
         try await store.append(sampleBatch(stream: 1, after: 3, count: 3))
-        try await Task.sleep(for: .milliseconds(200))
-        // The timer synced: a crash now keeps both batches.
-        let recovered = try openSimulated(fs.crashed(tear: .dropUnsynced))
-        #expect(recovered.lastSequence == 6)
-        try await recovered.close()
+        // The timer syncs: a crash then keeps both batches. (Looked at until it did, at most 60 s: the writer's timer
+        // may wait for a thread under the whole suite's load.)
+        let deadline = ContinuousClock.now + .seconds(60)
+        var kept: UInt64 = 0
+        repeat {
+            try await Task.sleep(for: .milliseconds(20))
+            let recovered = try openSimulated(fs.crashed(tear: .dropUnsynced))
+            kept = recovered.lastSequence
+            try await recovered.close()
+        } while kept < 6 && ContinuousClock.now < deadline
+        #expect(kept == 6)
         try await store.close()
     }
 }

@@ -142,7 +142,7 @@ func appendInRandomBatches(_ history: [EventRecord], to store: some EventStore, 
         let runner = Task { try await projection.run() }
         for n in 1...20 {
             let receipt = try await store.append([try EventRecord(ItemAdded(product: "tea", quantity: n % 12 + 1), key: key)])
-            try await projection.wait(until: receipt.last, timeout: .seconds(10))
+            try await projection.wait(until: receipt.last, timeout: .seconds(120))
             #expect(projection.read { $0.folded } == n)
         }
         await #expect(throws: ProjectionAlreadyRunning.self) { try await projection.catchUp() }

@@ -93,7 +93,7 @@ import Testing
             try await group.waitForAll()
         }
         // Once the subscriber has everything so far it waits live: these arrive through a wake-up.
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(120)
         while progress.withLock({ $0 }) < total - late && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
         for n in 0..<late { try await store.append([event(key("late"), 9_000 + n)]) }
         let events = try await delivered
